@@ -1,0 +1,1 @@
+//! goro-chan: Go-faithful channels.

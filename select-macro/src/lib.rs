@@ -1,0 +1,1 @@
+//! goro-macros: `select!`, `select_blocking!`, `#[goro::main]`, `#[goro::test]`.
