@@ -260,8 +260,9 @@ impl<'a, C: AsCase> Select<'a, C> {
                         if self.cell.state() == CellState::Waiting {
                             // SAFETY: we hold every lock of a channel where a
                             // waiter of ours is queued, and saw WAITING.
-                            unsafe { self.cell.update_waker(cx.waker()) };
+                            let old = unsafe { self.cell.update_waker(cx.waker()) };
                             drop(locks);
+                            drop(old);
                             hook::note_park(WaitReason::Select, self.at, None);
                             return Poll::Pending;
                         }
@@ -407,7 +408,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     // SAFETY: nothing is queued yet, so no counterpart can see the cell.
-    unsafe { cell.reset(waker) };
+    let old = unsafe { cell.reset(waker) };
     for k in 0..perm.len() {
         let i = *perm.get(k);
         let c = cases[i].case();
@@ -418,6 +419,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     drop(locks);
+    drop(old);
     None
 }
 
