@@ -6,18 +6,18 @@
 //!
 //! Each poll of a fresh select:
 //!
-//! 1. [`pass_ready`]: visit the cases in a fresh uniformly random order
+//! 1. `pass_ready`: visit the cases in a fresh uniformly random order
 //!    (Go's `pollorder`, an inside-out Fisher-Yates shuffle driven by
 //!    `hook::rand_below`) and commit the first that is ready now: a channel
 //!    case under its own channel's lock, a future case by polling it.
 //!    With `default` and nothing ready: take `default`.
-//! 2. [`pass_enqueue`]: lock every channel in address order (Go's
+//! 2. `pass_enqueue`: lock every channel in address order (Go's
 //!    `lockorder`), re-check the channel cases in the same random order
 //!    (something may have become ready since pass 1) and, if still none is
 //!    ready, queue one waiter per channel case, all pointing to this select's
 //!    selection cell, then unlock and park.
 //! 3. When woken, the cell names the winner: the case whose counterpart won
-//!    the cell's CAS ([`crate::cell`]). Unregister the losers, finish the
+//!    the cell's CAS (`src/cell.rs`). Unregister the losers, finish the
 //!    winner, drop un-chosen futures in place.
 //!
 //! Future cases are polled outside every channel lock. A future that completes
