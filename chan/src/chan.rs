@@ -196,7 +196,7 @@ impl<T> Chan<T> {
     /// ```
     /// let ch = goro_chan::make::<i32>(0);
     /// ch.close();
-    /// let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.close())).unwrap_err();
+    /// let again = std::panic::catch_unwind(|| ch.close()).unwrap_err();
     /// assert_eq!(again.downcast_ref::<&str>(), Some(&"close of closed channel"));
     /// ```
     #[track_caller]
@@ -287,6 +287,13 @@ impl<T> PartialEq for Chan<T> {
 }
 
 impl<T> Eq for Chan<T> {}
+
+impl<T> std::hash::Hash for Chan<T> {
+    /// By identity, like Go's channel map keys.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ptr().hash(state);
+    }
+}
 
 impl<T> fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

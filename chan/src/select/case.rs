@@ -60,7 +60,7 @@ pub enum CaseKind {
 
 /// One case of a `select`, as the engine sees it (object safe).
 ///
-/// Build cases with [`into_case!`](crate::into_case); the methods are the
+/// Build cases with `select::into_case!`; the methods are the
 /// engine's protocol and are not meant to be called directly.
 ///
 /// ```

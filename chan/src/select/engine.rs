@@ -6,18 +6,18 @@
 //!
 //! Each poll of a fresh select:
 //!
-//! 1. [`pass_ready`]: visit the cases in a fresh uniformly random order
+//! 1. `pass_ready`: visit the cases in a fresh uniformly random order
 //!    (Go's `pollorder`, an inside-out Fisher-Yates shuffle driven by
 //!    `hook::rand_below`) and commit the first that is ready now: a channel
 //!    case under its own channel's lock, a future case by polling it.
 //!    With `default` and nothing ready: take `default`.
-//! 2. [`pass_enqueue`]: lock every channel in address order (Go's
+//! 2. `pass_enqueue`: lock every channel in address order (Go's
 //!    `lockorder`), re-check the channel cases in the same random order
 //!    (something may have become ready since pass 1) and, if still none is
 //!    ready, queue one waiter per channel case, all pointing to this select's
 //!    selection cell, then unlock and park.
 //! 3. When woken, the cell names the winner: the case whose counterpart won
-//!    the cell's CAS ([`crate::cell`]). Unregister the losers, finish the
+//!    the cell's CAS (`src/cell.rs`). Unregister the losers, finish the
 //!    winner, drop un-chosen futures in place.
 //!
 //! Future cases are polled outside every channel lock. A future that completes
@@ -260,8 +260,9 @@ impl<'a, C: AsCase> Select<'a, C> {
                         if self.cell.state() == CellState::Waiting {
                             // SAFETY: we hold every lock of a channel where a
                             // waiter of ours is queued, and saw WAITING.
-                            unsafe { self.cell.update_waker(cx.waker()) };
+                            let old = unsafe { self.cell.update_waker(cx.waker()) };
                             drop(locks);
+                            drop(old);
                             hook::note_park(WaitReason::Select, self.at, None);
                             return Poll::Pending;
                         }
@@ -407,7 +408,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     // SAFETY: nothing is queued yet, so no counterpart can see the cell.
-    unsafe { cell.reset(waker) };
+    let old = unsafe { cell.reset(waker) };
     for k in 0..perm.len() {
         let i = *perm.get(k);
         let c = cases[i].case();
@@ -418,6 +419,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     drop(locks);
+    drop(old);
     None
 }
 

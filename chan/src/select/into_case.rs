@@ -56,13 +56,6 @@ impl<'a, T> IntoChanCase for &'a Chan<T> {
     }
 }
 
-impl<'a, T> IntoChanCase for &'a &Chan<T> {
-    type Case = RecvCase<'a, T>;
-    fn into_chan_case(self) -> RecvCase<'a, T> {
-        RecvCase::new(self.hchan().into())
-    }
-}
-
 impl<'a, T> IntoChanCase for &'a Receiver<T> {
     type Case = RecvCase<'a, T>;
     fn into_chan_case(self) -> RecvCase<'a, T> {
@@ -70,10 +63,15 @@ impl<'a, T> IntoChanCase for &'a Receiver<T> {
     }
 }
 
-impl<'a, T> IntoChanCase for &'a &Receiver<T> {
-    type Case = RecvCase<'a, T>;
-    fn into_chan_case(self) -> RecvCase<'a, T> {
-        RecvCase::new(self.chan().hchan().into())
+/// `&&rx`, `&&&rx`, ...: a reference to a reference is the same operand.
+impl<'a, 'b: 'a, X: ?Sized> IntoChanCase for &'a &'b X
+where
+    &'a X: IntoChanCase,
+{
+    type Case = <&'a X as IntoChanCase>::Case;
+    fn into_chan_case(self) -> Self::Case {
+        let inner: &'a X = self;
+        inner.into_chan_case()
     }
 }
 
@@ -160,6 +158,7 @@ impl<E> FutureKind for &Wrap<E> {}
 /// let ch = goro_chan::make::<i32>(1);
 /// let _: RecvCase<'_, i32> = goro_chan::select::into_case!(ch.recv());
 /// let _: RecvCase<'_, i32> = goro_chan::select::into_case!(&ch);
+/// let _: RecvCase<'_, i32> = goro_chan::select::into_case!(&&&ch);
 /// let _: RecvCase<'_, i32> = goro_chan::select::into_case!(ch.receiver());
 /// let _: SendCase<'_, i32> = goro_chan::select::into_case!(ch.send(1));
 /// let _: FutureCase<_> = goro_chan::select::into_case!(async { 1 });
