@@ -33,10 +33,10 @@ pub(crate) fn expand(input: SelectInput, flavor: Flavor) -> TokenStream {
     let SelectInput { cases, default } = input;
     if cases.is_empty() {
         return match (default, flavor) {
-            (Some(default), _) => {
-                let body = default.body;
-                quote! { { #body } }
-            }
+            (Some(default), _) => match default.body {
+                body @ Expr::Block(_) => quote! { #body },
+                body => quote! { { #body } },
+            },
             (None, Flavor::Async) => {
                 let never = Ident::new("__goro_never", Span::mixed_site());
                 quote! {
@@ -89,7 +89,15 @@ pub(crate) fn expand(input: SelectInput, flavor: Flavor) -> TokenStream {
         },
     };
 
-    let drops = quote! { #(::core::mem::drop(#names);)* };
+    // The drops end the cases' borrows before the body runs. A case type need
+    // not implement `Drop` itself, which the allowed lints would point out in
+    // the user's crate.
+    let drops = quote! {
+        #(
+            #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
+            ::core::mem::drop(#names);
+        )*
+    };
     let out = Ident::new("__goro_out", Span::mixed_site());
     let arms = cases
         .iter()
@@ -201,7 +209,7 @@ mod tests {
     fn only_default_is_its_body() {
         assert_eq!(
             expand_str(quote! { default => { x() } }, Flavor::Async),
-            norm(quote! { { { x() } } })
+            norm(quote! { { x() } })
         );
         assert_eq!(
             expand_str(quote! { default => y() }, Flavor::Blocking),
@@ -236,31 +244,43 @@ mod tests {
                 match __goro_i {
                     ::core::option::Option::Some(0usize) => {
                         let __goro_out = ::goro::__private::select::CaseOutput::take_output(&mut __goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c1);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c2);
                         let v = __goro_out;
                         B0
                     }
                     ::core::option::Option::Some(1usize) => {
                         let __goro_out = ::goro::__private::select::CaseOutput::take_output(&mut __goro_c1);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c1);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c2);
                         let _ = __goro_out;
                         B1
                     }
                     ::core::option::Option::Some(2usize) => {
                         let __goro_out = ::goro::__private::select::CaseOutput::take_output(&mut __goro_c2);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c1);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c2);
                         let r = __goro_out;
                         B2
                     }
                     ::core::option::Option::None => {
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c1);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c2);
                         B3
                     }
@@ -285,6 +305,7 @@ mod tests {
                 match __goro_i {
                     ::core::option::Option::Some(0usize) => {
                         let __goro_out = ::goro::__private::select::CaseOutput::take_output(&mut __goro_c0);
+                        #[allow(clippy::drop_non_drop, dropping_copy_types, dropping_references)]
                         ::core::mem::drop(__goro_c0);
                         let v = __goro_out;
                         { v }

@@ -20,7 +20,7 @@
 //! Go: the `case v := <-c:` / `case c <- x:` / `default:` clauses of a select
 //! statement.
 
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{discouraged::Speculative, Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{token, Expr, ExprBlock, Ident, Pat, Token};
 
@@ -133,7 +133,16 @@ fn parse_case(input: ParseStream<'_>) -> syn::Result<Case> {
         return Err(input
             .error("expected a case operand: a channel, `ch.recv()`, `ch.send(v)` or a future"));
     }
-    let operand = Expr::parse_without_eager_brace(input)?;
+    // A struct literal is a fine operand when `=>` follows it; otherwise parse
+    // as `match` does, so that `v = rx { .. }` reports the missing `=>`.
+    let fork = input.fork();
+    let operand = match fork.parse::<Expr>() {
+        Ok(operand) if fork.peek(Token![=>]) => {
+            input.advance_to(&fork);
+            operand
+        }
+        _ => Expr::parse_without_eager_brace(input)?,
+    };
     if !input.peek(Token![=>]) {
         let msg = "expected `=>` after the case operand";
         return Err(if input.is_empty() {
@@ -264,6 +273,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(input.cases.len(), 3);
+    }
+
+    #[test]
+    fn struct_literal_operand() {
+        let input = parse(quote! { v = Wrap { rx } => {} }).unwrap();
+        assert!(matches!(input.cases[0].operand, Expr::Struct(_)));
     }
 
     #[test]
