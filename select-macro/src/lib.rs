@@ -16,18 +16,36 @@ use proc_macro::TokenStream;
 /// Waits on several channel operations or futures at once and runs the body of
 /// the one that completes: Go's `select` statement.
 ///
-/// ```text
-/// goro::select! {
-///     v = ch.recv() => { /* v: Option<T>; None when ch is closed and drained */ }
-///     v = rx => { /* a bare Chan or Receiver (or a reference to one): Go's `case v, ok := <-rx` */ }
-///     ch2.send(x) => { /* x was delivered */ }
-///     r = some_future => { /* any other future: ready when it completes */ }
-///     default => { /* nothing was ready */ }
-/// }
+/// ```
+/// use goro::chan::{make, Chan};
+///
+/// # futures::executor::block_on(async {
+/// let ch = make::<i32>(1);        // a receive case, by method call
+/// let rx = make::<i32>(1);        // a receive case on a bare channel
+/// let ch2 = make::<&str>(1);      // a send case
+/// ch.send(1).await;
+///
+/// let got = goro::select! {
+///     v = ch.recv() => v,                       // v: Option<i32>
+///     v = rx => v,                              // Go's `case v, ok := <-rx`
+///     ch2.send("hi") => Some(-1),               // runs once "hi" was delivered
+///     (a, b) = async { (2, 3) } => Some(a + b), // any future
+/// };
+/// // `ch` and the send were ready at once, the future too: one of them ran.
+/// assert!(matches!(got, Some(1) | Some(-1) | Some(5)));
+///
+/// // `default` runs when nothing else is ready right now.
+/// let idle = make::<i32>(0);
+/// let got = goro::select! {
+///     v = idle => v,
+///     default => None,
+/// };
+/// assert_eq!(got, None);
+/// # });
 /// ```
 ///
-/// `select!` is an expression that must be `.await`ed implicitly: it can only
-/// be used inside `async` code (use [`select_blocking!`] on plain threads).
+/// `select!` is an expression containing an `.await`, so it can only be used
+/// inside `async` code (use [`select_blocking!`] on plain threads).
 ///
 /// # Cases
 ///
@@ -38,8 +56,9 @@ use proc_macro::TokenStream;
 ///   reference to one); its output is `Option<T>`, `None` meaning closed and
 ///   drained (Go's `v, ok := <-ch` with `ok == false`).
 /// - A **send** case is `ch.send(v)`; its output is `()`. A send case that is
-///   not chosen sends nothing; a send on a closed channel counts as ready and
-///   panics with `send on closed channel` if chosen, as in Go.
+///   not chosen sends nothing (`v` is dropped); a send on a closed channel
+///   counts as ready and panics with `send on closed channel` if chosen, as in
+///   Go.
 /// - Any other **future** is ready when it completes; its output is the
 ///   future's output.
 /// - `default => body` (at most one, anywhere in the list) runs when no other
@@ -54,13 +73,14 @@ use proc_macro::TokenStream;
 /// # Operands
 ///
 /// Operands and the values of send cases are evaluated once, in source order,
-/// when the `select!` starts. An operand that is a plain path or field
-/// (`rx`, `self.rx`, `st.chans.0`) is taken **by reference**, so a channel
+/// when the `select!` starts. An operand that is a plain path, field or index
+/// (`rx`, `self.rx`, `st.chans.0`, `chans[i]`) is taken **by reference**, so a channel
 /// kept in a variable is not moved and can be selected on in a loop. Any other
 /// expression (`ch.recv()`, a call, `&mut fut`, `(fut)`, a block) is taken
 /// **by value**. So a future held in a variable is written `&mut fut` (to
 /// resume it later; it must be `Unpin`, e.g. pinned with `std::pin::pin!`) or
-/// `(fut)` (to move it into the select).
+/// `(fut)` (to move it into the select). An operand may not borrow a
+/// temporary created inside it (`make_chan().recv()`): bind the channel first.
 ///
 /// # Semantics
 ///
@@ -69,8 +89,41 @@ use proc_macro::TokenStream;
 /// commits. A case on a nil channel is never ready. Every case operation is
 /// finished and unregistered, and every case dropped, before the chosen body
 /// runs, so a body may reassign what the operands borrowed (Go's `ch = nil`
-/// idiom: `ch = Chan::nil()`), and may `break`, `continue`, `return`, use `?`
-/// and `.await`. All bodies have one type, the type of the `select!`.
+/// idiom), and may `break`, `continue`, `return`, use `?` and `.await`. All
+/// bodies have one type, the type of the `select!`.
+///
+/// ```
+/// use goro::chan::{make, Chan};
+///
+/// // Go's merge loop: read both channels until both are closed, disabling
+/// // each one by setting it to nil when it closes.
+/// async fn merge(mut a: Chan<i32>, mut b: Chan<i32>, out: Chan<i32>) -> Result<(), String> {
+///     while a != Chan::nil() || b != Chan::nil() {
+///         goro::select! {
+///             v = a => match v {
+///                 Some(v) if v < 0 => return Err(format!("negative: {v}")),
+///                 Some(v) => out.send(v).await,
+///                 None => a = Chan::nil(),
+///             },
+///             v = b => match v {
+///                 Some(v) => out.send(v).await,
+///                 None => b = Chan::nil(),
+///             },
+///         }
+///     }
+///     Ok(())
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let (a, b, out) = (make(2), make(2), make(4));
+/// a.send(1).await;
+/// b.send(2).await;
+/// a.close();
+/// b.close();
+/// merge(a, b, out.clone()).await.unwrap();
+/// assert_eq!(out.len(), 2);
+/// # });
+/// ```
 ///
 /// # Errors
 ///
@@ -89,15 +142,29 @@ pub fn select(input: TokenStream) -> TokenStream {
 /// Same syntax and semantics as [`select!`], but only channel cases
 /// (receives, bare channels and sends) and `default` are allowed: a future
 /// case is a compile error. `select_blocking! {}` blocks the thread forever
-/// (its type is `!`). Do not call it from a goroutine: it blocks the worker
+/// (its type is `!`). Do not use it inside a goroutine: it blocks the worker
 /// thread, not just the goroutine.
 ///
-/// ```text
-/// goro::select_blocking! {
-///     v = rx => println!("received {v:?}"),
-///     tx.send(1) => println!("sent"),
-///     default => println!("nothing ready"),
-/// }
+/// ```
+/// use goro::chan::make;
+///
+/// let (a, b) = (make::<u32>(0), make::<u32>(0));
+/// let sender = {
+///     let b = b.clone();
+///     std::thread::spawn(move || b.send_blocking(7))
+/// };
+/// let got = goro::select_blocking! {
+///     v = a => v,
+///     v = b => v,
+/// };
+/// assert_eq!(got, Some(7));
+/// sender.join().unwrap();
+///
+/// let got = goro::select_blocking! {
+///     a.send(1) => "sent",
+///     default => "nobody is receiving",
+/// };
+/// assert_eq!(got, "nobody is receiving");
 /// ```
 #[proc_macro]
 pub fn select_blocking(input: TokenStream) -> TokenStream {

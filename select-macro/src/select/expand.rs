@@ -162,13 +162,17 @@ fn operand_tokens(operand: &Expr) -> TokenStream {
     }
 }
 
-/// True for `rx`, `self.rx`, `st.inner.ch`: a path, or a chain of named or
-/// numbered fields rooted at a path. Invisible groups (from `$e:expr` in a
-/// `macro_rules!`) are looked through.
+/// True for `rx`, `self.rx`, `st.inner.ch`, `chans[i]`: a path, or a chain
+/// of fields and indexing rooted at a path. Invisible groups (from `$e:expr`
+/// in a `macro_rules!`) are looked through.
+///
+/// Indexing goes beyond the contract's "path or field": moving a channel out
+/// of `chans[i]` never compiles, while borrowing it is Go's `<-c[i]`.
 fn is_place(expr: &Expr) -> bool {
     match expr {
         Expr::Path(_) => true,
         Expr::Field(field) => is_place(&field.base),
+        Expr::Index(index) => is_place(&index.expr),
         Expr::Group(group) => is_place(&group.expr),
         _ => false,
     }
@@ -329,6 +333,8 @@ mod tests {
         assert!(!place(quote!(&mut fut)));
         assert!(!place(quote!(make().rx)));
         assert!(!place(quote!({ rx })));
-        assert!(!place(quote!(chans[0])));
+        assert!(place(quote!(chans[0])));
+        assert!(place(quote!(self.chans[i].rx)));
+        assert!(!place(quote!(make()[0])));
     }
 }
