@@ -173,24 +173,28 @@ pub fn select_blocking(input: TokenStream) -> TokenStream {
 
 /// Runs `async fn main` as the main goroutine of a new goro runtime.
 ///
-/// ```text
+/// ```
 /// #[goro::main]
 /// async fn main() {
 ///     let ch = goro::chan::make::<u32>(0);
-///     goro::go!({ let ch = ch.clone(); async move { ch.send(42).await } });
-///     println!("{:?}", ch.recv().await);
+///     let worker = {
+///         let ch = ch.clone();
+///         goro::spawn(async move { ch.send(42).await })
+///     };
+///     assert_eq!(ch.recv().await, Some(42));
+///     worker.await.unwrap();
 /// }
 /// ```
 ///
 /// expands to `fn main() { ::goro::__private::main_entry(async move { .. }) }`.
-/// The return type is kept (so `-> Result<(), E>` and `?` work). As in Go,
+/// The return type is kept, so `-> Result<(), E>` and `?` work. As in Go,
 /// when `main` returns the program ends and the other goroutines are dropped.
-/// On a global deadlock (`fatal error: all goroutines are asleep -
-/// deadlock!`) or an unrecovered goroutine panic the error and the goroutine
-/// dump are printed and the process exits with status 2.
+/// On an unrecovered goroutine panic (or a global deadlock, `fatal error: all
+/// goroutines are asleep - deadlock!`, where the runtime detects it) the error
+/// is printed and the process exits with status 2.
 ///
 /// The function must be an `async fn` without arguments or generics, and the
-/// attribute takes no arguments.
+/// attribute takes no arguments; anything else is a compile error.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Entry::Main, args.into(), item.into()).into()
@@ -198,20 +202,21 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Marks an `async fn` as a test run on a fresh goro runtime.
 ///
-/// ```text
+/// ```
 /// #[goro::test]
 /// async fn ping_pong() {
 ///     let ch = goro::chan::make::<u32>(1);
 ///     ch.send(1).await;
 ///     assert_eq!(ch.recv().await, Some(1));
 /// }
+/// # fn main() {}
 /// ```
 ///
 /// expands to `#[test] fn ping_pong() { ::goro::__private::test_entry(async move { .. }) }`.
-/// The test fails on a global deadlock, on a panicking goroutine, and on
-/// goroutines still alive when the test body returns (see `goro::leak`).
-/// Other attributes (`#[should_panic]`, `#[ignore]`) and a `Result` return
-/// type are kept. Do not add `#[test]` yourself.
+/// The test fails when the body or a goroutine panics (and, as the runtime
+/// gains them, on a global deadlock and on goroutines leaked at the end; see
+/// `goro::leak`). Other attributes (`#[should_panic]`, `#[ignore]`) and a
+/// `Result` return type are kept. Do not add `#[test]` yourself.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Entry::Test, args.into(), item.into()).into()

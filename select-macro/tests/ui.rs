@@ -1,12 +1,14 @@
-//! Compile-error tests: each `tests/ui/*.rs` must fail to compile with exactly
-//! the diagnostics in the `.stderr` beside it. Regenerate the expectations with
-//! `TRYBUILD=overwrite cargo test -p goro-macros --test ui` and read them.
+//! Compile tests through the facade (`goro` is a dev-dependency).
 //!
-//! These cases are rejected by the macros themselves, before any code that
-//! names the select engine or the runtime is generated.
+//! Each `tests/ui/*.rs` must fail to compile with exactly the diagnostics in
+//! the `.stderr` beside it: malformed input rejected by the macros themselves,
+//! and operands rejected by the engine's trait bounds. Regenerate the
+//! expectations with `TRYBUILD=overwrite cargo test -p goro-macros --test ui`
+//! and read them. Each `tests/pass/*.rs` must compile and run successfully.
 
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    t.pass("tests/pass/*.rs");
 }
