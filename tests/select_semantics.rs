@@ -392,3 +392,24 @@ fn indexed_channels_are_borrowed() {
         }
     });
 }
+
+#[test]
+fn patterns_may_be_typed_and_destructure() {
+    futures::executor::block_on(async {
+        let ch = make::<(u8, &str)>(1);
+        ch.try_send((1, "one")).unwrap();
+        let got = goro::select! {
+            v: Option<(u8, &str)> = ch => v,
+        };
+        assert_eq!(got, Some((1, "one")));
+        ch.try_send((2, "two")).unwrap();
+        let got = goro::select! {
+            (a, b) = async { (3u8, "three") } => (a, b),
+        };
+        assert_eq!(got, (3, "three"));
+        let got = goro::select! {
+            mut v = ch => { v.as_mut().unwrap().0 += 1; v }
+        };
+        assert_eq!(got, Some((3, "two")));
+    });
+}

@@ -50,7 +50,8 @@ use proc_macro::TokenStream;
 /// # Cases
 ///
 /// - `pat = operand => body` runs `body` with the case's output bound to
-///   `pat`, which may be any irrefutable pattern (`v`, `_`, `(a, b)`, ...).
+///   `pat`, which may be any irrefutable pattern (`v`, `_`, `(a, b)`, ...),
+///   optionally with a type as in `let` (`v: Option<u8> = rx => ..`).
 ///   `operand => body` ignores the output (typical for a send).
 /// - A **receive** case is `ch.recv()` or a bare `Chan`/`Receiver` (or a
 ///   reference to one); its output is `Option<T>`, `None` meaning closed and

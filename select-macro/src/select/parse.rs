@@ -22,7 +22,7 @@
 
 use syn::parse::{discouraged::Speculative, Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{token, Expr, ExprBlock, Ident, Pat, Token};
+use syn::{token, Expr, ExprBlock, Ident, Pat, PatType, Token, Type};
 
 /// A parsed `select!` input: its channel/future cases in source order and the
 /// optional `default` case.
@@ -156,20 +156,31 @@ fn parse_case(input: ParseStream<'_>) -> syn::Result<Case> {
     Ok(Case { pat, operand, body })
 }
 
-/// Parses `pat =` if the input starts with a pattern followed by a single `=`.
+/// Parses `pat =` or `pat: Type =` if the input starts with a pattern (and
+/// an optional type, as in `let`) followed by a single `=`.
 fn parse_pattern_head(input: ParseStream<'_>) -> syn::Result<Option<Pat>> {
     let fork = input.fork();
-    if Pat::parse_multi_with_leading_vert(&fork).is_ok()
-        && fork.peek(Token![=])
-        && !fork.peek(Token![==])
-        && !fork.peek(Token![=>])
-    {
-        let pat = Pat::parse_multi_with_leading_vert(input)?;
-        input.parse::<Token![=]>()?;
-        Ok(Some(pat))
-    } else {
-        Ok(None)
+    match pattern_with_type(&fork) {
+        Ok(pat) if fork.peek(Token![=]) && !fork.peek(Token![==]) && !fork.peek(Token![=>]) => {
+            input.advance_to(&fork);
+            input.parse::<Token![=]>()?;
+            Ok(Some(pat))
+        }
+        _ => Ok(None),
     }
+}
+
+fn pattern_with_type(input: ParseStream<'_>) -> syn::Result<Pat> {
+    let pat = Pat::parse_multi_with_leading_vert(input)?;
+    if input.peek(Token![:]) && !input.peek(Token![::]) {
+        return Ok(Pat::Type(PatType {
+            attrs: Vec::new(),
+            pat: Box::new(pat),
+            colon_token: input.parse()?,
+            ty: Box::new(input.parse::<Type>()?),
+        }));
+    }
+    Ok(pat)
 }
 
 /// Parses a case body and the comma after it (optional after a block-like body,
@@ -273,6 +284,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(input.cases.len(), 3);
+    }
+
+    #[test]
+    fn typed_pattern() {
+        let input =
+            parse(quote! { v: Option<u8> = rx => {} (a, b): (u8, u8) = fut => {} }).unwrap();
+        assert!(matches!(input.cases[0].pat, Some(Pat::Type(_))));
+        assert!(matches!(input.cases[1].pat, Some(Pat::Type(_))));
     }
 
     #[test]
