@@ -1,5 +1,5 @@
-//! Code generation for `select!` and `select_blocking!`, exactly as specified
-//! in `docs/design/select-expansion.md` (the contract with the engine in
+//! Code generation for `select!` and `select_blocking!`, as specified in
+//! `docs/design/select-expansion.md` (the contract with the engine in
 //! `goro-chan`, re-exported as `::goro::__private::select`).
 //!
 //! The generated code evaluates every operand once, in source order, turns
@@ -10,7 +10,23 @@
 //! spans of the user's operands are kept on the code generated for them so
 //! that type errors point at the offending case.
 //!
-//! Go: `reflect_select`/`selectgo`'s caller side in `cmd/compile/internal/walk/select.go`.
+//! # Differences from the contract's example expansion
+//!
+//! - Index expressions rooted at a place (`chans[i]`) are taken by reference,
+//!   like paths and fields: moving a channel out of an index never compiles.
+//! - A path operand is taken by reference even when it names a future (the
+//!   contract's example shows `into_case!(fut)`, its rule says `&fut`): the
+//!   rule wins, and a future in a variable is written `&mut fut` or `(fut)`.
+//! - The unreachable indices share one `_ => unreachable!()` arm (which also
+//!   covers `None` when there is no `default`).
+//! - Each `drop` of a case allows `clippy::drop_non_drop` and rustc's
+//!   `dropping_*` lints, which would otherwise fire in the user's crate for
+//!   case types without drop glue.
+//! - A `default` body that is a block is emitted as is (not wrapped in a
+//!   second block, which rustc's `unused_braces` would flag).
+//!
+//! Go: the compiler's lowering of a `select` statement into a `selectgo` call
+//! and a switch on its result (`cmd/compile/internal/walk/select.go`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

@@ -5,10 +5,10 @@
 //! ```text
 //! input   := case*
 //! case    := "default" "=>" body
-//!          | pat "=" operand "=>" body        // binds the case's output
-//!          | operand "=>" body                // ignores it (a send case, usually)
-//! operand := an expression without a top-level struct literal (as in `match x`)
-//! body    := block-like ","?                  // `{ .. }`, `if`, `match`, `loop`, `while`, `for`, `unsafe { .. }`
+//!          | pat (":" type)? "=" operand "=>" body  // binds the case's output
+//!          | operand "=>" body                      // ignores it (a send case, usually)
+//! operand := expr                                   // a struct literal only if `=>` follows it
+//! body    := block-like ","?                        // `{ .. }`, `if`, `match`, `loop`, `while`, `for`, `unsafe { .. }`
 //!          | expr ("," | end of input)
 //! ```
 //!
