@@ -260,8 +260,9 @@ impl<'a, C: AsCase> Select<'a, C> {
                         if self.cell.state() == CellState::Waiting {
                             // SAFETY: we hold every lock of a channel where a
                             // waiter of ours is queued, and saw WAITING.
-                            unsafe { self.cell.update_waker(cx.waker()) };
+                            let old = unsafe { self.cell.update_waker(cx.waker()) };
                             drop(locks);
+                            drop(old);
                             hook::note_park(WaitReason::Select, self.at, None);
                             return Poll::Pending;
                         }
@@ -324,10 +325,23 @@ fn permutation(n: usize) -> InlineVec<usize, INLINE_CASES> {
     for i in 0..n {
         p.push(i);
         let bound = u32::try_from(i + 1).expect("too many select cases");
-        let j = hook::rand_below(bound) as usize;
+        let j = rand_below(bound) as usize;
         p.swap(i, j);
     }
     p
+}
+
+/// The runtime's generator (seeded per runtime by `Builder::rng_seed`).
+#[cfg(not(goro_loom))]
+fn rand_below(n: u32) -> u32 {
+    hook::rand_below(n)
+}
+
+/// Under loom every execution must be deterministic, so the order is fixed
+/// there (the uniformity of the real order is tested without loom).
+#[cfg(goro_loom)]
+fn rand_below(n: u32) -> u32 {
+    n - 1
 }
 
 /// Pass 1: commit the first case, in `perm` order, that is ready now.
@@ -394,7 +408,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     // SAFETY: nothing is queued yet, so no counterpart can see the cell.
-    unsafe { cell.reset(waker) };
+    let old = unsafe { cell.reset(waker) };
     for k in 0..perm.len() {
         let i = *perm.get(k);
         let c = cases[i].case();
@@ -405,6 +419,7 @@ unsafe fn pass_enqueue<C: AsCase>(
         }
     }
     drop(locks);
+    drop(old);
     None
 }
 
