@@ -413,3 +413,16 @@ fn patterns_may_be_typed_and_destructure() {
         assert_eq!(got, Some((3, "two")));
     });
 }
+
+#[test]
+fn owned_channel_operands_are_receive_cases() {
+    // A call that returns a channel or receiver (not a place) is taken by
+    // value and still receives.
+    futures::executor::block_on(async {
+        let ch = make::<i32>(2);
+        ch.try_send(1).unwrap();
+        ch.try_send(2).unwrap();
+        assert_eq!(goro::select! { v = ch.receiver() => v }, Some(1));
+        assert_eq!(goro::select! { v = ch.clone() => v }, Some(2));
+    });
+}
