@@ -426,3 +426,26 @@ fn owned_channel_operands_are_receive_cases() {
         assert_eq!(goro::select! { v = ch.clone() => v }, Some(2));
     });
 }
+
+#[test]
+fn a_body_may_run_another_select() {
+    futures::executor::block_on(async {
+        let (a, b) = (make::<i32>(1), make::<i32>(1));
+        a.try_send(1).unwrap();
+        b.try_send(2).unwrap();
+        let mut got = Vec::new();
+        'outer: for _ in 0..4 {
+            goro::select! {
+                v = a => {
+                    got.push(v);
+                    goro::select! {
+                        w = b => got.push(w),
+                        default => continue 'outer,
+                    }
+                }
+                default => break 'outer,
+            }
+        }
+        assert_eq!(got, [Some(1), Some(2)]);
+    });
+}
