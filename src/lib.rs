@@ -13,6 +13,28 @@ pub use goro_chan as chan;
 
 pub use goro_macros::{main, select, select_blocking, test};
 
+/// Starts a goroutine: Go's `go` statement. Evaluates to the goroutine's
+/// [`JoinHandle`]; drop it to detach the goroutine, as `go f()` does.
+///
+/// `go!(fut)` is [`spawn`]`(fut)`: the spawn site recorded for the goroutine
+/// dump is the `go!` call.
+///
+/// ```
+/// let answer = goro::run(async {
+///     let c = goro::chan::make::<u32>(0);
+///     let tx = c.clone();
+///     goro::go!(async move { tx.send(42).await });
+///     c.recv().await
+/// });
+/// assert_eq!(answer, Some(42));
+/// ```
+#[macro_export]
+macro_rules! go {
+    ($fut:expr $(,)?) => {
+        $crate::spawn($fut)
+    };
+}
+
 /// Paths named by the code the macros generate. Not part of the API.
 #[doc(hidden)]
 pub mod __private {
