@@ -14,5 +14,13 @@
 //! 3. scheduler idle state
 
 pub mod hook;
+pub mod time;
+
+/// TCP and UDP sockets for goroutines (Go's package `net`).
+pub mod net {
+    pub use crate::io::net::*;
+}
+
+mod io;
 
 mod context;

@@ -1,0 +1,302 @@
+//! The driver: the IO reactor and the timer wheel behind one `park`.
+//!
+//! Go: the `netpoll(delay)` call in `findrunnable` (`runtime/proc.go`), where
+//! the last idle P blocks in the netpoller until the next timer, and
+//! `netpollBreak` to interrupt it.
+//!
+//! # Design
+//!
+//! [`Driver::park`] fires due timers, then blocks in `mio::Poll` for at most
+//! `min(timeout, next timer deadline)`, then wakes the tasks whose IO became
+//! ready and fires the timers that came due. [`Driver::unpark`] interrupts it
+//! (a `mio::Waker`; a wake with nobody parked makes the next park return at
+//! once, so it is never lost). Arming a timer earlier than the parked
+//! thread's wake-up unparks it. There is no timer thread and no reactor
+//! thread on a runtime: the scheduler's last idle worker parks here.
+//!
+//! Off a goro runtime (a future polled by tokio or `block_on`), [`Handle::current`]
+//! falls back to one process-wide driver driven by a background thread named
+//! `goro-netpoll`, started on first use, so `sleep` and sockets work anywhere.
+//!
+//! [`Driver::has_pending`] tells the deadlock detector that a goroutine may
+//! still be woken from outside: a timer is armed, a task waits for IO, or a
+//! blocking job runs.
+//!
+//! # Invariants
+//!
+//! - At most one thread is in `park` at a time; a concurrent `park` returns
+//!   `false` at once without touching the timers' parked state.
+//! - Wakers and timer actions run with no driver lock held.
+//!
+//! # Locking
+//!
+//! Reactor `poll` (try-locked) < timer wheel < reactor slab. See
+//! [`super::reactor`] and [`crate::time`].
+
+// The scheduler-facing half (`Driver`, `enter`, `has_pending`, ...) is
+// used once the scheduler is merged; until then only tests use it.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::time::timers::Timers;
+
+use super::reactor::Reactor;
+
+/// The reactor plus the timers. Owned by a runtime; shut down on drop.
+pub(crate) struct Driver {
+    handle: Handle,
+}
+
+/// A cheap, cloneable reference to a [`Driver`], held by timers and sockets.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) timers: Timers,
+    pub(crate) reactor: Reactor,
+    /// Running `spawn_blocking` jobs.
+    blocking: AtomicUsize,
+}
+
+/// Counts a running blocking job for [`Driver::has_pending`] while alive.
+pub(crate) struct BlockingGuard {
+    handle: Handle,
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        self.handle.inner.blocking.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl Driver {
+    /// A new driver.
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Driver {
+            handle: Handle {
+                inner: Arc::new(Inner {
+                    timers: Timers::new(),
+                    reactor: Reactor::new()?,
+                    blocking: AtomicUsize::new(0),
+                }),
+            },
+        })
+    }
+
+    /// The handle timers and sockets keep.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// See [`Handle::park`].
+    pub(crate) fn park(&self, timeout: Option<Duration>) -> bool {
+        self.handle.park(timeout)
+    }
+
+    /// See [`Handle::unpark`].
+    pub(crate) fn unpark(&self) {
+        self.handle.unpark()
+    }
+
+    /// See [`Handle::has_pending`].
+    pub(crate) fn has_pending(&self) -> bool {
+        self.handle.has_pending()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Sockets still held by tasks see an error instead of hanging.
+        self.handle.inner.reactor.shutdown();
+    }
+}
+
+impl Handle {
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// Blocks the calling thread until IO is ready, a timer fires, `timeout`
+    /// passes, or [`unpark`](Self::unpark) is called; runs what became ready.
+    ///
+    /// `timeout` `None` blocks until one of the others; `Some(ZERO)` only
+    /// polls. Returns `false` without blocking if another thread is parked
+    /// here (the caller must wait some other way).
+    pub(crate) fn park(&self, timeout: Option<Duration>) -> bool {
+        let inner = &*self.inner;
+        // Due timers first: if any fired, there is work; just poll.
+        let fired = inner.timers.process();
+        let timeout = if fired > 0 {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        let turned = inner
+            .reactor
+            .turn(|| inner.timers.parking(timeout), || inner.timers.unparked());
+        if turned.is_none() {
+            return false;
+        }
+        inner.timers.process();
+        true
+    }
+
+    /// Interrupts a thread blocked in [`park`](Self::park), or makes the next
+    /// `park` return at once.
+    pub(crate) fn unpark(&self) {
+        self.inner.reactor.wake();
+    }
+
+    /// Fires the timers that are due (Go's `checkTimers`). Cheap when none
+    /// is: a clock read and an atomic load. Returns how many fired.
+    pub(crate) fn process_timers(&self) -> usize {
+        self.inner.timers.process()
+    }
+
+    /// Whether something outside the run queues may still wake a goroutine:
+    /// an armed timer, a task waiting for IO, or a running blocking job.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.inner.timers.armed_count() > 0
+            || self.inner.reactor.waiting() > 0
+            // Acquire: pairs with the Release decrement of `BlockingGuard`.
+            || self.inner.blocking.load(Ordering::Acquire) > 0
+    }
+
+    /// Counts a running `spawn_blocking` job until the guard is dropped.
+    pub(crate) fn blocking_guard(&self) -> BlockingGuard {
+        self.inner.blocking.fetch_add(1, Ordering::Relaxed);
+        BlockingGuard {
+            handle: self.clone(),
+        }
+    }
+
+    /// Unparks the parked thread if arming reported it is needed.
+    pub(crate) fn after_arm(&self, unpark: bool) {
+        if unpark {
+            self.unpark();
+        }
+    }
+
+    /// The driver of the current runtime, or the process-wide fallback.
+    pub(crate) fn current() -> Handle {
+        CURRENT
+            .with(|c| c.borrow().clone())
+            .unwrap_or_else(|| fallback().clone())
+    }
+
+    /// Makes this the current driver of the calling thread until the guard
+    /// is dropped (the scheduler enters it on every worker thread).
+    pub(crate) fn enter(&self) -> EnterGuard {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard { prev }
+    }
+}
+
+thread_local! {
+    /// The driver of the runtime this thread belongs to.
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous current driver on drop.
+pub(crate) struct EnterGuard {
+    prev: Option<Handle>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        // The thread-local may already be gone during thread teardown.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// The process-wide driver for code running off a goro runtime, driven by
+/// the `goro-netpoll` thread.
+fn fallback() -> &'static Handle {
+    static FALLBACK: OnceLock<Handle> = OnceLock::new();
+    FALLBACK.get_or_init(|| {
+        let driver = Driver::new().expect("goro: cannot create the IO reactor");
+        let handle = driver.handle.clone();
+        std::thread::Builder::new()
+            .name("goro-netpoll".into())
+            .spawn(move || loop {
+                driver.park(None);
+            })
+            .expect("goro: cannot start the netpoll thread");
+        handle
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::wheel::Action;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+
+    /// Drives a driver by hand from the test thread: a timer wakes `park`.
+    #[test]
+    fn park_returns_when_timer_fires() {
+        let driver = Driver::new().unwrap();
+        let h = driver.handle().clone();
+        let fired = Arc::new(AtomicBool::new(false));
+        let f = fired.clone();
+        let key = h.inner().timers.alloc(Action::Call(Arc::new(move || {
+            f.store(true, Ordering::SeqCst)
+        })));
+        let start = Instant::now();
+        let armed = h.inner().timers.arm(key, start + Duration::from_millis(20));
+        assert!(!armed.was_armed);
+        assert!(driver.has_pending());
+        while !fired.load(Ordering::SeqCst) {
+            assert!(driver.park(None));
+        }
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert!(!driver.has_pending());
+        h.inner().timers.free(key);
+    }
+
+    /// `unpark` before `park` is not lost; `park` with a timeout returns.
+    #[test]
+    fn unpark_is_sticky_and_timeout_returns() {
+        let driver = Driver::new().unwrap();
+        driver.unpark();
+        assert!(driver.park(None));
+        let start = Instant::now();
+        assert!(driver.park(Some(Duration::from_millis(5))));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+    }
+
+    /// A timer armed by another thread while the driver is parked with no
+    /// timeout wakes it (the armer sees `parked_until` and unparks).
+    #[test]
+    fn arming_earlier_timer_unparks() {
+        let driver = Driver::new().unwrap();
+        let h = driver.handle().clone();
+        let fired = Arc::new(AtomicBool::new(false));
+        let f = fired.clone();
+        let t = std::thread::spawn(move || {
+            let key = h.inner().timers.alloc(Action::Call(Arc::new(move || {
+                f.store(true, Ordering::SeqCst)
+            })));
+            let armed = h
+                .inner()
+                .timers
+                .arm(key, Instant::now() + Duration::from_millis(1));
+            h.after_arm(armed.unpark);
+            key
+        });
+        while !fired.load(Ordering::SeqCst) {
+            assert!(driver.park(None));
+        }
+        let key = t.join().unwrap();
+        driver.handle().inner().timers.free(key);
+    }
+}
