@@ -217,3 +217,57 @@ impl Timers {
         self.lock().parked_until = None;
     }
 }
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Barrier};
+
+    /// Cancel racing with firing, on two threads, many times: exactly one
+    /// of "cancel returned true" and "the action ran" happens each time.
+    #[test]
+    fn cancel_vs_fire_race() {
+        let timers = Arc::new(Timers::new());
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let key = timers.alloc(Action::Call(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })));
+        let mut cancelled_total = 0;
+        let rounds = 300;
+        for _ in 0..rounds {
+            let _ = timers.arm(key, Instant::now());
+            // Wait (spinning on the clock, the thing under test) until due.
+            let due = timers.lock().wheel.deadline(key).unwrap();
+            while timers.now_tick() < due {
+                std::hint::spin_loop();
+            }
+            let barrier = Arc::new(Barrier::new(2));
+            let (t2, b2) = (timers.clone(), barrier.clone());
+            let firer = std::thread::spawn(move || {
+                b2.wait();
+                t2.process();
+            });
+            barrier.wait();
+            if timers.cancel(key) {
+                cancelled_total += 1;
+            }
+            firer.join().unwrap();
+            // Nothing is left armed either way.
+            timers.process();
+        }
+        assert_eq!(cancelled_total + count.load(Ordering::SeqCst), rounds);
+        timers.free(key);
+    }
+
+    #[test]
+    fn deadline_rounds_up_clock_rounds_down() {
+        let t = Timers::new();
+        assert_eq!(t.deadline_tick(t.start), 0);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_micros(1)), 1);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_millis(5)), 5);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_micros(5001)), 6);
+        assert!(t.tick_instant(6) >= t.start + Duration::from_micros(5001));
+    }
+}
