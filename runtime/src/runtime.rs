@@ -188,13 +188,18 @@ impl Builder {
     /// Builds the runtime and starts its worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.workers.unwrap_or_else(default_workers);
+        // The timer wheel and IO reactor; the last idle worker blocks in it.
+        let io = crate::io::driver::Driver::new()?;
+        let io_handle = io.handle().clone();
+        let driver: StdArc<dyn crate::scheduler::park::Driver> = StdArc::new(io);
         let shared = Shared::new(Config {
             workers,
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
             detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
-            driver: None,
+            driver: Some(driver),
+            io: Some(io_handle),
         });
         shared.start()?;
         Ok(Runtime {

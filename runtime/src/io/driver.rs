@@ -12,15 +12,17 @@
 //! (a `mio::Waker`; a wake with nobody parked makes the next park return at
 //! once, so it is never lost). Arming a timer earlier than the parked
 //! thread's wake-up unparks it. There is no timer thread and no reactor
-//! thread on a runtime: the scheduler's last idle worker parks here.
+//! thread on a runtime: the scheduler's last idle worker parks here (through
+//! `scheduler::park::Driver`), and busy workers poll it without blocking on
+//! their maintenance tick, which fires due timers.
 //!
 //! Off a goro runtime (a future polled by tokio or `block_on`), [`Handle::current`]
 //! falls back to one process-wide driver driven by a background thread named
 //! `goro-netpoll`, started on first use, so `sleep` and sockets work anywhere.
 //!
-//! [`Driver::has_pending`] tells the deadlock detector that a goroutine may
-//! still be woken from outside: a timer is armed, a task waits for IO, or a
-//! blocking job runs.
+//! [`Handle::has_pending`] tells the deadlock detector that a goroutine may
+//! still be woken from outside: a timer is armed or a task waits for IO
+//! (`Shared::has_pending_activity` adds the blocking pool's jobs).
 //!
 //! # Invariants
 //!
@@ -33,13 +35,9 @@
 //! Reactor `poll` (try-locked) < timer wheel < reactor slab. See
 //! [`super::reactor`] and [`crate::time`].
 
-// The scheduler-facing half (`Driver`, `enter`, `has_pending`, ...) is
-// used once the scheduler is merged; until then only tests use it.
-#![allow(dead_code)]
-
+#[cfg(test)]
 use std::cell::RefCell;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -61,19 +59,6 @@ pub(crate) struct Handle {
 pub(crate) struct Inner {
     pub(crate) timers: Timers,
     pub(crate) reactor: Reactor,
-    /// Running `spawn_blocking` jobs.
-    blocking: AtomicUsize,
-}
-
-/// Counts a running blocking job for [`Driver::has_pending`] while alive.
-pub(crate) struct BlockingGuard {
-    handle: Handle,
-}
-
-impl Drop for BlockingGuard {
-    fn drop(&mut self) {
-        self.handle.inner.blocking.fetch_sub(1, Ordering::Release);
-    }
 }
 
 impl Driver {
@@ -84,7 +69,6 @@ impl Driver {
                 inner: Arc::new(Inner {
                     timers: Timers::new(),
                     reactor: Reactor::new()?,
-                    blocking: AtomicUsize::new(0),
                 }),
             },
         })
@@ -106,8 +90,22 @@ impl Driver {
     }
 
     /// See [`Handle::has_pending`].
+    #[cfg(test)]
     pub(crate) fn has_pending(&self) -> bool {
         self.handle.has_pending()
+    }
+}
+
+/// The scheduler's hook: its last idle worker parks here.
+impl crate::scheduler::park::Driver for Driver {
+    fn park(&self, timeout: Option<Duration>) {
+        // The scheduler's driver slot admits one thread at a time, so this
+        // never finds the reactor busy.
+        Driver::park(self, timeout);
+    }
+
+    fn unpark(&self) {
+        Driver::unpark(self)
     }
 }
 
@@ -154,27 +152,11 @@ impl Handle {
         self.inner.reactor.wake();
     }
 
-    /// Fires the timers that are due (Go's `checkTimers`). Cheap when none
-    /// is: a clock read and an atomic load. Returns how many fired.
-    pub(crate) fn process_timers(&self) -> usize {
-        self.inner.timers.process()
-    }
-
-    /// Whether something outside the run queues may still wake a goroutine:
-    /// an armed timer, a task waiting for IO, or a running blocking job.
+    /// Whether a timer or IO may still wake a goroutine: a timer is armed
+    /// or a task waits for IO readiness. (Blocking jobs are counted by the
+    /// blocking pool; `Shared::has_pending_activity` combines both.)
     pub(crate) fn has_pending(&self) -> bool {
-        self.inner.timers.armed_count() > 0
-            || self.inner.reactor.waiting() > 0
-            // Acquire: pairs with the Release decrement of `BlockingGuard`.
-            || self.inner.blocking.load(Ordering::Acquire) > 0
-    }
-
-    /// Counts a running `spawn_blocking` job until the guard is dropped.
-    pub(crate) fn blocking_guard(&self) -> BlockingGuard {
-        self.inner.blocking.fetch_add(1, Ordering::Relaxed);
-        BlockingGuard {
-            handle: self.clone(),
-        }
+        self.inner.timers.armed_count() > 0 || self.inner.reactor.waiting() > 0
     }
 
     /// Unparks the parked thread if arming reported it is needed.
@@ -184,31 +166,42 @@ impl Handle {
         }
     }
 
-    /// The driver of the current runtime, or the process-wide fallback.
+    /// The driver of the current runtime (the thread is a worker or a
+    /// blocking-pool thread of a goro runtime, or entered one with
+    /// [`enter`](Self::enter)), else the process-wide fallback.
     pub(crate) fn current() -> Handle {
-        CURRENT
-            .with(|c| c.borrow().clone())
-            .unwrap_or_else(|| fallback().clone())
+        if let Some(h) = crate::context::current_runtime().and_then(|rt| rt.io.clone()) {
+            return h;
+        }
+        #[cfg(test)]
+        if let Some(h) = CURRENT.with(|c| c.borrow().clone()) {
+            return h;
+        }
+        fallback().clone()
     }
 
     /// Makes this the current driver of the calling thread until the guard
-    /// is dropped (the scheduler enters it on every worker thread).
+    /// is dropped (for driving a driver by hand, off any runtime).
+    #[cfg(test)]
     pub(crate) fn enter(&self) -> EnterGuard {
         let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
         EnterGuard { prev }
     }
 }
 
+#[cfg(test)]
 thread_local! {
-    /// The driver of the runtime this thread belongs to.
+    /// A driver entered by hand on this thread (tests).
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
 /// Restores the previous current driver on drop.
+#[cfg(test)]
 pub(crate) struct EnterGuard {
     prev: Option<Handle>,
 }
 
+#[cfg(test)]
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
@@ -238,7 +231,7 @@ fn fallback() -> &'static Handle {
 mod tests {
     use super::*;
     use crate::time::wheel::Action;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Instant;
 
     /// Drives a driver by hand from the test thread: a timer wakes `park`.

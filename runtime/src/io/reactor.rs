@@ -161,7 +161,6 @@ impl Reactor {
     }
 
     /// Number of waker slots filled (goroutines waiting on IO).
-    #[allow(dead_code)] // used by `Driver::has_pending`, itself unused until the scheduler merge
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }

@@ -155,7 +155,6 @@ impl Timers {
     }
 
     /// Number of armed timers.
-    #[allow(dead_code)] // used by `Driver::has_pending`, itself unused until the scheduler merge
     pub(crate) fn armed_count(&self) -> usize {
         self.lock().wheel.armed_count()
     }

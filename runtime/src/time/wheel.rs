@@ -165,7 +165,6 @@ impl Wheel {
     }
 
     /// Number of armed timers.
-    #[allow(dead_code)] // used by `Driver::has_pending`, itself unused until the scheduler merge
     pub(crate) fn armed_count(&self) -> usize {
         self.armed
     }
