@@ -1,7 +1,8 @@
 //! goro-time: Go's package `time` for goroutines (`goro::time`).
 //!
 //! `sleep`, `sleep_until` and [`Alarm`] come from `goro_runtime::time`; this
-//! crate adds the channel forms: [`Timer`], [`Ticker`], [`after`] and [`tick`]. They live here, not in `goro-runtime`, because they
+//! crate adds the channel forms: [`Timer`], [`Ticker`], [`after`], [`tick`]
+//! and [`after_func`]. They live here, not in `goro-runtime`, because they
 //! need `goro-chan`'s `Receiver`, and `goro-chan` depends on `goro-runtime`.
 //!
 //! Go: `time/sleep.go`, `time/tick.go` and the channel timer parts of
@@ -44,6 +45,14 @@ use std::time::{Duration, Instant};
 use goro_chan::{Chan, Receiver};
 pub use goro_runtime::time::{sleep, sleep_until, Alarm, Sleep};
 
+/// What a firing does.
+enum Kind {
+    /// Send the instant on the one-slot channel (Timer, Ticker).
+    Chan(Chan<Instant>),
+    /// Run the function in a new goroutine (`after_func`).
+    Func(Arc<dyn Fn() + Send + Sync>),
+}
+
 /// A timer's mutable state. Protected by `Shared::state`.
 struct State {
     /// Armed and its value not yet delivered.
@@ -58,14 +67,14 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
-    /// The one-slot channel the instant is sent on.
-    chan: Chan<Instant>,
+    /// What a firing does.
+    kind: Kind,
     /// Set once, right after construction.
     alarm: std::sync::OnceLock<Alarm>,
 }
 
 impl Shared {
-    fn new(chan: Chan<Instant>, deadline: Instant, period: Option<Duration>) -> Arc<Shared> {
+    fn new(kind: Kind, deadline: Instant, period: Option<Duration>) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 armed: false,
@@ -73,7 +82,7 @@ impl Shared {
                 period,
                 keepalive: None,
             }),
-            chan,
+            kind,
             alarm: std::sync::OnceLock::new(),
         });
         let weak: Weak<Shared> = Arc::downgrade(&shared);
@@ -122,8 +131,13 @@ impl Shared {
                 keepalive = st.keepalive.take();
             }
         }
-        // Full: a slow receiver has not taken the last tick; drop this one.
-        let _ = self.chan.try_send(now);
+        match &self.kind {
+            // Full: a slow receiver has not taken the last tick; drop this one.
+            Kind::Chan(ch) => {
+                let _ = ch.try_send(now);
+            }
+            Kind::Func(f) => spawn_func(f.clone()),
+        }
         drop(st);
         drop(keepalive);
     }
@@ -138,20 +152,27 @@ impl Shared {
 
     fn drain(&self) -> bool {
         let mut drained = false;
-        while self.chan.try_recv().is_ok() {
-            drained = true;
+        if let Kind::Chan(ch) = &self.kind {
+            while ch.try_recv().is_ok() {
+                drained = true;
+            }
         }
         drained
     }
 
     /// Re-arms for `d` (and `period`). Returns Go's `Reset` result.
-    fn reset(&self, d: Duration, period: Option<Duration>) -> bool {
+    fn reset(self: &Arc<Self>, d: Duration, period: Option<Duration>) -> bool {
         let mut st = self.lock();
         let was = self.stop_locked(&mut st);
         let deadline = deadline_after(d);
         st.armed = true;
         st.deadline = deadline;
         st.period = period;
+        if let Kind::Func(_) = self.kind {
+            // Like Go's AfterFunc, the function runs even if every handle
+            // to the timer is dropped.
+            st.keepalive = Some(self.clone());
+        }
         self.alarm().reset_at(deadline);
         was
     }
@@ -164,7 +185,7 @@ fn deadline_after(d: Duration) -> Instant {
 }
 
 /// A single event: after the duration, the current instant is sent on
-/// [`c`](Timer::c). Go's `time.Timer`.
+/// [`c`](Timer::c) (or, for [`after_func`], a function runs). Go's `time.Timer`.
 ///
 /// ```
 /// # futures::executor::block_on(async {
@@ -186,16 +207,20 @@ impl Timer {
     pub fn new(d: Duration) -> Timer {
         let ch = goro_chan::make::<Instant>(1);
         let c = ch.receiver();
-        let shared = Shared::new(ch, deadline_after(d), None);
+        let shared = Shared::new(Kind::Chan(ch), deadline_after(d), None);
         shared.reset(d, None);
         Timer { shared, c }
     }
 
-    /// The channel on which the instant is delivered.
+    /// The channel on which the instant is delivered. Nil for a timer made
+    /// by [`after_func`].
     ///
     /// ```
     /// let t = goro_time::Timer::new(std::time::Duration::from_secs(60));
     /// assert!(t.c().try_recv().is_err());
+    /// let f = goro_time::after_func(std::time::Duration::from_secs(60), || {});
+    /// assert_eq!(f.c().cap(), 0);
+    /// f.stop();
     /// ```
     pub fn c(&self) -> &Receiver<Instant> {
         &self.c
@@ -203,7 +228,9 @@ impl Timer {
 
     /// Stops the timer (Go 1.23 `Stop`): returns `true` if it was armed or
     /// its value had not been received; after it returns, no value from
-    /// before the call is received from [`c`](Self::c).
+    /// before the call is received from [`c`](Self::c). For an
+    /// [`after_func`] timer, `true` means the function will not run for the
+    /// stopped arming.
     ///
     /// ```
     /// let t = goro_time::Timer::new(std::time::Duration::from_secs(60));
@@ -271,7 +298,7 @@ impl Ticker {
         }
         let ch = goro_chan::make::<Instant>(1);
         let c = ch.receiver();
-        let shared = Shared::new(ch, deadline_after(d), Some(d));
+        let shared = Shared::new(Kind::Chan(ch), deadline_after(d), Some(d));
         shared.reset(d, Some(d));
         Ticker { shared, c }
     }
@@ -355,4 +382,46 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
     let t = Ticker::new(d);
     t.shared.lock().keepalive = Some(t.shared.clone());
     t.c.clone()
+}
+
+/// Runs `f` in its own goroutine after `d` (Go's `time.AfterFunc`). The
+/// returned timer's [`stop`](Timer::stop) prevents the call,
+/// [`reset`](Timer::reset) schedules it again; dropping the timer does not
+/// cancel it. Its [`c`](Timer::c) is nil.
+///
+/// The goroutine is spawned on the runtime whose driver fires the timer;
+/// off a goro runtime (the process-wide driver) `f` runs on a new thread.
+///
+/// ```
+/// goro_runtime::run(async {
+///     let tx = goro_chan::make::<u32>(1);
+///     let rx = tx.receiver();
+///     let t = goro_time::after_func(std::time::Duration::from_millis(1), move || {
+///         tx.try_send(42).unwrap();
+///     });
+///     assert_eq!(rx.recv().await, Some(42));
+///     assert!(!t.stop());
+/// });
+/// ```
+pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
+    let shared = Shared::new(Kind::Func(Arc::new(f)), deadline_after(d), None);
+    shared.reset(d, None);
+    Timer {
+        shared,
+        c: Receiver::nil(),
+    }
+}
+
+/// Runs an `after_func` function in a new goroutine of the current runtime.
+fn spawn_func(f: Arc<dyn Fn() + Send + Sync>) {
+    match goro_runtime::runtime::Handle::try_current() {
+        Some(rt) => drop(rt.spawn(async move { f() })),
+        None => {
+            // Off a runtime: the fallback driver's thread must not run user
+            // code that may block; give it its own thread.
+            let _ = std::thread::Builder::new()
+                .name("goro-after-func".into())
+                .spawn(move || f());
+        }
+    }
 }
