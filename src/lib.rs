@@ -4,8 +4,24 @@
 
 pub use goro_runtime::hook;
 
-/// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick` (Go's package `time`).
+pub use goro_runtime::runtime::Runtime;
+pub use goro_runtime::{
+    current_id, run, runtime, spawn, spawn_blocking, yield_now, GoroutineId, JoinError, JoinHandle,
+};
+
+pub use goro_chan as chan;
+
+/// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick`, `after_func` (Go's package `time`).
 pub use goro_time as time;
 
 /// TCP and UDP sockets (Go's package `net`).
 pub use goro_runtime::net;
+
+pub use goro_macros::{main, select, select_blocking, test};
+
+/// Paths named by the code the macros generate. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use goro_chan::select;
+    pub use goro_runtime::{main_entry, test_entry};
+}

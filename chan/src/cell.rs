@@ -96,33 +96,37 @@ impl SelCell {
         decode(self.state.load(Ordering::Acquire))
     }
 
-    /// Resets the cell for a new registration and stores `waker`.
+    /// Resets the cell for a new registration and stores `waker`. Returns the
+    /// replaced waker, to be dropped after the channel locks are released.
     ///
     /// # Safety
     ///
     /// No waiter pointing to this cell may be queued on any channel (so no
     /// counterpart can access the cell concurrently).
-    pub(crate) unsafe fn reset(&self, waker: &Waker) {
+    #[must_use]
+    pub(crate) unsafe fn reset(&self, waker: &Waker) -> Option<Waker> {
         // Relaxed: the cell is published to counterparts by the channel lock
         // under which the waiters are queued afterwards (lock Release ->
         // counterpart's lock Acquire).
         self.state.store(WAITING, Ordering::Relaxed);
         // SAFETY: by the caller's contract nobody else can access the waker.
         self.waker
-            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+            .with_mut(|w| unsafe { set_waker(&mut *w, waker) })
     }
 
-    /// Replaces the stored waker if it would not wake the same task.
+    /// Replaces the stored waker if it would not wake the same task. Returns
+    /// the replaced waker, to be dropped after the channel locks are released.
     ///
     /// # Safety
     ///
     /// The caller holds the lock of every channel on which a waiter pointing to
     /// this cell is queued, and has seen [`CellState::Waiting`] under those locks.
-    pub(crate) unsafe fn update_waker(&self, waker: &Waker) {
+    #[must_use]
+    pub(crate) unsafe fn update_waker(&self, waker: &Waker) -> Option<Waker> {
         // SAFETY: by the caller's contract no counterpart can claim the cell,
         // so nobody else accesses the waker.
         self.waker
-            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+            .with_mut(|w| unsafe { set_waker(&mut *w, waker) })
     }
 
     /// Tries `WAITING -> CLAIMED(index)`; true if this counterpart won.
@@ -180,11 +184,13 @@ impl SelCell {
     }
 }
 
-/// Stores a clone of `new` in `slot` unless the stored waker already wakes the same task.
-fn set_waker(slot: &mut Option<Waker>, new: &Waker) {
+/// Stores a clone of `new` in `slot` unless the stored waker already wakes
+/// the same task; returns the replaced waker (a waker's drop may run foreign
+/// code, which must not run under a channel lock).
+fn set_waker(slot: &mut Option<Waker>, new: &Waker) -> Option<Waker> {
     match slot {
-        Some(old) if old.will_wake(new) => {}
-        _ => *slot = Some(new.clone()),
+        Some(old) if old.will_wake(new) => None,
+        _ => slot.replace(new.clone()),
     }
 }
 
@@ -207,7 +213,7 @@ mod tests {
     fn claim_then_done() {
         let c = SelCell::new();
         // SAFETY: the cell is not shared.
-        unsafe { c.reset(Waker::noop()) };
+        drop(unsafe { c.reset(Waker::noop()) });
         assert_eq!(c.state(), CellState::Waiting);
         assert!(c.try_claim(3));
         assert!(!c.try_claim(1));

@@ -288,6 +288,13 @@ impl<T> PartialEq for Chan<T> {
 
 impl<T> Eq for Chan<T> {}
 
+impl<T> std::hash::Hash for Chan<T> {
+    /// By identity, like Go's channel map keys.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ptr().hash(state);
+    }
+}
+
 impl<T> fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.hchan() {

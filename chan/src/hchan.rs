@@ -73,6 +73,12 @@ unsafe impl<T: Send> Send for Hchan<T> {}
 // SAFETY: as above; shared access is serialised by `lock`.
 unsafe impl<T: Send> Sync for Hchan<T> {}
 
+// A panic never leaves the state half-updated: no user code runs under the
+// lock and the lock ignores poisoning, so observing a channel after a caught
+// panic (Go's `recover`) is fine.
+impl<T> std::panic::RefUnwindSafe for Hchan<T> {}
+impl<T> std::panic::UnwindSafe for Hchan<T> {}
+
 /// The lock-protected part of a channel.
 pub(crate) struct State<T> {
     /// Buffered values (Go: `buf`, `sendx`, `recvx`, `qcount`); allocated once with capacity `cap`.
@@ -116,11 +122,6 @@ impl<T> Locked<'_, T> {
     pub(crate) fn state(&mut self) -> &mut State<T> {
         // SAFETY: we hold `lock`, and `&mut self` makes this the only access.
         self.chan.state.with_mut(|s| unsafe { &mut *s })
-    }
-
-    /// The channel.
-    pub(crate) fn chan(&self) -> &Hchan<T> {
-        self.chan
     }
 }
 

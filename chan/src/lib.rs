@@ -17,10 +17,10 @@
 //! # Design
 //!
 //! Go's `runtime/chan.go`: one lock per channel guarding a ring buffer and
-//! two FIFO waiter queues ([`hchan`](crate::hchan) module, Go's `hchan`), with
-//! direct handoff to a parked counterpart. Waiter nodes ([`waiter`], Go's
+//! two FIFO waiter queues (`src/hchan.rs`, Go's `hchan`), with
+//! direct handoff to a parked counterpart. Waiter nodes (`src/waiter.rs`, Go's
 //! `sudog`) live inside the pending future, so blocking allocates nothing.
-//! Each waiter points to a *selection cell* ([`cell`]): a plain send or
+//! Each waiter points to a *selection cell* (`src/cell.rs`): a plain send or
 //! receive is a one-case selection, and `select` registers one cell in several
 //! channels' queues; a counterpart commits a case only by winning a CAS on the
 //! cell, so exactly one case of a `select` commits ([`select`], Go's
@@ -32,7 +32,7 @@
 //!
 //! # Invariants
 //!
-//! Per channel, see [`hchan`](crate::hchan): if `recvq` has a live waiter the
+//! Per channel, see `src/hchan.rs`: if `recvq` has a live waiter the
 //! buffer is empty; if `sendq` has one the buffer is full.
 //!
 //! # Locking
@@ -43,9 +43,7 @@
 //! # Memory ordering
 //!
 //! Channel state is ordered by its lock; the selection cell's ordering is
-//! argued in [`cell`].
-
-#![allow(dead_code)] // TEMP: items used by the select engine (next commit)
+//! argued in `src/cell.rs`.
 
 mod blocking;
 mod cell;
@@ -53,10 +51,12 @@ mod chan;
 mod error;
 pub(crate) mod hchan;
 pub(crate) mod loom;
+#[cfg(all(test, goro_loom))]
+mod loom_tests;
 mod op;
 mod receiver;
 mod recv;
-// SELECT pub mod select;
+pub mod select;
 mod send;
 mod sender;
 pub(crate) mod waiter;

@@ -111,8 +111,9 @@ impl<T> Op<T> {
                     if self.cell.state() == CellState::Waiting {
                         // SAFETY: we hold the lock of the only channel the
                         // waiter is queued on, and saw WAITING under it.
-                        unsafe { self.cell.update_waker(cx.waker()) };
+                        let old = unsafe { self.cell.update_waker(cx.waker()) };
                         drop(g);
+                        drop(old);
                         return Poll::Pending;
                     }
                 }
@@ -155,13 +156,15 @@ impl<T> Op<T> {
                     // SAFETY: the node is not queued: the slot and cell are ours;
                     // `self` is pinned, so node and cell stay put while queued,
                     // and `Drop` of the owner unlinks them.
-                    unsafe {
+                    let old = unsafe {
                         self.node.put_slot(Some(v));
-                        self.cell.reset(cx.waker());
+                        let old = self.cell.reset(cx.waker());
                         g.state().sendq.push_back(&self.node, &self.cell, 0);
                         self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
-                    }
+                        old
+                    };
                     drop(g);
+                    drop(old);
                     hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
                     return Poll::Pending;
                 }
@@ -208,12 +211,14 @@ impl<T> Op<T> {
                 RecvNow::Closed => return Poll::Ready(None),
                 RecvNow::WouldBlock => {
                     // SAFETY: as in `poll_send`.
-                    unsafe {
-                        self.cell.reset(cx.waker());
+                    let old = unsafe {
+                        let old = self.cell.reset(cx.waker());
                         g.state().recvq.push_back(&self.node, &self.cell, 0);
                         self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
-                    }
+                        old
+                    };
                     drop(g);
+                    drop(old);
                     hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
                     return Poll::Pending;
                 }

@@ -174,6 +174,13 @@ impl<T> PartialEq for Receiver<T> {
 
 impl<T> Eq for Receiver<T> {}
 
+impl<T> std::hash::Hash for Receiver<T> {
+    /// By channel identity.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.chan.hash(state);
+    }
+}
+
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Receiver").field(&self.chan).finish()

@@ -137,6 +137,13 @@ impl<T> PartialEq for Sender<T> {
 
 impl<T> Eq for Sender<T> {}
 
+impl<T> std::hash::Hash for Sender<T> {
+    /// By channel identity.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.chan.hash(state);
+    }
+}
+
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Sender").field(&self.chan).finish()

@@ -438,3 +438,116 @@ fn futures_executor_pipeline() {
     });
     assert_eq!(sum, 9900);
 }
+
+#[test]
+fn hash_by_identity_and_unwind_safe() {
+    use std::collections::HashSet;
+    let a = make::<i32>(0);
+    let b = make::<i32>(0);
+    #[allow(clippy::mutable_key_type)] // hashed by identity, which never changes
+    let set: HashSet<Chan<i32>> = [a.clone(), a.clone(), b.clone(), Chan::nil(), Chan::nil()]
+        .into_iter()
+        .collect();
+    assert_eq!(set.len(), 3);
+    let p = catch_unwind(|| a.close());
+    assert!(p.is_ok());
+    assert!(catch_unwind(|| a.close()).is_err());
+}
+
+/// Polls `fut` once; returns its output if ready, else drops (cancels) it.
+async fn poll_once_or_cancel<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+/// Receives cancelled right after parking never lose a value and never
+/// duplicate one (bounded: 2000 values).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_cancelled_receives_lose_nothing() {
+    const N: u32 = 2000;
+    for cap in [0usize, 3] {
+        let ch = make::<u32>(cap);
+        let tx = ch.clone();
+        let producer = tokio::spawn(async move {
+            for i in 0..N {
+                tx.send(i).await;
+                if i % 7 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            tx.close();
+        });
+        let mut next = 0;
+        let mut cancelled = 0;
+        loop {
+            match poll_once_or_cancel(ch.recv()).await {
+                Some(Some(v)) => {
+                    assert_eq!(v, next, "cap {cap}: values in order, none lost");
+                    next += 1;
+                }
+                Some(None) => break,
+                None => {
+                    cancelled += 1;
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        assert!(cancelled > 0);
+        assert_eq!(next, N);
+        producer.await.unwrap();
+    }
+}
+
+/// Sends cancelled right after parking deliver each value at most once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_cancelled_sends_deliver_at_most_once() {
+    const N: u32 = 2000;
+    let ch = make::<u32>(0);
+    let rx = ch.clone();
+    let consumer = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await {
+            got.push(v);
+        }
+        got
+    });
+    for i in 0..N {
+        if poll_once_or_cancel(ch.send(i)).await.is_none() {
+            tokio::task::yield_now().await;
+        }
+    }
+    ch.close();
+    let got = consumer.await.unwrap();
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_receiver_streams_share_the_values() {
+    use futures::StreamExt;
+    const N: u64 = 3000;
+    let ch = make::<u64>(8);
+    let consumers: Vec<_> = (0..3)
+        .map(|_| {
+            let rx = ch.receiver();
+            tokio::spawn(async move { rx.collect::<Vec<u64>>().await })
+        })
+        .collect();
+    for i in 0..N {
+        ch.send(i).await;
+    }
+    ch.close();
+    let mut all = Vec::new();
+    for c in consumers {
+        let v = c.await.unwrap();
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        all.extend(v);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..N).collect::<Vec<_>>());
+}

@@ -250,3 +250,32 @@ where
 pub mod __private {
     pub use crate::{main_entry, test_entry};
 }
+
+#[cfg(test)]
+mod auto_traits {
+    //! Send/Sync/Unpin of the public types, checked at compile time.
+
+    use super::*;
+    use runtime::{Builder, Handle, PanicPolicy, Runtime, RuntimeError};
+
+    fn send_sync<T: Send + Sync>() {}
+    fn unpin<T: Unpin>() {}
+    fn copy_ord<T: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug + std::fmt::Display>() {}
+
+    #[test]
+    fn public_types_have_the_expected_auto_traits() {
+        send_sync::<Runtime>();
+        send_sync::<Handle>();
+        send_sync::<Builder>();
+        send_sync::<JoinHandle<String>>();
+        send_sync::<JoinError>();
+        send_sync::<RuntimeError>();
+        send_sync::<PanicPolicy>();
+        send_sync::<runtime::GoroutineSnapshot>();
+        unpin::<JoinHandle<std::cell::Cell<u8>>>();
+        copy_ord::<GoroutineId>();
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        error::<JoinError>();
+        error::<RuntimeError>();
+    }
+}

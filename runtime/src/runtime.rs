@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::context::{self, WorkerCtx};
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord};
+use crate::scheduler::park::Driver;
 use crate::scheduler::{worker, Config, Shared};
 use crate::task::{self, panic_message, JoinHandle};
 
@@ -121,7 +122,7 @@ impl std::error::Error for RuntimeError {}
 ///     .unwrap();
 /// assert_eq!(rt.block_on(async { 1 + 1 }).unwrap(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct Builder {
     workers: Option<usize>,
@@ -129,6 +130,21 @@ pub struct Builder {
     rng_seed: Option<u64>,
     detect_deadlocks: bool,
     keep_alive: Duration,
+    /// The timer/IO driver idle workers park in (see `scheduler::park`).
+    driver: Option<StdArc<dyn Driver>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("panic_policy", &self.panic_policy)
+            .field("rng_seed", &self.rng_seed)
+            .field("detect_deadlocks", &self.detect_deadlocks)
+            .field("thread_keep_alive", &self.keep_alive)
+            .field("driver", &self.driver.is_some())
+            .finish()
+    }
 }
 
 impl Default for Builder {
@@ -139,6 +155,7 @@ impl Default for Builder {
             rng_seed: None,
             detect_deadlocks: true,
             keep_alive: Duration::from_secs(10),
+            driver: None,
         }
     }
 }
@@ -185,13 +202,30 @@ impl Builder {
         self
     }
 
+    /// Replaces the driver (timer wheel + IO reactor) that the last idle
+    /// worker blocks in; by default `build` creates `io::driver::Driver`.
+    /// For scheduler tests with a stand-in driver.
+    #[allow(dead_code)]
+    pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.workers.unwrap_or_else(default_workers);
-        // The timer wheel and IO reactor; the last idle worker blocks in it.
-        let io = crate::io::driver::Driver::new()?;
-        let io_handle = io.handle().clone();
-        let driver: StdArc<dyn crate::scheduler::park::Driver> = StdArc::new(io);
+        // The timer wheel and IO reactor, which the last idle worker blocks
+        // in (unless a test installed its own driver; then timers and
+        // sockets created on the runtime use the process-wide driver).
+        let (driver, io) = match self.driver {
+            Some(d) => (d, None),
+            None => {
+                let io = crate::io::driver::Driver::new()?;
+                let handle = io.handle().clone();
+                let d: StdArc<dyn Driver> = StdArc::new(io);
+                (d, Some(handle))
+            }
+        };
         let shared = Shared::new(Config {
             workers,
             panic_policy: self.panic_policy,
@@ -199,7 +233,7 @@ impl Builder {
             detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
             driver: Some(driver),
-            io: Some(io_handle),
+            io,
         });
         shared.start()?;
         Ok(Runtime {

@@ -106,8 +106,12 @@ pub(crate) fn run(
                 if shared.aborted() {
                     break;
                 }
-                // Acquire pairs with the Release store in `wake_main`.
-                if shared.main_woken.swap(false, Ordering::Acquire) && poll_main(&ctx) {
+                // Load first: the swap is an RMW on a line other threads
+                // write. Acquire pairs with the Release store in `wake_main`.
+                if shared.main_woken.load(Ordering::Relaxed)
+                    && shared.main_woken.swap(false, Ordering::Acquire)
+                    && poll_main(&ctx)
+                {
                     break;
                 }
             }
@@ -121,7 +125,11 @@ pub(crate) fn run(
             task.run();
             continue;
         }
-        if let Some(task) = search(&ctx) {
+        if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
+            // The main goroutine is ready: poll it before searching.
+            continue;
+        }
+        if let Some(task) = search(&ctx, main.is_some()) {
             task.run();
             continue;
         }
@@ -190,7 +198,7 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
 
 /// Steals work from the injector and other cores. Go: the stealing half of
 /// `findRunnable` (`stealWork`), with at most half the workers spinning.
-fn search(ctx: &WorkerCtx) -> Option<Task> {
+fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     let shared = &*ctx.shared;
     let searching = with_core(ctx, |c| {
         if !c.searching {
@@ -247,7 +255,10 @@ fn search(ctx: &WorkerCtx) -> Option<Task> {
             }
             return Some(t);
         }
-        std::thread::yield_now();
+        if has_main && shared.main_woken.load(Ordering::Relaxed) {
+            break;
+        }
+        std::hint::spin_loop();
     }
     None
 }
