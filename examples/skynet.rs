@@ -49,5 +49,9 @@ async fn main() {
     let sum = c.recv().await.expect("skynet: channel closed early");
     let took = start.elapsed();
     println!("Result: {sum} in {} ms.", took.as_millis());
-    assert_eq!(sum, LEAVES * (LEAVES - 1) / 2, "skynet computed a wrong sum");
+    assert_eq!(
+        sum,
+        LEAVES * (LEAVES - 1) / 2,
+        "skynet computed a wrong sum"
+    );
 }

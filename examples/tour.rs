@@ -58,7 +58,12 @@ async fn main() {
     c.send("b").await;
     println!("3. buffered: len {} cap {}", c.len(), c.cap());
     c.close();
-    println!("   after close: {:?} {:?} {:?}", c.recv().await, c.recv().await, c.recv().await);
+    println!(
+        "   after close: {:?} {:?} {:?}",
+        c.recv().await,
+        c.recv().await,
+        c.recv().await
+    );
 
     // 4. select with default: a non-blocking receive.
     let idle = chan::make::<i32>(1);
@@ -92,13 +97,20 @@ async fn main() {
     closed.close();
     let h = goro::go!(async move { closed.send(1).await });
     let err = h.await.unwrap_err();
-    println!("7. panic: {}", err.into_panic().downcast_ref::<&str>().unwrap());
+    println!(
+        "7. panic: {}",
+        err.into_panic().downcast_ref::<&str>().unwrap()
+    );
 
     // 8. The goroutine dump, as Go prints on SIGQUIT.
     let blocked = chan::make::<i32>(0);
     let b2 = blocked.clone();
     goro::go!(async move { b2.recv().await });
     goro::yield_now().await;
-    println!("8. goroutines: {}\n{}", goro::runtime::num_goroutine(), goro::runtime::dump());
+    println!(
+        "8. goroutines: {}\n{}",
+        goro::runtime::num_goroutine(),
+        goro::runtime::dump()
+    );
     blocked.send(1).await;
 }

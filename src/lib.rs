@@ -11,6 +11,12 @@ pub use goro_runtime::{
 
 pub use goro_chan as chan;
 
+/// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick`, `after_func` (Go's package `time`).
+pub use goro_time as time;
+
+/// TCP and UDP sockets (Go's package `net`).
+pub use goro_runtime::net;
+
 pub use goro_macros::{main, select, select_blocking, test};
 
 /// Starts a goroutine: Go's `go` statement. Evaluates to the goroutine's
