@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::runner::{is_rust_peer, Cell, Options, RunResults};
-use crate::systems::{GO, GORO, NOTES};
+use crate::systems::{GO, GORO, GORO_CHAN_ON_TOKIO, NOTES};
 use crate::workloads::Workload;
 
 /// Start marker of the generated section in BENCHMARKS.md.
@@ -84,9 +84,9 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
 
     // Summary: goro against Go and the best Rust peer.
     o.push_str(
-        "| workload | unit | goro target | goro (wall / CPU) | Go (wall / CPU) | best Rust peer (wall / CPU) | goro/Go | goro/best Rust |\n",
+        "| workload | unit | goro target | goro (wall / CPU) | Go (wall / CPU) | best Rust peer (wall / CPU) | goro/Go | goro/best Rust | goro-chan on tokio (wall / CPU) |\n",
     );
-    o.push_str("|---|---|---|---|---|---|---|---|\n");
+    o.push_str("|---|---|---|---|---|---|---|---|---|\n");
     let mut failures = Vec::new();
     for w in &opts.workloads {
         let cell = |s: &'static str| -> Option<&Cell> { r.cells.get(&(w.name, s)) };
@@ -112,6 +112,7 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
             }
         };
         let (goro_s, goro_v) = show(GORO);
+        let (goro_chan_s, _) = show(GORO_CHAN_ON_TOKIO);
         let (go_s, go_v) = show(GO);
         let best = opts
             .systems
@@ -143,7 +144,7 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             w.name,
             w.unit(),
             target,
@@ -151,7 +152,8 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
             go_s,
             best_s,
             ratio(goro_v, go_v),
-            ratio(goro_v, best_v)
+            ratio(goro_v, best_v),
+            goro_chan_s
         );
     }
     o.push_str(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::systems::{self, GO, GORO};
+use crate::systems::{self, GO, GORO, GORO_CHAN_ON_TOKIO};
 use crate::workloads::{Sample, Workload, WORKLOADS};
 
 /// Options of the `all` command.
@@ -366,7 +366,7 @@ fn install_go() -> Result<(), String> {
     Ok(())
 }
 
-/// True when `system` is one of the Rust peers (not goro, not Go).
+/// True when `system` is one of the Rust peers (not goro in any form, not Go).
 pub fn is_rust_peer(system: &str) -> bool {
-    system != GO && system != GORO
+    system != GO && system != GORO && system != GORO_CHAN_ON_TOKIO
 }

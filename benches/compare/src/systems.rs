@@ -12,11 +12,14 @@ use crate::peers::{crossbeam_threads as cb, tokio_tasks};
 pub const GO: &str = "go";
 /// goro's system name.
 pub const GORO: &str = "goro";
+/// goro's channels on tokio's scheduler.
+pub const GORO_CHAN_ON_TOKIO: &str = "goro-chan-on-tokio";
 
 /// All systems, in report order.
 pub const SYSTEMS: &[&str] = &[
     GORO,
     GO,
+    GORO_CHAN_ON_TOKIO,
     "tokio-mpsc",
     "tokio-spawn",
     "tokio-joinset",
@@ -31,6 +34,10 @@ pub const SYSTEMS: &[&str] = &[
 pub const NOTES: &[(&str, &str)] = &[
     ("goro", "goro::go!, goro::chan::make, goro::select!; JoinHandles for spawn+join"),
     ("go", "the same programs in Go (go/main.go), GOMAXPROCS = workers"),
+    (
+        "goro-chan-on-tokio",
+        "goro's channels (goro-chan) on a tokio runtime, tokio::select!: goro's channel cost without goro's scheduler",
+    ),
     (
         "tokio-mpsc",
         "tokio::sync::mpsc (capacity 0 -> 1: tokio has no rendezvous channel), tokio::select!",
@@ -75,7 +82,7 @@ pub fn fits(system: &str, workload: &str) -> bool {
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
         "tokio-oneshot" => workload == "parked_goroutine",
-        "flume" | "async-channel" => chan_common || mpmc,
+        "flume" | "async-channel" | GORO_CHAN_ON_TOKIO => chan_common || mpmc,
         // kanal in tokio::select! with several ready channels loses values
         // (receive futures dropped by select! after a value was handed to
         // them): select4_ready hangs waiting for them. Not run.
@@ -96,6 +103,9 @@ pub fn fits(system: &str, workload: &str) -> bool {
 
 /// Why this build cannot run `system` on `workload`, when it fits but cannot.
 pub fn unavailable(system: &str, workload: &str) -> Option<&'static str> {
+    if system == GORO_CHAN_ON_TOKIO && !cfg!(feature = "goro-chan") {
+        return Some("goro-chan not in this build (feature `goro-chan`)");
+    }
     if system != GORO {
         return None;
     }
@@ -196,6 +206,8 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "flume" => chan_mpmc::<Flume>(workload, n).await,
         "kanal" => chan_mpmc::<Kanal>(workload, n).await,
         "async-channel" => chan_mpmc::<AsyncChannel>(workload, n).await,
+        #[cfg(feature = "goro-chan")]
+        GORO_CHAN_ON_TOKIO => chan_mpmc::<ac::GoroChanOnTokio>(workload, n).await,
         "tokio-spawn" => match workload {
             "spawn_join" => Some(tokio_tasks::spawn_join(n).await),
             "skynet" => Some(tokio_tasks::skynet(n).await),

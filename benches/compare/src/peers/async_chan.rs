@@ -6,7 +6,7 @@
 //! have capacity 0 (rendezvous; kanal's differs from Go's, see the report), tokio
 //! mpsc and async-channel need capacity >= 1 and get 1. Go closes a channel with
 //! `close`; these crates close when the last sender is dropped, which the
-//! workloads use the same way.
+//! workloads use the same way ([`AsyncChan::close`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +28,12 @@ pub trait AsyncChan: 'static {
     fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = bool> + Send;
     /// Receives; `None` when closed and drained.
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = Option<u64>> + Send;
+    /// Go's `close(ch)` through this sender: the crates that close when the
+    /// last sender is dropped just drop it (the workloads call this where the
+    /// Go program closes, after every other sender is gone).
+    fn close(tx: Self::Tx) {
+        drop(tx);
+    }
 }
 
 /// A channel whose receiving half can be cloned (multi-consumer).
@@ -134,6 +140,42 @@ impl Mpmc for AsyncChannel {
     }
 }
 
+/// goro's own channels (`goro-chan`) driven by tokio's scheduler: isolates the
+/// channel from goro's runtime. Go semantics: capacity 0 is a rendezvous and
+/// dropping handles does not close, so `close` closes.
+#[cfg(feature = "goro-chan")]
+pub struct GoroChanOnTokio;
+
+#[cfg(feature = "goro-chan")]
+impl AsyncChan for GoroChanOnTokio {
+    type Tx = goro_chan::Chan<u64>;
+    type Rx = goro_chan::Chan<u64>;
+    fn effective_cap(cap: usize) -> usize {
+        cap
+    }
+    fn bounded(cap: usize) -> (Self::Tx, Self::Rx) {
+        let ch = goro_chan::make(cap);
+        (ch.clone(), ch)
+    }
+    async fn send(tx: &Self::Tx, v: u64) -> bool {
+        tx.send(v).await;
+        true
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        rx.recv().await
+    }
+    fn close(tx: Self::Tx) {
+        tx.close();
+    }
+}
+
+#[cfg(feature = "goro-chan")]
+impl Mpmc for GoroChanOnTokio {
+    fn clone_rx(rx: &Self::Rx) -> Self::Rx {
+        rx.clone()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Workloads. Each runs inside a task on the runtime (never in `block_on`'s
 // thread), like Go's main goroutine runs on a P.
@@ -156,6 +198,7 @@ pub async fn pingpong<C: AsyncChan>(n: u64) -> Measurement {
         sum += C::recv(&mut pong_rx).await.unwrap_or(0);
     }
     let m = sw.stop(n);
+    C::close(ping_tx);
     m.expect(sum == triangle(n), || format!("sum={sum}"))
 }
 
@@ -167,6 +210,7 @@ pub async fn spsc<C: AsyncChan>(n: u64, cap: usize) -> Measurement {
         for i in 0..n {
             C::send(&tx, i).await;
         }
+        C::close(tx);
     });
     let (mut sum, mut count) = (0, 0);
     while let Some(v) = C::recv(&mut rx).await {
@@ -183,17 +227,17 @@ pub async fn spsc<C: AsyncChan>(n: u64, cap: usize) -> Measurement {
 pub async fn mpmc<C: Mpmc>(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement {
     let (tx, rx) = C::bounded(cap);
     let sw = Stopwatch::start();
+    let mut prods = Vec::new();
     for p in 0..producers {
         let tx = tx.clone();
-        tokio::spawn(async move {
+        prods.push(tokio::spawn(async move {
             let mut i = p;
             while i < n {
                 C::send(&tx, i).await;
                 i += producers;
             }
-        });
+        }));
     }
-    drop(tx);
     let mut results = Vec::new();
     for _ in 0..consumers {
         let mut rx = C::clone_rx(&rx);
@@ -207,6 +251,10 @@ pub async fn mpmc<C: Mpmc>(n: u64, cap: usize, producers: u64, consumers: u64) -
         }));
     }
     drop(rx);
+    for p in prods {
+        p.await.expect("producer panicked");
+    }
+    C::close(tx);
     let (mut sum, mut count) = (0, 0);
     for r in results {
         let (s, k) = r.await.expect("consumer panicked");
@@ -287,7 +335,7 @@ pub async fn parked<C: Mpmc>(n: u64) -> Measurement {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let now = current_rss_kib();
     m.bytes_per_task = Some(now.saturating_sub(baseline) as f64 * 1024.0 / n as f64);
-    drop(tx);
+    C::close(tx);
     yield_until(&EXITED, n).await;
     let exited = EXITED.load(Ordering::Acquire);
     m.expect(exited == n, || format!("exited={exited}"))
