@@ -8,7 +8,24 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use goro::chan::{make, Chan};
+use api::{make, Chan};
+
+/// API.md's names, from the crates that implement them until the facade
+/// re-exports them (`goro::go!`/`goro::spawn`, `goro::chan`, `goro::runtime`,
+/// `goro::yield_now`): switching to the facade changes only this module.
+mod api {
+    pub use goro_chan::{make, Chan};
+    pub use goro_runtime::runtime::Runtime;
+    pub use goro_runtime::{spawn, yield_now};
+
+    /// `api::go!(fut)`: spawn a goroutine (function form: [`spawn`]).
+    macro_rules! go {
+        ($fut:expr) => {
+            $crate::goro_impl::api::spawn($fut)
+        };
+    }
+    pub(crate) use go;
+}
 
 use crate::measure::{current_rss_kib, nth_prime, triangle, Measurement, Stopwatch};
 
@@ -18,7 +35,7 @@ pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measur
     if !supports(workload) {
         return None;
     }
-    let rt = goro::runtime::Runtime::builder()
+    let rt = api::Runtime::builder()
         .workers(workers)
         .build()
         .expect("build goro runtime");
@@ -67,7 +84,7 @@ async fn pingpong(n: u64) -> Measurement {
     let pong = make::<u64>(0);
     {
         let (ping, pong) = (ping.clone(), pong.clone());
-        let _echo = goro::go!(async move {
+        let _echo = api::go!(async move {
             while let Some(v) = ping.recv().await {
                 pong.send(v).await;
             }
@@ -89,7 +106,7 @@ async fn spsc(n: u64, cap: usize) -> Measurement {
     let sw = Stopwatch::start();
     {
         let ch = ch.clone();
-        let _producer = goro::go!(async move {
+        let _producer = api::go!(async move {
             for i in 0..n {
                 ch.send(i).await;
             }
@@ -113,7 +130,7 @@ async fn mpmc(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement
     let prods: Vec<_> = (0..producers)
         .map(|p| {
             let ch = ch.clone();
-            goro::go!(async move {
+            api::go!(async move {
                 let mut i = p;
                 while i < n {
                     ch.send(i).await;
@@ -125,7 +142,7 @@ async fn mpmc(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement
     let cons: Vec<_> = (0..consumers)
         .map(|_| {
             let ch = ch.clone();
-            goro::go!(async move {
+            api::go!(async move {
                 let (mut s, mut k) = (0u64, 0u64);
                 while let Some(v) = ch.recv().await {
                     s += v;
@@ -155,7 +172,7 @@ async fn spawn_join(n: u64) -> Measurement {
     let sw = Stopwatch::start();
     let mut handles = Vec::with_capacity(n as usize);
     for i in 0..n {
-        handles.push(goro::go!(async move { i }));
+        handles.push(api::go!(async move { i }));
     }
     let mut sum = 0;
     for h in handles {
@@ -180,7 +197,7 @@ fn skynet_node(
         let rc = make::<u64>(0);
         let sub = size / div;
         for i in 0..div {
-            let _child = goro::go!(skynet_node(rc.clone(), num + i * sub, sub, div));
+            let _child = api::go!(skynet_node(rc.clone(), num + i * sub, sub, div));
         }
         let mut sum = 0;
         for _ in 0..div {
@@ -193,7 +210,7 @@ fn skynet_node(
 async fn skynet(leaves: u64) -> Measurement {
     let sw = Stopwatch::start();
     let c = make::<u64>(0);
-    let _root = goro::go!(skynet_node(c.clone(), 0, leaves, 10));
+    let _root = api::go!(skynet_node(c.clone(), 0, leaves, 10));
     let sum = c.recv().await.unwrap_or(0);
     let m = sw.stop(1);
     m.expect(sum == triangle(leaves), || format!("sum={sum}"))
@@ -204,7 +221,7 @@ static EXITED: AtomicU64 = AtomicU64::new(0);
 
 async fn yield_until(counter: &AtomicU64, n: u64) {
     while counter.load(Ordering::Acquire) < n {
-        goro::yield_now().await;
+        api::yield_now().await;
     }
 }
 
@@ -216,7 +233,7 @@ async fn parked(n: u64) -> Measurement {
     let sw = Stopwatch::start();
     for _ in 0..n {
         let ch = ch.clone();
-        let _g = goro::go!(async move {
+        let _g = api::go!(async move {
             STARTED.fetch_add(1, Ordering::Release);
             let _ = ch.recv().await;
             EXITED.fetch_add(1, Ordering::Release);
@@ -226,7 +243,7 @@ async fn parked(n: u64) -> Measurement {
     let mut m = sw.stop(n);
     // Let the last goroutines finish the poll that parks them.
     for _ in 0..1000 {
-        goro::yield_now().await;
+        api::yield_now().await;
     }
     let now = current_rss_kib();
     m.bytes_per_task = Some(now.saturating_sub(baseline) as f64 * 1024.0 / n as f64);
@@ -242,7 +259,7 @@ async fn sieve(nprimes: u64) -> Measurement {
     let mut ch = make::<u64>(0);
     {
         let ch = ch.clone();
-        let _generate = goro::go!(async move {
+        let _generate = api::go!(async move {
             let mut i = 2;
             loop {
                 ch.send(i).await;
@@ -256,7 +273,7 @@ async fn sieve(nprimes: u64) -> Measurement {
         last = prime;
         let ch1 = make::<u64>(0);
         let (input, out) = (ch.clone(), ch1.clone());
-        let _filter = goro::go!(async move {
+        let _filter = api::go!(async move {
             while let Some(i) = input.recv().await {
                 if i % prime != 0 {
                     out.send(i).await;
@@ -272,7 +289,7 @@ async fn sieve(nprimes: u64) -> Measurement {
 
 #[cfg(feature = "goro-select")]
 mod select {
-    use goro::chan::{make, Chan};
+    use super::api::{self, make, Chan};
 
     use crate::measure::{triangle, Measurement, Stopwatch};
 
@@ -291,7 +308,7 @@ mod select {
         let sw = Stopwatch::start();
         for (k, c) in cs.iter().enumerate() {
             let c = c.clone();
-            let _producer = goro::go!(async move {
+            let _producer = api::go!(async move {
                 let mut i = k as u64;
                 while i < n {
                     c.send(i).await;
@@ -313,7 +330,7 @@ mod select {
         let sw = Stopwatch::start();
         {
             let (cs, ack) = (cs.clone(), ack.clone());
-            let _producer = goro::go!(async move {
+            let _producer = api::go!(async move {
                 for i in 0..n {
                     cs[(i % 4) as usize].send(i).await;
                     ack.recv().await;
