@@ -54,10 +54,7 @@ pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measur
 
 /// Workloads implemented with what this build of goro has.
 pub fn supports(workload: &str) -> bool {
-    match workload {
-        "select4_ready" | "select4_idle" => cfg!(feature = "goro-select"),
-        _ => true,
-    }
+    !matches!(workload, "select4_ready" | "select4_idle") || cfg!(feature = "goro-select")
 }
 
 async fn dispatch(workload: &str, n: u64) -> Measurement {
