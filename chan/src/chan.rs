@@ -196,7 +196,7 @@ impl<T> Chan<T> {
     /// ```
     /// let ch = goro_chan::make::<i32>(0);
     /// ch.close();
-    /// let again = std::panic::catch_unwind(|| ch.close()).unwrap_err();
+    /// let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.close())).unwrap_err();
     /// assert_eq!(again.downcast_ref::<&str>(), Some(&"close of closed channel"));
     /// ```
     #[track_caller]

@@ -117,11 +117,6 @@ impl<T> Locked<'_, T> {
         // SAFETY: we hold `lock`, and `&mut self` makes this the only access.
         self.chan.state.with_mut(|s| unsafe { &mut *s })
     }
-
-    /// The channel.
-    pub(crate) fn chan(&self) -> &Hchan<T> {
-        self.chan
-    }
 }
 
 impl<T> Hchan<T> {

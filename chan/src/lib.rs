@@ -45,8 +45,6 @@
 //! Channel state is ordered by its lock; the selection cell's ordering is
 //! argued in [`cell`].
 
-#![allow(dead_code)] // TEMP: items used by the select engine (next commit)
-
 mod blocking;
 mod cell;
 mod chan;
@@ -56,7 +54,7 @@ pub(crate) mod loom;
 mod op;
 mod receiver;
 mod recv;
-// SELECT pub mod select;
+pub mod select;
 mod send;
 mod sender;
 pub(crate) mod waiter;

@@ -112,16 +112,6 @@ impl<T> Waiter<T> {
         // SAFETY: exclusive access by the caller's contract.
         self.slot.with(|s| unsafe { (*s).is_some() })
     }
-
-    /// Whether the node is in a queue.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the lock of the channel the node may be queued on.
-    pub(crate) unsafe fn is_queued(&self) -> bool {
-        // SAFETY: links are protected by the lock the caller holds.
-        self.links.with(|l| unsafe { (*l).queued })
-    }
 }
 
 /// A FIFO of waiters (Go: `waitq`). Protected by its channel's lock.
