@@ -90,7 +90,7 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
     let mut failures = Vec::new();
     for w in &opts.workloads {
         let cell = |s: &'static str| -> Option<&Cell> { r.cells.get(&(w.name, s)) };
-        let show = |s: &'static str| -> (String, Option<f64>) {
+        let show = |s: &'static str| -> (String, Option<(f64, f64)>) {
             match cell(s) {
                 None => ("—".into(), None),
                 Some(c) if c.not_available.is_some() => ("not available".into(), None),
@@ -105,7 +105,7 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
                 Some(c) => match summarize(w, c) {
                     Some(sm) => (
                         format!("{} / {}", num(sm.median), num(sm.cpu)),
-                        Some(sm.median),
+                        Some((sm.median, sm.cpu)),
                     ),
                     None => ("no data".into(), None),
                 },
@@ -129,12 +129,16 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
         let (best_s, best_v) = match &best {
             Some((s, sm)) => (
                 format!("{s}: {} / {}", num(sm.median), num(sm.cpu)),
-                Some(sm.median),
+                Some((sm.median, sm.cpu)),
             ),
             None => ("—".into(), None),
         };
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        // Wall ratio, then the CPU-time ratio (robust when the machine is
+        // shared; for parked_goroutine the CPU is the spawn-and-park cost).
+        let ratio = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
+            (Some(a), Some(b)) if b.0 > 0.0 && b.1 > 0.0 => {
+                format!("{:.2} (CPU {:.2})", a.0 / b.0, a.1 / b.1)
+            }
             _ => "—".into(),
         };
         let target = match (w.target, w.target_rss_mib) {
@@ -159,7 +163,8 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
     o.push_str(
         "\nwall / CPU: median wall time and median process CPU time (user + sys, all threads) \
          of the measured section, in the unit shown (for parked_goroutine the CPU figure is \
-         ns per spawned-and-parked task). A ratio below 1 means goro is faster (or smaller).\n\n",
+         ns per spawned-and-parked task). Ratios: goro's median over the other's, wall time \
+         first, then CPU time in parentheses; below 1 means goro is faster (or smaller).\n\n",
     );
 
     // Details: every system.
