@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::context::{self, WorkerCtx};
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord};
+use crate::scheduler::park::Driver;
 use crate::scheduler::{worker, Config, Shared};
 use crate::task::{self, panic_message, JoinHandle};
 
@@ -121,7 +122,7 @@ impl std::error::Error for RuntimeError {}
 ///     .unwrap();
 /// assert_eq!(rt.block_on(async { 1 + 1 }).unwrap(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct Builder {
     workers: Option<usize>,
@@ -129,6 +130,21 @@ pub struct Builder {
     rng_seed: Option<u64>,
     detect_deadlocks: bool,
     keep_alive: Duration,
+    /// The timer/IO driver idle workers park in (see `scheduler::park`).
+    driver: Option<StdArc<dyn Driver>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("panic_policy", &self.panic_policy)
+            .field("rng_seed", &self.rng_seed)
+            .field("detect_deadlocks", &self.detect_deadlocks)
+            .field("thread_keep_alive", &self.keep_alive)
+            .field("driver", &self.driver.is_some())
+            .finish()
+    }
 }
 
 impl Default for Builder {
@@ -139,6 +155,7 @@ impl Default for Builder {
             rng_seed: None,
             detect_deadlocks: true,
             keep_alive: Duration::from_secs(10),
+            driver: None,
         }
     }
 }
@@ -185,6 +202,14 @@ impl Builder {
         self
     }
 
+    /// Installs the driver (timer wheel + IO reactor) that the last idle
+    /// worker blocks in. The integration point for `time/` and `io/`.
+    #[allow(dead_code)]
+    pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.workers.unwrap_or_else(default_workers);
@@ -194,7 +219,7 @@ impl Builder {
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
             detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
-            driver: None,
+            driver: self.driver,
         });
         shared.start()?;
         Ok(Runtime {

@@ -152,8 +152,9 @@ mod loom_tests {
     //! wakeup is lost). Two workers, so the searching/parked accounting and
     //! the last-searcher re-check are exercised.
     //!
-    //! Run (about a minute in release):
-    //! `RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p goro-runtime --release --lib idle -- --test-threads=1`
+    //! Run (about 5 s in release; removing the last-searcher re-check makes
+    //! it fail with a loom deadlock already at 2 preemptions):
+    //! `RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p goro-runtime --release --lib idle -- --test-threads=1`
 
     use super::*;
     use crate::loom::{thread, Arc, StdArc};

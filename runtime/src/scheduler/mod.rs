@@ -55,6 +55,9 @@ pub(crate) mod park;
 pub(crate) mod runnext;
 pub(crate) mod worker;
 
+#[cfg(all(test, not(goro_loom)))]
+mod tests;
+
 use std::io;
 use std::panic::Location;
 use std::ptr::NonNull;

@@ -210,7 +210,7 @@ impl Parker {
 mod loom_tests {
     //! Models of park/unpark with and without a driver: no lost wakeup.
     //!
-    //! Run (a few seconds):
+    //! Run (under a second once built):
     //! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-runtime --release --lib park -- --test-threads=1`
 
     use super::*;

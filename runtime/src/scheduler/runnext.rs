@@ -111,7 +111,7 @@ mod loom_tests {
     //! displaces the first into its local queue) and runs what it takes back,
     //! while a stealer takes from the slot. Every task must run exactly once.
     //!
-    //! Run (a few seconds):
+    //! Run (under a second once built):
     //! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-runtime --release --lib runnext -- --test-threads=1`
 
     use super::*;

@@ -106,8 +106,12 @@ pub(crate) fn run(
                 if shared.aborted() {
                     break;
                 }
-                // Acquire pairs with the Release store in `wake_main`.
-                if shared.main_woken.swap(false, Ordering::Acquire) && poll_main(&ctx) {
+                // Load first: the swap is an RMW on a line other threads
+                // write. Acquire pairs with the Release store in `wake_main`.
+                if shared.main_woken.load(Ordering::Relaxed)
+                    && shared.main_woken.swap(false, Ordering::Acquire)
+                    && poll_main(&ctx)
+                {
                     break;
                 }
             }
