@@ -51,6 +51,8 @@ mod chan;
 mod error;
 pub(crate) mod hchan;
 pub(crate) mod loom;
+#[cfg(all(test, goro_loom))]
+mod loom_tests;
 mod op;
 mod receiver;
 mod recv;
