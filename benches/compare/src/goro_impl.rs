@@ -8,26 +8,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use api::{make, Chan};
-
-/// API.md's names, from the crates that implement them until the facade
-/// re-exports them (`goro::go!`/`goro::spawn`, `goro::chan`, `goro::runtime`,
-/// `goro::yield_now`): switching to the facade changes only this module.
-mod api {
-    pub use goro_chan::{make, Chan};
-    pub use goro_runtime::runtime::Runtime;
-    pub use goro_runtime::{spawn, yield_now};
-
-    /// `api::go!(fut)`: spawn a goroutine (function form: [`spawn`]).
-    macro_rules! go {
-        ($fut:expr) => {
-            $crate::goro_impl::api::spawn($fut)
-        };
-    }
-    pub(crate) use go;
-}
+use goro::chan::{make, Chan};
 
 use crate::measure::{current_rss_kib, nth_prime, triangle, Measurement, Stopwatch};
+
+/// `goro::go!(fut)` from API.md: the facade does not export the macro yet, so
+/// this is its function form, `goro::spawn` (the same call).
+macro_rules! go {
+    ($fut:expr) => {
+        goro::spawn($fut)
+    };
+}
 
 /// Runs the warm-up (if any) and the measured run of `workload` as the main
 /// goroutine of one goro runtime with `workers` workers.
@@ -35,7 +26,7 @@ pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measur
     if !supports(workload) {
         return None;
     }
-    let rt = api::Runtime::builder()
+    let rt = goro::Runtime::builder()
         .workers(workers)
         .build()
         .expect("build goro runtime");
@@ -81,7 +72,7 @@ async fn pingpong(n: u64) -> Measurement {
     let pong = make::<u64>(0);
     {
         let (ping, pong) = (ping.clone(), pong.clone());
-        let _echo = api::go!(async move {
+        let _echo = go!(async move {
             while let Some(v) = ping.recv().await {
                 pong.send(v).await;
             }
@@ -103,7 +94,7 @@ async fn spsc(n: u64, cap: usize) -> Measurement {
     let sw = Stopwatch::start();
     {
         let ch = ch.clone();
-        let _producer = api::go!(async move {
+        let _producer = go!(async move {
             for i in 0..n {
                 ch.send(i).await;
             }
@@ -127,7 +118,7 @@ async fn mpmc(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement
     let prods: Vec<_> = (0..producers)
         .map(|p| {
             let ch = ch.clone();
-            api::go!(async move {
+            go!(async move {
                 let mut i = p;
                 while i < n {
                     ch.send(i).await;
@@ -139,7 +130,7 @@ async fn mpmc(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement
     let cons: Vec<_> = (0..consumers)
         .map(|_| {
             let ch = ch.clone();
-            api::go!(async move {
+            go!(async move {
                 let (mut s, mut k) = (0u64, 0u64);
                 while let Some(v) = ch.recv().await {
                     s += v;
@@ -169,7 +160,7 @@ async fn spawn_join(n: u64) -> Measurement {
     let sw = Stopwatch::start();
     let mut handles = Vec::with_capacity(n as usize);
     for i in 0..n {
-        handles.push(api::go!(async move { i }));
+        handles.push(go!(async move { i }));
     }
     let mut sum = 0;
     for h in handles {
@@ -194,7 +185,7 @@ fn skynet_node(
         let rc = make::<u64>(0);
         let sub = size / div;
         for i in 0..div {
-            let _child = api::go!(skynet_node(rc.clone(), num + i * sub, sub, div));
+            let _child = go!(skynet_node(rc.clone(), num + i * sub, sub, div));
         }
         let mut sum = 0;
         for _ in 0..div {
@@ -207,7 +198,7 @@ fn skynet_node(
 async fn skynet(leaves: u64) -> Measurement {
     let sw = Stopwatch::start();
     let c = make::<u64>(0);
-    let _root = api::go!(skynet_node(c.clone(), 0, leaves, 10));
+    let _root = go!(skynet_node(c.clone(), 0, leaves, 10));
     let sum = c.recv().await.unwrap_or(0);
     let m = sw.stop(1);
     m.expect(sum == triangle(leaves), || format!("sum={sum}"))
@@ -218,7 +209,7 @@ static EXITED: AtomicU64 = AtomicU64::new(0);
 
 async fn yield_until(counter: &AtomicU64, n: u64) {
     while counter.load(Ordering::Acquire) < n {
-        api::yield_now().await;
+        goro::yield_now().await;
     }
 }
 
@@ -230,7 +221,7 @@ async fn parked(n: u64) -> Measurement {
     let sw = Stopwatch::start();
     for _ in 0..n {
         let ch = ch.clone();
-        let _g = api::go!(async move {
+        let _g = go!(async move {
             STARTED.fetch_add(1, Ordering::Release);
             let _ = ch.recv().await;
             EXITED.fetch_add(1, Ordering::Release);
@@ -240,7 +231,7 @@ async fn parked(n: u64) -> Measurement {
     let mut m = sw.stop(n);
     // Let the last goroutines finish the poll that parks them.
     for _ in 0..1000 {
-        api::yield_now().await;
+        goro::yield_now().await;
     }
     let now = current_rss_kib();
     m.bytes_per_task = Some(now.saturating_sub(baseline) as f64 * 1024.0 / n as f64);
@@ -256,7 +247,7 @@ async fn sieve(nprimes: u64) -> Measurement {
     let mut ch = make::<u64>(0);
     {
         let ch = ch.clone();
-        let _generate = api::go!(async move {
+        let _generate = go!(async move {
             let mut i = 2;
             loop {
                 ch.send(i).await;
@@ -270,7 +261,7 @@ async fn sieve(nprimes: u64) -> Measurement {
         last = prime;
         let ch1 = make::<u64>(0);
         let (input, out) = (ch.clone(), ch1.clone());
-        let _filter = api::go!(async move {
+        let _filter = go!(async move {
             while let Some(i) = input.recv().await {
                 if i % prime != 0 {
                     out.send(i).await;
@@ -286,38 +277,17 @@ async fn sieve(nprimes: u64) -> Measurement {
 
 #[cfg(feature = "goro-select")]
 mod select {
-    use goro_chan::select::{into_case, select, CaseOutput, SelectCase};
-
-    use super::api::{self, make, Chan};
+    use goro::chan::{make, Chan};
 
     use crate::measure::{triangle, Measurement, Stopwatch};
 
-    /// `goro::select! { v = c0.recv() => v, ... c3 }`, written as the macro's
-    /// expansion (docs/design/select-expansion.md): the facade does not yet
-    /// re-export `goro::__private`, which the macro's output names. Same engine,
-    /// same code after expansion.
     async fn select4(cs: &[Chan<u64>; 4]) -> Option<u64> {
         let [c0, c1, c2, c3] = cs;
-        let mut k0 = into_case!(c0.recv());
-        let mut k1 = into_case!(c1.recv());
-        let mut k2 = into_case!(c2.recv());
-        let mut k3 = into_case!(c3.recv());
-        let i = select(
-            &mut [
-                &mut k0 as &mut dyn SelectCase,
-                &mut k1 as &mut dyn SelectCase,
-                &mut k2 as &mut dyn SelectCase,
-                &mut k3 as &mut dyn SelectCase,
-            ],
-            false,
-        )
-        .await;
-        match i {
-            Some(0) => k0.take_output(),
-            Some(1) => k1.take_output(),
-            Some(2) => k2.take_output(),
-            Some(3) => k3.take_output(),
-            _ => unreachable!("select without default returned {i:?}"),
+        goro::select! {
+            v = c0.recv() => v,
+            v = c1.recv() => v,
+            v = c2.recv() => v,
+            v = c3.recv() => v,
         }
     }
 
@@ -326,7 +296,7 @@ mod select {
         let sw = Stopwatch::start();
         for (k, c) in cs.iter().enumerate() {
             let c = c.clone();
-            let _producer = api::go!(async move {
+            let _producer = go!(async move {
                 let mut i = k as u64;
                 while i < n {
                     c.send(i).await;
@@ -348,7 +318,7 @@ mod select {
         let sw = Stopwatch::start();
         {
             let (cs, ack) = (cs.clone(), ack.clone());
-            let _producer = api::go!(async move {
+            let _producer = go!(async move {
                 for i in 0..n {
                     cs[(i % 4) as usize].send(i).await;
                     ack.recv().await;

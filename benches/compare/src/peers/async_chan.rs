@@ -140,7 +140,7 @@ impl Mpmc for AsyncChannel {
     }
 }
 
-/// goro's own channels (`goro-chan`) driven by tokio's scheduler: isolates the
+/// goro's own channels (`goro::chan`) driven by tokio's scheduler: isolates the
 /// channel from goro's runtime. Go semantics: capacity 0 is a rendezvous and
 /// dropping handles does not close, so `close` closes.
 #[cfg(feature = "goro-chan")]
@@ -148,13 +148,13 @@ pub struct GoroChanOnTokio;
 
 #[cfg(feature = "goro-chan")]
 impl AsyncChan for GoroChanOnTokio {
-    type Tx = goro_chan::Chan<u64>;
-    type Rx = goro_chan::Chan<u64>;
+    type Tx = goro::chan::Chan<u64>;
+    type Rx = goro::chan::Chan<u64>;
     fn effective_cap(cap: usize) -> usize {
         cap
     }
     fn bounded(cap: usize) -> (Self::Tx, Self::Rx) {
-        let ch = goro_chan::make(cap);
+        let ch = goro::chan::make(cap);
         (ch.clone(), ch)
     }
     async fn send(tx: &Self::Tx, v: u64) -> bool {
