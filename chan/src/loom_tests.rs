@@ -249,3 +249,68 @@ fn loom_select_to_select_rendezvous() {
         assert_eq!(mine, theirs, "both sides commit the same channel");
     });
 }
+
+/// Go's `TestNonblockSelectRace` as a model: at every moment one of c1, c2 is
+/// ready, so a select with default must never take the default.
+#[test]
+fn loom_select_default_sees_one_moment() {
+    model(|| {
+        let c1 = make::<u32>(1);
+        let c2 = make::<u32>(1);
+        c1.try_send(1).unwrap();
+        let (a, b) = (c1.clone(), c2.clone());
+        let t = thread::spawn(move || {
+            let mut x = into_case!(&a);
+            let mut y = into_case!(&b);
+            select_blocking(&mut [&mut x as &mut dyn BlockingCase, &mut y], true)
+        });
+        c2.try_send(1).unwrap();
+        let _ = c1.try_recv();
+        assert!(
+            t.join().unwrap().is_some(),
+            "default taken while a case was ready"
+        );
+    });
+}
+
+/// The lock-free fast-fail of `try_recv` never hides a buffered value and
+/// reports `Closed` only when closed and drained.
+#[test]
+fn loom_try_recv_fast_fail_vs_close() {
+    model(|| {
+        let c = make::<u32>(1);
+        c.try_send(1).unwrap();
+        let u = make::<u32>(0);
+        let (c2, u2) = (c.clone(), u.clone());
+        let t = thread::spawn(move || {
+            c2.close();
+            u2.close();
+        });
+        assert_eq!(c.try_recv(), Ok(1));
+        let r = u.try_recv();
+        assert!(r == Err(TryRecvError::Empty) || r == Err(TryRecvError::Closed));
+        t.join().unwrap();
+        assert_eq!(c.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(u.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// The lock-free fast-fail of `try_send` sees a receiver that parked.
+#[test]
+fn loom_try_send_fast_fail_sees_parked_receiver() {
+    model(|| {
+        let c = make::<u32>(0);
+        let rx = c.clone();
+        let t = thread::spawn(move || rx.recv_blocking());
+        loop {
+            match c.try_send(5) {
+                Ok(()) => break,
+                Err(e) => {
+                    assert!(e.is_full());
+                    thread::yield_now();
+                }
+            }
+        }
+        assert_eq!(t.join().unwrap(), Some(5));
+    });
+}
