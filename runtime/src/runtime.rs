@@ -280,6 +280,11 @@ impl Runtime {
     ///
     /// Concurrent `block_on` calls on one runtime take turns.
     ///
+    /// Stopping joins the worker threads: a goroutine that blocks its worker
+    /// thread forever (a blocking call outside `spawn_blocking`) makes
+    /// `block_on` hang when main returns. Jobs still running on the blocking
+    /// pool are not waited for.
+    ///
     /// # Panics
     ///
     /// When called from inside a goroutine (it would block a worker), or if
@@ -297,6 +302,10 @@ impl Runtime {
             "goro: Runtime::block_on called from inside a goroutine; it would block a worker thread"
         );
         let shared = &self.handle.shared;
+        assert!(
+            !context::current_runtime().is_some_and(|rt| StdArc::ptr_eq(&rt, shared)),
+            "goro: Runtime::block_on called from a blocking job of the same runtime"
+        );
         shared
             .start()
             .expect("goro: could not restart the runtime's worker threads");

@@ -22,6 +22,15 @@
 //!   task goes to the back of the local queue), except a task that woke
 //!   itself while running (`yield_now`, an exhausted budget), which goes to
 //!   the back of the local queue. Elsewhere it goes to the injector.
+//! - Waking idle workers: a push that other workers could take (a task
+//!   displaced to the local queue, the injector, a new goroutine) wakes a
+//!   parked worker unless one is already searching (Go's `wakep`). A wakeup
+//!   that only fills the empty `runnext` slot does not (tokio makes the same
+//!   choice for its LIFO slot): a futex wake per channel message would cost
+//!   more than the message, and would pull ping-pong partners apart. The
+//!   price: a goroutine woken by one that then computes for long without
+//!   awaiting waits for that poll to end unless a searching worker steals it
+//!   from the slot (Go would wake an idle P and steal it after ~3 µs).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
 //!   (and a non-blocking poll of the driver); then `runnext`, at most
 //!   [`worker::RUNNEXT_CAP`] times in a row; then the local queue; then the
