@@ -48,8 +48,10 @@
 //! 3. registry shard, then a goroutine's wait record
 //! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
 //!
-//! The runtime lifecycle and core-handoff locks are taken with no other lock
-//! held.
+//! Outside all of these, in this order: the `block_on` turn (held for a
+//! whole `block_on`), the runtime lifecycle lock (start/stop), a core-handoff
+//! slot; none is held while a goroutine is polled, except the turn, which
+//! only other `block_on` callers wait for.
 
 pub mod hook;
 pub mod runtime;

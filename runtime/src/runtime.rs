@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::context::{self, WorkerCtx};
-use crate::loom::StdArc;
+use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
 use crate::scheduler::{worker, Config, Shared};
@@ -306,6 +306,7 @@ impl Runtime {
             !context::current_runtime().is_some_and(|rt| StdArc::ptr_eq(&rt, shared)),
             "goro: Runtime::block_on called from a blocking job of the same runtime"
         );
+        let _turn = lock(&shared.block_on_turn);
         shared
             .start()
             .expect("goro: could not restart the runtime's worker threads");

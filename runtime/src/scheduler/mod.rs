@@ -7,7 +7,7 @@
 //!
 //! - `N` worker *cores* (Go's Ps; `N` = GOMAXPROCS). Each has a local FIFO
 //!   run queue (a crossbeam-deque `Worker`, stealable through its `Stealer`)
-//!   and a one-task [`runnext`](runnext) slot. A global `Injector` takes tasks
+//!   and a one-task [`runnext`] slot. A global `Injector` takes tasks
 //!   scheduled from outside the runtime.
 //! - A core is run by one thread at a time. Core `i` has a dedicated thread
 //!   `goro-worker-i`. The thread that calls `Runtime::block_on` *borrows core
@@ -48,8 +48,8 @@
 //!
 //! # Locking
 //!
-//! `CoreSlot::core` (core handoff) and `lifecycle` are taken only outside any
-//! other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
+//! `block_on_turn` > `lifecycle` > `CoreSlot::core` (core handoff), all
+//! taken outside any other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
 //! while a task is polled or dropped.
 //!
 //! # Memory ordering
@@ -159,6 +159,9 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<std_thread::JoinHandle<()>>>,
     /// Serialises `start` and `stop`; true while running.
     lifecycle: Mutex<bool>,
+    /// Held for the whole of a `block_on` (start, run, stop), so concurrent
+    /// calls take turns and one's stop never cuts another's run short.
+    pub(crate) block_on_turn: Mutex<()>,
 }
 
 impl Shared {
@@ -197,6 +200,7 @@ impl Shared {
             abort: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
             lifecycle: Mutex::new(false),
+            block_on_turn: Mutex::new(()),
         })
     }
 
