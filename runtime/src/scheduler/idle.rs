@@ -1,5 +1,8 @@
 //! Which workers are searching for work and which are parked.
 //!
+//! Loom model at the bottom of this file:
+//! `RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p goro-runtime --release --lib idle -- --test-threads=1`
+//!
 //! Go: `sched.nmspinning`, `sched.pidle` and `wakep()` in `runtime/proc.go`.
 //!
 //! # Design
