@@ -1,1 +1,69 @@
-//! goro-chan: Go-faithful channels.
+//! goro-chan: Go-faithful channels for async Rust and plain threads, and the
+//! engine behind `select!`.
+//!
+//! ```
+//! let ch = goro_chan::make::<i32>(0);           // unbuffered: a rendezvous
+//! let tx = ch.sender();
+//! let t = std::thread::spawn(move || {
+//!     for i in 0..3 { tx.send_blocking(i); }
+//!     tx.close();
+//! });
+//! futures::executor::block_on(async {
+//!     while let Some(v) = ch.recv().await { println!("{v}"); }
+//! });
+//! t.join().unwrap();
+//! ```
+//!
+//! # Design
+//!
+//! Go's `runtime/chan.go`: one lock per channel guarding a ring buffer and
+//! two FIFO waiter queues (`src/hchan.rs`, Go's `hchan`), with
+//! direct handoff to a parked counterpart. Waiter nodes (`src/waiter.rs`, Go's
+//! `sudog`) live inside the pending future, so blocking allocates nothing.
+//! Each waiter points to a *selection cell* (`src/cell.rs`): a plain send or
+//! receive is a one-case selection, and `select` registers one cell in several
+//! channels' queues; a counterpart commits a case only by winning a CAS on the
+//! cell, so exactly one case of a `select` commits ([`select`], Go's
+//! `select.go`).
+//!
+//! Nothing here knows the scheduler: parking goes through
+//! [`goro_runtime::hook`], a no-op off the goro runtime, so channels work on
+//! any executor and on plain threads (`*_blocking`).
+//!
+//! # Invariants
+//!
+//! Per channel, see `src/hchan.rs`: if `recvq` has a live waiter the
+//! buffer is empty; if `sendq` has one the buffer is full.
+//!
+//! # Locking
+//!
+//! One lock per channel; several are taken only by `select`, in address
+//! order. No waker is woken and no user code runs while a channel lock is held.
+//!
+//! # Memory ordering
+//!
+//! Channel state is ordered by its lock; the selection cell's ordering is
+//! argued in `src/cell.rs`.
+
+mod blocking;
+mod cell;
+mod chan;
+mod error;
+pub(crate) mod hchan;
+pub(crate) mod loom;
+#[cfg(all(test, goro_loom))]
+mod loom_tests;
+mod op;
+mod receiver;
+mod recv;
+pub mod select;
+mod send;
+mod sender;
+pub(crate) mod waiter;
+
+pub use chan::{make, Chan};
+pub use error::{TryRecvError, TrySendError};
+pub use receiver::Receiver;
+pub use recv::Recv;
+pub use send::Send;
+pub use sender::Sender;

@@ -55,6 +55,14 @@
 
 pub mod hook;
 pub mod runtime;
+pub mod time;
+
+/// TCP and UDP sockets for goroutines (Go's package `net`).
+pub mod net {
+    pub use crate::io::net::*;
+}
+
+mod io;
 
 mod blocking;
 mod context;

@@ -202,8 +202,9 @@ impl Builder {
         self
     }
 
-    /// Installs the driver (timer wheel + IO reactor) that the last idle
-    /// worker blocks in. The integration point for `time/` and `io/`.
+    /// Replaces the driver (timer wheel + IO reactor) that the last idle
+    /// worker blocks in; by default `build` creates `io::driver::Driver`.
+    /// For scheduler tests with a stand-in driver.
     #[allow(dead_code)]
     pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
         self.driver = Some(driver);
@@ -213,13 +214,26 @@ impl Builder {
     /// Builds the runtime and starts its worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.workers.unwrap_or_else(default_workers);
+        // The timer wheel and IO reactor, which the last idle worker blocks
+        // in (unless a test installed its own driver; then timers and
+        // sockets created on the runtime use the process-wide driver).
+        let (driver, io) = match self.driver {
+            Some(d) => (d, None),
+            None => {
+                let io = crate::io::driver::Driver::new()?;
+                let handle = io.handle().clone();
+                let d: StdArc<dyn Driver> = StdArc::new(io);
+                (d, Some(handle))
+            }
+        };
         let shared = Shared::new(Config {
             workers,
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
             detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
-            driver: self.driver,
+            driver: Some(driver),
+            io,
         });
         shared.start()?;
         Ok(Runtime {

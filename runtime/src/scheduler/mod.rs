@@ -127,6 +127,9 @@ pub(crate) struct Config {
     pub(crate) detect_deadlocks: bool,
     pub(crate) keep_alive: std::time::Duration,
     pub(crate) driver: Option<StdArc<dyn park::Driver>>,
+    /// Handle of the same driver for timers and sockets created on this
+    /// runtime (`crate::io::driver::Handle::current`).
+    pub(crate) io: Option<crate::io::driver::Handle>,
 }
 
 /// The runtime's shared state. Go: `sched` plus `allp`.
@@ -138,6 +141,9 @@ pub(crate) struct Shared {
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
+    /// The timer/IO driver's handle (set once): where timers and sockets
+    /// created on this runtime register.
+    pub(crate) io: Option<crate::io::driver::Handle>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -189,6 +195,7 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
+            io: cfg.io,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
@@ -202,6 +209,15 @@ impl Shared {
             lifecycle: Mutex::new(false),
             block_on_turn: Mutex::new(()),
         })
+    }
+
+    /// Whether something other than a runnable goroutine may still wake a
+    /// goroutine: an armed timer, a goroutine waiting for IO, or a queued or
+    /// running `spawn_blocking` job. The deadlock detector must not fire
+    /// while this is true.
+    #[allow(dead_code)] // for the deadlock detector
+    pub(crate) fn has_pending_activity(&self) -> bool {
+        self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
     }
 
     pub(crate) fn num_workers(&self) -> usize {

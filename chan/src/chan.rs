@@ -1,0 +1,310 @@
+//! `Chan<T>`: the bidirectional channel handle, and `make`.
+//!
+//! Go: `chan T` and `make(chan T, cap)`.
+//!
+//! # Design
+//!
+//! A handle is an `Arc` of the shared [`Hchan`], or nothing for the nil
+//! channel. Dropping handles never closes a channel (Go has no such notion):
+//! when the last handle goes, buffered values are dropped with the state.
+
+use std::fmt;
+use std::panic::Location;
+
+use crate::blocking::block_on;
+use crate::error::{TryRecvError, TrySendError};
+use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::loom::Arc;
+use crate::recv::Recv;
+use crate::send::Send;
+use crate::{Receiver, Sender};
+
+/// A channel handle (Go: `chan T`). Cloning gives another handle to the same
+/// channel; equality is identity (all nil channels are equal).
+///
+/// ```
+/// let ch = goro_chan::make::<&str>(1);
+/// let ch2 = ch.clone();
+/// ch.try_send("hi").unwrap();
+/// assert_eq!(ch2.try_recv(), Ok("hi"));
+/// assert_eq!(ch, ch2);
+/// ```
+pub struct Chan<T> {
+    /// None: the nil channel.
+    pub(crate) inner: Option<Arc<Hchan<T>>>,
+}
+
+/// Makes a channel with buffer capacity `cap` (0: unbuffered, a rendezvous).
+/// Records the call site for goroutine dumps (Go: `make(chan T, cap)`).
+///
+/// ```
+/// let ch = goro_chan::make::<i32>(2);
+/// assert_eq!((ch.len(), ch.cap()), (0, 2));
+/// ```
+#[track_caller]
+pub fn make<T>(cap: usize) -> Chan<T> {
+    Chan {
+        inner: Some(Arc::new(Hchan::new(cap, Location::caller()))),
+    }
+}
+
+impl<T> Chan<T> {
+    /// The nil channel: sends and receives block forever, `try_send` gives
+    /// `Full`, `try_recv` gives `Empty`, `close` panics.
+    ///
+    /// ```
+    /// let nil = goro_chan::Chan::<i32>::nil();
+    /// assert!(nil.try_send(1).unwrap_err().is_full());
+    /// assert_eq!(nil, goro_chan::Chan::nil());
+    /// ```
+    pub fn nil() -> Self {
+        Chan { inner: None }
+    }
+
+    /// True for the nil channel.
+    ///
+    /// ```
+    /// assert!(goro_chan::Chan::<()>::nil().is_nil());
+    /// ```
+    pub fn is_nil(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    pub(crate) fn hchan(&self) -> Option<&Hchan<T>> {
+        self.inner.as_deref()
+    }
+
+    /// Sends `v` (Go: `ch <- v`): completes once a receiver took it (unbuffered)
+    /// or it was buffered. Panics "send on closed channel". Blocks forever on
+    /// a nil channel. Cancel-safe: if the future is dropped before a receiver
+    /// took the value, nothing was sent.
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(0);
+    /// let rx = ch.clone();
+    /// let t = std::thread::spawn(move || rx.recv_blocking());
+    /// futures::executor::block_on(ch.send(3));
+    /// assert_eq!(t.join().unwrap(), Some(3));
+    /// ```
+    #[track_caller]
+    pub fn send(&self, v: T) -> Send<'_, T> {
+        Send::new(self.hchan(), v, Location::caller())
+    }
+
+    /// Receives (Go: `v, ok := <-ch`): `Some(v)`, or `None` once the channel is
+    /// closed and its buffer drained. Blocks forever on a nil channel.
+    /// Cancel-safe: a dropped `Recv` never loses a value; one handed to it at
+    /// the very moment it was dropped goes to the next waiting receiver or back
+    /// to the front of the buffer.
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.try_send(1).unwrap();
+    /// ch.close();
+    /// futures::executor::block_on(async {
+    ///     assert_eq!(ch.recv().await, Some(1));
+    ///     assert_eq!(ch.recv().await, None);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv::new(self.hchan(), Location::caller())
+    }
+
+    /// Sends without blocking (Go: `select { case ch <- v: default: }`).
+    /// Never panics: a closed channel gives `Closed(v)`, a nil one `Full(v)`.
+    ///
+    /// ```
+    /// use goro_chan::TrySendError;
+    /// let ch = goro_chan::make::<i32>(1);
+    /// assert_eq!(ch.try_send(1), Ok(()));
+    /// assert_eq!(ch.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let Some(h) = self.hchan() else {
+            return Err(TrySendError::Full(v));
+        };
+        let mut g = h.lock();
+        match h.send_locked(g.state(), v) {
+            SendNow::Sent(w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(())
+            }
+            SendNow::Closed(v) => Err(TrySendError::Closed(v)),
+            SendNow::WouldBlock(v) => Err(TrySendError::Full(v)),
+        }
+    }
+
+    /// Receives without blocking (Go: `select { case v, ok := <-ch: default: }`).
+    ///
+    /// ```
+    /// use goro_chan::TryRecvError;
+    /// let ch = goro_chan::make::<i32>(1);
+    /// assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    /// ch.close();
+    /// assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let Some(h) = self.hchan() else {
+            return Err(TryRecvError::Empty);
+        };
+        let mut g = h.lock();
+        match h.recv_locked(g.state()) {
+            RecvNow::Value(v, w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(v)
+            }
+            RecvNow::Closed => Err(TryRecvError::Closed),
+            RecvNow::WouldBlock => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// [`send`](Chan::send) from a plain thread: parks the thread until done.
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.send_blocking(4);
+    /// assert_eq!(ch.recv_blocking(), Some(4));
+    /// ```
+    #[track_caller]
+    pub fn send_blocking(&self, v: T) {
+        block_on(self.send(v))
+    }
+
+    /// [`recv`](Chan::recv) from a plain thread: parks the thread until done.
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(0);
+    /// ch.close();
+    /// assert_eq!(ch.recv_blocking(), None);
+    /// ```
+    #[track_caller]
+    pub fn recv_blocking(&self) -> Option<T> {
+        block_on(self.recv())
+    }
+
+    /// Closes the channel (Go: `close(ch)`): blocked receivers get the rest of
+    /// the buffer then `None`; blocked senders panic "send on closed channel".
+    /// Panics "close of closed channel" or "close of nil channel".
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(0);
+    /// ch.close();
+    /// let again = std::panic::catch_unwind(|| ch.close()).unwrap_err();
+    /// assert_eq!(again.downcast_ref::<&str>(), Some(&"close of closed channel"));
+    /// ```
+    #[track_caller]
+    pub fn close(&self) {
+        match self.hchan() {
+            Some(h) => h.close(),
+            None => panic!("close of nil channel"),
+        }
+    }
+
+    /// Buffered values now (Go: `len(ch)`); still counts them after close.
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(3);
+    /// ch.try_send(1).unwrap();
+    /// ch.close();
+    /// assert_eq!(ch.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.hchan().map_or(0, Hchan::len)
+    }
+
+    /// True when nothing is buffered.
+    ///
+    /// ```
+    /// assert!(goro_chan::make::<i32>(1).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Buffer capacity (Go: `cap(ch)`); 0 for unbuffered and nil channels.
+    ///
+    /// ```
+    /// assert_eq!(goro_chan::make::<i32>(8).cap(), 8);
+    /// ```
+    pub fn cap(&self) -> usize {
+        self.hchan().map_or(0, Hchan::cap)
+    }
+
+    /// A send-only view (Go: `chan<- T`).
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.sender().try_send(1).unwrap();
+    /// assert_eq!(ch.try_recv(), Ok(1));
+    /// ```
+    pub fn sender(&self) -> Sender<T> {
+        Sender::from_chan(self.clone())
+    }
+
+    /// A receive-only view (Go: `<-chan T`).
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.try_send(1).unwrap();
+    /// assert_eq!(ch.receiver().try_recv(), Ok(1));
+    /// ```
+    #[track_caller]
+    pub fn receiver(&self) -> Receiver<T> {
+        Receiver::from_chan(self.clone(), Location::caller())
+    }
+
+    pub(crate) fn ptr(&self) -> usize {
+        self.hchan().map_or(0, Hchan::id)
+    }
+}
+
+impl<T> Clone for Chan<T> {
+    fn clone(&self) -> Self {
+        Chan {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Default for Chan<T> {
+    /// The nil channel, as Go's zero value.
+    fn default() -> Self {
+        Chan::nil()
+    }
+}
+
+impl<T> PartialEq for Chan<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr() == other.ptr()
+    }
+}
+
+impl<T> Eq for Chan<T> {}
+
+impl<T> std::hash::Hash for Chan<T> {
+    /// By identity, like Go's channel map keys.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ptr().hash(state);
+    }
+}
+
+impl<T> fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.hchan() {
+            None => f.write_str("Chan(nil)"),
+            Some(h) => f
+                .debug_struct("Chan")
+                .field("cap", &h.cap())
+                .field("len", &h.len())
+                .field("closed", &h.is_closed())
+                .finish(),
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The channel object: one lock guarding a ring buffer and two FIFO waiter
+//! queues.
+//!
+//! Go: `runtime.hchan` and `chansend`, `chanrecv`, `closechan` in
+//! `runtime/chan.go`.
+//!
+//! # Design
+//!
+//! All operations take the channel lock, look at the state, and either finish
+//! at once or leave a [`Waiter`] in `sendq`/`recvq`. A sender that finds a
+//! queued receiver hands the value straight into the receiver's slot (Go's
+//! direct `send`); a receiver that finds a queued sender on a full buffer takes
+//! the head of the buffer and moves the sender's value to its tail (Go's
+//! `recv`), which keeps blocked senders FIFO behind the buffered values. A
+//! counterpart completes a queued waiter only after winning the claim on its
+//! selection cell ([`crate::cell`]), so the same queues serve `select`.
+//!
+//! A value handed to a receiver whose future is dropped before it saw the
+//! value (cancelled at the instant of handoff) is given back by
+//! [`Hchan::give_back`]: to the next live queued receiver, or else to the
+//! *front* of the buffer, where the next receive takes it first. This may
+//! make the buffer transiently hold more than `cap` values (even on an
+//! unbuffered channel); `len` then reports them. No value is ever lost.
+//!
+//! # Invariants
+//!
+//! - If `recvq` holds a live waiter, the buffer is empty; if `sendq` holds a
+//!   live waiter, the buffer is full (`len >= cap`). ("Live": its cell is
+//!   still waiting; decided waiters are skipped lazily.) For unbuffered
+//!   channels this is Go's "at least one of sendq and recvq is empty".
+//! - Once `closed` is set, both queues are emptied and nothing is queued again.
+//! - `len` mirrors `buf.len()`; it is written only under the lock.
+//!
+//! # Locking
+//!
+//! `lock` protects `state`. While it is held no user code runs: values are
+//! moved, never dropped, and wakers are collected and woken after unlocking.
+//! Several channel locks (a `select`) are taken in address order.
+//!
+//! # Memory ordering
+//!
+//! Everything in `state` is ordered by the lock. `len` is a Relaxed mirror for
+//! `Chan::len`, which is a racy snapshot in Go too.
+
+use std::collections::VecDeque;
+use std::panic::Location;
+use std::task::Waker;
+
+use crate::loom::{lock, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::waiter::{WaitQueue, Waiter};
+
+/// Maximum number of wakers collected under the lock before it is released to
+/// wake them (close with many waiters): bounds stack use without allocating.
+const WAKE_BATCH: usize = 32;
+
+/// Shared state of one channel (Go: `hchan`).
+pub(crate) struct Hchan<T> {
+    /// Protects `state`.
+    lock: Mutex<()>,
+    /// Protected by `lock`.
+    state: UnsafeCell<State<T>>,
+    /// Mirror of the buffer length; written under `lock`.
+    len: AtomicUsize,
+    /// Buffer capacity; set once.
+    cap: usize,
+    /// Where `make` was called; set once.
+    made_at: &'static Location<'static>,
+}
+
+// SAFETY: `state` is only accessed under `lock`; values of `T` move between
+// threads through it, hence `T: Send`.
+unsafe impl<T: Send> Send for Hchan<T> {}
+// SAFETY: as above; shared access is serialised by `lock`.
+unsafe impl<T: Send> Sync for Hchan<T> {}
+
+// A panic never leaves the state half-updated: no user code runs under the
+// lock and the lock ignores poisoning, so observing a channel after a caught
+// panic (Go's `recover`) is fine.
+impl<T> std::panic::RefUnwindSafe for Hchan<T> {}
+impl<T> std::panic::UnwindSafe for Hchan<T> {}
+
+/// The lock-protected part of a channel.
+pub(crate) struct State<T> {
+    /// Buffered values (Go: `buf`, `sendx`, `recvx`, `qcount`); allocated once with capacity `cap`.
+    pub(crate) buf: VecDeque<T>,
+    /// Go: `closed`.
+    pub(crate) closed: bool,
+    /// Blocked senders (Go: `sendq`).
+    pub(crate) sendq: WaitQueue<T>,
+    /// Blocked receivers (Go: `recvq`).
+    pub(crate) recvq: WaitQueue<T>,
+}
+
+/// Result of a send attempted under the lock.
+pub(crate) enum SendNow<T> {
+    /// Sent; wake this waker (if any) after unlocking.
+    Sent(Option<Waker>),
+    /// The channel is closed; the value comes back.
+    Closed(T),
+    /// No receiver and no room; the value comes back.
+    WouldBlock(T),
+}
+
+/// Result of a receive attempted under the lock.
+pub(crate) enum RecvNow<T> {
+    /// Received a value; wake this waker (if any) after unlocking.
+    Value(T, Option<Waker>),
+    /// Closed and drained.
+    Closed,
+    /// Nothing to receive yet.
+    WouldBlock,
+}
+
+/// A held channel lock with access to the state.
+pub(crate) struct Locked<'a, T> {
+    chan: &'a Hchan<T>,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl<T> Locked<'_, T> {
+    /// The state; valid while the lock is held.
+    pub(crate) fn state(&mut self) -> &mut State<T> {
+        // SAFETY: we hold `lock`, and `&mut self` makes this the only access.
+        self.chan.state.with_mut(|s| unsafe { &mut *s })
+    }
+}
+
+impl<T> Hchan<T> {
+    /// A new open channel with capacity `cap` made at `made_at`.
+    pub(crate) fn new(cap: usize, made_at: &'static Location<'static>) -> Self {
+        Hchan {
+            lock: Mutex::new(()),
+            state: UnsafeCell::new(State {
+                buf: VecDeque::with_capacity(cap),
+                closed: false,
+                sendq: WaitQueue::new(),
+                recvq: WaitQueue::new(),
+            }),
+            len: AtomicUsize::new(0),
+            cap,
+            made_at,
+        }
+    }
+
+    /// Locks the channel.
+    #[inline]
+    pub(crate) fn lock(&self) -> Locked<'_, T> {
+        Locked {
+            chan: self,
+            _guard: lock(&self.lock),
+        }
+    }
+
+    /// The raw lock, for `select`'s lock-all in address order.
+    pub(crate) fn raw_lock(&self) -> &Mutex<()> {
+        &self.lock
+    }
+
+    /// Accesses the state while the caller holds the lock some other way.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `self.raw_lock()` and no other reference to the state
+    /// is alive for the duration of `f`.
+    pub(crate) unsafe fn with_state_locked<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
+        // SAFETY: by the caller's contract.
+        self.state.with_mut(|s| f(unsafe { &mut *s }))
+    }
+
+    /// Buffer capacity.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Buffered values now (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        // Relaxed: a racy snapshot, as Go's `len(ch)`.
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Where the channel was made.
+    pub(crate) fn made_at(&self) -> &'static Location<'static> {
+        self.made_at
+    }
+
+    /// Identity: the address of the shared state.
+    pub(crate) fn id(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Publishes the buffer length; called under the lock after every change.
+    #[inline]
+    fn sync_len(&self, st: &State<T>) {
+        // Relaxed: see `len`.
+        self.len.store(st.buf.len(), Ordering::Relaxed);
+    }
+
+    /// Go's `chansend` fast part, under the lock: hand `v` to a queued
+    /// receiver, else buffer it, else report why not.
+    pub(crate) fn send_locked(&self, st: &mut State<T>, v: T) -> SendNow<T> {
+        if st.closed {
+            return SendNow::Closed(v);
+        }
+        // SAFETY: we hold the lock (the caller has `st`) and finish the claim below.
+        if let Some(mut c) = unsafe { st.recvq.claim_front() } {
+            c.with_slot(|slot| *slot = Some(v));
+            return SendNow::Sent(c.finish());
+        }
+        if st.buf.len() < self.cap {
+            st.buf.push_back(v);
+            self.sync_len(st);
+            return SendNow::Sent(None);
+        }
+        SendNow::WouldBlock(v)
+    }
+
+    /// Go's `chanrecv` fast part, under the lock.
+    pub(crate) fn recv_locked(&self, st: &mut State<T>) -> RecvNow<T> {
+        if let Some(v) = st.buf.pop_front() {
+            let mut wake = None;
+            if st.buf.len() < self.cap {
+                // A sender blocked on the full buffer moves its value to the tail.
+                // SAFETY: we hold the lock and finish the claim below.
+                if let Some(mut c) = unsafe { st.sendq.claim_front() } {
+                    if let Some(sv) = c.with_slot(Option::take) {
+                        st.buf.push_back(sv);
+                    }
+                    wake = c.finish();
+                }
+            }
+            self.sync_len(st);
+            return RecvNow::Value(v, wake);
+        }
+        // SAFETY: we hold the lock and finish the claim below.
+        if let Some(mut c) = unsafe { st.sendq.claim_front() } {
+            let v = c.with_slot(Option::take);
+            let wake = c.finish();
+            match v {
+                Some(v) => return RecvNow::Value(v, wake),
+                None => unreachable!("queued sender without a value"),
+            }
+        }
+        if st.closed {
+            return RecvNow::Closed;
+        }
+        RecvNow::WouldBlock
+    }
+
+    /// Go's `closechan`. Panics "close of closed channel".
+    pub(crate) fn close(&self) {
+        let mut wakers: [Option<Waker>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
+        let mut first = true;
+        loop {
+            let mut n = 0;
+            {
+                let mut g = self.lock();
+                let st = g.state();
+                if first {
+                    if st.closed {
+                        drop(g);
+                        panic!("close of closed channel");
+                    }
+                    st.closed = true;
+                    first = false;
+                }
+                while n < WAKE_BATCH {
+                    // Receivers get "closed" (their slot stays empty); senders keep
+                    // their value and panic when they see it.
+                    // SAFETY: we hold the lock and finish each claim at once.
+                    let c = unsafe { st.recvq.claim_front() }
+                        .or_else(|| unsafe { st.sendq.claim_front() });
+                    match c {
+                        Some(c) => {
+                            wakers[n] = c.finish();
+                            n += 1;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            for w in wakers.iter_mut().take(n) {
+                if let Some(w) = w.take() {
+                    w.wake();
+                }
+            }
+            if n < WAKE_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Whether the channel is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().state().closed
+    }
+
+    /// Returns a value that was handed to a receiver cancelled at the instant
+    /// of handoff: to the next live queued receiver, else to the buffer front.
+    pub(crate) fn give_back(&self, v: T) {
+        let wake = {
+            let mut g = self.lock();
+            let st = g.state();
+            // SAFETY: we hold the lock and finish the claim at once.
+            match unsafe { st.recvq.claim_front() } {
+                Some(mut c) => {
+                    c.with_slot(|slot| *slot = Some(v));
+                    c.finish()
+                }
+                None => {
+                    st.buf.push_front(v);
+                    self.sync_len(st);
+                    None
+                }
+            }
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Unlinks `node` from the send (`is_send`) or receive queue if queued.
+    ///
+    /// # Safety
+    ///
+    /// `node` is alive and, if queued, queued on this channel's chosen queue.
+    pub(crate) unsafe fn unlink(&self, node: &Waiter<T>, is_send: bool) {
+        let mut g = self.lock();
+        // SAFETY: we hold the lock; contract forwarded from the caller.
+        unsafe { Self::unlink_locked(g.state(), node, is_send) };
+    }
+
+    /// As [`Hchan::unlink`] with the lock already held.
+    ///
+    /// # Safety
+    ///
+    /// As [`Hchan::unlink`]; `st` is this channel's state under its lock.
+    pub(crate) unsafe fn unlink_locked(st: &mut State<T>, node: &Waiter<T>, is_send: bool) {
+        let q = if is_send {
+            &mut st.sendq
+        } else {
+            &mut st.recvq
+        };
+        // SAFETY: forwarded.
+        unsafe { q.remove(node) };
+    }
+}
+
+impl<T> Drop for Hchan<T> {
+    fn drop(&mut self) {
+        // Buffered values are dropped with the VecDeque. Queues must be empty:
+        // every pending operation borrows a handle.
+        self.state.with_mut(|s| {
+            // SAFETY: `&mut self`: no other access.
+            let st = unsafe { &*s };
+            debug_assert!(st.sendq.is_empty() && st.recvq.is_empty());
+        });
+    }
+}

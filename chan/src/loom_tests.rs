@@ -1,0 +1,251 @@
+//! Loom models of the channel and select protocols.
+//!
+//! Run (bounded by a preemption bound of 3; about a minute on a loaded
+//! 2-core machine):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg goro_loom" cargo test -p goro-chan --release --lib loom
+//! ```
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::loom::thread;
+use crate::select::{into_case, select, select_blocking, BlockingCase, CaseOutput, SelectCase};
+use crate::{make, TryRecvError, TrySendError};
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+fn cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+#[test]
+fn loom_unbuffered_send_recv() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send_blocking(7));
+        assert_eq!(ch.recv_blocking(), Some(7));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_buffered_fifo_two_senders_blocked() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send_blocking(1);
+            tx.send_blocking(2);
+        });
+        assert_eq!(ch.recv_blocking(), Some(1));
+        assert_eq!(ch.recv_blocking(), Some(2));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_close_wakes_receiver() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let rx = ch.clone();
+        let t = thread::spawn(move || rx.recv_blocking());
+        ch.close();
+        assert_eq!(t.join().unwrap(), None);
+    });
+}
+
+#[test]
+fn loom_cancelled_recv_never_loses_value() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let rx = ch.clone();
+        let t = thread::spawn(move || {
+            let mut r = pin!(rx.recv());
+            // Either it takes a value now or it parks and is dropped.
+            match r.as_mut().poll(&mut cx()) {
+                Poll::Ready(v) => v,
+                Poll::Pending => None,
+            }
+        });
+        let sent = ch.try_send(1).is_ok();
+        let got = t.join().unwrap();
+        if sent {
+            // Delivered to the receiver, or given back on its drop.
+            assert!(got == Some(1) || ch.try_recv() == Ok(1));
+        } else {
+            assert_eq!(got, None);
+        }
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn loom_cancelled_send_delivers_nothing_after_drop() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            let mut s = pin!(tx.send(1));
+            s.as_mut().poll(&mut cx()).is_ready()
+        });
+        let got = ch.try_recv();
+        let done = t.join().unwrap();
+        // Received iff the send completed or was taken before its drop; never twice.
+        if done {
+            assert_eq!(got, Ok(1));
+        }
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(ch.try_send(2), Err(TrySendError::Full(2)), "no waiter left");
+    });
+}
+
+#[test]
+fn loom_blocked_send_vs_close_panics() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.send_blocking(1)));
+            r.unwrap_err().downcast_ref::<&str>().copied()
+        });
+        ch.close();
+        assert_eq!(t.join().unwrap(), Some("send on closed channel"));
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+#[test]
+fn loom_close_after_buffered_values() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let rx = ch.clone();
+        let t = thread::spawn(move || (rx.recv_blocking(), rx.recv_blocking()));
+        ch.send_blocking(1);
+        ch.close();
+        assert_eq!(t.join().unwrap(), (Some(1), None));
+    });
+}
+
+#[test]
+fn loom_two_senders_one_receiver_unbuffered() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let (t1, t2) = (ch.clone(), ch.clone());
+        let a = thread::spawn(move || t1.send_blocking(1));
+        let b = thread::spawn(move || t2.send_blocking(2));
+        let mut got = [ch.recv_blocking().unwrap(), ch.recv_blocking().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_two_selects_race_on_same_channels() {
+    model(|| {
+        let a = make::<u32>(1);
+        let b = make::<u32>(1);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(&a2);
+            let mut c1 = into_case!(&b2);
+            match select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false) {
+                Some(0) => c0.take_output(),
+                _ => c1.take_output(),
+            }
+        });
+        a.try_send(1).unwrap();
+        b.try_send(2).unwrap();
+        let mut c0 = into_case!(&a);
+        let mut c1 = into_case!(&b);
+        let mine = match select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false) {
+            Some(0) => c0.take_output(),
+            _ => c1.take_output(),
+        };
+        let theirs = t.join().unwrap();
+        let mut both = [mine.unwrap(), theirs.unwrap()];
+        both.sort_unstable();
+        assert_eq!(both, [1, 2]);
+    });
+}
+
+#[test]
+fn loom_select_vs_close() {
+    model(|| {
+        let a = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(&a2);
+            let mut c1 = into_case!(b2.send(5));
+            let i = select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false);
+            (i, c0.take_output())
+        });
+        a.close();
+        assert_eq!(t.join().unwrap(), (Some(0), None));
+        assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn loom_select_dropped_while_racing_a_send() {
+    model(|| {
+        let a = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(&a2);
+            let mut c1 = into_case!(b2.send(9));
+            let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
+            let mut f = pin!(select(&mut cases, false));
+            f.as_mut().poll(&mut cx())
+        });
+        let sent = a.try_send(1).is_ok();
+        let got_b = b.try_recv();
+        let first = t.join().unwrap();
+        // Exactly one case may have committed.
+        assert!(!(sent && got_b.is_ok()));
+        if sent {
+            // Taken by the select (Ready(Some(0))) or given back on its drop.
+            assert!(first == Poll::Ready(Some(0)) || a.try_recv() == Ok(1));
+        }
+        assert_eq!(
+            a.try_send(3),
+            Err(TrySendError::Full(3)),
+            "no waiter left on a"
+        );
+        assert_eq!(
+            b.try_recv(),
+            Err(TryRecvError::Empty),
+            "no waiter left on b"
+        );
+    });
+}
+
+#[test]
+fn loom_select_to_select_rendezvous() {
+    model(|| {
+        let a = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(a2.send(1));
+            let mut c1 = into_case!(&b2);
+            select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false)
+        });
+        let mut c0 = into_case!(&a);
+        let mut c1 = into_case!(b.send(2));
+        let mine = select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false);
+        let theirs = t.join().unwrap();
+        assert_eq!(mine, theirs, "both sides commit the same channel");
+    });
+}

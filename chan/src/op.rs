@@ -1,0 +1,267 @@
+//! One blocking channel operation: the state machine shared by the `Send` and
+//! `Recv` futures and by `Receiver`'s `Stream` implementation.
+//!
+//! Go: the blocking tail of `chansend`/`chanrecv` (acquire a `sudog`, enqueue,
+//! `gopark`, then check `mysg.success`).
+//!
+//! # Design
+//!
+//! An [`Op`] is a one-case selection: it owns a [`SelCell`] and one [`Waiter`]
+//! pointing to it, both inside the pinned future, so blocking allocates
+//! nothing. The commit point is the counterpart's claim of the cell (see
+//! [`crate::cell`]):
+//!
+//! - a send dropped while its cell is still `WAITING` abandons it: nothing was
+//!   delivered to anyone, and the value is dropped with the future. Once a
+//!   receiver has claimed it, the value is delivered and the send counts as done;
+//! - a receive dropped while `WAITING` abandons it and takes nothing. If a
+//!   sender had already handed it a value, the drop gives the value back to
+//!   the channel ([`Hchan::give_back`]), so no value is lost.
+//!
+//! # Invariants
+//!
+//! - `phase == Waiting` iff the waiter was queued and the outcome not yet
+//!   consumed by the owner; only then may a counterpart touch the node or cell.
+//! - The owner touches the slot only when the waiter is not queued and the
+//!   cell is not `CLAIMED` (it waits for `DONE` by taking the channel lock).
+
+use std::marker::PhantomPinned;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use goro_runtime::hook::{self, ObjectDetail, WaitObject, WaitReason};
+
+use crate::cell::{CellState, SelCell};
+use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::waiter::Waiter;
+
+/// Where an [`Op`] is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not started (or finished and reset, for a reusable stream op).
+    Idle,
+    /// Queued on the channel; the outcome is decided by the cell.
+    Waiting,
+}
+
+/// A pending channel operation (see the module docs).
+pub(crate) struct Op<T> {
+    /// Owner-private; not structurally pinned.
+    phase: Phase,
+    /// The selection cell of this one-case selection.
+    cell: SelCell,
+    /// The waiter queued on the channel; its slot holds the value to send.
+    node: Waiter<T>,
+    _pin: PhantomPinned,
+}
+
+/// The snapshot of a channel for the goroutine registry.
+pub(crate) fn wait_object<T>(chan: &Hchan<T>) -> WaitObject {
+    WaitObject {
+        id: chan.id(),
+        made_at: Some(chan.made_at()),
+        detail: ObjectDetail::Chan {
+            cap: chan.cap(),
+            len: chan.len(),
+        },
+    }
+}
+
+impl<T> Op<T> {
+    /// A new idle operation; `value` is the value to send (None for a receive).
+    pub(crate) fn new(value: Option<T>) -> Self {
+        Op {
+            phase: Phase::Idle,
+            cell: SelCell::new(),
+            node: Waiter::new(value),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// True while queued on a channel.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.phase == Phase::Waiting
+    }
+
+    /// Takes the value to send back out of an idle op (used when a `Send`
+    /// future becomes a select case before it was polled).
+    pub(crate) fn into_value(self) -> Option<T> {
+        debug_assert_eq!(self.phase, Phase::Idle);
+        // SAFETY: the op was never queued, so the slot is ours.
+        unsafe { self.node.take_slot() }
+    }
+
+    /// Waits for the cell to leave `WAITING`; `Ready` once the outcome (in the
+    /// slot) belongs to the owner again.
+    fn poll_outcome(self: Pin<&mut Self>, chan: &Hchan<T>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match self.cell.state() {
+                CellState::Done(_) => {
+                    // SAFETY: `phase` is not structurally pinned.
+                    unsafe { self.get_unchecked_mut().phase = Phase::Idle };
+                    return Poll::Ready(());
+                }
+                CellState::Claimed(_) => {
+                    // The claimer holds the lock until DONE (cell invariant).
+                    drop(chan.lock());
+                }
+                CellState::Waiting => {
+                    let g = chan.lock();
+                    if self.cell.state() == CellState::Waiting {
+                        // SAFETY: we hold the lock of the only channel the
+                        // waiter is queued on, and saw WAITING under it.
+                        let old = unsafe { self.cell.update_waker(cx.waker()) };
+                        drop(g);
+                        drop(old);
+                        return Poll::Pending;
+                    }
+                }
+                CellState::Abandoned => unreachable!("owner polled an abandoned op"),
+            }
+        }
+    }
+
+    /// Polls a send of the value in the slot. Panics "send on closed channel".
+    pub(crate) fn poll_send(
+        mut self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<()> {
+        if self.phase == Phase::Idle {
+            if hook::poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut g = chan.lock();
+            // SAFETY: idle: the node is not queued, the slot is ours.
+            let v = match unsafe { self.node.take_slot() } {
+                Some(v) => v,
+                None => panic!("`Send` polled after completion"),
+            };
+            match chan.send_locked(g.state(), v) {
+                SendNow::Sent(w) => {
+                    drop(g);
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    return Poll::Ready(());
+                }
+                SendNow::Closed(v) => {
+                    drop(g);
+                    drop(v);
+                    panic!("send on closed channel");
+                }
+                SendNow::WouldBlock(v) => {
+                    // SAFETY: the node is not queued: the slot and cell are ours;
+                    // `self` is pinned, so node and cell stay put while queued,
+                    // and `Drop` of the owner unlinks them.
+                    let old = unsafe {
+                        self.node.put_slot(Some(v));
+                        let old = self.cell.reset(cx.waker());
+                        g.state().sendq.push_back(&self.node, &self.cell, 0);
+                        self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
+                        old
+                    };
+                    drop(g);
+                    drop(old);
+                    hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
+                    return Poll::Pending;
+                }
+            }
+        }
+        match self.as_mut().poll_outcome(chan, cx) {
+            Poll::Pending => {
+                hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
+                Poll::Pending
+            }
+            Poll::Ready(()) => {
+                // SAFETY: DONE observed: the slot is ours again.
+                if unsafe { self.node.slot_is_some() } {
+                    // Woken by close: the value was not taken.
+                    // SAFETY: as above.
+                    drop(unsafe { self.node.take_slot() });
+                    panic!("send on closed channel");
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+
+    /// Polls a receive. `Ready(None)`: closed and drained.
+    pub(crate) fn poll_recv(
+        mut self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<T>> {
+        if self.phase == Phase::Idle {
+            if hook::poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut g = chan.lock();
+            match chan.recv_locked(g.state()) {
+                RecvNow::Value(v, w) => {
+                    drop(g);
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    return Poll::Ready(Some(v));
+                }
+                RecvNow::Closed => return Poll::Ready(None),
+                RecvNow::WouldBlock => {
+                    // SAFETY: as in `poll_send`.
+                    let old = unsafe {
+                        let old = self.cell.reset(cx.waker());
+                        g.state().recvq.push_back(&self.node, &self.cell, 0);
+                        self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
+                        old
+                    };
+                    drop(g);
+                    drop(old);
+                    hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
+                    return Poll::Pending;
+                }
+            }
+        }
+        match self.as_mut().poll_outcome(chan, cx) {
+            Poll::Pending => {
+                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
+                Poll::Pending
+            }
+            // SAFETY: DONE observed: the slot is ours again. Empty = closed.
+            Poll::Ready(()) => Poll::Ready(unsafe { self.node.take_slot() }),
+        }
+    }
+
+    /// Cancels a pending operation (the owner is being dropped). For a
+    /// receive, a value already handed over is given back to the channel.
+    pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, is_send: bool) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        let this: &Self = &self;
+        if this.cell.try_abandon() {
+            // Nobody can claim the node any more; unlink it if no skipping
+            // counterpart did already.
+            // SAFETY: the node is alive and only ever queued on `chan`'s queue
+            // of this direction.
+            unsafe { chan.unlink(&this.node, is_send) };
+            // SAFETY: the node is unlinked: nobody else sees the cell.
+            drop(unsafe { this.cell.clear_waker() });
+        } else {
+            // Claimed or done: wait for DONE (the claimer holds the lock until then).
+            if matches!(this.cell.state(), CellState::Claimed(_)) {
+                drop(chan.lock());
+            }
+            if !is_send {
+                // SAFETY: DONE: the slot is ours again.
+                if let Some(v) = unsafe { this.node.take_slot() } {
+                    chan.give_back(v);
+                }
+            }
+        }
+        // SAFETY: `phase` is not structurally pinned.
+        unsafe { self.get_unchecked_mut().phase = Phase::Idle };
+    }
+}

@@ -1,0 +1,188 @@
+//! `Receiver<T>`: the receive-only view of a channel (Go: `<-chan T`), also a
+//! [`Stream`].
+//!
+//! # Design
+//!
+//! `Stream::poll_next` needs a waiter that survives between polls, but a
+//! `Receiver` is `Unpin`; so each `Receiver` allocates one pinned [`Op`] the
+//! first time it is polled as a stream and reuses it for every item after.
+//! A clone starts without one. Dropping the `Receiver` cancels a pending
+//! stream receive with the usual guarantee: no value is lost.
+
+use std::fmt;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use goro_runtime::hook::{self, WaitReason};
+
+use crate::chan::Chan;
+use crate::error::TryRecvError;
+use crate::op::Op;
+use crate::recv::Recv;
+
+/// A receive-only channel handle (Go: `<-chan T`), from [`Chan::receiver`].
+/// Clone + Send + Sync; equality is channel identity. As a [`Stream`] it
+/// yields values until the channel is closed and drained.
+///
+/// ```
+/// use futures::StreamExt;
+/// let ch = goro_chan::make::<i32>(3);
+/// for i in 0..3 { ch.try_send(i).unwrap(); }
+/// ch.close();
+/// let all: Vec<i32> = futures::executor::block_on(ch.receiver().collect());
+/// assert_eq!(all, [0, 1, 2]);
+/// ```
+pub struct Receiver<T> {
+    chan: Chan<T>,
+    /// Where this view was made: the call site noted when its stream parks.
+    at: &'static Location<'static>,
+    /// The stream's waiter, allocated on first use.
+    op: Option<Pin<Box<Op<T>>>>,
+}
+
+impl<T> Receiver<T> {
+    pub(crate) fn from_chan(chan: Chan<T>, at: &'static Location<'static>) -> Self {
+        Receiver { chan, at, op: None }
+    }
+
+    pub(crate) fn chan(&self) -> &Chan<T> {
+        &self.chan
+    }
+
+    /// The nil receive-only channel (e.g. a context that is never done).
+    ///
+    /// ```
+    /// use goro_chan::TryRecvError;
+    /// assert_eq!(goro_chan::Receiver::<i32>::nil().try_recv(), Err(TryRecvError::Empty));
+    /// ```
+    #[track_caller]
+    pub fn nil() -> Self {
+        Receiver::from_chan(Chan::nil(), Location::caller())
+    }
+
+    /// See [`Chan::recv`].
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.try_send(9).unwrap();
+    /// assert_eq!(futures::executor::block_on(ch.receiver().recv()), Some(9));
+    /// ```
+    #[track_caller]
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv::new(self.chan.hchan(), Location::caller())
+    }
+
+    /// See [`Chan::try_recv`].
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// assert!(ch.receiver().try_recv().is_err());
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// See [`Chan::recv_blocking`].
+    ///
+    /// ```
+    /// let ch = goro_chan::make::<i32>(1);
+    /// ch.try_send(9).unwrap();
+    /// assert_eq!(ch.receiver().recv_blocking(), Some(9));
+    /// ```
+    #[track_caller]
+    pub fn recv_blocking(&self) -> Option<T> {
+        crate::blocking::block_on(self.recv())
+    }
+
+    /// See [`Chan::len`].
+    ///
+    /// ```
+    /// assert_eq!(goro_chan::make::<i32>(1).receiver().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// See [`Chan::is_empty`].
+    ///
+    /// ```
+    /// assert!(goro_chan::make::<i32>(1).receiver().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.chan.is_empty()
+    }
+
+    /// See [`Chan::cap`].
+    ///
+    /// ```
+    /// assert_eq!(goro_chan::make::<i32>(2).receiver().cap(), 2);
+    /// ```
+    pub fn cap(&self) -> usize {
+        self.chan.cap()
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let Some(h) = this.chan.hchan() else {
+            hook::note_park(WaitReason::ChanReceiveNilChan, this.at, None);
+            return Poll::Pending;
+        };
+        let op = this.op.get_or_insert_with(|| Box::pin(Op::new(None)));
+        op.as_mut().poll_recv(h, cx, this.at)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let (Some(op), Some(h)) = (self.op.as_mut(), self.chan.hchan()) {
+            op.as_mut().cancel(h, false);
+        }
+    }
+}
+
+impl<T> From<Chan<T>> for Receiver<T> {
+    #[track_caller]
+    fn from(chan: Chan<T>) -> Self {
+        Receiver::from_chan(chan, Location::caller())
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver::from_chan(self.chan.clone(), self.at)
+    }
+}
+
+impl<T> Default for Receiver<T> {
+    /// The nil channel.
+    fn default() -> Self {
+        Receiver::nil()
+    }
+}
+
+impl<T> PartialEq for Receiver<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.chan == other.chan
+    }
+}
+
+impl<T> Eq for Receiver<T> {}
+
+impl<T> std::hash::Hash for Receiver<T> {
+    /// By channel identity.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.chan.hash(state);
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Receiver").field(&self.chan).finish()
+    }
+}

@@ -1,0 +1,89 @@
+//! The `Recv` future: `ch.recv().await`.
+//!
+//! Go: `chanrecv` (`v, ok := <-ch`).
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use goro_runtime::hook::{self, WaitReason};
+
+use crate::hchan::Hchan;
+use crate::op::Op;
+
+/// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
+/// once the channel is closed and drained.
+///
+/// On a nil channel it never completes. Cancel-safe: dropping it never loses a
+/// value (see [`Chan::recv`](crate::Chan::recv)).
+///
+/// ```
+/// let ch = goro_chan::make::<u8>(1);
+/// ch.try_send(5).unwrap();
+/// assert_eq!(futures::executor::block_on(ch.recv()), Some(5));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a, T> {
+    /// None: nil channel.
+    pub(crate) chan: Option<&'a Hchan<T>>,
+    /// The user's call site.
+    pub(crate) at: &'static Location<'static>,
+    pub(crate) op: Op<T>,
+}
+
+impl<'a, T> Recv<'a, T> {
+    pub(crate) fn new(chan: Option<&'a Hchan<T>>, at: &'static Location<'static>) -> Self {
+        Recv {
+            chan,
+            at,
+            op: Op::new(None),
+        }
+    }
+
+    /// Splits an unpolled future into its channel (for `select`).
+    pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>) {
+        assert!(
+            !self.op.is_waiting(),
+            "a polled `Recv` cannot become a select case"
+        );
+        (self.chan, self.at)
+    }
+}
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // SAFETY: `op` is structurally pinned; the other fields are not moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this.chan {
+            None => {
+                hook::note_park(WaitReason::ChanReceiveNilChan, this.at, None);
+                Poll::Pending
+            }
+            // SAFETY: `op` is structurally pinned (never moved out of a pinned `Recv`).
+            Some(chan) => unsafe { Pin::new_unchecked(&mut this.op) }.poll_recv(chan, cx, this.at),
+        }
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        if let Some(chan) = self.chan {
+            // SAFETY: `drop` runs on the pinned location (or an unpinned,
+            // hence never-queued, future); `op` is structurally pinned.
+            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, false);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv")
+            .field("nil", &self.chan.is_none())
+            .field("waiting", &self.op.is_waiting())
+            .finish()
+    }
+}

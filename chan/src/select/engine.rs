@@ -1,0 +1,454 @@
+//! The select engine: Go's `selectgo` as a future, in named passes.
+//!
+//! Go: `runtime/select.go` (`selectgo`, `sellock`, `selunlock`).
+//!
+//! # Design
+//!
+//! Each poll of a fresh select:
+//!
+//! 1. `pass_ready`: visit the cases in a fresh uniformly random order
+//!    (Go's `pollorder`, an inside-out Fisher-Yates shuffle driven by
+//!    `hook::rand_below`) and commit the first that is ready now: a channel
+//!    case under its own channel's lock, a future case by polling it.
+//!    With `default` and nothing ready: take `default`.
+//! 2. `pass_enqueue`: lock every channel in address order (Go's
+//!    `lockorder`), re-check the channel cases in the same random order
+//!    (something may have become ready since pass 1) and, if still none is
+//!    ready, queue one waiter per channel case, all pointing to this select's
+//!    selection cell, then unlock and park.
+//! 3. When woken, the cell names the winner: the case whose counterpart won
+//!    the cell's CAS (`src/cell.rs`). Unregister the losers, finish the
+//!    winner, drop un-chosen futures in place.
+//!
+//! Future cases are polled outside every channel lock. A future that completes
+//! while the select is parked must not race a channel counterpart, so on each
+//! wake-up a select with future cases first abandons its cell (if that CAS
+//! fails, a channel case already won and is taken), unregisters everything and
+//! starts again at pass 1. Without future cases a wake-up that finds the cell
+//! still `WAITING` is spurious and only refreshes the waker.
+//!
+//! Dropping the select (cancellation) abandons the cell; if a counterpart won
+//! it first, a received value goes back to its channel (as for a dropped
+//! `Recv`) and a completed send stays completed.
+//!
+//! # Invariants
+//!
+//! - Exactly one case commits: a channel case commits only under its channel
+//!   lock, after winning the cell (queued) or while no waiter is queued
+//!   (passes 1 and 2); a future case commits only while no waiter is queued.
+//! - When `poll` returns `Ready` or the select is dropped, no waiter of any
+//!   case is queued and every un-chosen future has been dropped in place.
+//! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
+//!
+//! # Locking
+//!
+//! Pass 2 and the waker refresh hold several channel locks, always in address
+//! order and each distinct lock once (two cases on one channel share it).
+//! No waker is woken and no future is polled while a channel lock is held.
+//!
+//! # Soundness note
+//!
+//! The contract passes cases as `&mut dyn SelectCase`, not pinned. Waiters
+//! live inside the cases, so a case must not move while queued: the select
+//! future unregisters everything before completing and when dropped, and the
+//! case types unregister in their own `Drop` too. Leaking a *polled* select
+//! future (`mem::forget`) and then moving one of its cases is the one misuse
+//! this cannot stop; the `select!` macro never does it.
+
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use goro_runtime::hook::{self, WaitReason};
+
+use super::case::{BlockingCase, CaseKind, ChanLock, SelectCase};
+use super::inline_vec::{InlineVec, INLINE_CASES};
+use crate::cell::{CellState, SelCell};
+use crate::loom::{lock, MutexGuard};
+
+/// Access to a case in the slice the engine was given (`&mut dyn SelectCase`
+/// for `select`, `&mut dyn BlockingCase` for `select_blocking`).
+#[doc(hidden)]
+pub trait AsCase {
+    /// The case.
+    fn case(&mut self) -> &mut dyn SelectCase;
+}
+
+impl AsCase for &mut (dyn SelectCase + '_) {
+    fn case(&mut self) -> &mut dyn SelectCase {
+        &mut **self
+    }
+}
+
+impl AsCase for &mut (dyn BlockingCase + '_) {
+    fn case(&mut self) -> &mut dyn SelectCase {
+        (**self).__as_select_case()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not parked: the next poll runs the passes.
+    Start,
+    /// Waiters queued on the cell.
+    Waiting { has_futures: bool },
+    /// Completed.
+    Done,
+}
+
+/// The future returned by [`select`]: `Some(i)` when case `i` committed,
+/// `None` when `default` was taken.
+///
+/// ```
+/// use goro_chan::select::{select, CaseOutput, SelectCase};
+/// let (a, b) = (goro_chan::make::<i32>(1), goro_chan::make::<i32>(1));
+/// b.try_send(2).unwrap();
+/// let mut c0 = goro_chan::select::into_case!(&a);
+/// let mut c1 = goro_chan::select::into_case!(&b);
+/// let i = futures::executor::block_on(select(
+///     &mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase],
+///     false,
+/// ));
+/// assert_eq!(i, Some(1));
+/// assert_eq!(c1.take_output(), Some(2));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Select<'a, C: AsCase> {
+    cases: &'a mut [C],
+    has_default: bool,
+    /// The user's call site.
+    at: &'static Location<'static>,
+    /// The one selection cell every queued waiter points to. Pinned.
+    cell: SelCell,
+    phase: Phase,
+    _pin: PhantomPinned,
+}
+
+/// Runs a `select` over `cases` (see the module docs). `Some(i)`: case `i`
+/// committed; `None`: `default` taken (only when `has_default`).
+///
+/// ```
+/// use goro_chan::select::{select, SelectCase};
+/// let ch = goro_chan::make::<i32>(0);
+/// let mut c0 = goro_chan::select::into_case!(ch.recv());
+/// let i = futures::executor::block_on(select(&mut [&mut c0 as &mut dyn SelectCase], true));
+/// assert_eq!(i, None); // nothing ready: default
+/// ```
+#[track_caller]
+pub fn select<'a, 'b, 'c>(
+    cases: &'a mut [&'b mut (dyn SelectCase + 'c)],
+    has_default: bool,
+) -> Select<'a, &'b mut (dyn SelectCase + 'c)> {
+    Select::new(cases, has_default, Location::caller())
+}
+
+/// [`select`] on a plain thread: parks the thread until a case commits.
+///
+/// ```
+/// use goro_chan::select::{select_blocking, BlockingCase};
+/// let ch = goro_chan::make::<i32>(1);
+/// let mut c0 = goro_chan::select::into_case!(ch.send(1));
+/// assert_eq!(select_blocking(&mut [&mut c0 as &mut dyn BlockingCase], false), Some(0));
+/// ```
+#[track_caller]
+pub fn select_blocking<'a, 'b, 'c>(
+    cases: &'a mut [&'b mut (dyn BlockingCase + 'c)],
+    has_default: bool,
+) -> Option<usize> {
+    crate::blocking::block_on(Select::new(cases, has_default, Location::caller()))
+}
+
+impl<'a, C: AsCase> Select<'a, C> {
+    fn new(cases: &'a mut [C], has_default: bool, at: &'static Location<'static>) -> Self {
+        Select {
+            cases,
+            has_default,
+            at,
+            cell: SelCell::new(),
+            phase: Phase::Start,
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Completes with case `i`: unregisters and releases the others, finishes
+    /// `i`, and raises Go's panic for a send on a closed channel.
+    fn finish(&mut self, i: usize) -> Option<usize> {
+        self.phase = Phase::Done;
+        for (j, c) in self.cases.iter_mut().enumerate() {
+            if j != i {
+                let c = c.case();
+                c.__unregister();
+                c.__release();
+            }
+        }
+        if self.cases[i].case().__finish() {
+            panic!("send on closed channel");
+        }
+        Some(i)
+    }
+
+    /// Unregisters every case; the cell must not be `WAITING`.
+    fn unregister_all(&mut self) {
+        for c in self.cases.iter_mut() {
+            c.case().__unregister();
+        }
+    }
+
+    fn release_all(&mut self) {
+        for c in self.cases.iter_mut() {
+            c.case().__release();
+        }
+    }
+
+    /// Waits until a claimer of case `i` has published `DONE`.
+    fn sync_claimed(&mut self, i: usize) {
+        if let CaseKind::Chan(l) = self.cases[i].case().__kind() {
+            // SAFETY: the lock lives in a channel the case borrows or owns.
+            drop(lock(unsafe { &*l.0 }));
+        }
+    }
+
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        loop {
+            match self.phase {
+                Phase::Done => panic!("select polled after completion"),
+                Phase::Start => {
+                    if hook::poll_budget(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let perm = permutation(self.cases.len());
+                    if let Some(i) = pass_ready(self.cases, &perm, cx) {
+                        return Poll::Ready(self.finish(i));
+                    }
+                    if self.has_default {
+                        self.phase = Phase::Done;
+                        self.release_all();
+                        return Poll::Ready(None);
+                    }
+                    // SAFETY: nothing of this select is queued (phase Start); the
+                    // cell is pinned and `Drop` unregisters every waiter.
+                    let won = unsafe { pass_enqueue(self.cases, &perm, &self.cell, cx.waker()) };
+                    if let Some(i) = won {
+                        return Poll::Ready(self.finish(i));
+                    }
+                    let has_futures = self
+                        .cases
+                        .iter_mut()
+                        .any(|c| matches!(c.case().__kind(), CaseKind::Future));
+                    self.phase = Phase::Waiting { has_futures };
+                    hook::note_park(WaitReason::Select, self.at, None);
+                    return Poll::Pending;
+                }
+                Phase::Waiting { has_futures } => match self.cell.state() {
+                    CellState::Done(i) => return Poll::Ready(self.finish(i)),
+                    CellState::Claimed(i) => self.sync_claimed(i),
+                    CellState::Waiting if has_futures => {
+                        if self.cell.try_abandon() {
+                            self.unregister_all();
+                            // SAFETY: nothing is queued any more.
+                            drop(unsafe { self.cell.clear_waker() });
+                            self.phase = Phase::Start;
+                        }
+                    }
+                    CellState::Waiting => {
+                        // SAFETY: the locks live in channels the cases borrow or
+                        // own, which outlive this call; the guards are dropped
+                        // before it returns.
+                        let locks = unsafe { lock_all(self.cases) };
+                        if self.cell.state() == CellState::Waiting {
+                            // SAFETY: we hold every lock of a channel where a
+                            // waiter of ours is queued, and saw WAITING.
+                            let old = unsafe { self.cell.update_waker(cx.waker()) };
+                            drop(locks);
+                            drop(old);
+                            hook::note_park(WaitReason::Select, self.at, None);
+                            return Poll::Pending;
+                        }
+                    }
+                    CellState::Abandoned => unreachable!("a parked select's cell was abandoned"),
+                },
+            }
+        }
+    }
+}
+
+impl<C: AsCase> Future for Select<'_, C> {
+    type Output = Option<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        // SAFETY: only `cell` is structurally pinned and it is never moved;
+        // the other fields are plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.poll_inner(cx)
+    }
+}
+
+impl<C: AsCase> Drop for Select<'_, C> {
+    fn drop(&mut self) {
+        match self.phase {
+            Phase::Done => return,
+            Phase::Start => {}
+            Phase::Waiting { .. } => {
+                if self.cell.try_abandon() {
+                    self.unregister_all();
+                } else {
+                    let won = loop {
+                        match self.cell.state() {
+                            CellState::Claimed(i) => self.sync_claimed(i),
+                            CellState::Done(i) => break i,
+                            s => unreachable!("cell {s:?} after a failed abandon"),
+                        }
+                    };
+                    for (j, c) in self.cases.iter_mut().enumerate() {
+                        if j == won {
+                            c.case().__cancel_won();
+                        } else {
+                            c.case().__unregister();
+                        }
+                    }
+                }
+                // SAFETY: nothing is queued any more.
+                drop(unsafe { self.cell.clear_waker() });
+            }
+        }
+        self.phase = Phase::Done;
+        self.release_all();
+    }
+}
+
+/// A uniformly random permutation of `0..n` (Go's `pollorder`): inside-out
+/// Fisher-Yates.
+fn permutation(n: usize) -> InlineVec<usize, INLINE_CASES> {
+    let mut p = InlineVec::new();
+    for i in 0..n {
+        p.push(i);
+        let bound = u32::try_from(i + 1).expect("too many select cases");
+        let j = rand_below(bound) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// The runtime's generator (seeded per runtime by `Builder::rng_seed`).
+#[cfg(not(goro_loom))]
+fn rand_below(n: u32) -> u32 {
+    hook::rand_below(n)
+}
+
+/// Under loom every execution must be deterministic, so the order is fixed
+/// there (the uniformity of the real order is tested without loom).
+#[cfg(goro_loom)]
+fn rand_below(n: u32) -> u32 {
+    n - 1
+}
+
+/// Pass 1: commit the first case, in `perm` order, that is ready now.
+fn pass_ready<C: AsCase>(
+    cases: &mut [C],
+    perm: &InlineVec<usize, INLINE_CASES>,
+    cx: &mut Context<'_>,
+) -> Option<usize> {
+    for k in 0..perm.len() {
+        let i = *perm.get(k);
+        let c = cases[i].case();
+        match c.__kind() {
+            CaseKind::Nil => {}
+            CaseKind::Future => {
+                if c.__poll_future(cx) {
+                    return Some(i);
+                }
+            }
+            CaseKind::Chan(l) => {
+                // SAFETY: the lock lives in a channel the case borrows or owns.
+                let g = lock(unsafe { &*l.0 });
+                // SAFETY: we hold the case's lock; nothing is queued (pass 1).
+                if let Some(w) = unsafe { c.__try_locked() } {
+                    drop(g);
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    return Some(i);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Pass 2: under all channel locks, commit a case that became ready since
+/// pass 1, or queue every channel case on `cell`.
+///
+/// # Safety
+///
+/// No waiter of these cases is queued; `cell` is pinned and outlives the
+/// queued waiters (the select unregisters them before it moves or drops).
+unsafe fn pass_enqueue<C: AsCase>(
+    cases: &mut [C],
+    perm: &InlineVec<usize, INLINE_CASES>,
+    cell: &SelCell,
+    waker: &Waker,
+) -> Option<usize> {
+    // SAFETY: the locks live in channels the cases borrow or own, which
+    // outlive this call; the guards are dropped before it returns.
+    let locks = unsafe { lock_all(cases) };
+    for k in 0..perm.len() {
+        let i = *perm.get(k);
+        let c = cases[i].case();
+        if let CaseKind::Chan(_) = c.__kind() {
+            // SAFETY: we hold every channel lock; nothing is queued yet.
+            if let Some(w) = unsafe { c.__try_locked() } {
+                drop(locks);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                return Some(i);
+            }
+        }
+    }
+    // SAFETY: nothing is queued yet, so no counterpart can see the cell.
+    let old = unsafe { cell.reset(waker) };
+    for k in 0..perm.len() {
+        let i = *perm.get(k);
+        let c = cases[i].case();
+        if let CaseKind::Chan(_) = c.__kind() {
+            // SAFETY: we hold the lock; `cell` outlives the queued waiter and
+            // the case is not moved while the select borrows it (caller contract).
+            unsafe { c.__enqueue_locked(cell, i) };
+        }
+    }
+    drop(locks);
+    drop(old);
+    None
+}
+
+/// Locks every distinct channel of `cases` in address order (Go's `sellock`).
+///
+/// # Safety
+///
+/// The channels outlive `'g`, and the guards are dropped before any case is
+/// dropped or moved.
+unsafe fn lock_all<'g, C: AsCase>(cases: &mut [C]) -> InlineVec<MutexGuard<'g, ()>, INLINE_CASES> {
+    let mut order: InlineVec<ChanLock, INLINE_CASES> = InlineVec::new();
+    for c in cases.iter_mut() {
+        if let CaseKind::Chan(l) = c.case().__kind() {
+            order.push(l);
+            // Insertion sort by address (case counts are small).
+            let mut k = order.len() - 1;
+            while k > 0 && order.get(k - 1).addr() > order.get(k).addr() {
+                order.swap(k - 1, k);
+                k -= 1;
+            }
+        }
+    }
+    let mut guards = InlineVec::new();
+    for k in 0..order.len() {
+        if k > 0 && order.get(k - 1).addr() == order.get(k).addr() {
+            continue;
+        }
+        // SAFETY: by the caller's contract the lock outlives 'g.
+        guards.push(lock(unsafe { &*order.get(k).0 }));
+    }
+    guards
+}

@@ -1,0 +1,109 @@
+//! The `Send` future: `ch.send(v).await`.
+//!
+//! Go: `chansend` (`ch <- v`).
+
+use core::marker::Send as SendMarker;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use goro_runtime::hook::{self, WaitReason};
+
+use crate::hchan::Hchan;
+use crate::op::Op;
+
+/// Future of [`Chan::send`](crate::Chan::send): completes when the value was
+/// taken by a receiver or buffered.
+///
+/// Panics with "send on closed channel" when the channel is (or gets) closed.
+/// On a nil channel it never completes. Cancel-safe: dropped before a receiver
+/// took the value, it sent nothing (the value is dropped with it).
+///
+/// ```
+/// let ch = goro_chan::make::<u8>(1);
+/// futures::executor::block_on(ch.send(1));
+/// assert_eq!(ch.try_recv(), Ok(1));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Send<'a, T> {
+    /// None: nil channel.
+    pub(crate) chan: Option<&'a Hchan<T>>,
+    /// The user's call site.
+    pub(crate) at: &'static Location<'static>,
+    pub(crate) op: Op<T>,
+}
+
+// The future is `Send` when `T: Send` through its fields (`Op` is).
+const _: fn() = || {
+    fn assert_send<X: SendMarker>() {}
+    assert_send::<Send<'static, u32>>();
+};
+
+impl<'a, T> Send<'a, T> {
+    pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T, at: &'static Location<'static>) -> Self {
+        Send {
+            chan,
+            at,
+            op: Op::new(Some(v)),
+        }
+    }
+
+    /// Splits an unpolled future into its channel and value (for `select`).
+    pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>, T) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; each field is read once.
+        let (chan, at, op) = unsafe {
+            (
+                std::ptr::read(&this.chan),
+                std::ptr::read(&this.at),
+                std::ptr::read(&this.op),
+            )
+        };
+        assert!(
+            !op.is_waiting(),
+            "a polled `Send` cannot become a select case"
+        );
+        match op.into_value() {
+            Some(v) => (chan, at, v),
+            None => panic!("a completed `Send` cannot become a select case"),
+        }
+    }
+}
+
+impl<T> Future for Send<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `op` is structurally pinned; the other fields are not moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this.chan {
+            None => {
+                hook::note_park(WaitReason::ChanSendNilChan, this.at, None);
+                Poll::Pending
+            }
+            // SAFETY: `op` is structurally pinned (never moved out of a pinned `Send`).
+            Some(chan) => unsafe { Pin::new_unchecked(&mut this.op) }.poll_send(chan, cx, this.at),
+        }
+    }
+}
+
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        if let Some(chan) = self.chan {
+            // SAFETY: `drop` runs on the pinned location (or an unpinned,
+            // hence never-queued, future); `op` is structurally pinned.
+            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, true);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Send<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Send")
+            .field("nil", &self.chan.is_none())
+            .field("waiting", &self.op.is_waiting())
+            .finish()
+    }
+}
