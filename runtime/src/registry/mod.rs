@@ -8,8 +8,10 @@
 //!
 //! Every goroutine's [`GoroutineRecord`] lives inside its task allocation
 //! (the task header's metadata), so registering costs no allocation of its
-//! own. The registry holds a pointer to each live record, in shards keyed by
-//! goroutine id so that concurrent spawns and exits rarely share a lock. A
+//! own. The registry holds a pointer to each live record, in shards; a
+//! thread inserts into its own home shard (assigned round-robin per thread),
+//! so workers spawning concurrently do not share a lock or a cache line, and
+//! counts are kept per shard (no global counter bouncing between cores). A
 //! record removes itself (in the goroutine future's destructor) before its
 //! allocation can be freed.
 //!
@@ -113,7 +115,8 @@ pub(crate) struct GoroutineRecord {
     /// State of this goroutine's random generator (`hook::rand_below`); only
     /// touched by the thread polling the goroutine.
     rng: AtomicU64,
-    /// Index in the registry shard; set once on insertion.
+    /// Where the record is registered: `index << SHARD_BITS | shard`; set
+    /// once on insertion.
     slot: AtomicUsize,
 }
 
@@ -207,6 +210,8 @@ struct Entry {
 struct Shard {
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// Registered records in this shard.
+    live: usize,
 }
 
 // SAFETY: `Entry::record` points to a `GoroutineRecord`, which is `Sync`
@@ -214,13 +219,31 @@ struct Shard {
 // record is alive while the entry exists (module invariant).
 unsafe impl Send for Shard {}
 
-const SHARDS: usize = 16;
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Round-robin source of home shards.
+static NEXT_HOME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's home shard (assigned on first use).
+    static HOME: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+fn home_shard() -> usize {
+    HOME.with(|h| {
+        let mut v = h.get();
+        if v == usize::MAX {
+            v = NEXT_HOME.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
+            h.set(v);
+        }
+        v
+    })
+}
 
 /// All live goroutines of one runtime. Go: `allgs`.
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
-    /// Live goroutines, main included. Go: `gcount()`.
-    live: AtomicUsize,
     /// Next id to hand out (main is 1).
     next_id: AtomicU64,
 }
@@ -231,7 +254,6 @@ impl Registry {
             shards: (0..SHARDS)
                 .map(|_| CachePadded::new(Mutex::new(Shard::default())))
                 .collect(),
-            live: AtomicUsize::new(0),
             next_id: AtomicU64::new(2),
         }
     }
@@ -240,10 +262,6 @@ impl Registry {
     pub(crate) fn next_id(&self) -> GoroutineId {
         // Relaxed: uniqueness only needs the RMW's atomicity.
         GoroutineId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn shard(&self, id: GoroutineId) -> &Mutex<Shard> {
-        &self.shards[(id.as_u64() as usize) % SHARDS]
     }
 
     /// Registers `record`.
@@ -258,7 +276,9 @@ impl Registry {
             record: NonNull::from(record),
             waker,
         };
-        let mut shard = lock(self.shard(record.id));
+        let home = home_shard();
+        let mut shard = lock(&self.shards[home]);
+        shard.live += 1;
         let i = match shard.free.pop() {
             Some(i) => {
                 shard.slots[i] = Some(entry);
@@ -271,30 +291,31 @@ impl Registry {
         };
         // Relaxed: read back only by `remove`, which runs after this on the
         // same goroutine (ordered by the task's run/schedule handoffs).
-        record.slot.store(i, Ordering::Relaxed);
+        record.slot.store(i << SHARD_BITS | home, Ordering::Relaxed);
         drop(shard);
-        self.live.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Unregisters `record`; returns its waker so the caller drops it outside
     /// the shard lock.
     pub(crate) fn remove(&self, record: &GoroutineRecord) -> Option<Waker> {
         // Relaxed: see `insert`.
-        let i = record.slot.load(Ordering::Relaxed);
-        if i == usize::MAX {
+        let at = record.slot.load(Ordering::Relaxed);
+        if at == usize::MAX {
             return None;
         }
-        let mut shard = lock(self.shard(record.id));
+        let (home, i) = (at & (SHARDS - 1), at >> SHARD_BITS);
+        let mut shard = lock(&self.shards[home]);
         let entry = shard.slots[i].take();
+        debug_assert!(entry.is_some(), "goroutine record removed twice");
         shard.free.push(i);
+        shard.live -= 1;
         drop(shard);
-        self.live.fetch_sub(1, Ordering::Relaxed);
         entry.and_then(|e| e.waker)
     }
 
     /// Number of live goroutines (main included). Go: `runtime.NumGoroutine`.
     pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| lock(s).live).sum()
     }
 
     /// A snapshot of every live goroutine, sorted by id.
