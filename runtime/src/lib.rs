@@ -45,7 +45,7 @@
 //!
 //! 1. channel locks (several: in address order)
 //! 2. timer wheel
-//! 3. registry shard, then a goroutine's wait record
+//! 3. registry shard
 //! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
 //!
 //! Outside all of these, in this order: the `block_on` turn (held for a

@@ -10,7 +10,9 @@
 #[allow(unused_imports)]
 pub(crate) use loom::{
     sync::{
-        atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        },
         Arc, Condvar, Mutex, MutexGuard,
     },
     thread,
@@ -20,7 +22,9 @@ pub(crate) use loom::{
 #[allow(unused_imports)] // `Arc` and `thread` are used by the loom models only
 pub(crate) use std::{
     sync::{
-        atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        },
         Arc, Condvar, Mutex, MutexGuard,
     },
     thread,

@@ -17,8 +17,9 @@
 //!
 //! The wait state is written by the goroutine itself, on the worker that
 //! polls it: `note_park` only fills a thread-local cell (no lock, no
-//! allocation); when the poll returns `Pending` the record's `wait` lock, which
-//! only a concurrent dump can contend, is taken once to store it.
+//! allocation); when the poll returns `Pending` it is stored into the record's
+//! `wait` cell, a seqlock over atomics that the goroutine writes without any
+//! lock or read-modify-write and dumps read consistently.
 //!
 //! # Invariants
 //!
@@ -28,11 +29,12 @@
 //!
 //! # Locking
 //!
-//! Shard locks, then a record's `wait` lock (a dump takes both; the owning
-//! worker takes only `wait`). Both are below the scheduler's idle lock in the
-//! crate's rank list and never held while waking a task.
+//! Shard locks only (a record's wait cell takes no lock). They are below the
+//! scheduler's idle lock in the crate's rank list and never held while
+//! waking a task.
 
 mod dump;
+mod wait_cell;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -89,7 +91,7 @@ const RUNNABLE: u8 = 0;
 const RUNNING: u8 = 1;
 const WAITING: u8 = 2;
 
-/// Details of a goroutine's current park. Protected by `GoroutineRecord::wait`.
+/// Details of a goroutine's current park, as stored in `GoroutineRecord::wait`.
 #[derive(Clone, Copy)]
 pub(crate) struct WaitRecord {
     pub(crate) reason: WaitReason,
@@ -110,8 +112,9 @@ pub(crate) struct GoroutineRecord {
     /// `RUNNABLE`/`RUNNING`/`WAITING`; written by the scheduler and the
     /// goroutine's own poll, read by dumps.
     state: AtomicU8,
-    /// The last park; written only by the goroutine's own poll.
-    wait: Mutex<Option<WaitRecord>>,
+    /// The last park; written only by the goroutine's own poll, without a
+    /// lock (see `wait_cell`).
+    wait: wait_cell::WaitCell,
     /// State of this goroutine's random generator (`hook::rand_below`); only
     /// touched by the thread polling the goroutine.
     rng: AtomicU64,
@@ -132,7 +135,7 @@ impl GoroutineRecord {
             parent,
             spawned_at,
             state: AtomicU8::new(RUNNABLE),
-            wait: Mutex::new(None),
+            wait: wait_cell::WaitCell::new(),
             // Mix the id in so that every goroutine has its own sequence,
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -156,7 +159,7 @@ impl GoroutineRecord {
 
     /// The goroutine's poll returned `Pending`.
     pub(crate) fn set_waiting(&self, w: WaitRecord) {
-        *lock(&self.wait) = Some(w);
+        self.wait.write(&w);
         // Release pairs with the Acquire load in `snapshot`: a dump that sees
         // WAITING sees this park's details (or a later one's).
         self.state.store(WAITING, Ordering::Release);
@@ -178,7 +181,7 @@ impl GoroutineRecord {
         // Acquire pairs with the Release store in `set_waiting`.
         let state = match self.state.load(Ordering::Acquire) {
             RUNNING => GoroutineState::Running,
-            WAITING => match *lock(&self.wait) {
+            WAITING => match self.wait.read() {
                 Some(w) => GoroutineState::Waiting {
                     reason: w.reason,
                     at: w.at,
