@@ -46,3 +46,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// One step of a spin-wait: a CPU hint normally, a yield to the model
+/// checker under loom (which must see spinning threads make way).
+#[inline]
+pub(crate) fn spin_wait() {
+    #[cfg(goro_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(goro_loom))]
+    std::hint::spin_loop();
+}
