@@ -9,8 +9,11 @@
 //!
 //! Not ported as modules: `select5.go` is a generator that writes and runs
 //! Go programs (its cases are covered by `select3` and `tests/select_semantics.rs`);
-//! the other `test/chan` files (fifo, goroutines, perm, powser, sieve, zerosize)
-//! test channels rather than select.
+//! the channel-only `test/chan` files (fifo, goroutines, nonblock, sieve1,
+//! zerosize) and the select-free parts of `runtime/chan_test.go` are ported in
+//! goro-chan's own suite, `chan/tests/go_conformance/`, where they also run
+//! under tokio and on plain threads; `perm.go` is a compile-error test (Rust's
+//! `Sender`/`Receiver` types enforce it) and `powser*.go` are not ported yet.
 
 #[path = "../common/mod.rs"]
 mod common;
