@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use goro::chan::{self, Chan, TryRecvError};
+use goro::chan::{self, Chan, TryRecvError, TrySendError};
 
 /// Go: a producer that closes its channel when done.
 ///
@@ -92,15 +92,15 @@ async fn main() {
     merged.sort();
     println!("6. merged: {merged:?}");
 
-    // 7. Go's panics, with Go's text: send on a closed channel.
-    let closed: Chan<i32> = chan::make(1);
+    // 7. A value handed to a channel is delivered or given back: try_send on a
+    //    closed channel returns it (send().await would panic with Go's text,
+    //    "send on closed channel", and stop the program as in Go).
+    let closed: Chan<String> = chan::make(1);
     closed.close();
-    let h = goro::go!(async move { closed.send(1).await });
-    let err = h.await.unwrap_err();
-    println!(
-        "7. panic: {}",
-        err.into_panic().downcast_ref::<&str>().unwrap()
-    );
+    match closed.try_send("hello".to_string()) {
+        Err(TrySendError::Closed(v)) => println!("7. closed channel gave back {v:?}"),
+        other => unreachable!("{other:?}"),
+    }
 
     // 8. The goroutine dump, as Go prints on SIGQUIT.
     let blocked = chan::make::<i32>(0);

@@ -19,9 +19,36 @@ pub use goro_runtime::net;
 
 pub use goro_macros::{main, select, select_blocking, test};
 
+/// Starts a goroutine: Go's `go` statement. Evaluates to the goroutine's
+/// [`JoinHandle`]; drop it to detach the goroutine, as `go f()` does.
+///
+/// `go!(fut)` is [`spawn`]`(fut)`: the spawn site recorded for the goroutine
+/// dump is the `go!` call.
+///
+/// ```
+/// let answer = goro::run(async {
+///     let c = goro::chan::make::<u32>(0);
+///     let tx = c.clone();
+///     goro::go!(async move { tx.send(42).await });
+///     c.recv().await
+/// });
+/// assert_eq!(answer, Some(42));
+/// ```
+#[macro_export]
+macro_rules! go {
+    ($fut:expr $(,)?) => {
+        $crate::spawn($fut)
+    };
+}
+
 /// Paths named by the code the macros generate. Not part of the API.
 #[doc(hidden)]
 pub mod __private {
     pub use goro_chan::select;
     pub use goro_runtime::{main_entry, test_entry};
 }
+
+/// The README's code blocks run as doctests, so its example cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -24,7 +24,6 @@ use crate::registry::{GoroutineId, GoroutineRecord};
 ///     assert_eq!(h.await.unwrap(), 42);
 /// });
 /// ```
-#[must_use = "dropping a JoinHandle detaches the goroutine; `let _ = ` to make that explicit"]
 pub struct JoinHandle<T> {
     task: Option<async_task::FallibleTask<Result<T, Panic>, GoroutineRecord>>,
     id: GoroutineId,
