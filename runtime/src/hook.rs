@@ -83,6 +83,44 @@ impl WaitReason {
     }
 }
 
+impl WaitReason {
+    /// Every reason, in declaration order (`ALL[r as usize] == r`).
+    const ALL: [WaitReason; 16] = [
+        WaitReason::ChanSend,
+        WaitReason::ChanReceive,
+        WaitReason::ChanSendNilChan,
+        WaitReason::ChanReceiveNilChan,
+        WaitReason::Select,
+        WaitReason::SelectNoCases,
+        WaitReason::MutexLock,
+        WaitReason::RwMutexRLock,
+        WaitReason::RwMutexLock,
+        WaitReason::WaitGroupWait,
+        WaitReason::CondWait,
+        WaitReason::OnceDo,
+        WaitReason::Sleep,
+        WaitReason::IoWait,
+        WaitReason::JoinWait,
+        WaitReason::FutureWait,
+    ];
+
+    /// The inverse of `r as u8` (for the registry's lock-free wait cell).
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        Self::ALL
+            .get(usize::from(v))
+            .copied()
+            .unwrap_or(WaitReason::FutureWait)
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn wait_reason_round_trips_through_u8() {
+    for r in WaitReason::ALL {
+        assert_eq!(WaitReason::from_u8(r as u8), r);
+    }
+}
+
 impl fmt::Display for WaitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

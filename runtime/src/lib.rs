@@ -22,8 +22,11 @@
 //!   the goroutine wrapper, [`JoinHandle`].
 //! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
 //!   `Driver` hook for timers and IO.
-//! - `registry/`: goroutine ids, spawn sites, wait states; the dump.
+//! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
+//!   cell per goroutine); the dump.
 //! - `blocking.rs`: the `spawn_blocking` pool.
+//! - [`time`], `io/` ([`net`]): the timer wheel and the mio reactor, installed
+//!   as the scheduler's driver.
 //! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
 //!
 //! # Panics and Go
@@ -50,11 +53,13 @@
 //!    and while computing the timeout), then the timer wheel, then the
 //!    reactor's registration slab, then one registration's waker slots
 //!    (timer actions and IO wakers run after all of these are released)
-//! 3. registry shard, then a goroutine's wait record
+//! 3. registry shard
 //! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
 //!
-//! The runtime lifecycle and core-handoff locks are taken with no other lock
-//! held.
+//! Outside all of these, in this order: the `block_on` turn (held for a
+//! whole `block_on`), the runtime lifecycle lock (start/stop), a core-handoff
+//! slot; none is held while a goroutine is polled, except the turn, which
+//! only other `block_on` callers wait for.
 
 pub mod hook;
 pub mod runtime;

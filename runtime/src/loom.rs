@@ -10,7 +10,9 @@
 #[allow(unused_imports)]
 pub(crate) use loom::{
     sync::{
-        atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        },
         Arc, Condvar, Mutex, MutexGuard,
     },
     thread,
@@ -20,7 +22,9 @@ pub(crate) use loom::{
 #[allow(unused_imports)] // `Arc` and `thread` are used by the loom models only
 pub(crate) use std::{
     sync::{
-        atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        },
         Arc, Condvar, Mutex, MutexGuard,
     },
     thread,
@@ -41,4 +45,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// One step of a spin-wait: a CPU hint normally, a yield to the model
+/// checker under loom (which must see spinning threads make way).
+#[inline]
+pub(crate) fn spin_wait() {
+    #[cfg(goro_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(goro_loom))]
+    std::hint::spin_loop();
 }

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::context::{self, WorkerCtx};
-use crate::loom::StdArc;
+use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
 use crate::scheduler::{worker, Config, Shared};
@@ -294,6 +294,11 @@ impl Runtime {
     ///
     /// Concurrent `block_on` calls on one runtime take turns.
     ///
+    /// Stopping joins the worker threads: a goroutine that blocks its worker
+    /// thread forever (a blocking call outside `spawn_blocking`) makes
+    /// `block_on` hang when main returns. Jobs still running on the blocking
+    /// pool are not waited for.
+    ///
     /// # Panics
     ///
     /// When called from inside a goroutine (it would block a worker), or if
@@ -311,6 +316,11 @@ impl Runtime {
             "goro: Runtime::block_on called from inside a goroutine; it would block a worker thread"
         );
         let shared = &self.handle.shared;
+        assert!(
+            !context::current_runtime().is_some_and(|rt| StdArc::ptr_eq(&rt, shared)),
+            "goro: Runtime::block_on called from a blocking job of the same runtime"
+        );
+        let _turn = lock(&shared.block_on_turn);
         shared
             .start()
             .expect("goro: could not restart the runtime's worker threads");

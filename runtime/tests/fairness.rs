@@ -134,3 +134,30 @@ fn rand_below_is_reproducible_with_a_seed() {
     assert!(a.0.iter().chain(&a.1).all(|&v| v < 1000));
     assert_ne!(a.0, a.1, "each goroutine has its own sequence");
 }
+
+/// A goroutine spawned by one that then spins without awaiting must still
+/// run (on another worker): spawning wakes an idle worker, which may steal
+/// from the spawner's runnext slot. Bounded by a deadline, not a sleep.
+#[test]
+fn spawned_goroutine_runs_while_spawner_spins() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    rt.block_on(async {
+        let h = goro_runtime::spawn(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            drop(goro_runtime::spawn(async move {
+                f.store(true, Ordering::Release)
+            }));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !flag.load(Ordering::Acquire) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "spawned goroutine never ran"
+                );
+                std::hint::spin_loop();
+            }
+        });
+        h.await.unwrap();
+    })
+    .unwrap();
+}

@@ -129,3 +129,46 @@ fn spawn_blocking_returns_and_can_spawn() {
 fn spawn_outside_runtime_panics() {
     drop(goro_runtime::spawn(async {}));
 }
+
+#[test]
+fn concurrent_block_on_calls_take_turns() {
+    let rt = std::sync::Arc::new(Runtime::builder().workers(2).build().unwrap());
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let rt = rt.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let v = rt
+                        .block_on(async move {
+                            let hs: Vec<_> = (0..50u64)
+                                .map(|i| goro_runtime::spawn(async move { i * t }))
+                                .collect();
+                            let mut s = 0;
+                            for h in hs {
+                                s += h.await.unwrap();
+                            }
+                            s
+                        })
+                        .unwrap();
+                    assert_eq!(v, 1225 * t);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn goroutine_woken_from_a_plain_thread() {
+    let v = goro_runtime::run(async {
+        let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+        let h = goro_runtime::spawn(async move { rx.await.unwrap() + 1 });
+        let t = std::thread::spawn(move || tx.send(41).unwrap());
+        let v = h.await.unwrap();
+        t.join().unwrap();
+        v
+    });
+    assert_eq!(v, 42);
+}

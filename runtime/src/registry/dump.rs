@@ -116,3 +116,70 @@ pub fn format_dump(goroutines: &[GoroutineSnapshot]) -> String {
     }
     out
 }
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hook::ObjectDetail;
+
+    fn waiting(minutes_ago: u64) -> GoroutineSnapshot {
+        let since = Instant::now()
+            .checked_sub(Duration::from_secs(minutes_ago * 60 + 5))
+            .unwrap_or_else(Instant::now);
+        GoroutineSnapshot {
+            id: GoroutineId::new(18),
+            created_by: Some(GoroutineId::MAIN),
+            created_at: Location::caller(),
+            state: GoroutineState::Waiting {
+                reason: WaitReason::ChanReceive,
+                at: Some(Location::caller()),
+                on: Some(WaitObject {
+                    id: 1,
+                    made_at: None,
+                    detail: ObjectDetail::Chan { cap: 4, len: 2 },
+                }),
+                since,
+            },
+        }
+    }
+
+    #[test]
+    fn duration_in_whole_minutes_from_one_minute() {
+        let g = waiting(0);
+        assert!(g.to_string().starts_with("goroutine 18 [chan receive]:\n"));
+        let g = waiting(2);
+        if g.to_string().contains("minutes") {
+            assert!(g
+                .to_string()
+                .starts_with("goroutine 18 [chan receive, 2 minutes]:\n"));
+        }
+    }
+
+    #[test]
+    fn block_layout() {
+        let g = waiting(0);
+        let at = Location::caller();
+        let text = g.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].starts_with("    parked at "));
+        assert!(lines[1].ends_with(" on chan (cap 4, len 2)"));
+        assert!(lines[2].starts_with("created by goroutine 1 at "));
+        assert!(lines[2].contains(at.file()));
+        let mut g = g;
+        g.created_by = None;
+        g.state = GoroutineState::Runnable;
+        assert_eq!(
+            g.to_string(),
+            format!(
+                "goroutine 18 [runnable]:\ncreated at {}:{}:{}",
+                g.created_at.file(),
+                g.created_at.line(),
+                g.created_at.column()
+            )
+        );
+        assert_eq!(format_dump(&[g.clone(), g]).matches("\n\n").count(), 1);
+    }
+}

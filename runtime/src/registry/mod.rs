@@ -8,15 +8,18 @@
 //!
 //! Every goroutine's [`GoroutineRecord`] lives inside its task allocation
 //! (the task header's metadata), so registering costs no allocation of its
-//! own. The registry holds a pointer to each live record, in shards keyed by
-//! goroutine id so that concurrent spawns and exits rarely share a lock. A
+//! own. The registry holds a pointer to each live record, in shards; a
+//! thread inserts into its own home shard (assigned round-robin per thread),
+//! so workers spawning concurrently do not share a lock or a cache line, and
+//! counts are kept per shard (no global counter bouncing between cores). A
 //! record removes itself (in the goroutine future's destructor) before its
 //! allocation can be freed.
 //!
 //! The wait state is written by the goroutine itself, on the worker that
 //! polls it: `note_park` only fills a thread-local cell (no lock, no
-//! allocation); when the poll returns `Pending` the record's `wait` lock, which
-//! only a concurrent dump can contend, is taken once to store it.
+//! allocation); when the poll returns `Pending` it is stored into the record's
+//! `wait` cell, a seqlock over atomics that the goroutine writes without any
+//! lock or read-modify-write and dumps read consistently.
 //!
 //! # Invariants
 //!
@@ -26,11 +29,12 @@
 //!
 //! # Locking
 //!
-//! Shard locks, then a record's `wait` lock (a dump takes both; the owning
-//! worker takes only `wait`). Both are below the scheduler's idle lock in the
-//! crate's rank list and never held while waking a task.
+//! Shard locks only (a record's wait cell takes no lock). They are below the
+//! scheduler's idle lock in the crate's rank list and never held while
+//! waking a task.
 
 mod dump;
+mod wait_cell;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -87,7 +91,7 @@ const RUNNABLE: u8 = 0;
 const RUNNING: u8 = 1;
 const WAITING: u8 = 2;
 
-/// Details of a goroutine's current park. Protected by `GoroutineRecord::wait`.
+/// Details of a goroutine's current park, as stored in `GoroutineRecord::wait`.
 #[derive(Clone, Copy)]
 pub(crate) struct WaitRecord {
     pub(crate) reason: WaitReason,
@@ -108,12 +112,14 @@ pub(crate) struct GoroutineRecord {
     /// `RUNNABLE`/`RUNNING`/`WAITING`; written by the scheduler and the
     /// goroutine's own poll, read by dumps.
     state: AtomicU8,
-    /// The last park; written only by the goroutine's own poll.
-    wait: Mutex<Option<WaitRecord>>,
+    /// The last park; written only by the goroutine's own poll, without a
+    /// lock (see `wait_cell`).
+    wait: wait_cell::WaitCell,
     /// State of this goroutine's random generator (`hook::rand_below`); only
     /// touched by the thread polling the goroutine.
     rng: AtomicU64,
-    /// Index in the registry shard; set once on insertion.
+    /// Where the record is registered: `index << SHARD_BITS | shard`; set
+    /// once on insertion.
     slot: AtomicUsize,
 }
 
@@ -129,7 +135,7 @@ impl GoroutineRecord {
             parent,
             spawned_at,
             state: AtomicU8::new(RUNNABLE),
-            wait: Mutex::new(None),
+            wait: wait_cell::WaitCell::new(),
             // Mix the id in so that every goroutine has its own sequence,
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -153,7 +159,7 @@ impl GoroutineRecord {
 
     /// The goroutine's poll returned `Pending`.
     pub(crate) fn set_waiting(&self, w: WaitRecord) {
-        *lock(&self.wait) = Some(w);
+        self.wait.write(&w);
         // Release pairs with the Acquire load in `snapshot`: a dump that sees
         // WAITING sees this park's details (or a later one's).
         self.state.store(WAITING, Ordering::Release);
@@ -175,7 +181,7 @@ impl GoroutineRecord {
         // Acquire pairs with the Release store in `set_waiting`.
         let state = match self.state.load(Ordering::Acquire) {
             RUNNING => GoroutineState::Running,
-            WAITING => match *lock(&self.wait) {
+            WAITING => match self.wait.read() {
                 Some(w) => GoroutineState::Waiting {
                     reason: w.reason,
                     at: w.at,
@@ -207,6 +213,8 @@ struct Entry {
 struct Shard {
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// Registered records in this shard.
+    live: usize,
 }
 
 // SAFETY: `Entry::record` points to a `GoroutineRecord`, which is `Sync`
@@ -214,13 +222,31 @@ struct Shard {
 // record is alive while the entry exists (module invariant).
 unsafe impl Send for Shard {}
 
-const SHARDS: usize = 16;
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Round-robin source of home shards.
+static NEXT_HOME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's home shard (assigned on first use).
+    static HOME: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+fn home_shard() -> usize {
+    HOME.with(|h| {
+        let mut v = h.get();
+        if v == usize::MAX {
+            v = NEXT_HOME.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
+            h.set(v);
+        }
+        v
+    })
+}
 
 /// All live goroutines of one runtime. Go: `allgs`.
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
-    /// Live goroutines, main included. Go: `gcount()`.
-    live: AtomicUsize,
     /// Next id to hand out (main is 1).
     next_id: AtomicU64,
 }
@@ -231,7 +257,6 @@ impl Registry {
             shards: (0..SHARDS)
                 .map(|_| CachePadded::new(Mutex::new(Shard::default())))
                 .collect(),
-            live: AtomicUsize::new(0),
             next_id: AtomicU64::new(2),
         }
     }
@@ -240,10 +265,6 @@ impl Registry {
     pub(crate) fn next_id(&self) -> GoroutineId {
         // Relaxed: uniqueness only needs the RMW's atomicity.
         GoroutineId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn shard(&self, id: GoroutineId) -> &Mutex<Shard> {
-        &self.shards[(id.as_u64() as usize) % SHARDS]
     }
 
     /// Registers `record`.
@@ -258,7 +279,9 @@ impl Registry {
             record: NonNull::from(record),
             waker,
         };
-        let mut shard = lock(self.shard(record.id));
+        let home = home_shard();
+        let mut shard = lock(&self.shards[home]);
+        shard.live += 1;
         let i = match shard.free.pop() {
             Some(i) => {
                 shard.slots[i] = Some(entry);
@@ -271,30 +294,31 @@ impl Registry {
         };
         // Relaxed: read back only by `remove`, which runs after this on the
         // same goroutine (ordered by the task's run/schedule handoffs).
-        record.slot.store(i, Ordering::Relaxed);
+        record.slot.store(i << SHARD_BITS | home, Ordering::Relaxed);
         drop(shard);
-        self.live.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Unregisters `record`; returns its waker so the caller drops it outside
     /// the shard lock.
     pub(crate) fn remove(&self, record: &GoroutineRecord) -> Option<Waker> {
         // Relaxed: see `insert`.
-        let i = record.slot.load(Ordering::Relaxed);
-        if i == usize::MAX {
+        let at = record.slot.load(Ordering::Relaxed);
+        if at == usize::MAX {
             return None;
         }
-        let mut shard = lock(self.shard(record.id));
+        let (home, i) = (at & (SHARDS - 1), at >> SHARD_BITS);
+        let mut shard = lock(&self.shards[home]);
         let entry = shard.slots[i].take();
+        debug_assert!(entry.is_some(), "goroutine record removed twice");
         shard.free.push(i);
+        shard.live -= 1;
         drop(shard);
-        self.live.fetch_sub(1, Ordering::Relaxed);
         entry.and_then(|e| e.waker)
     }
 
     /// Number of live goroutines (main included). Go: `runtime.NumGoroutine`.
     pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| lock(s).live).sum()
     }
 
     /// A snapshot of every live goroutine, sorted by id.

@@ -1,12 +1,15 @@
 //! Which workers are searching for work and which are parked.
 //!
+//! Loom model at the bottom of this file:
+//! `RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p goro-runtime --release --lib idle -- --test-threads=1`
+//!
 //! Go: `sched.nmspinning`, `sched.pidle` and `wakep()` in `runtime/proc.go`.
 //!
 //! # Design
 //!
 //! A worker that runs out of local work becomes *searching* (Go: spinning):
 //! it looks at the injector and steals from the other workers. At most half of
-//! the workers search at once. A worker that finds nothing parks and puts
+//! the workers (at least one) search at once. A worker that finds nothing parks and puts
 //! itself on the sleeper list. A producer that makes work visible to other
 //! workers (local queue, injector) calls [`Idle::worker_to_notify`], which picks
 //! a sleeper only if nobody is searching (the searchers will find the work):

@@ -7,7 +7,7 @@
 //!
 //! - `N` worker *cores* (Go's Ps; `N` = GOMAXPROCS). Each has a local FIFO
 //!   run queue (a crossbeam-deque `Worker`, stealable through its `Stealer`)
-//!   and a one-task [`runnext`](runnext) slot. A global `Injector` takes tasks
+//!   and a one-task [`runnext`] slot. A global `Injector` takes tasks
 //!   scheduled from outside the runtime.
 //! - A core is run by one thread at a time. Core `i` has a dedicated thread
 //!   `goro-worker-i`. The thread that calls `Runtime::block_on` *borrows core
@@ -22,6 +22,15 @@
 //!   task goes to the back of the local queue), except a task that woke
 //!   itself while running (`yield_now`, an exhausted budget), which goes to
 //!   the back of the local queue. Elsewhere it goes to the injector.
+//! - Waking idle workers: a push that other workers could take (a task
+//!   displaced to the local queue, the injector, a new goroutine) wakes a
+//!   parked worker unless one is already searching (Go's `wakep`). A wakeup
+//!   that only fills the empty `runnext` slot does not (tokio makes the same
+//!   choice for its LIFO slot): a futex wake per channel message would cost
+//!   more than the message, and would pull ping-pong partners apart. The
+//!   price: a goroutine woken by one that then computes for long without
+//!   awaiting waits for that poll to end unless a searching worker steals it
+//!   from the slot (Go would wake an idle P and steal it after ~3 µs).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
 //!   (and a non-blocking poll of the driver); then `runnext`, at most
 //!   [`worker::RUNNEXT_CAP`] times in a row; then the local queue; then the
@@ -39,8 +48,8 @@
 //!
 //! # Locking
 //!
-//! `CoreSlot::core` (core handoff) and `lifecycle` are taken only outside any
-//! other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
+//! `block_on_turn` > `lifecycle` > `CoreSlot::core` (core handoff), all
+//! taken outside any other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
 //! while a task is polled or dropped.
 //!
 //! # Memory ordering
@@ -156,6 +165,9 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<std_thread::JoinHandle<()>>>,
     /// Serialises `start` and `stop`; true while running.
     lifecycle: Mutex<bool>,
+    /// Held for the whole of a `block_on` (start, run, stop), so concurrent
+    /// calls take turns and one's stop never cuts another's run short.
+    pub(crate) block_on_turn: Mutex<()>,
 }
 
 impl Shared {
@@ -195,6 +207,7 @@ impl Shared {
             abort: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
             lifecycle: Mutex::new(false),
+            block_on_turn: Mutex::new(()),
         })
     }
 

@@ -1,4 +1,7 @@
 //! Parking an idle worker thread, in the runtime's own condvar parker or in
+//!
+//! Loom model at the bottom of this file:
+//! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-runtime --release --lib park -- --test-threads=1`
 //! the external driver (timers + IO).
 //!
 //! Go: `notesleep`/`notewakeup` on `m.park`, and `netpoll(delay)` for the

@@ -1,5 +1,8 @@
 //! The one-task `runnext` slot of a worker.
 //!
+//! Loom model at the bottom of this file:
+//! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-runtime --release --lib runnext -- --test-threads=1`
+//!
 //! Go: `p.runnext` in `runtime/proc.go` (`runqput(pp, gp, next=true)`).
 //!
 //! # Design

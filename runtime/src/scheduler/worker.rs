@@ -35,8 +35,13 @@ pub(crate) const RUNNEXT_CAP: u32 = 16;
 /// Every this many ticks the injector is looked at first (Go: 61).
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
-/// Steal rounds a searching worker makes before parking.
-const STEAL_ROUNDS: usize = 3;
+/// Steal rounds a searching worker makes before parking (Go: `stealTries`).
+const STEAL_ROUNDS: usize = 4;
+
+/// Spin-loop hints between steal rounds: a searcher stays searching a little
+/// while (a few hundred ns), so a burst of spawns is picked up without a
+/// futex wakeup per spawn (Go's spinning Ms).
+const SPINS_BETWEEN_ROUNDS: usize = 64;
 
 /// A worker core. Go: `p`.
 pub(crate) struct Core {
@@ -258,7 +263,9 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
         if has_main && shared.main_woken.load(Ordering::Relaxed) {
             break;
         }
-        std::hint::spin_loop();
+        for _ in 0..SPINS_BETWEEN_ROUNDS {
+            std::hint::spin_loop();
+        }
     }
     None
 }
