@@ -87,3 +87,25 @@ fn connection_refused_on_runtime() {
     let err = goro_runtime::run(TcpStream::connect(("127.0.0.1", port))).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
 }
+
+/// A goroutine blocked on a socket shows `[IO wait` in the dump, parked at
+/// the user's call site.
+#[test]
+fn dump_shows_io_wait() {
+    goro_runtime::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let h = goro_runtime::spawn(async move {
+            let _ = listener.accept().await;
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let dump = goro_runtime::runtime::dump();
+            if dump.contains("[IO wait") && dump.contains("runtime_net.rs") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no IO wait in dump:\n{dump}");
+            goro_runtime::yield_now().await;
+        }
+        drop(h);
+    });
+}
