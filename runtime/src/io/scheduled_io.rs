@@ -14,6 +14,12 @@
 //! for read readiness and one for write readiness at a time. A second task
 //! waiting in the same direction replaces the first one's waker.
 //!
+//! A filled waker slot counts as "a goroutine waits for IO" (pending
+//! activity for the deadlock detector) until the reactor takes it or the
+//! registration goes away; a waiting future that is dropped leaves its waker
+//! counted until then. That can only delay a deadlock report, never cause a
+//! false one.
+//!
 //! # Invariants
 //!
 //! - Readiness bits are only set by the reactor and only cleared by
