@@ -21,7 +21,9 @@ const DIV: u64 = 10;
 
 /// Go: `func skynet(c chan int, num, size, div int)`.
 ///
-/// The explicit `+ Send` in the signature lets the function spawn itself.
+/// The explicit `+ Send` in the signature lets the function spawn itself (an
+/// `async fn` would make the compiler prove `Send` through its own recursion).
+#[allow(clippy::manual_async_fn)]
 fn skynet(c: Chan<u64>, num: u64, size: u64, div: u64) -> impl Future<Output = ()> + Send {
     async move {
         if size == 1 {
