@@ -11,8 +11,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -358,6 +361,117 @@ func select4Idle(n int) measurement {
 	return m.expect(sum == triangle(n), fmt.Sprintf("sum=%d", sum))
 }
 
+// timersSleep: n goroutines each sleep 1 ms at once; wall time from the first
+// spawn until the last one is done. None may wake before 1 ms since its own start.
+func timersSleep(n int) measurement {
+	const d = time.Millisecond
+	slept := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	t := start()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			t0 := time.Now()
+			time.Sleep(d)
+			slept[i] = time.Since(t0)
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	m := t.stop(int64(n))
+	early, finished := 0, 0
+	minD, maxD := time.Duration(1<<62), time.Duration(0)
+	for _, s := range slept {
+		if s > 0 {
+			finished++
+		}
+		if s < d {
+			early++
+		}
+		minD, maxD = min(minD, s), max(maxD, s)
+	}
+	return m.expect(finished == n && early == 0, fmt.Sprintf("finished=%d,early=%d,min_us=%d,max_us=%d",
+		finished, early, minD.Microseconds(), maxD.Microseconds()))
+}
+
+const msgSize = 64
+
+// fillMsg writes the i'th tcp_echo_rtt message (the same bytes as the Rust
+// programs' fill_msg).
+func fillMsg(msg []byte, i uint64) {
+	for j := range msg {
+		msg[j] = byte(i>>(8*(j%8))) ^ byte(j)*37
+	}
+}
+
+// echo copies everything read on conn back to it until EOF; sends the bytes
+// echoed on done.
+func echo(conn net.Conn, done chan<- int) {
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	total := 0
+	for {
+		k, err := conn.Read(buf)
+		if k > 0 {
+			if _, werr := conn.Write(buf[:k]); werr != nil {
+				panic(werr)
+			}
+			total += k
+		}
+		if err == io.EOF {
+			done <- total
+			return
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+}
+
+// tcpEchoRTT: a loopback echo server (a goroutine per connection); one client
+// connection does n sequential round trips of 64 bytes. TCP_NODELAY is Go's default.
+func tcpEchoRTT(n int) measurement {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan int, 16)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // ln closed
+			}
+			go echo(conn, done)
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	msg, reply := make([]byte, msgSize), make([]byte, msgSize)
+	bad := 0
+	t := start()
+	for i := 0; i < n; i++ {
+		fillMsg(msg, uint64(i))
+		if _, err := conn.Write(msg); err != nil {
+			panic(err)
+		}
+		if _, err := io.ReadFull(conn, reply); err != nil {
+			panic(err)
+		}
+		if !bytes.Equal(reply, msg) {
+			bad++
+		}
+	}
+	m := t.stop(int64(n))
+	conn.(*net.TCPConn).CloseWrite()
+	echoed := <-done
+	conn.Close()
+	ln.Close()
+	return m.expect(bad == 0 && echoed == n*msgSize, fmt.Sprintf("bad_replies=%d,echoed=%d", bad, echoed))
+}
+
 func run(workload string, n int) measurement {
 	switch workload {
 	case "pingpong_unbuffered":
@@ -382,6 +496,10 @@ func run(workload string, n int) measurement {
 		return select4Ready(n)
 	case "select4_idle":
 		return select4Idle(n)
+	case "timers_100k_sleep":
+		return timersSleep(n)
+	case "tcp_echo_rtt":
+		return tcpEchoRTT(n)
 	}
 	fmt.Fprintf(os.Stderr, "unknown workload %q\n", workload)
 	os.Exit(2)

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use goro::chan::{make, Chan};
 
-use crate::measure::{current_rss_kib, nth_prime, triangle, Measurement, Stopwatch};
+use crate::measure::{
+    check_timers, current_rss_kib, nth_prime, triangle, Measurement, Stopwatch, SLEEP,
+};
 
 /// `goro::go!(fut)` from API.md: the facade does not export the macro yet, so
 /// this is its function form, `goro::spawn` (the same call).
@@ -45,7 +47,8 @@ pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measur
 
 /// Workloads implemented with what this build of goro has.
 pub fn supports(workload: &str) -> bool {
-    !matches!(workload, "select4_ready" | "select4_idle") || cfg!(feature = "goro-select")
+    !matches!(workload, "select4_ready" | "select4_idle" | "tcp_echo_rtt")
+        || cfg!(feature = "goro-select")
 }
 
 async fn dispatch(workload: &str, n: u64) -> Measurement {
@@ -63,6 +66,9 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "select4_ready" => select::select4_ready(n).await,
         #[cfg(feature = "goro-select")]
         "select4_idle" => select::select4_idle(n).await,
+        "timers_100k_sleep" => timers_sleep(n).await,
+        #[cfg(feature = "goro-select")]
+        "tcp_echo_rtt" => net::tcp_echo_rtt(n).await,
         other => unreachable!("goro: unsupported workload {other}"),
     }
 }
@@ -273,6 +279,91 @@ async fn sieve(nprimes: u64) -> Measurement {
     let m = sw.stop(1);
     // As in Go, the chain stays blocked; the runtime drops it when main returns.
     m.expect(last == want, || format!("last={last},want={want}"))
+}
+
+async fn timers_sleep(n: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let mut handles = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        handles.push(go!(async {
+            let t0 = std::time::Instant::now();
+            goro::time::sleep(SLEEP).await;
+            t0.elapsed()
+        }));
+    }
+    let mut slept = Vec::with_capacity(n as usize);
+    for h in handles {
+        slept.push(h.await.expect("goroutine panicked"));
+    }
+    let m = sw.stop(n);
+    check_timers(m, n, &slept)
+}
+
+#[cfg(feature = "goro-select")]
+mod net {
+    use std::net::Shutdown;
+
+    use futures::AsyncReadExt;
+    use goro::chan::make;
+    use goro::net::{TcpListener, TcpStream};
+
+    use crate::measure::{fill_msg, Measurement, Stopwatch, MSG};
+
+    /// Echoes everything read on `conn` until EOF; returns the bytes echoed.
+    async fn echo(conn: TcpStream) -> u64 {
+        conn.set_nodelay(true).expect("set_nodelay");
+        let mut buf = vec![0u8; 4096];
+        let mut total = 0;
+        loop {
+            let k = conn.read(&mut buf).await.expect("server read");
+            if k == 0 {
+                return total;
+            }
+            conn.write_all(&buf[..k]).await.expect("server write");
+            total += k as u64;
+        }
+    }
+
+    pub async fn tcp_echo_rtt(n: u64) -> Measurement {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let quit = make::<()>(0);
+        let done = make::<u64>(16);
+        {
+            let (quit, done) = (quit.clone(), done.clone());
+            let _server = go!(async move {
+                loop {
+                    goro::select! {
+                        accepted = listener.accept() => {
+                            let (conn, _peer) = accepted.expect("accept");
+                            let done = done.clone();
+                            let _conn = go!(async move { done.send(echo(conn).await).await });
+                        }
+                        _ = quit.recv() => break,
+                    }
+                }
+            });
+        }
+
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.set_nodelay(true).expect("set_nodelay");
+        let (mut msg, mut reply) = ([0u8; MSG], [0u8; MSG]);
+        let mut bad = 0u64;
+        let sw = Stopwatch::start();
+        for i in 0..n {
+            fill_msg(&mut msg, i);
+            conn.write_all(&msg).await.expect("client write");
+            conn.read_exact(&mut reply).await.expect("client read");
+            bad += u64::from(reply != msg);
+        }
+        let m = sw.stop(n);
+        conn.shutdown(Shutdown::Write).expect("shutdown");
+        let echoed = done.recv().await.unwrap_or(0);
+        quit.close();
+        m.expect(bad == 0 && echoed == n * MSG as u64, || {
+            format!("bad_replies={bad},echoed={echoed}")
+        })
+    }
 }
 
 #[cfg(feature = "goro-select")]

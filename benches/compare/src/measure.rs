@@ -149,6 +149,36 @@ pub fn nth_prime(n: u64) -> u64 {
     c
 }
 
+/// How long each task of `timers_100k_sleep` sleeps.
+pub const SLEEP: Duration = Duration::from_millis(1);
+
+/// Size of one `tcp_echo_rtt` message.
+pub const MSG: usize = 64;
+
+/// The `i`th message of `tcp_echo_rtt`: every byte depends on `i` and its
+/// position, so a misplaced, stale or lost byte fails the check.
+pub fn fill_msg(msg: &mut [u8; MSG], i: u64) {
+    for (j, b) in msg.iter_mut().enumerate() {
+        *b = ((i >> (8 * (j % 8))) as u8) ^ (j as u8).wrapping_mul(37);
+    }
+}
+
+/// The check of `timers_100k_sleep`: every task finished, none woke early.
+/// `slept` holds each task's sleep measured from its own start.
+pub fn check_timers(m: Measurement, n: u64, slept: &[Duration]) -> Measurement {
+    let early = slept.iter().filter(|d| **d < SLEEP).count();
+    let min = slept.iter().min().copied().unwrap_or_default();
+    let max = slept.iter().max().copied().unwrap_or_default();
+    m.expect(slept.len() as u64 == n && early == 0, || {
+        format!(
+            "finished={},early={early},min_us={},max_us={}",
+            slept.len(),
+            min.as_micros(),
+            max.as_micros()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +188,26 @@ mod tests {
         assert_eq!(nth_prime(1), 2);
         assert_eq!(nth_prime(5000), 48611);
         assert_eq!(triangle(1_000_000), 499_999_500_000);
+    }
+
+    #[test]
+    fn timers_check_catches_early_and_missing_wakeups() {
+        let ok = [SLEEP, SLEEP + Duration::from_micros(80)];
+        assert!(check_timers(Stopwatch::start().stop(2), 2, &ok).ok);
+        let early = [SLEEP, SLEEP - Duration::from_micros(1)];
+        let m = check_timers(Stopwatch::start().stop(2), 2, &early);
+        assert!(!m.ok && m.detail.contains("early=1"), "{}", m.detail);
+        assert!(!check_timers(Stopwatch::start().stop(3), 3, &ok).ok);
+    }
+
+    #[test]
+    fn echo_messages_differ() {
+        let (mut a, mut b) = ([0u8; MSG], [0u8; MSG]);
+        fill_msg(&mut a, 1);
+        fill_msg(&mut b, 256);
+        assert_ne!(a, b);
+        fill_msg(&mut b, 1);
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -178,8 +178,12 @@ pub fn run_all(opts: &Options) -> RunResults {
 
 fn short(w: &Workload, s: &Sample) -> String {
     let v = w.primary(s).unwrap_or(f64::NAN);
+    let per_op = w
+        .cpu_per_op_unit()
+        .map(|u| format!(" = {:.1} {u}", w.cpu_per_op(s)))
+        .unwrap_or_default();
     format!(
-        "{v:.1} {} (CPU {:.1}, util {:.2}, peak RSS {:.1} MiB)",
+        "{v:.1} {} (CPU {:.1}{per_op}, util {:.2}, peak RSS {:.1} MiB)",
         w.unit(),
         w.cpu(s),
         s.cpu_util,

@@ -6,7 +6,7 @@ use crate::measure::Measurement;
 use crate::peers::async_chan::{
     self as ac, AsyncChan, AsyncChannel, Flume, Kanal, Mpmc, TokioMpsc,
 };
-use crate::peers::{crossbeam_threads as cb, tokio_tasks};
+use crate::peers::{crossbeam_threads as cb, tokio_io, tokio_tasks};
 
 /// The Go program's system name.
 pub const GO: &str = "go";
@@ -20,6 +20,7 @@ pub const SYSTEMS: &[&str] = &[
     GORO,
     GO,
     GORO_CHAN_ON_TOKIO,
+    "tokio",
     "tokio-mpsc",
     "tokio-spawn",
     "tokio-joinset",
@@ -32,8 +33,18 @@ pub const SYSTEMS: &[&str] = &[
 
 /// One-line notes on how a system maps Go's constructs, for the report.
 pub const NOTES: &[(&str, &str)] = &[
-    ("goro", "goro::go!, goro::chan::make, goro::select!; JoinHandles for spawn+join"),
-    ("go", "the same programs in Go (go/main.go), GOMAXPROCS = workers"),
+    (
+        "goro",
+        "goro::go!, goro::chan::make, goro::select!; JoinHandles for spawn+join; \
+         goro::time::sleep for timers_100k_sleep; goro::net::{TcpListener, TcpStream} \
+         (nodelay, a goroutine per connection) for tcp_echo_rtt",
+    ),
+    (
+        "go",
+        "the same programs in Go (go/main.go), GOMAXPROCS = workers; time.Sleep + \
+         sync.WaitGroup for timers_100k_sleep; net.Listen/net.Dial (TCP_NODELAY is Go's \
+         default) for tcp_echo_rtt",
+    ),
     (
         "goro-chan-on-tokio",
         "goro's channels (goro-chan) on a tokio runtime, tokio::select!: goro's channel cost without goro's scheduler",
@@ -41,6 +52,12 @@ pub const NOTES: &[(&str, &str)] = &[
     (
         "tokio-mpsc",
         "tokio::sync::mpsc (capacity 0 -> 1: tokio has no rendezvous channel), tokio::select!",
+    ),
+    (
+        "tokio",
+        "tokio's timers and sockets: tokio::time::sleep in tokio::spawn'ed tasks joined by \
+         JoinHandle (timers_100k_sleep); tokio::net with nodelay, a task per connection \
+         (tcp_echo_rtt)",
     ),
     ("tokio-spawn", "tokio::spawn + JoinHandle (skynet returns sums through JoinHandles)"),
     ("tokio-joinset", "tokio::task::JoinSet"),
@@ -82,6 +99,7 @@ pub fn fits(system: &str, workload: &str) -> bool {
     let mpmc = matches!(workload, "mpmc_cap1" | "mpmc_cap1024" | "parked_goroutine");
     match system {
         GORO | GO => true,
+        "tokio" => matches!(workload, "timers_100k_sleep" | "tcp_echo_rtt"),
         "tokio-mpsc" => chan_common,
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
@@ -119,7 +137,9 @@ pub fn unavailable(system: &str, workload: &str) -> Option<&'static str> {
     if !cfg!(feature = "goro") {
         return Some("goro runtime/channels not in this build (feature `goro`)");
     }
-    if workload.starts_with("select4") && !cfg!(feature = "goro-select") {
+    if (workload.starts_with("select4") || workload == "tcp_echo_rtt")
+        && !cfg!(feature = "goro-select")
+    {
         return Some("goro select! not in this build (feature `goro-select`)");
     }
     None
@@ -220,6 +240,11 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
             "skynet" => Some(tokio_tasks::skynet(n).await),
             _ => None,
         },
+        "tokio" => match workload {
+            "timers_100k_sleep" => Some(tokio_io::timers_sleep(n).await),
+            "tcp_echo_rtt" => Some(tokio_io::tcp_echo_rtt(n).await),
+            _ => None,
+        },
         "tokio-joinset" if workload == "spawn_join" => Some(tokio_tasks::spawn_join_set(n).await),
         "tokio-oneshot" if workload == "parked_goroutine" => {
             Some(tokio_tasks::parked_oneshot(n).await)
@@ -263,6 +288,7 @@ mod tests {
         for w in WORKLOADS {
             let n = match w.name {
                 "skynet" => 100,
+                "timers_100k_sleep" => 1000,
                 "prime_sieve" => 20,
                 _ => 200,
             };

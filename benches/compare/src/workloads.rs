@@ -11,6 +11,9 @@ pub enum Metric {
     NsPerOp(&'static str),
     /// Wall time of the whole run, shown in ms.
     TotalMs,
+    /// Wall time of one batch of `ops` concurrent operations (the string names
+    /// one of them), shown in ms; the details table shows CPU ns per operation.
+    BatchMs(&'static str),
     /// Bytes of RSS per parked task.
     BytesPerTask,
 }
@@ -59,7 +62,7 @@ impl Workload {
     pub fn primary(&self, s: &Sample) -> Option<f64> {
         match self.metric {
             Metric::NsPerOp(_) => Some(s.ns_per_op),
-            Metric::TotalMs => Some(s.ns_per_op * s.ops as f64 / 1e6),
+            Metric::TotalMs | Metric::BatchMs(_) => Some(s.ns_per_op * s.ops as f64 / 1e6),
             Metric::BytesPerTask => s.bytes_per_task,
         }
     }
@@ -68,8 +71,25 @@ impl Workload {
     /// whole-program workloads, ns per op otherwise).
     pub fn cpu(&self, s: &Sample) -> f64 {
         match self.metric {
-            Metric::TotalMs => s.cpu_ns_per_op * s.ops as f64 / 1e6,
+            Metric::TotalMs | Metric::BatchMs(_) => s.cpu_ns_per_op * s.ops as f64 / 1e6,
             _ => s.cpu_ns_per_op,
+        }
+    }
+
+    /// The CPU figure of a sample for the details table's "CPU per op" column:
+    /// as [`cpu`](Self::cpu), except that a batch shows CPU ns per operation.
+    pub fn cpu_per_op(&self, s: &Sample) -> f64 {
+        match self.metric {
+            Metric::BatchMs(_) => s.cpu_ns_per_op,
+            _ => self.cpu(s),
+        }
+    }
+
+    /// Unit of [`cpu_per_op`](Self::cpu_per_op), when it differs from [`unit`](Self::unit).
+    pub fn cpu_per_op_unit(&self) -> Option<String> {
+        match self.metric {
+            Metric::BatchMs(op) => Some(format!("ns/{op}")),
+            _ => None,
         }
     }
 
@@ -78,6 +98,7 @@ impl Workload {
         match self.metric {
             Metric::NsPerOp(op) => format!("ns/{op}"),
             Metric::TotalMs => "ms".into(),
+            Metric::BatchMs(op) => format!("ms/batch of {}k {op}s", self.full_n / 1000),
             Metric::BytesPerTask => "bytes/task".into(),
         }
     }
@@ -200,6 +221,24 @@ pub const WORKLOADS: &[Workload] = &[
         target: None,
         target_rss_mib: None,
         what: "select over 4 mostly idle receives (cap 1024): one value at a time, acked",
+    },
+    Workload {
+        name: "timers_100k_sleep",
+        full_n: 100_000,
+        quick_n: 100_000,
+        metric: Metric::BatchMs("timer"),
+        target: None,
+        target_rss_mib: None,
+        what: "100k tasks each sleep 1 ms at once: first spawn to last join; none may wake early",
+    },
+    Workload {
+        name: "tcp_echo_rtt",
+        full_n: 100_000,
+        quick_n: 5_000,
+        metric: Metric::NsPerOp("round trip"),
+        target: None,
+        target_rss_mib: None,
+        what: "loopback TCP: one connection, 64-byte write then 64-byte read back, sequential",
     },
 ];
 
