@@ -3,3 +3,47 @@
 //! See the README for an overview; the public API contract is kept stable.
 
 pub use goro_runtime::hook;
+
+pub use goro_runtime::runtime::Runtime;
+pub use goro_runtime::{
+    current_id, run, runtime, spawn, spawn_blocking, yield_now, GoroutineId, JoinError, JoinHandle,
+};
+
+pub use goro_chan as chan;
+
+/// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick`, `after_func` (Go's package `time`).
+pub use goro_time as time;
+
+/// TCP and UDP sockets (Go's package `net`).
+pub use goro_runtime::net;
+
+pub use goro_macros::{main, select, select_blocking, test};
+
+/// Starts a goroutine: Go's `go` statement. Evaluates to the goroutine's
+/// [`JoinHandle`]; drop it to detach the goroutine, as `go f()` does.
+///
+/// `go!(fut)` is [`spawn`]`(fut)`: the spawn site recorded for the goroutine
+/// dump is the `go!` call.
+///
+/// ```
+/// let answer = goro::run(async {
+///     let c = goro::chan::make::<u32>(0);
+///     let tx = c.clone();
+///     goro::go!(async move { tx.send(42).await });
+///     c.recv().await
+/// });
+/// assert_eq!(answer, Some(42));
+/// ```
+#[macro_export]
+macro_rules! go {
+    ($fut:expr $(,)?) => {
+        $crate::spawn($fut)
+    };
+}
+
+/// Paths named by the code the macros generate. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use goro_chan::select;
+    pub use goro_runtime::{main_entry, test_entry};
+}

@@ -1,28 +1,244 @@
-//! Per-thread runtime context: which goroutine, if any, this thread is polling.
+//! Per-thread runtime context: which worker core, if any, this thread runs,
+//! and which goroutine it is polling.
 //!
-//! This file currently holds only the behaviour for threads that are not
-//! polling a goroutine (the hooks are no-ops and the generator is
-//! thread-local); the scheduler extends it with the on-runtime branch.
+//! Go: `getg().m.p` — the current M's P, and `getg()` itself.
+//!
+//! # Design
+//!
+//! A worker thread (or the thread inside `block_on`) points the `WORKER`
+//! thread-local at its [`WorkerCtx`] for as long as it runs a core. While a
+//! goroutine is polled, `WorkerCtx::current` points at its registry record;
+//! `hook::note_park` only fills the `noted` cell (no lock, no allocation) and
+//! the goroutine wrapper stores it into the record when the poll returns
+//! `Pending`. Off a worker, or between polls, the hooks fall back to their
+//! no-op behaviour. Threads of the blocking pool set `RUNTIME` so that
+//! `spawn` works there too.
+//!
+//! # Invariants
+//!
+//! - `WORKER` is non-null only between `enter_worker` and the drop of its
+//!   guard, and then points to a `WorkerCtx` that outlives the guard.
+//! - `current` is `Some` only during a goroutine poll, and the record it points
+//!   to is alive for that poll.
 
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use crate::hook::{WaitObject, WaitReason};
+use crate::loom::StdArc;
+use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
+use crate::scheduler::{Core, Shared};
 
+/// Ready operations a goroutine may do per poll before `poll_budget` makes it
+/// yield. Go preempts a goroutine after 10 ms; an async task can only be
+/// asked to yield at an await point, and this is the usual count (tokio's).
+pub(crate) const BUDGET: u32 = 128;
+
+/// A park noted by `hook::note_park` during the current poll.
+#[derive(Clone, Copy)]
+pub(crate) struct Noted {
+    pub(crate) reason: WaitReason,
+    pub(crate) at: &'static Location<'static>,
+    pub(crate) on: Option<WaitObject>,
+}
+
+/// The state of a thread that runs a worker core.
+pub(crate) struct WorkerCtx {
+    /// The runtime. Set once.
+    pub(crate) shared: StdArc<Shared>,
+    /// Which core this thread runs. Set once.
+    pub(crate) index: usize,
+    /// The core, while this thread holds it; borrowed briefly by the run loop
+    /// and by wakers running on this thread.
+    pub(crate) core: RefCell<Option<Box<Core>>>,
+    /// The goroutine being polled (see module invariants).
+    pub(crate) current: Cell<Option<NonNull<GoroutineRecord>>>,
+    /// Remaining cooperative budget of the current poll.
+    pub(crate) budget: Cell<u32>,
+    /// The last `note_park` of the current poll.
+    pub(crate) noted: Cell<Option<Noted>>,
+    /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
+    pub(crate) now: Cell<Instant>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const WorkerCtx> = const { Cell::new(ptr::null()) };
+    static RUNTIME: RefCell<Option<StdArc<Shared>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous `WORKER` value on drop.
+pub(crate) struct WorkerGuard {
+    prev: *const WorkerCtx,
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set(self.prev));
+    }
+}
+
+/// Makes `ctx` this thread's worker context until the guard is dropped. The
+/// caller keeps `ctx` alive (and in place) longer than the guard.
+pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
+    let prev = WORKER.with(|w| w.replace(ctx));
+    WorkerGuard { prev }
+}
+
+/// Runs `f` with this thread's worker context, if it runs a core.
 #[inline]
-pub(crate) fn note_park(
-    _reason: WaitReason,
-    _at: &'static Location<'static>,
-    _on: Option<WaitObject>,
-) {
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+    let p = WORKER.with(|w| w.get());
+    // SAFETY: a non-null `WORKER` points to a live `WorkerCtx` (module
+    // invariant); it is only used through `&` on this thread.
+    f(unsafe { p.as_ref() })
+}
+
+/// Restores the previous `RUNTIME` on drop.
+pub(crate) struct RuntimeGuard {
+    prev: Option<StdArc<Shared>>,
+}
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        RUNTIME.with(|r| *r.borrow_mut() = prev);
+    }
+}
+
+/// Makes `shared` the current runtime of this (non-worker) thread.
+pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
+    let prev = RUNTIME.with(|r| r.borrow_mut().replace(shared));
+    RuntimeGuard { prev }
+}
+
+/// The runtime this thread belongs to (worker or blocking-pool thread).
+pub(crate) fn current_runtime() -> Option<StdArc<Shared>> {
+    with_worker(|w| w.map(|w| w.shared.clone())).or_else(|| RUNTIME.with(|r| r.borrow().clone()))
+}
+
+/// The id of the goroutine this thread is polling.
+pub(crate) fn current_goroutine() -> Option<GoroutineId> {
+    with_worker(|w| {
+        w.and_then(|w| w.current.get())
+            // SAFETY: `current` points to the live record of the goroutine
+            // being polled on this thread (module invariant).
+            .map(|r| unsafe { r.as_ref() }.id)
+    })
+}
+
+/// Marks the start of a goroutine poll; the guard ends it.
+pub(crate) struct PollGuard<'a> {
+    ctx: Option<&'a WorkerCtx>,
+    prev: Option<NonNull<GoroutineRecord>>,
+    prev_budget: u32,
+    prev_noted: Option<Noted>,
+}
+
+impl PollGuard<'_> {
+    /// The wait to record if the poll returned `Pending`.
+    pub(crate) fn wait_record(&self) -> WaitRecord {
+        let noted = self.ctx.and_then(|c| c.noted.get());
+        let since = self.ctx.map_or_else(Instant::now, |c| c.now.get());
+        match noted {
+            Some(n) => WaitRecord {
+                reason: n.reason,
+                at: Some(n.at),
+                on: n.on,
+                since,
+            },
+            None => WaitRecord {
+                reason: WaitReason::FutureWait,
+                at: None,
+                on: None,
+                since,
+            },
+        }
+    }
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.ctx {
+            c.current.set(self.prev);
+            c.budget.set(self.prev_budget);
+            c.noted.set(self.prev_noted);
+        }
+    }
+}
+
+/// Starts polling the goroutine `record` on this thread.
+///
+/// # Safety
+///
+/// `record` must stay alive until the returned guard is dropped.
+pub(crate) unsafe fn enter_poll<'a>(
+    ctx: Option<&'a WorkerCtx>,
+    record: &GoroutineRecord,
+) -> PollGuard<'a> {
+    match ctx {
+        Some(c) => {
+            let prev = c.current.replace(Some(NonNull::from(record)));
+            let prev_budget = c.budget.replace(BUDGET);
+            let prev_noted = c.noted.replace(None);
+            PollGuard {
+                ctx: Some(c),
+                prev,
+                prev_budget,
+                prev_noted,
+            }
+        }
+        None => PollGuard {
+            ctx: None,
+            prev: None,
+            prev_budget: 0,
+            prev_noted: None,
+        },
+    }
 }
 
 #[inline]
-pub(crate) fn poll_budget(_cx: &mut Context<'_>) -> Poll<()> {
-    Poll::Ready(())
+pub(crate) fn note_park(
+    reason: WaitReason,
+    at: &'static Location<'static>,
+    on: Option<WaitObject>,
+) {
+    with_worker(|w| {
+        if let Some(w) = w {
+            if w.current.get().is_some() {
+                w.noted.set(Some(Noted { reason, at, on }));
+            }
+        }
+    })
+}
+
+#[inline]
+pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    with_worker(|w| match w {
+        Some(w) if w.current.get().is_some() => {
+            let b = w.budget.get();
+            if b == 0 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                w.budget.set(b - 1);
+                Poll::Ready(())
+            }
+        }
+        _ => Poll::Ready(()),
+    })
 }
 
 #[inline]
 pub(crate) fn rand_below(n: u32) -> u32 {
-    fastrand::u32(0..n)
+    debug_assert!(n > 0, "rand_below(0)");
+    let from_goroutine = with_worker(|w| {
+        w.and_then(|w| w.current.get())
+            // SAFETY: `current` points to the live record of the goroutine
+            // being polled on this thread (module invariant).
+            .map(|r| unsafe { r.as_ref() }.rand_below(n))
+    });
+    from_goroutine.unwrap_or_else(|| fastrand::u32(0..n))
 }

@@ -4,6 +4,40 @@
 //! the goroutine registry, timers and the IO reactor. Channels (`goro-chan`)
 //! and sync primitives talk to it only through [`hook`].
 //!
+//! ```
+//! let sum = goro_runtime::run(async {
+//!     let hs: Vec<_> = (0..10u64).map(|i| goro_runtime::spawn(async move { i * i })).collect();
+//!     let mut sum = 0;
+//!     for h in hs {
+//!         sum += h.await.unwrap();
+//!     }
+//!     sum
+//! });
+//! assert_eq!(sum, 285);
+//! ```
+//!
+//! # Module map
+//!
+//! - `task/`: the task cell (async-task's header + future in one allocation),
+//!   the goroutine wrapper, [`JoinHandle`].
+//! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
+//!   `Driver` hook for timers and IO.
+//! - `registry/`: goroutine ids, spawn sites, wait states; the dump.
+//! - `blocking.rs`: the `spawn_blocking` pool.
+//! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
+//!
+//! # Panics and Go
+//!
+//! See [`runtime::PanicPolicy`]: by default any goroutine panic stops the
+//! runtime, as an unrecovered panic ends a Go program.
+//!
+//! # Deadlocks
+//!
+//! [`runtime::RuntimeError::Deadlock`] is not returned yet: goro channels can
+//! be used from plain threads, which may wake a goroutine at any time, and
+//! until channels report such outside use the runtime cannot prove that no
+//! goroutine will ever run again. A deadlocked program blocks instead.
+//!
 //! # Lock ranks
 //!
 //! Locks are taken in this order, never the reverse; no task is woken while a
@@ -11,8 +45,237 @@
 //!
 //! 1. channel locks (several: in address order)
 //! 2. timer wheel
-//! 3. scheduler idle state
+//! 3. registry shard, then a goroutine's wait record
+//! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
+//!
+//! The runtime lifecycle and core-handoff locks are taken with no other lock
+//! held.
 
 pub mod hook;
+pub mod runtime;
+pub mod time;
 
+/// TCP and UDP sockets for goroutines (Go's package `net`).
+pub mod net {
+    pub use crate::io::net::*;
+}
+
+mod io;
+
+mod blocking;
 mod context;
+mod loom;
+mod registry;
+mod scheduler;
+mod task;
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use registry::GoroutineId;
+pub use task::{JoinError, JoinHandle};
+
+/// Spawns a goroutine on the current runtime. Go: the `go` statement.
+///
+/// The new goroutine goes to the current worker's `runnext` slot, so it runs
+/// soon, on this core. Records the call site and the spawning goroutine for
+/// the dump.
+///
+/// # Panics
+///
+/// When called outside a goro runtime (not from a goroutine or a blocking
+/// job): use [`runtime::Handle::spawn`] there.
+///
+/// ```
+/// goro_runtime::run(async {
+///     let h = goro_runtime::spawn(async { "hi" });
+///     assert_eq!(h.await.unwrap(), "hi");
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let at = Location::caller();
+    let parent = context::current_goroutine();
+    let fut = match context::with_worker(|w| w.map(|w| w.shared.clone())) {
+        Some(shared) => return task::spawn_on(&shared, fut, at, parent),
+        None => fut,
+    };
+    match context::current_runtime() {
+        Some(shared) => task::spawn_on(&shared, fut, at, parent),
+        None => panic!("goro::spawn called outside a goro runtime (use Runtime::handle().spawn)"),
+    }
+}
+
+/// Runs blocking code on the runtime's blocking pool, off the workers.
+///
+/// The pool starts threads as jobs arrive and lets them exit after being
+/// idle for the keep-alive period (`Builder::thread_keep_alive`).
+///
+/// # Panics
+///
+/// When called outside a goro runtime.
+///
+/// ```
+/// goro_runtime::run(async {
+///     let h = goro_runtime::spawn_blocking(|| std::fs::metadata(".").is_ok());
+///     assert!(h.await.unwrap());
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let at = Location::caller();
+    match context::current_runtime() {
+        Some(shared) => task::spawn_blocking_on(&shared, f, at, context::current_goroutine()),
+        None => panic!("goro::spawn_blocking called outside a goro runtime"),
+    }
+}
+
+/// Yields: the current goroutine goes behind the other runnable ones.
+/// Go: `runtime.Gosched`.
+///
+/// ```
+/// goro_runtime::run(async {
+///     goro_runtime::yield_now().await;
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The id of the goroutine being polled on this thread, if any.
+///
+/// ```
+/// assert_eq!(goro_runtime::current_id(), None);
+/// goro_runtime::run(async {
+///     let id = goro_runtime::spawn(async { goro_runtime::current_id().unwrap() }).await.unwrap();
+///     assert!(id.as_u64() > 1);
+/// });
+/// ```
+pub fn current_id() -> Option<GoroutineId> {
+    context::current_goroutine()
+}
+
+/// Runs `fut` as the main goroutine of a new runtime with the default
+/// configuration and returns its output.
+///
+/// # Panics
+///
+/// With the [`runtime::RuntimeError`]'s Display text, on an unrecovered
+/// goroutine panic (or a deadlock, once detected).
+///
+/// ```
+/// assert_eq!(goro_runtime::run(async { 3 }), 3);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(fut: F) -> F::Output {
+    let rt = runtime::Runtime::builder()
+        .build()
+        .expect("goro: could not start the runtime");
+    match rt.block_on(fut) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Entry point of `#[goro::main]`: runs `fut` on a default runtime; on a
+/// [`runtime::RuntimeError`] prints its Display to stderr and exits with
+/// status 2, as Go does.
+#[doc(hidden)]
+#[track_caller]
+pub fn main_entry<F, T>(fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = match runtime::Runtime::builder().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("goro: could not start the runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Entry point of `#[goro::test]`: runs `fut` on a fresh default runtime;
+/// panics with the [`runtime::RuntimeError`]'s Display on error.
+#[doc(hidden)]
+#[track_caller]
+pub fn test_entry<F, T>(fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    run(fut)
+}
+
+/// Paths used by macro expansions.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{main_entry, test_entry};
+}
+
+#[cfg(test)]
+mod auto_traits {
+    //! Send/Sync/Unpin of the public types, checked at compile time.
+
+    use super::*;
+    use runtime::{Builder, Handle, PanicPolicy, Runtime, RuntimeError};
+
+    fn send_sync<T: Send + Sync>() {}
+    fn unpin<T: Unpin>() {}
+    fn copy_ord<T: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug + std::fmt::Display>() {}
+
+    #[test]
+    fn public_types_have_the_expected_auto_traits() {
+        send_sync::<Runtime>();
+        send_sync::<Handle>();
+        send_sync::<Builder>();
+        send_sync::<JoinHandle<String>>();
+        send_sync::<JoinError>();
+        send_sync::<RuntimeError>();
+        send_sync::<PanicPolicy>();
+        send_sync::<runtime::GoroutineSnapshot>();
+        unpin::<JoinHandle<std::cell::Cell<u8>>>();
+        copy_ord::<GoroutineId>();
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        error::<JoinError>();
+        error::<RuntimeError>();
+    }
+}

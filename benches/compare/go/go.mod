@@ -1,0 +1,3 @@
+module goro.invalid/bench-compare
+
+go 1.27

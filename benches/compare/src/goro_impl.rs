@@ -1,0 +1,336 @@
+//! The goro programs: the Go programs of `go/main.go`, line for line, on goro's
+//! runtime, channels and `select!` (written against `shared/design/API.md`).
+//!
+//! Built with the `goro` feature (runtime + channels) and `goro-select`
+//! (select!). Without them the runner marks goro "not available".
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use goro::chan::{make, Chan};
+
+use crate::measure::{current_rss_kib, nth_prime, triangle, Measurement, Stopwatch};
+
+/// `goro::go!(fut)` from API.md: the facade does not export the macro yet, so
+/// this is its function form, `goro::spawn` (the same call).
+macro_rules! go {
+    ($fut:expr) => {
+        goro::spawn($fut)
+    };
+}
+
+/// Runs the warm-up (if any) and the measured run of `workload` as the main
+/// goroutine of one goro runtime with `workers` workers.
+pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measurement> {
+    if !supports(workload) {
+        return None;
+    }
+    let rt = goro::Runtime::builder()
+        .workers(workers)
+        .build()
+        .expect("build goro runtime");
+    let workload = workload.to_owned();
+    let out = rt.block_on(async move {
+        if warmup > 0 {
+            let w = dispatch(&workload, warmup).await;
+            if !w.ok {
+                return w.warmup_failed();
+            }
+        }
+        dispatch(&workload, n).await
+    });
+    Some(out.unwrap_or_else(|e| panic!("goro runtime: {e}")))
+}
+
+/// Workloads implemented with what this build of goro has.
+pub fn supports(workload: &str) -> bool {
+    !matches!(workload, "select4_ready" | "select4_idle") || cfg!(feature = "goro-select")
+}
+
+async fn dispatch(workload: &str, n: u64) -> Measurement {
+    match workload {
+        "pingpong_unbuffered" => pingpong(n).await,
+        "spsc_cap1" => spsc(n, 1).await,
+        "spsc_cap1024" => spsc(n, 1024).await,
+        "mpmc_cap1" => mpmc(n, 1, 4, 4).await,
+        "mpmc_cap1024" => mpmc(n, 1024, 4, 4).await,
+        "spawn_join" => spawn_join(n).await,
+        "skynet" => skynet(n).await,
+        "parked_goroutine" => parked(n).await,
+        "prime_sieve" => sieve(n).await,
+        #[cfg(feature = "goro-select")]
+        "select4_ready" => select::select4_ready(n).await,
+        #[cfg(feature = "goro-select")]
+        "select4_idle" => select::select4_idle(n).await,
+        other => unreachable!("goro: unsupported workload {other}"),
+    }
+}
+
+async fn pingpong(n: u64) -> Measurement {
+    let ping = make::<u64>(0);
+    let pong = make::<u64>(0);
+    {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        let _echo = go!(async move {
+            while let Some(v) = ping.recv().await {
+                pong.send(v).await;
+            }
+        });
+    }
+    let sw = Stopwatch::start();
+    let mut sum = 0;
+    for i in 0..n {
+        ping.send(i).await;
+        sum += pong.recv().await.unwrap_or(0);
+    }
+    let m = sw.stop(n);
+    ping.close();
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
+
+async fn spsc(n: u64, cap: usize) -> Measurement {
+    let ch = make::<u64>(cap);
+    let sw = Stopwatch::start();
+    {
+        let ch = ch.clone();
+        let _producer = go!(async move {
+            for i in 0..n {
+                ch.send(i).await;
+            }
+            ch.close();
+        });
+    }
+    let (mut sum, mut count) = (0, 0);
+    while let Some(v) = ch.recv().await {
+        sum += v;
+        count += 1;
+    }
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n) && count == n, || {
+        format!("sum={sum},count={count}")
+    })
+}
+
+async fn mpmc(n: u64, cap: usize, producers: u64, consumers: u64) -> Measurement {
+    let ch = make::<u64>(cap);
+    let sw = Stopwatch::start();
+    let prods: Vec<_> = (0..producers)
+        .map(|p| {
+            let ch = ch.clone();
+            go!(async move {
+                let mut i = p;
+                while i < n {
+                    ch.send(i).await;
+                    i += producers;
+                }
+            })
+        })
+        .collect();
+    let cons: Vec<_> = (0..consumers)
+        .map(|_| {
+            let ch = ch.clone();
+            go!(async move {
+                let (mut s, mut k) = (0u64, 0u64);
+                while let Some(v) = ch.recv().await {
+                    s += v;
+                    k += 1;
+                }
+                (s, k)
+            })
+        })
+        .collect();
+    for p in prods {
+        p.await.expect("producer panicked");
+    }
+    ch.close();
+    let (mut sum, mut count) = (0, 0);
+    for c in cons {
+        let (s, k) = c.await.expect("consumer panicked");
+        sum += s;
+        count += k;
+    }
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n) && count == n, || {
+        format!("sum={sum},count={count}")
+    })
+}
+
+async fn spawn_join(n: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        handles.push(go!(async move { i }));
+    }
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.expect("goroutine panicked");
+    }
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
+
+fn skynet_node(
+    c: Chan<u64>,
+    num: u64,
+    size: u64,
+    div: u64,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    // Boxed: a future that spawns itself has no finite type otherwise.
+    Box::pin(async move {
+        if size == 1 {
+            c.send(num).await;
+            return;
+        }
+        let rc = make::<u64>(0);
+        let sub = size / div;
+        for i in 0..div {
+            let _child = go!(skynet_node(rc.clone(), num + i * sub, sub, div));
+        }
+        let mut sum = 0;
+        for _ in 0..div {
+            sum += rc.recv().await.unwrap_or(0);
+        }
+        c.send(sum).await;
+    })
+}
+
+async fn skynet(leaves: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let c = make::<u64>(0);
+    let _root = go!(skynet_node(c.clone(), 0, leaves, 10));
+    let sum = c.recv().await.unwrap_or(0);
+    let m = sw.stop(1);
+    m.expect(sum == triangle(leaves), || format!("sum={sum}"))
+}
+
+static STARTED: AtomicU64 = AtomicU64::new(0);
+static EXITED: AtomicU64 = AtomicU64::new(0);
+
+async fn yield_until(counter: &AtomicU64, n: u64) {
+    while counter.load(Ordering::Acquire) < n {
+        goro::yield_now().await;
+    }
+}
+
+async fn parked(n: u64) -> Measurement {
+    let ch = make::<u64>(0);
+    STARTED.store(0, Ordering::Relaxed);
+    EXITED.store(0, Ordering::Relaxed);
+    let baseline = current_rss_kib();
+    let sw = Stopwatch::start();
+    for _ in 0..n {
+        let ch = ch.clone();
+        let _g = go!(async move {
+            STARTED.fetch_add(1, Ordering::Release);
+            let _ = ch.recv().await;
+            EXITED.fetch_add(1, Ordering::Release);
+        });
+    }
+    yield_until(&STARTED, n).await;
+    let mut m = sw.stop(n);
+    // Let the last goroutines finish the poll that parks them.
+    for _ in 0..1000 {
+        goro::yield_now().await;
+    }
+    let now = current_rss_kib();
+    m.bytes_per_task = Some(now.saturating_sub(baseline) as f64 * 1024.0 / n as f64);
+    ch.close();
+    yield_until(&EXITED, n).await;
+    let exited = EXITED.load(Ordering::Acquire);
+    m.expect(exited == n, || format!("exited={exited}"))
+}
+
+async fn sieve(nprimes: u64) -> Measurement {
+    let want = nth_prime(nprimes);
+    let sw = Stopwatch::start();
+    let mut ch = make::<u64>(0);
+    {
+        let ch = ch.clone();
+        let _generate = go!(async move {
+            let mut i = 2;
+            loop {
+                ch.send(i).await;
+                i += 1;
+            }
+        });
+    }
+    let mut last = 0;
+    for _ in 0..nprimes {
+        let prime = ch.recv().await.unwrap_or(0);
+        last = prime;
+        let ch1 = make::<u64>(0);
+        let (input, out) = (ch.clone(), ch1.clone());
+        let _filter = go!(async move {
+            while let Some(i) = input.recv().await {
+                if i % prime != 0 {
+                    out.send(i).await;
+                }
+            }
+        });
+        ch = ch1;
+    }
+    let m = sw.stop(1);
+    // As in Go, the chain stays blocked; the runtime drops it when main returns.
+    m.expect(last == want, || format!("last={last},want={want}"))
+}
+
+#[cfg(feature = "goro-select")]
+mod select {
+    use goro::chan::{make, Chan};
+
+    use crate::measure::{triangle, Measurement, Stopwatch};
+
+    async fn select4(cs: &[Chan<u64>; 4]) -> Option<u64> {
+        let [c0, c1, c2, c3] = cs;
+        goro::select! {
+            v = c0.recv() => v,
+            v = c1.recv() => v,
+            v = c2.recv() => v,
+            v = c3.recv() => v,
+        }
+    }
+
+    pub async fn select4_ready(n: u64) -> Measurement {
+        let cs: [Chan<u64>; 4] = std::array::from_fn(|_| make(1024));
+        let sw = Stopwatch::start();
+        for (k, c) in cs.iter().enumerate() {
+            let c = c.clone();
+            let _producer = go!(async move {
+                let mut i = k as u64;
+                while i < n {
+                    c.send(i).await;
+                    i += 4;
+                }
+            });
+        }
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += select4(&cs).await.unwrap_or(0);
+        }
+        let m = sw.stop(n);
+        m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+
+    pub async fn select4_idle(n: u64) -> Measurement {
+        let cs: [Chan<u64>; 4] = std::array::from_fn(|_| make(1024));
+        let ack = make::<u64>(0);
+        let sw = Stopwatch::start();
+        {
+            let (cs, ack) = (cs.clone(), ack.clone());
+            let _producer = go!(async move {
+                for i in 0..n {
+                    cs[(i % 4) as usize].send(i).await;
+                    ack.recv().await;
+                }
+            });
+        }
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += select4(&cs).await.unwrap_or(0);
+            ack.send(0).await;
+        }
+        let m = sw.stop(n);
+        m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+}

@@ -1,0 +1,6 @@
+//! The Rust peers: tokio, flume, kanal, async-channel (on a tokio multi-thread
+//! runtime) and crossbeam-channel (on OS threads).
+
+pub mod async_chan;
+pub mod crossbeam_threads;
+pub mod tokio_tasks;

@@ -1,0 +1,96 @@
+//! tokio's task primitives: `spawn` + `JoinHandle`, `JoinSet`, `oneshot`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+
+use tokio::task::JoinSet;
+
+use super::async_chan::{yield_until, EXITED, STARTED};
+use crate::measure::{current_rss_kib, triangle, Measurement, Stopwatch};
+
+/// Spawn `n` tasks returning their index, keep the `JoinHandle`s, await them.
+pub async fn spawn_join(n: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        handles.push(tokio::spawn(async move { i }));
+    }
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.expect("task panicked");
+    }
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
+
+/// The same with a `JoinSet` (results in completion order).
+pub async fn spawn_join_set(n: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        set.spawn(async move { i });
+    }
+    let mut sum = 0;
+    while let Some(r) = set.join_next().await {
+        sum += r.expect("task panicked");
+    }
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
+
+fn skynet_node(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+    // Boxed: a future that spawns itself has no finite type otherwise.
+    Box::pin(async move {
+        if size == 1 {
+            return num;
+        }
+        let sub = size / div;
+        let children: Vec<_> = (0..div)
+            .map(|i| tokio::spawn(skynet_node(num + i * sub, sub, div)))
+            .collect();
+        let mut sum = 0;
+        for c in children {
+            sum += c.await.expect("task panicked");
+        }
+        sum
+    })
+}
+
+/// Skynet with results returned through `JoinHandle`s (idiomatic tokio).
+pub async fn skynet(leaves: u64) -> Measurement {
+    let sw = Stopwatch::start();
+    let sum = tokio::spawn(skynet_node(0, leaves, 10))
+        .await
+        .expect("task panicked");
+    let m = sw.stop(1);
+    m.expect(sum == triangle(leaves), || format!("sum={sum}"))
+}
+
+/// `n` tasks each parked on its own `oneshot` receiver (the senders are held
+/// in a Vec, 8 bytes each, counted in the result).
+pub async fn parked_oneshot(n: u64) -> Measurement {
+    STARTED.store(0, Ordering::Relaxed);
+    EXITED.store(0, Ordering::Relaxed);
+    let baseline = current_rss_kib();
+    let sw = Stopwatch::start();
+    let mut senders = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        senders.push(tx);
+        tokio::spawn(async move {
+            STARTED.fetch_add(1, Ordering::Release);
+            let _ = rx.await;
+            EXITED.fetch_add(1, Ordering::Release);
+        });
+    }
+    yield_until(&STARTED, n).await;
+    let mut m = sw.stop(n);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let now = current_rss_kib();
+    m.bytes_per_task = Some(now.saturating_sub(baseline) as f64 * 1024.0 / n as f64);
+    drop(senders);
+    yield_until(&EXITED, n).await;
+    let exited = EXITED.load(Ordering::Acquire);
+    m.expect(exited == n, || format!("exited={exited}"))
+}

@@ -1,0 +1,209 @@
+//! The workloads: names, sizes, units and goro's targets.
+//!
+//! Every system (Go, goro, each Rust peer) implements a workload with the same
+//! shape and size; the runner passes the sizes on the command line so they are
+//! defined only here.
+
+/// What the table shows for a workload (lower is better for all of them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Metric {
+    /// Wall ns per operation; the string names the operation.
+    NsPerOp(&'static str),
+    /// Wall time of the whole run, shown in ms.
+    TotalMs,
+    /// Bytes of RSS per parked task.
+    BytesPerTask,
+}
+
+/// One workload.
+#[derive(Debug)]
+pub struct Workload {
+    /// Name on the command line and in RESULT lines.
+    pub name: &'static str,
+    /// Measured size for a full run.
+    pub full_n: u64,
+    /// Measured size for `--quick`.
+    pub quick_n: u64,
+    /// Primary metric.
+    pub metric: Metric,
+    /// goro's target for the primary metric, if it has one.
+    pub target: Option<f64>,
+    /// goro's peak-RSS target in MiB, if it has one.
+    pub target_rss_mib: Option<f64>,
+    /// One line for the report.
+    pub what: &'static str,
+}
+
+impl Workload {
+    /// Measured size.
+    pub fn n(&self, quick: bool) -> u64 {
+        if quick {
+            self.quick_n
+        } else {
+            self.full_n
+        }
+    }
+
+    /// Warm-up size: a smaller run of the same workload in the same process.
+    /// The parked-goroutine workload warms up with very few tasks, because
+    /// memory freed by a large warm-up would be reused and hide part of the cost.
+    pub fn warmup_n(&self, n: u64) -> u64 {
+        match self.name {
+            "parked_goroutine" => 1000.min(n),
+            "skynet" => (n / 100).max(10),
+            _ => (n / 10).max(1),
+        }
+    }
+
+    /// The primary metric of one RESULT sample.
+    pub fn primary(&self, s: &Sample) -> Option<f64> {
+        match self.metric {
+            Metric::NsPerOp(_) => Some(s.ns_per_op),
+            Metric::TotalMs => Some(s.ns_per_op * s.ops as f64 / 1e6),
+            Metric::BytesPerTask => s.bytes_per_task,
+        }
+    }
+
+    /// The CPU figure of a sample in the primary metric's unit (ms for
+    /// whole-program workloads, ns per op otherwise).
+    pub fn cpu(&self, s: &Sample) -> f64 {
+        match self.metric {
+            Metric::TotalMs => s.cpu_ns_per_op * s.ops as f64 / 1e6,
+            _ => s.cpu_ns_per_op,
+        }
+    }
+
+    /// Unit of the primary metric, for the table.
+    pub fn unit(&self) -> String {
+        match self.metric {
+            Metric::NsPerOp(op) => format!("ns/{op}"),
+            Metric::TotalMs => "ms".into(),
+            Metric::BytesPerTask => "bytes/task".into(),
+        }
+    }
+}
+
+/// One parsed RESULT line.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// `ops=`
+    pub ops: u64,
+    /// `ns_per_op=` (wall)
+    pub ns_per_op: f64,
+    /// `cpu_ns_per_op=`
+    pub cpu_ns_per_op: f64,
+    /// `cpu_util=`: CPU time / wall time.
+    pub cpu_util: f64,
+    /// `rss_kib=`: peak RSS of the process.
+    pub rss_kib: u64,
+    /// `bytes_per_task=`
+    pub bytes_per_task: Option<f64>,
+}
+
+/// All workloads, in report order.
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "pingpong_unbuffered",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("round trip"),
+        target: Some(100.0),
+        target_rss_mib: None,
+        what: "two tasks bounce a value over two unbuffered channels",
+    },
+    Workload {
+        name: "spsc_cap1",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("msg"),
+        target: None,
+        target_rss_mib: None,
+        what: "one producer, one consumer, channel capacity 1",
+    },
+    Workload {
+        name: "spsc_cap1024",
+        full_n: 4_000_000,
+        quick_n: 400_000,
+        metric: Metric::NsPerOp("msg"),
+        target: Some(25.0),
+        target_rss_mib: None,
+        what: "one producer, one consumer, channel capacity 1024",
+    },
+    Workload {
+        name: "mpmc_cap1",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("msg"),
+        target: None,
+        target_rss_mib: None,
+        what: "4 producers, 4 consumers, one channel of capacity 1",
+    },
+    Workload {
+        name: "mpmc_cap1024",
+        full_n: 4_000_000,
+        quick_n: 400_000,
+        metric: Metric::NsPerOp("msg"),
+        target: Some(17.0),
+        target_rss_mib: None,
+        what: "4 producers, 4 consumers, one channel of capacity 1024",
+    },
+    Workload {
+        name: "spawn_join",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("task"),
+        target: Some(200.0),
+        target_rss_mib: Some(50.0),
+        what: "spawn 1M tasks that return their index, then join them all (peak RSS)",
+    },
+    Workload {
+        name: "skynet",
+        full_n: 1_000_000,
+        quick_n: 1_000_000,
+        metric: Metric::TotalMs,
+        target: Some(500.0),
+        target_rss_mib: None,
+        what: "1M leaf tasks, 10 children per node, sums sent up over channels",
+    },
+    Workload {
+        name: "parked_goroutine",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::BytesPerTask,
+        target: Some(256.0),
+        target_rss_mib: None,
+        what: "1M tasks blocked on a receive: (RSS parked - RSS before) / 1M",
+    },
+    Workload {
+        name: "prime_sieve",
+        full_n: 5_000,
+        quick_n: 1_000,
+        metric: Metric::TotalMs,
+        target: Some(600.0),
+        target_rss_mib: None,
+        what: "daisy-chained filter tasks over unbuffered channels, first 5000 primes",
+    },
+    Workload {
+        name: "select4_ready",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("select"),
+        target: Some(60.0),
+        target_rss_mib: None,
+        what: "select over 4 receives (cap 1024), 4 producers keep them mostly ready",
+    },
+    Workload {
+        name: "select4_idle",
+        full_n: 200_000,
+        quick_n: 20_000,
+        metric: Metric::NsPerOp("select"),
+        target: None,
+        target_rss_mib: None,
+        what: "select over 4 mostly idle receives (cap 1024): one value at a time, acked",
+    },
+];
+
+/// Looks a workload up by name.
+pub fn find(name: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}

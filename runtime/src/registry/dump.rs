@@ -1,0 +1,118 @@
+//! Goroutine snapshots and the dump text.
+//!
+//! Go: `goroutineheader` in `runtime/traceback.go`.
+
+use std::fmt;
+use std::panic::Location;
+use std::time::Instant;
+
+use super::GoroutineId;
+use crate::hook::{WaitObject, WaitReason};
+
+/// What a goroutine was doing when a snapshot was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GoroutineState {
+    /// Ready to run, waiting for a worker. Go: `_Grunnable`.
+    Runnable,
+    /// Being polled right now. Go: `_Grunning`.
+    Running,
+    /// Parked. Go: `_Gwaiting`.
+    Waiting {
+        /// Why, in Go's words.
+        reason: WaitReason,
+        /// The parking operation's call site, when the primitive reported it.
+        at: Option<&'static Location<'static>>,
+        /// What it waits on, when the primitive reported it.
+        on: Option<WaitObject>,
+        /// When it parked. Taken from the worker's coarse clock, refreshed
+        /// every 61 scheduler ticks and after every idle park, so it may be
+        /// slightly earlier than the true instant.
+        since: Instant,
+    },
+}
+
+/// One goroutine, as seen by [`snapshot`](crate::runtime::snapshot).
+///
+/// `Display` prints the goroutine's block of the dump (see
+/// [`dump`](crate::runtime::dump)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GoroutineSnapshot {
+    /// Its id.
+    pub id: GoroutineId,
+    /// The goroutine that spawned it (`None` for main and for goroutines
+    /// spawned from outside the runtime).
+    pub created_by: Option<GoroutineId>,
+    /// Where it was spawned (for main: where the runtime was entered).
+    pub created_at: &'static Location<'static>,
+    /// What it was doing.
+    pub state: GoroutineState,
+}
+
+impl GoroutineSnapshot {
+    /// The wait-reason text Go prints in the header (`chan send`, `running`).
+    pub fn wait_reason(&self) -> &'static str {
+        match self.state {
+            GoroutineState::Runnable => "runnable",
+            GoroutineState::Running => "running",
+            GoroutineState::Waiting { reason, .. } => reason.as_str(),
+        }
+    }
+}
+
+fn loc(l: &Location<'_>) -> String {
+    format!("{}:{}:{}", l.file(), l.line(), l.column())
+}
+
+impl fmt::Display for GoroutineSnapshot {
+    /// ```text
+    /// goroutine 18 [chan send, 2 minutes]:
+    ///     parked at src/search.rs:41:17 on chan (unbuffered, len 0) made at src/search.rs:35:13
+    /// created by goroutine 1 at src/search.rs:39:9
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {} [{}", self.id, self.wait_reason())?;
+        if let GoroutineState::Waiting { since, .. } = self.state {
+            // Go prints the wait in whole minutes, and only from one minute.
+            let minutes = since.elapsed().as_secs() / 60;
+            if minutes >= 1 {
+                write!(f, ", {minutes} minutes")?;
+            }
+        }
+        writeln!(f, "]:")?;
+        if let GoroutineState::Waiting { at, on, .. } = self.state {
+            match (at, on) {
+                (Some(at), Some(on)) => writeln!(f, "    parked at {} on {on}", loc(at))?,
+                (Some(at), None) => writeln!(f, "    parked at {}", loc(at))?,
+                (None, Some(on)) => writeln!(f, "    parked on {on}")?,
+                (None, None) => {}
+            }
+        }
+        match self.created_by {
+            Some(p) => write!(f, "created by goroutine {p} at {}", loc(self.created_at)),
+            None => write!(f, "created at {}", loc(self.created_at)),
+        }
+    }
+}
+
+/// Formats goroutines as Go's `runtime.Stack(buf, true)` headers: one block
+/// per goroutine, blocks separated by a blank line, ending in a newline.
+///
+/// ```
+/// let text = goro_runtime::run(async {
+///     goro_runtime::runtime::format_dump(&goro_runtime::runtime::snapshot())
+/// });
+/// assert!(text.starts_with("goroutine 1 [running]:\n"));
+/// ```
+pub fn format_dump(goroutines: &[GoroutineSnapshot]) -> String {
+    let mut out = String::new();
+    for (i, g) in goroutines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&g.to_string());
+        out.push('\n');
+    }
+    out
+}

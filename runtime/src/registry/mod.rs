@@ -1,0 +1,325 @@
+//! The goroutine table: ids, spawn sites, parents, and what each goroutine is
+//! doing; the goroutine dump.
+//!
+//! Go: `allgs` and the traceback headers printed by `runtime.Stack(buf, true)`
+//! (`goroutine 18 [chan send, 2 minutes]:`).
+//!
+//! # Design
+//!
+//! Every goroutine's [`GoroutineRecord`] lives inside its task allocation
+//! (the task header's metadata), so registering costs no allocation of its
+//! own. The registry holds a pointer to each live record, in shards keyed by
+//! goroutine id so that concurrent spawns and exits rarely share a lock. A
+//! record removes itself (in the goroutine future's destructor) before its
+//! allocation can be freed.
+//!
+//! The wait state is written by the goroutine itself, on the worker that
+//! polls it: `note_park` only fills a thread-local cell (no lock, no
+//! allocation); when the poll returns `Pending` the record's `wait` lock, which
+//! only a concurrent dump can contend, is taken once to store it.
+//!
+//! # Invariants
+//!
+//! - A record pointer in a shard points to a live record: the record is
+//!   removed (under the shard lock) before it is dropped.
+//! - `wait` is meaningful only while `state == WAITING`.
+//!
+//! # Locking
+//!
+//! Shard locks, then a record's `wait` lock (a dump takes both; the owning
+//! worker takes only `wait`). Both are below the scheduler's idle lock in the
+//! crate's rank list and never held while waking a task.
+
+mod dump;
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::task::Waker;
+use std::time::Instant;
+
+use crossbeam_utils::CachePadded;
+
+use crate::hook::{WaitObject, WaitReason};
+use crate::loom::{lock, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
+
+pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
+
+/// A goroutine's number: 1 for the main goroutine, then increasing in spawn
+/// order, per runtime (Go's `goid`).
+///
+/// ```
+/// let id = goro_runtime::run(async { goro_runtime::current_id().unwrap() });
+/// assert_eq!(id.as_u64(), 1);
+/// assert_eq!(id.to_string(), "1");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GoroutineId(NonZeroU64);
+
+impl GoroutineId {
+    /// The main goroutine's id.
+    pub(crate) const MAIN: GoroutineId = GoroutineId(NonZeroU64::MIN);
+
+    pub(crate) fn new(n: u64) -> GoroutineId {
+        GoroutineId(NonZeroU64::new(n).expect("goroutine ids start at 1"))
+    }
+
+    /// The number, as Go prints it.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoroutineId({})", self.0)
+    }
+}
+
+impl fmt::Display for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+const RUNNABLE: u8 = 0;
+const RUNNING: u8 = 1;
+const WAITING: u8 = 2;
+
+/// Details of a goroutine's current park. Protected by `GoroutineRecord::wait`.
+#[derive(Clone, Copy)]
+pub(crate) struct WaitRecord {
+    pub(crate) reason: WaitReason,
+    pub(crate) at: Option<&'static Location<'static>>,
+    pub(crate) on: Option<WaitObject>,
+    pub(crate) since: Instant,
+}
+
+/// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
+/// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
+pub(crate) struct GoroutineRecord {
+    /// Set once.
+    pub(crate) id: GoroutineId,
+    /// Set once: the goroutine that spawned this one.
+    pub(crate) parent: Option<GoroutineId>,
+    /// Set once: the `spawn`/`go!` call site.
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// `RUNNABLE`/`RUNNING`/`WAITING`; written by the scheduler and the
+    /// goroutine's own poll, read by dumps.
+    state: AtomicU8,
+    /// The last park; written only by the goroutine's own poll.
+    wait: Mutex<Option<WaitRecord>>,
+    /// State of this goroutine's random generator (`hook::rand_below`); only
+    /// touched by the thread polling the goroutine.
+    rng: AtomicU64,
+    /// Index in the registry shard; set once on insertion.
+    slot: AtomicUsize,
+}
+
+impl GoroutineRecord {
+    pub(crate) fn new(
+        id: GoroutineId,
+        parent: Option<GoroutineId>,
+        spawned_at: &'static Location<'static>,
+        rng_seed: u64,
+    ) -> Self {
+        GoroutineRecord {
+            id,
+            parent,
+            spawned_at,
+            state: AtomicU8::new(RUNNABLE),
+            wait: Mutex::new(None),
+            // Mix the id in so that every goroutine has its own sequence,
+            // reproducible for a given runtime seed.
+            rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            slot: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// The goroutine was scheduled (woken).
+    #[inline]
+    pub(crate) fn set_runnable(&self) {
+        // Relaxed: diagnostic only, read by dumps.
+        self.state.store(RUNNABLE, Ordering::Relaxed);
+    }
+
+    /// A worker started polling the goroutine.
+    #[inline]
+    pub(crate) fn set_running(&self) {
+        // Relaxed: diagnostic only.
+        self.state.store(RUNNING, Ordering::Relaxed);
+    }
+
+    /// The goroutine's poll returned `Pending`.
+    pub(crate) fn set_waiting(&self, w: WaitRecord) {
+        *lock(&self.wait) = Some(w);
+        // Release pairs with the Acquire load in `snapshot`: a dump that sees
+        // WAITING sees this park's details (or a later one's).
+        self.state.store(WAITING, Ordering::Release);
+    }
+
+    /// Draws a number in `0..n` from this goroutine's generator.
+    #[inline]
+    pub(crate) fn rand_below(&self, n: u32) -> u32 {
+        // Relaxed: only the polling thread uses the generator, and moving the
+        // goroutine to another worker goes through the run queues, which
+        // order everything before the next poll.
+        let mut rng = fastrand::Rng::with_seed(self.rng.load(Ordering::Relaxed));
+        let v = rng.u32(0..n);
+        self.rng.store(rng.get_seed(), Ordering::Relaxed);
+        v
+    }
+
+    pub(crate) fn snapshot(&self) -> GoroutineSnapshot {
+        // Acquire pairs with the Release store in `set_waiting`.
+        let state = match self.state.load(Ordering::Acquire) {
+            RUNNING => GoroutineState::Running,
+            WAITING => match *lock(&self.wait) {
+                Some(w) => GoroutineState::Waiting {
+                    reason: w.reason,
+                    at: w.at,
+                    on: w.on,
+                    since: w.since,
+                },
+                None => GoroutineState::Runnable,
+            },
+            _ => GoroutineState::Runnable,
+        };
+        GoroutineSnapshot {
+            id: self.id,
+            created_by: self.parent,
+            created_at: self.spawned_at,
+            state,
+        }
+    }
+}
+
+/// A registered goroutine.
+struct Entry {
+    record: NonNull<GoroutineRecord>,
+    /// A waker for the goroutine's task, used to cancel it when the runtime
+    /// stops (`None` for the main goroutine, which is not a task).
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+struct Shard {
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+}
+
+// SAFETY: `Entry::record` points to a `GoroutineRecord`, which is `Sync`
+// (atomics and a mutex); the registry only reads it through `&`, and the
+// record is alive while the entry exists (module invariant).
+unsafe impl Send for Shard {}
+
+const SHARDS: usize = 16;
+
+/// All live goroutines of one runtime. Go: `allgs`.
+pub(crate) struct Registry {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// Live goroutines, main included. Go: `gcount()`.
+    live: AtomicUsize,
+    /// Next id to hand out (main is 1).
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Registry {
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(Shard::default())))
+                .collect(),
+            live: AtomicUsize::new(0),
+            next_id: AtomicU64::new(2),
+        }
+    }
+
+    /// A fresh goroutine id (ids are never reused, like Go's).
+    pub(crate) fn next_id(&self) -> GoroutineId {
+        // Relaxed: uniqueness only needs the RMW's atomicity.
+        GoroutineId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn shard(&self, id: GoroutineId) -> &Mutex<Shard> {
+        &self.shards[(id.as_u64() as usize) % SHARDS]
+    }
+
+    /// Registers `record`.
+    ///
+    /// # Safety
+    ///
+    /// `record` must stay alive and at the same address until
+    /// [`Registry::remove`] is called for it, and `remove` must be called
+    /// before it is dropped.
+    pub(crate) unsafe fn insert(&self, record: &GoroutineRecord, waker: Option<Waker>) {
+        let entry = Entry {
+            record: NonNull::from(record),
+            waker,
+        };
+        let mut shard = lock(self.shard(record.id));
+        let i = match shard.free.pop() {
+            Some(i) => {
+                shard.slots[i] = Some(entry);
+                i
+            }
+            None => {
+                shard.slots.push(Some(entry));
+                shard.slots.len() - 1
+            }
+        };
+        // Relaxed: read back only by `remove`, which runs after this on the
+        // same goroutine (ordered by the task's run/schedule handoffs).
+        record.slot.store(i, Ordering::Relaxed);
+        drop(shard);
+        self.live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Unregisters `record`; returns its waker so the caller drops it outside
+    /// the shard lock.
+    pub(crate) fn remove(&self, record: &GoroutineRecord) -> Option<Waker> {
+        // Relaxed: see `insert`.
+        let i = record.slot.load(Ordering::Relaxed);
+        if i == usize::MAX {
+            return None;
+        }
+        let mut shard = lock(self.shard(record.id));
+        let entry = shard.slots[i].take();
+        shard.free.push(i);
+        drop(shard);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        entry.and_then(|e| e.waker)
+    }
+
+    /// Number of live goroutines (main included). Go: `runtime.NumGoroutine`.
+    pub(crate) fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of every live goroutine, sorted by id.
+    pub(crate) fn snapshot(&self) -> Vec<GoroutineSnapshot> {
+        let mut out = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for e in shard.slots.iter().flatten() {
+                // SAFETY: a record in a shard is alive while its entry exists
+                // (module invariant), and we hold the shard lock, so `remove`
+                // (which precedes the record's drop) cannot run concurrently.
+                out.push(unsafe { e.record.as_ref() }.snapshot());
+            }
+        }
+        out.sort_by_key(|g| g.id);
+        out
+    }
+
+    /// Wakers of every registered task (to cancel them on stop).
+    pub(crate) fn wakers(&self) -> Vec<Waker> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            out.extend(shard.slots.iter().flatten().filter_map(|e| e.waker.clone()));
+        }
+        out
+    }
+}

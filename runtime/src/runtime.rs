@@ -1,0 +1,534 @@
+//! The runtime: building it, entering it, its errors and diagnostics.
+//!
+//! Go: the `runtime` package's public face (`GOMAXPROCS`, `NumGoroutine`,
+//! `Stack(buf, true)`) and what happens at program exit.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use crate::context::{self, WorkerCtx};
+use crate::loom::StdArc;
+use crate::registry::{GoroutineId, GoroutineRecord};
+use crate::scheduler::park::Driver;
+use crate::scheduler::{worker, Config, Shared};
+use crate::task::{self, panic_message, JoinHandle};
+
+pub use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
+
+/// What happens when a goroutine panics and the panic is not caught.
+///
+/// Go: an unrecovered panic in any goroutine ends the program (exit status
+/// 2). `Abort` is that: the runtime stops and `block_on` returns
+/// [`RuntimeError::GoroutinePanic`] — for *every* goroutine panic, whether or
+/// not its `JoinHandle` is held (the handle, if awaited in time, also sees
+/// the `JoinError`). `Ignore` keeps the runtime running: the panic reaches the
+/// goroutine's `JoinHandle` as a [`JoinError`](crate::JoinError) (and is lost
+/// if the handle was dropped), which is how to test `JoinError::is_panic`.
+///
+/// ```
+/// use goro_runtime::runtime::{PanicPolicy, Runtime, RuntimeError};
+/// let rt = Runtime::builder().on_goroutine_panic(PanicPolicy::Abort).build().unwrap();
+/// let err = rt.block_on(async {
+///     let _ = goro_runtime::spawn(async { panic!("boom") });
+///     std::future::pending::<()>().await
+/// }).unwrap_err();
+/// assert!(matches!(err, RuntimeError::GoroutinePanic { ref message, .. } if message == "boom"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PanicPolicy {
+    /// Stop the runtime (Go's behaviour; the default).
+    #[default]
+    Abort,
+    /// Deliver the panic to the goroutine's `JoinHandle` only.
+    Ignore,
+}
+
+/// Why `block_on` could not return the main goroutine's result.
+///
+/// ```
+/// use goro_runtime::runtime::RuntimeError;
+/// let rt = goro_runtime::runtime::Runtime::builder().build().unwrap();
+/// let err = rt.block_on(async { panic!("oops") }).unwrap_err();
+/// assert!(err.to_string().starts_with("panic: oops\n\ngoroutine 1 [running]:"));
+/// assert!(matches!(err, RuntimeError::GoroutinePanic { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeError {
+    /// No goroutine can ever run again. Display: Go's fatal error text, then
+    /// the dump.
+    ///
+    /// Not returned yet: the global check needs to know about channels used
+    /// from outside threads to be free of false positives (see the crate
+    /// docs), so a deadlocked program currently blocks.
+    Deadlock {
+        /// The goroutine dump at the moment of detection.
+        dump: String,
+    },
+    /// A goroutine panicked (the main goroutine always; others under
+    /// [`PanicPolicy::Abort`]).
+    GoroutinePanic {
+        /// The goroutine that panicked.
+        id: GoroutineId,
+        /// The panic message.
+        message: String,
+        /// Where it was spawned (for the main goroutine: where the runtime
+        /// was entered).
+        spawned_at: &'static Location<'static>,
+    },
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::Deadlock { dump } => {
+                write!(
+                    f,
+                    "fatal error: all goroutines are asleep - deadlock!\n\n{dump}"
+                )
+            }
+            RuntimeError::GoroutinePanic {
+                id,
+                message,
+                spawned_at,
+            } => write!(
+                f,
+                "panic: {message}\n\ngoroutine {id} [running]:\ncreated at {}:{}:{}",
+                spawned_at.file(),
+                spawned_at.line(),
+                spawned_at.column()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// use goro_runtime::runtime::{PanicPolicy, Runtime};
+/// let rt = Runtime::builder()
+///     .workers(2)
+///     .on_goroutine_panic(PanicPolicy::Ignore)
+///     .rng_seed(7)
+///     .detect_deadlocks(true)
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }).unwrap(), 2);
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Builder {
+    workers: Option<usize>,
+    panic_policy: PanicPolicy,
+    rng_seed: Option<u64>,
+    detect_deadlocks: bool,
+    keep_alive: Duration,
+    /// The timer/IO driver idle workers park in (see `scheduler::park`).
+    driver: Option<StdArc<dyn Driver>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("panic_policy", &self.panic_policy)
+            .field("rng_seed", &self.rng_seed)
+            .field("detect_deadlocks", &self.detect_deadlocks)
+            .field("thread_keep_alive", &self.keep_alive)
+            .field("driver", &self.driver.is_some())
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: None,
+            panic_policy: PanicPolicy::Abort,
+            rng_seed: None,
+            detect_deadlocks: true,
+            keep_alive: Duration::from_secs(10),
+            driver: None,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Number of worker cores: how many goroutines run in parallel (Go's
+    /// `GOMAXPROCS`). Default: the `GOMAXPROCS` environment variable, else
+    /// `std::thread::available_parallelism()`. Values below 1 mean 1.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// What an uncaught goroutine panic does (default [`PanicPolicy::Abort`]).
+    pub fn on_goroutine_panic(mut self, policy: PanicPolicy) -> Self {
+        self.panic_policy = policy;
+        self
+    }
+
+    /// Seeds the random choices made for goroutines (`select!`'s case
+    /// order). With a seed, each goroutine's sequence depends only on the seed
+    /// and its id, so runs are reproducible.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
+    /// Turns the global deadlock check on or off (default on). The check
+    /// itself is not implemented yet (see [`RuntimeError::Deadlock`]).
+    pub fn detect_deadlocks(mut self, on: bool) -> Self {
+        self.detect_deadlocks = on;
+        self
+    }
+
+    /// How long an idle `spawn_blocking` thread waits for a new job before
+    /// exiting (default 10 s).
+    pub fn thread_keep_alive(mut self, d: Duration) -> Self {
+        self.keep_alive = d;
+        self
+    }
+
+    /// Replaces the driver (timer wheel + IO reactor) that the last idle
+    /// worker blocks in; by default `build` creates `io::driver::Driver`.
+    /// For scheduler tests with a stand-in driver.
+    #[allow(dead_code)]
+    pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// Builds the runtime and starts its worker threads.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = self.workers.unwrap_or_else(default_workers);
+        // The timer wheel and IO reactor, which the last idle worker blocks
+        // in (unless a test installed its own driver; then timers and
+        // sockets created on the runtime use the process-wide driver).
+        let (driver, io) = match self.driver {
+            Some(d) => (d, None),
+            None => {
+                let io = crate::io::driver::Driver::new()?;
+                let handle = io.handle().clone();
+                let d: StdArc<dyn Driver> = StdArc::new(io);
+                (d, Some(handle))
+            }
+        };
+        let shared = Shared::new(Config {
+            workers,
+            panic_policy: self.panic_policy,
+            rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
+            detect_deadlocks: self.detect_deadlocks,
+            keep_alive: self.keep_alive,
+            driver: Some(driver),
+            io,
+        });
+        shared.start()?;
+        Ok(Runtime {
+            handle: Handle { shared },
+        })
+    }
+}
+
+fn default_workers() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// A goro runtime: worker threads, run queues, the goroutine registry and
+/// the blocking pool.
+///
+/// Several runtimes may exist and run at once; goroutine ids, dumps and
+/// counts are per runtime. Dropping the runtime stops it: worker threads are
+/// joined and every remaining goroutine is dropped.
+///
+/// ```
+/// let rt = goro_runtime::runtime::Runtime::builder().workers(2).build().unwrap();
+/// let v = rt.block_on(async {
+///     let h = goro_runtime::spawn(async { 20 });
+///     h.await.unwrap() + 1
+/// });
+/// assert_eq!(v.unwrap(), 21);
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+}
+
+impl Runtime {
+    /// A [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A handle to spawn goroutines from outside the runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs `fut` as the main goroutine (id 1) on this thread, which borrows
+    /// worker core 0 for the duration (so `workers(1)` uses no other thread
+    /// while inside `block_on`). Like Go's `main.main`, when it returns the
+    /// runtime stops: every other goroutine is dropped (destructors run),
+    /// worker threads are joined, and the result is returned. A later
+    /// `block_on` starts the runtime again.
+    ///
+    /// Returns [`RuntimeError::GoroutinePanic`] if the main goroutine panics,
+    /// or another one does under [`PanicPolicy::Abort`].
+    ///
+    /// Concurrent `block_on` calls on one runtime take turns.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a goroutine (it would block a worker), or if
+    /// restarting the worker threads fails.
+    ///
+    /// ```
+    /// let rt = goro_runtime::runtime::Runtime::builder().build().unwrap();
+    /// assert_eq!(rt.block_on(async { goro_runtime::current_id().unwrap().as_u64() }).unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, fut: F) -> Result<F::Output, RuntimeError> {
+        let at = Location::caller();
+        assert!(
+            context::with_worker(|w| w.is_none()),
+            "goro: Runtime::block_on called from inside a goroutine; it would block a worker thread"
+        );
+        let shared = &self.handle.shared;
+        shared
+            .start()
+            .expect("goro: could not restart the runtime's worker threads");
+        if shared.aborted() {
+            // A goroutine spawned through a handle panicked while nobody was
+            // in block_on.
+            let err = shared.take_abort();
+            shared.stop();
+            if let Some(err) = err {
+                return Err(err);
+            }
+        }
+        let core = shared
+            .acquire_core(0, true)
+            .expect("core 0 is always handed to block_on");
+        let record = GoroutineRecord::new(GoroutineId::MAIN, None, at, shared.rng_seed);
+        // SAFETY: `record` lives on this frame until after the matching
+        // `remove` below.
+        unsafe { shared.registry.insert(&record, None) };
+        let waker = Waker::from(Arc::new(MainWaker {
+            shared: shared.clone(),
+        }));
+        let mut fut = Box::pin(fut);
+        let mut output = None;
+        let mut panicked = None;
+        shared.wake_main();
+        {
+            let mut poll_main = |ctx: &WorkerCtx| -> bool {
+                let mut cx = Context::from_waker(&waker);
+                // SAFETY: `record` outlives this poll (it lives until after
+                // the run loop returns).
+                let guard = unsafe { context::enter_poll(Some(ctx), &record) };
+                record.set_running();
+                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                    Ok(Poll::Pending) => {
+                        record.set_waiting(guard.wait_record());
+                        false
+                    }
+                    Ok(Poll::Ready(v)) => {
+                        output = Some(v);
+                        true
+                    }
+                    Err(p) => {
+                        panicked = Some(panic_message(&p));
+                        true
+                    }
+                }
+            };
+            let core = worker::run(shared, 0, core, Some(&mut poll_main));
+            shared.release_core(0, core, true);
+        }
+        drop(fut);
+        drop(shared.registry.remove(&record));
+        shared.stop();
+        let abort = shared.take_abort();
+        match (output, panicked) {
+            (Some(v), _) => Ok(v),
+            (None, Some(message)) => Err(RuntimeError::GoroutinePanic {
+                id: GoroutineId::MAIN,
+                message,
+                spawned_at: at,
+            }),
+            (None, None) => Err(abort.expect("run loop left without a result or an abort")),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.handle.shared.stop();
+    }
+}
+
+/// The main goroutine's waker: flags it and wakes core 0.
+struct MainWaker {
+    shared: StdArc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.shared.wake_main();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.wake_main();
+    }
+}
+
+/// A handle to a runtime: spawns goroutines on it from any thread.
+///
+/// ```
+/// let rt = goro_runtime::runtime::Runtime::builder().build().unwrap();
+/// let h = rt.handle().spawn(async { 5 });
+/// assert_eq!(rt.block_on(h).unwrap().unwrap(), 5);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: StdArc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Spawns a goroutine on this runtime. If the runtime is stopped the
+    /// goroutine is dropped at once and its handle reports cancellation.
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let at = Location::caller();
+        let parent = context::with_worker(|w| match w {
+            Some(w) if StdArc::ptr_eq(&w.shared, &self.shared) => context::current_goroutine(),
+            _ => None,
+        });
+        task::spawn_on(&self.shared, fut, at, parent)
+    }
+
+    /// Runs `f` on this runtime's blocking pool.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        task::spawn_blocking_on(
+            &self.shared,
+            f,
+            Location::caller(),
+            context::current_goroutine(),
+        )
+    }
+
+    /// The handle of the runtime this thread is running (a goroutine or a
+    /// blocking job), if any.
+    ///
+    /// ```
+    /// assert!(goro_runtime::runtime::Handle::try_current().is_none());
+    /// goro_runtime::run(async { assert!(goro_runtime::runtime::Handle::try_current().is_some()) });
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        context::current_runtime().map(|shared| Handle { shared })
+    }
+
+    /// Live goroutines of this runtime, main included.
+    pub fn num_goroutine(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// The dump of this runtime's goroutines (see [`dump`]).
+    pub fn dump(&self) -> String {
+        format_dump(&self.snapshot())
+    }
+
+    /// Every live goroutine of this runtime, sorted by id.
+    pub fn snapshot(&self) -> Vec<GoroutineSnapshot> {
+        self.shared.registry.snapshot()
+    }
+
+    /// Number of worker cores (GOMAXPROCS).
+    pub fn workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// Threads currently in the blocking pool.
+    pub fn blocking_threads(&self) -> usize {
+        self.shared.blocking.threads()
+    }
+}
+
+/// Number of live goroutines of the current runtime, main included; 0 when
+/// not called from a goroutine or blocking job. Go: `runtime.NumGoroutine`.
+///
+/// ```
+/// goro_runtime::run(async {
+///     assert_eq!(goro_runtime::runtime::num_goroutine(), 1);
+/// });
+/// ```
+pub fn num_goroutine() -> usize {
+    Handle::try_current().map_or(0, |h| h.num_goroutine())
+}
+
+/// Every goroutine of the current runtime, in Go's traceback-header format
+/// (empty when not called from a goroutine or blocking job):
+///
+/// ```text
+/// goroutine 18 [chan send, 2 minutes]:
+///     parked at src/search.rs:41:17 on chan (unbuffered, len 0) made at src/search.rs:35:13
+/// created by goroutine 1 at src/search.rs:39:9
+/// ```
+///
+/// Blocks are separated by a blank line; the wait duration appears from one
+/// minute on, in whole minutes, as in Go. Go: `runtime.Stack(buf, true)`.
+///
+/// ```
+/// goro_runtime::run(async {
+///     assert!(goro_runtime::runtime::dump().starts_with("goroutine 1 [running]:\n"));
+/// });
+/// ```
+pub fn dump() -> String {
+    Handle::try_current().map_or_else(String::new, |h| h.dump())
+}
+
+/// Every live goroutine of the current runtime (empty off a runtime), for
+/// the leak and deadlock analyses.
+///
+/// ```
+/// goro_runtime::run(async {
+///     let gs = goro_runtime::runtime::snapshot();
+///     assert_eq!(gs[0].id.as_u64(), 1);
+/// });
+/// ```
+pub fn snapshot() -> Vec<GoroutineSnapshot> {
+    Handle::try_current().map_or_else(Vec::new, |h| h.snapshot())
+}

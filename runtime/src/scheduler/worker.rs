@@ -1,0 +1,289 @@
+//! A worker core and its run loop.
+//!
+//! Go: `p` (a processor) and `schedule()` / `findRunnable()` in
+//! `runtime/proc.go`.
+//!
+//! # Design
+//!
+//! The loop picks one task at a time (see the parent module for the order),
+//! runs it, and repeats; with nothing to do it searches, then parks. The
+//! thread inside `block_on` runs core 0 with the main goroutine attached and
+//! polls it whenever its waker fired.
+//!
+//! # Invariants
+//!
+//! - The `Core` is reachable only through the running thread's `WorkerCtx`
+//!   and is never borrowed while a task runs (a waker on this thread borrows
+//!   it to push).
+//! - `core.searching` mirrors this worker's contribution to
+//!   `Idle::num_searching`.
+
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+use crossbeam_deque::{Steal, Worker};
+
+use super::Shared;
+use crate::context::{self, WorkerCtx, BUDGET};
+use crate::loom::{Ordering, StdArc};
+use crate::task::Task;
+
+/// Consecutive `runnext` polls before the local queue gets a turn (Go lets a
+/// runnext goroutine inherit the time slice; tokio caps LIFO polls at 3).
+pub(crate) const RUNNEXT_CAP: u32 = 16;
+
+/// Every this many ticks the injector is looked at first (Go: 61).
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// Steal rounds a searching worker makes before parking.
+const STEAL_ROUNDS: usize = 3;
+
+/// A worker core. Go: `p`.
+pub(crate) struct Core {
+    /// Local run queue. Go: `p.runq`.
+    local: Worker<Task>,
+    /// Scheduler ticks. Go: `p.schedtick`.
+    tick: u32,
+    /// Consecutive polls taken from `runnext`.
+    runnext_streak: u32,
+    /// Whether this core counts in `Idle::num_searching`. Go: `m.spinning`.
+    searching: bool,
+    /// Victim selection.
+    rng: fastrand::Rng,
+}
+
+impl Core {
+    pub(crate) fn new(local: Worker<Task>, seed: u64, index: usize) -> Self {
+        Core {
+            local,
+            tick: 0,
+            runnext_streak: 0,
+            searching: false,
+            rng: fastrand::Rng::with_seed(seed.wrapping_add(index as u64)),
+        }
+    }
+
+    pub(crate) fn push_local(&mut self, task: Task) {
+        self.local.push(task);
+    }
+
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Task>) {
+        while let Some(t) = self.local.pop() {
+            out.push(t);
+        }
+    }
+}
+
+/// The main goroutine, polled by core 0 inside `block_on`: returns `true`
+/// when the main goroutine finished (returned or panicked).
+pub(crate) type MainPoll<'a> = &'a mut dyn FnMut(&WorkerCtx) -> bool;
+
+/// Runs core `index` on this thread until the runtime stops, the main
+/// goroutine (if given) finishes or a panic aborts it, or (core 0's
+/// dedicated thread) `block_on` wants the core. Returns the core.
+pub(crate) fn run(
+    shared: &StdArc<Shared>,
+    index: usize,
+    core: Box<Core>,
+    mut main: Option<MainPoll<'_>>,
+) -> Box<Core> {
+    let ctx = WorkerCtx {
+        shared: shared.clone(),
+        index,
+        core: RefCell::new(Some(core)),
+        current: Cell::new(None),
+        budget: Cell::new(BUDGET),
+        noted: Cell::new(None),
+        now: Cell::new(Instant::now()),
+    };
+    let guard = context::enter_worker(&ctx);
+    loop {
+        if shared.is_stopping() {
+            break;
+        }
+        match main.as_mut() {
+            Some(poll_main) => {
+                if shared.aborted() {
+                    break;
+                }
+                // Load first: the swap is an RMW on a line other threads
+                // write. Acquire pairs with the Release store in `wake_main`.
+                if shared.main_woken.load(Ordering::Relaxed)
+                    && shared.main_woken.swap(false, Ordering::Acquire)
+                    && poll_main(&ctx)
+                {
+                    break;
+                }
+            }
+            None => {
+                if shared.core_wanted(index) {
+                    break;
+                }
+            }
+        }
+        if let Some(task) = next_task(&ctx) {
+            task.run();
+            continue;
+        }
+        if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
+            // The main goroutine is ready: poll it before searching.
+            continue;
+        }
+        if let Some(task) = search(&ctx, main.is_some()) {
+            task.run();
+            continue;
+        }
+        park(&ctx, main.is_some());
+    }
+    drop(guard);
+    let mut core = ctx.core.take().expect("core taken while running");
+    if core.searching {
+        core.searching = false;
+        if shared.idle.transition_from_searching() {
+            shared.notify_parked();
+        }
+    }
+    core
+}
+
+fn with_core<R>(ctx: &WorkerCtx, f: impl FnOnce(&mut Core) -> R) -> R {
+    let mut core = ctx.core.borrow_mut();
+    f(core.as_mut().expect("core taken while running"))
+}
+
+/// Takes a batch from the injector into the local queue and returns one.
+fn steal_injector(shared: &Shared, local: &Worker<Task>) -> Option<Task> {
+    loop {
+        match shared.injector.steal_batch_and_pop(local) {
+            Steal::Success(t) => return Some(t),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// The next task from this core's own queues (and, now and then, the
+/// injector). Go: the first half of `findRunnable`.
+fn next_task(ctx: &WorkerCtx) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let tick = with_core(ctx, |c| {
+        c.tick = c.tick.wrapping_add(1);
+        c.tick
+    });
+    if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+        // Maintenance, with the core not borrowed: timers fired by the
+        // driver wake tasks onto this core.
+        ctx.now.set(Instant::now());
+        shared.driver.poll_now();
+        let t = with_core(ctx, |c| steal_injector(shared, &c.local));
+        if t.is_some() {
+            return t;
+        }
+    }
+    let runnext = &shared.remotes[ctx.index].runnext;
+    with_core(ctx, |c| {
+        if c.runnext_streak < RUNNEXT_CAP {
+            if let Some(t) = runnext.take() {
+                c.runnext_streak += 1;
+                return Some(t);
+            }
+        } else if let Some(t) = runnext.take() {
+            // Fairness: the ping-pong pair goes behind the local queue.
+            c.local.push(t);
+        }
+        c.runnext_streak = 0;
+        c.local.pop().or_else(|| steal_injector(shared, &c.local))
+    })
+}
+
+/// Steals work from the injector and other cores. Go: the stealing half of
+/// `findRunnable` (`stealWork`), with at most half the workers spinning.
+fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let searching = with_core(ctx, |c| {
+        if !c.searching {
+            c.searching = shared.idle.transition_to_searching();
+        }
+        c.searching
+    });
+    if !searching {
+        return None;
+    }
+    let n = shared.num_workers();
+    for round in 0..STEAL_ROUNDS {
+        let found = with_core(ctx, |c| {
+            if let Some(t) = steal_injector(shared, &c.local) {
+                return Some(t);
+            }
+            let start = c.rng.usize(0..n);
+            for i in 0..n {
+                let v = (start + i) % n;
+                if v == ctx.index {
+                    continue;
+                }
+                loop {
+                    match shared.remotes[v].stealer.steal_batch_and_pop(&c.local) {
+                        Steal::Success(t) => return Some(t),
+                        Steal::Empty => break,
+                        Steal::Retry => std::hint::spin_loop(),
+                    }
+                }
+            }
+            if round + 1 == STEAL_ROUNDS {
+                // Last resort: a task sitting in the runnext slot of a worker
+                // that is busy in a long poll. Go: `runqsteal(.., stealRunNextG)`.
+                for i in 0..n {
+                    let v = (start + i) % n;
+                    if v != ctx.index {
+                        if let Some(t) = shared.remotes[v].runnext.take() {
+                            return Some(t);
+                        }
+                    }
+                }
+            }
+            None
+        });
+        if let Some(t) = found {
+            let was_last = with_core(ctx, |c| {
+                c.searching = false;
+                shared.idle.transition_from_searching()
+            });
+            if was_last {
+                // We may have been the one producers relied on: let another
+                // worker look for the rest. Go: `resetspinning` -> `wakep`.
+                shared.notify_parked();
+            }
+            return Some(t);
+        }
+        if has_main && shared.main_woken.load(Ordering::Relaxed) {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    None
+}
+
+/// Parks this worker until there may be work. Go: `stopm`.
+fn park(ctx: &WorkerCtx, has_main: bool) {
+    let shared = &*ctx.shared;
+    let searching = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
+    let last = shared.idle.transition_to_parked(ctx.index, searching);
+    if last && shared.has_visible_work() {
+        shared.notify_parked();
+    }
+    let remote = &shared.remotes[ctx.index];
+    let must_run = shared.is_stopping()
+        || remote.runnext.is_occupied()
+        || with_core(ctx, |c| !c.local.is_empty())
+        || if has_main {
+            shared.aborted() || shared.main_woken.load(Ordering::Acquire)
+        } else {
+            shared.core_wanted(ctx.index)
+        };
+    if !must_run {
+        remote.parker.park();
+    }
+    let notified = shared.idle.transition_from_parked(ctx.index);
+    with_core(ctx, |c| c.searching = notified);
+    ctx.now.set(Instant::now());
+}

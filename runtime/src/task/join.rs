@@ -1,0 +1,212 @@
+//! `JoinHandle` and `JoinError`.
+//!
+//! Go has no join handle (a goroutine's result travels over a channel); this
+//! is the Rust-side handle that `go!`/`spawn` return.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::Panic;
+use crate::registry::{GoroutineId, GoroutineRecord};
+
+/// An owned permission to await a goroutine's result.
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the goroutine
+/// panicked or was dropped because its runtime stopped. Dropping the handle
+/// *detaches* the goroutine: it keeps running.
+///
+/// ```
+/// goro_runtime::run(async {
+///     let h = goro_runtime::spawn(async { 6 * 7 });
+///     assert_eq!(h.await.unwrap(), 42);
+/// });
+/// ```
+pub struct JoinHandle<T> {
+    task: Option<async_task::FallibleTask<Result<T, Panic>, GoroutineRecord>>,
+    id: GoroutineId,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(
+        task: async_task::Task<Result<T, Panic>, GoroutineRecord>,
+        id: GoroutineId,
+    ) -> Self {
+        JoinHandle {
+            task: Some(task.fallible()),
+            id,
+        }
+    }
+
+    /// The goroutine's id.
+    ///
+    /// ```
+    /// goro_runtime::run(async {
+    ///     let h = goro_runtime::spawn(async { goro_runtime::current_id() });
+    ///     let id = h.id();
+    ///     assert_eq!(h.await.unwrap(), Some(id));
+    /// });
+    /// ```
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+
+    /// Whether the goroutine has finished (returned, panicked or been
+    /// dropped).
+    ///
+    /// ```
+    /// goro_runtime::run(async {
+    ///     let h = goro_runtime::spawn(async {});
+    ///     while !h.is_finished() {
+    ///         goro_runtime::yield_now().await;
+    ///     }
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.id;
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after completion");
+        let out = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(v))) => Ok(v),
+            Poll::Ready(Some(Err(p))) => Err(JoinError::panic(id, p)),
+            Poll::Ready(None) => Err(JoinError::cancelled(id)),
+        };
+        self.task = None;
+        Poll::Ready(out)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+    }
+}
+
+/// Why a goroutine produced no result.
+///
+/// ```
+/// use goro_runtime::runtime::{PanicPolicy, Runtime};
+/// let rt = Runtime::builder().on_goroutine_panic(PanicPolicy::Ignore).build().unwrap();
+/// rt.block_on(async {
+///     let h = goro_runtime::spawn(async { panic!("boom") });
+///     let err = h.await.unwrap_err();
+///     assert!(err.is_panic());
+///     assert_eq!(err.to_string(), format!("goroutine {} panicked: boom", err.id()));
+/// }).unwrap();
+/// ```
+pub struct JoinError {
+    id: GoroutineId,
+    repr: Repr,
+}
+
+enum Repr {
+    /// The payload and its text, taken when the error was made.
+    Panic(PanicBox, String),
+    Cancelled,
+}
+
+/// A panic payload that is only reachable by value or `&mut`.
+struct PanicBox(Panic);
+
+// SAFETY: the payload is only accessed by value (`into_panic`), never
+// through `&self` (its text is copied out when the error is made), so sharing `&PanicBox` between
+// threads gives no access to the non-`Sync` payload.
+unsafe impl Sync for PanicBox {}
+
+impl JoinError {
+    pub(crate) fn panic(id: GoroutineId, p: Panic) -> Self {
+        let message = super::panic_message(&p);
+        JoinError {
+            id,
+            repr: Repr::Panic(PanicBox(p), message),
+        }
+    }
+
+    pub(crate) fn cancelled(id: GoroutineId) -> Self {
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    /// The goroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(..))
+    }
+
+    /// The goroutine was dropped before finishing (its runtime stopped).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    ///
+    /// If the goroutine did not panic (see [`JoinError::is_panic`]).
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic on a goroutine that did not panic")
+    }
+
+    /// The panic payload, or the error back if the goroutine did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p, _) => Ok(p.0),
+            Repr::Cancelled => Err(self),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(_, msg) => write!(f, "goroutine {} panicked: {msg}", self.id),
+            Repr::Cancelled => write!(f, "goroutine {} was cancelled", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(_, msg) => f
+                .debug_struct("JoinError::Panic")
+                .field("id", &self.id)
+                .field("message", msg)
+                .finish(),
+            Repr::Cancelled => f
+                .debug_struct("JoinError::Cancelled")
+                .field("id", &self.id)
+                .finish(),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

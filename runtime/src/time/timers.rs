@@ -1,0 +1,272 @@
+//! The timer half of the driver: the wheel under its lock, and the clock.
+//!
+//! Go: the timer parts of `runtime/time.go` and of `findrunnable` /
+//! `checkTimers` in `runtime/proc.go`.
+//!
+//! # Design
+//!
+//! [`Timers`] keeps a [`Wheel`] and the instant the driver started. A real
+//! deadline becomes a tick by rounding *up* to the next millisecond, the clock
+//! reads as a tick rounded *down*, so no timer fires before its deadline (it
+//! may fire up to about one millisecond after it).
+//!
+//! The thread that blocks in the reactor records, under the wheel lock, the
+//! tick it intends to wake at (`parked_until`). Arming a timer that is due
+//! earlier than that reports "unpark needed" to the caller, which interrupts
+//! the reactor. Both sides hold the lock, so either the parker sees the new
+//! timer when it computes its timeout, or the armer sees `parked_until`: no
+//! lost wakeup.
+//!
+//! # Invariants
+//!
+//! - `parked_until` is `None` unless a thread is blocked (or about to block)
+//!   in the reactor, and then it is the tick that thread will wake at or
+//!   before (`u64::MAX`: no timeout). With nobody parked, arming a timer needs
+//!   no unpark: the next parker computes its timeout from the wheel.
+//! - Actions are run only after the wheel lock is released.
+//!
+//! # Locking
+//!
+//! `state` (rank "timer wheel") protects the wheel and `parked_until`. No
+//! waker is called and no other runtime lock is taken while it is held.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::wheel::{Action, Key, Wheel};
+
+/// The wheel, its lock and its clock.
+pub(crate) struct Timers {
+    /// Tick 0.
+    start: Instant,
+    /// The wheel and the parker's wake tick.
+    state: Mutex<TimerState>,
+    /// A lower bound on the wheel's next expiration (`u64::MAX`: none); lets
+    /// [`process`](Self::process) skip the lock. Lowered under `state` by
+    /// `arm`, recomputed under `state` by `process`.
+    next_due: AtomicU64,
+}
+
+struct TimerState {
+    wheel: Wheel,
+    /// Tick the reactor's parked thread wakes at; `None` if no thread is parked.
+    /// Protected by `state`.
+    parked_until: Option<u64>,
+    /// Reused buffer for due actions (taken out while they run).
+    fired: Vec<Action>,
+}
+
+/// Result of arming a timer.
+#[must_use]
+pub(crate) struct Armed {
+    /// The timer was armed before (Go's `Reset` result).
+    pub(crate) was_armed: bool,
+    /// The new deadline is earlier than the parked reactor's wake-up.
+    pub(crate) unpark: bool,
+}
+
+impl Timers {
+    /// A timer set whose tick 0 is now.
+    pub(crate) fn new() -> Self {
+        Timers {
+            start: Instant::now(),
+            state: Mutex::new(TimerState {
+                wheel: Wheel::new(),
+                parked_until: None,
+                fired: Vec::new(),
+            }),
+            next_due: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TimerState> {
+        // A panic never happens while the lock is held (actions run outside),
+        // but stay usable if one did.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The deadline as a tick, rounded up.
+    pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
+        let d = deadline.saturating_duration_since(self.start);
+        let ms = d.as_millis();
+        let ceil = if d > Duration::from_millis(ms as u64) {
+            ms + 1
+        } else {
+            ms
+        };
+        u64::try_from(ceil).unwrap_or(u64::MAX)
+    }
+
+    /// The current tick, rounded down.
+    pub(crate) fn now_tick(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant of a tick.
+    pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
+        self.start
+            .checked_add(Duration::from_millis(tick))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365))
+    }
+
+    /// Allocates an unarmed timer.
+    pub(crate) fn alloc(&self, action: Action) -> Key {
+        self.lock().wheel.alloc(action)
+    }
+
+    /// Cancels and frees a timer.
+    pub(crate) fn free(&self, key: Key) {
+        self.lock().wheel.free(key)
+    }
+
+    /// Arms (or re-arms) `key` for `deadline` (a due deadline fires at the
+    /// next tick, never inline).
+    pub(crate) fn arm(&self, key: Key, deadline: Instant) -> Armed {
+        let when = self.deadline_tick(deadline);
+        let mut st = self.lock();
+        let was_armed = st.wheel.arm(key, when);
+        let when = st.wheel.deadline(key).unwrap_or(when);
+        let unpark = st.parked_until.is_some_and(|p| when < p);
+        if let Some(next) = st.wheel.next_expiration() {
+            // Relaxed: read only as a hint by `process`; the lock orders the rest.
+            self.next_due.fetch_min(next, Ordering::Relaxed);
+        }
+        drop(st);
+        Armed { was_armed, unpark }
+    }
+
+    /// Disarms `key`. Returns whether it was armed (Go's `Stop` result).
+    pub(crate) fn cancel(&self, key: Key) -> bool {
+        self.lock().wheel.cancel(key)
+    }
+
+    /// Whether `key` has fired since it was armed; if not, stores `cx`'s
+    /// waker as its action (for [`Sleep`](super::Sleep)).
+    pub(crate) fn poll_fired(&self, key: Key, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.lock();
+        if st.wheel.has_fired(key) {
+            Poll::Ready(())
+        } else {
+            st.wheel.set_waker(key, cx.waker());
+            Poll::Pending
+        }
+    }
+
+    /// Number of armed timers.
+    pub(crate) fn armed_count(&self) -> usize {
+        self.lock().wheel.armed_count()
+    }
+
+    /// Fires every due timer (Go's `checkTimers`). Cheap when nothing is
+    /// due: one atomic load and a clock read. Returns how many fired.
+    pub(crate) fn process(&self) -> usize {
+        let now = self.now_tick();
+        // Relaxed: a hint; a stale (too early) value only costs a lock.
+        if now < self.next_due.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let mut st = self.lock();
+        let mut fired = std::mem::take(&mut st.fired);
+        st.wheel.process(now, &mut fired);
+        self.next_due.store(
+            st.wheel.next_expiration().unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        drop(st);
+        let n = fired.len();
+        for a in fired.drain(..) {
+            a.run();
+        }
+        // Give the buffer back (keeps its capacity) unless another thread
+        // already put one there.
+        let mut st = self.lock();
+        if st.fired.capacity() < fired.capacity() {
+            st.fired = fired;
+        }
+        n
+    }
+
+    /// Marks the reactor as about to block for at most `timeout` and returns
+    /// how long it may block: until the next timer (or `timeout`). Must be
+    /// paired with [`unparked`](Self::unparked).
+    pub(crate) fn parking(&self, timeout: Option<Duration>) -> Option<Duration> {
+        let now = Instant::now();
+        let limit = timeout.map(|t| self.deadline_tick(now + t));
+        let mut st = self.lock();
+        let next = st.wheel.next_expiration();
+        let until = match (next, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        st.parked_until = Some(until.unwrap_or(u64::MAX));
+        drop(st);
+        match (next, timeout) {
+            (Some(tick), t) => {
+                let d = self.tick_instant(tick).saturating_duration_since(now);
+                Some(t.map_or(d, |t| t.min(d)))
+            }
+            (None, t) => t,
+        }
+    }
+
+    /// The reactor is no longer blocked.
+    pub(crate) fn unparked(&self) {
+        self.lock().parked_until = None;
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Barrier};
+
+    /// Cancel racing with firing, on two threads, many times: exactly one
+    /// of "cancel returned true" and "the action ran" happens each time.
+    #[test]
+    fn cancel_vs_fire_race() {
+        let timers = Arc::new(Timers::new());
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let key = timers.alloc(Action::Call(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })));
+        let mut cancelled_total = 0;
+        let rounds = 300;
+        for _ in 0..rounds {
+            let _ = timers.arm(key, Instant::now());
+            // Wait (spinning on the clock, the thing under test) until due.
+            let due = timers.lock().wheel.deadline(key).unwrap();
+            while timers.now_tick() < due {
+                std::hint::spin_loop();
+            }
+            let barrier = Arc::new(Barrier::new(2));
+            let (t2, b2) = (timers.clone(), barrier.clone());
+            let firer = std::thread::spawn(move || {
+                b2.wait();
+                t2.process();
+            });
+            barrier.wait();
+            if timers.cancel(key) {
+                cancelled_total += 1;
+            }
+            firer.join().unwrap();
+            // Nothing is left armed either way.
+            timers.process();
+        }
+        assert_eq!(cancelled_total + count.load(Ordering::SeqCst), rounds);
+        timers.free(key);
+    }
+
+    #[test]
+    fn deadline_rounds_up_clock_rounds_down() {
+        let t = Timers::new();
+        assert_eq!(t.deadline_tick(t.start), 0);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_micros(1)), 1);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_millis(5)), 5);
+        assert_eq!(t.deadline_tick(t.start + Duration::from_micros(5001)), 6);
+        assert!(t.tick_instant(6) >= t.start + Duration::from_micros(5001));
+    }
+}

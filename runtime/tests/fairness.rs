@@ -1,0 +1,136 @@
+//! A goroutine that spins on `yield_now` must not starve the others, and the
+//! cooperative budget makes a goroutine that never waits yield.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use goro_runtime::runtime::Runtime;
+
+fn spinner_does_not_starve(workers: usize) {
+    let rt = Runtime::builder().workers(workers).build().unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spins = Arc::new(AtomicU64::new(0));
+        let spinners: Vec<_> = (0..workers + 1)
+            .map(|_| {
+                let (stop, spins) = (stop.clone(), spins.clone());
+                goro_runtime::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        spins.fetch_add(1, Ordering::Relaxed);
+                        goro_runtime::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        // Another goroutine makes progress step by step (each step goes
+        // through the scheduler), while the spinners keep spinning.
+        let worker = goro_runtime::spawn(async {
+            let mut n = 0u32;
+            for _ in 0..1000 {
+                n += goro_runtime::spawn(async { 1 }).await.unwrap();
+                goro_runtime::yield_now().await;
+            }
+            n
+        });
+        assert_eq!(worker.await.unwrap(), 1000);
+        stop.store(true, Ordering::Relaxed);
+        for s in spinners {
+            s.await.unwrap();
+        }
+        assert!(spins.load(Ordering::Relaxed) > 0);
+    })
+    .unwrap();
+}
+
+#[test]
+fn yield_spinner_does_not_starve_workers_1() {
+    spinner_does_not_starve(1);
+}
+
+#[test]
+fn yield_spinner_does_not_starve_workers_2() {
+    spinner_does_not_starve(2);
+}
+
+/// Calls `poll_budget` forever, counting the ready operations it got in its
+/// first poll.
+struct Greedy {
+    ready_in_first_poll: Option<u32>,
+    polls: u32,
+}
+
+impl Future for Greedy {
+    type Output = (u32, u32);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u32, u32)> {
+        self.polls += 1;
+        let mut n = 0;
+        while goro_runtime::hook::poll_budget(cx).is_ready() {
+            n += 1;
+            if n > 10_000 {
+                break;
+            }
+        }
+        if self.ready_in_first_poll.is_none() {
+            self.ready_in_first_poll = Some(n);
+            // Pending: poll_budget woke us, so we are polled again.
+            return Poll::Pending;
+        }
+        Poll::Ready((self.ready_in_first_poll.unwrap(), self.polls))
+    }
+}
+
+#[test]
+fn budget_is_128_ready_operations_per_poll() {
+    let (first, polls) = goro_runtime::run(async {
+        goro_runtime::spawn(Greedy {
+            ready_in_first_poll: None,
+            polls: 0,
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(first, 128);
+    assert_eq!(polls, 2);
+}
+
+#[test]
+fn budget_is_unlimited_off_runtime() {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..1000 {
+        assert!(goro_runtime::hook::poll_budget(&mut cx).is_ready());
+    }
+}
+
+#[test]
+fn rand_below_is_reproducible_with_a_seed() {
+    let draw = |seed| {
+        let rt = Runtime::builder()
+            .workers(2)
+            .rng_seed(seed)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let main: Vec<u32> = (0..16)
+                .map(|_| goro_runtime::hook::rand_below(1000))
+                .collect();
+            let child = goro_runtime::spawn(async {
+                (0..16)
+                    .map(|_| goro_runtime::hook::rand_below(1000))
+                    .collect::<Vec<u32>>()
+            })
+            .await
+            .unwrap();
+            (main, child)
+        })
+        .unwrap()
+    };
+    let a = draw(42);
+    assert_eq!(a, draw(42));
+    assert_ne!(a, draw(43));
+    assert!(a.0.iter().chain(&a.1).all(|&v| v < 1000));
+    assert_ne!(a.0, a.1, "each goroutine has its own sequence");
+}

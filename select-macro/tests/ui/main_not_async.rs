@@ -1,0 +1,2 @@
+#[goro_macros::main]
+fn main() {}

@@ -1,0 +1,4 @@
+#[goro_macros::main]
+async fn main(workers: usize) {
+    let _ = workers;
+}

@@ -1,0 +1,2 @@
+#[goro_macros::main(workers = 4)]
+async fn main() {}

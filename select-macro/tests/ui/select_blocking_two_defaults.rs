@@ -1,0 +1,8 @@
+fn f() {
+    goro_macros::select_blocking! {
+        default => {}
+        default => {}
+    }
+}
+
+fn main() {}

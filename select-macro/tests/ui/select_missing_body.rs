@@ -1,0 +1,7 @@
+async fn f(rx: u8) {
+    goro_macros::select! {
+        v = rx =>
+    }
+}
+
+fn main() {}

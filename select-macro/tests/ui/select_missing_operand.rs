@@ -1,0 +1,7 @@
+async fn f() {
+    goro_macros::select! {
+        v = => {}
+    }
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[goro_macros::test]
+async fn t<T>() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[goro_macros::test]
+fn t() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[goro_macros::test]
+#[test]
+async fn t() {}
+
+fn main() {}
