@@ -206,7 +206,8 @@ fn loom_select_dropped_while_racing_a_send() {
             let mut c0 = into_case!(&a2);
             let mut c1 = into_case!(b2.send(9));
             let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-            let mut f = pin!(select(&mut cases, false));
+            // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+            let mut f = pin!(unsafe { select(&mut cases, false) });
             f.as_mut().poll(&mut cx())
         });
         let sent = a.try_send(1).is_ok();

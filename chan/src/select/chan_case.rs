@@ -20,7 +20,7 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::task::{Context, Waker};
 
-use super::case::{BlockingCase, CaseKind, CaseOutput, ChanLock, SelectCase};
+use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, SelectCase};
 use crate::cell::SelCell;
 use crate::hchan::{Hchan, RecvNow, SendNow};
 use crate::loom::Arc;
@@ -98,6 +98,8 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
+
 impl<T: Send> SelectCase for RecvCase<'_, T> {
     fn __kind(&self) -> CaseKind {
         kind_of(self.chan.get())
@@ -146,7 +148,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         self.phase = Phase::Idle;
     }
 
-    fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
         false
     }
 
@@ -245,6 +247,8 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
+
 impl<T: Send> SelectCase for SendCase<'_, T> {
     fn __kind(&self) -> CaseKind {
         kind_of(self.chan)
@@ -298,7 +302,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         self.phase = Phase::Idle;
     }
 
-    fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
         false
     }
 

@@ -54,11 +54,18 @@
 //! # Soundness note
 //!
 //! The contract passes cases as `&mut dyn SelectCase`, not pinned. Waiters
-//! live inside the cases, so a case must not move while queued: the select
-//! future unregisters everything before completing and when dropped, and the
-//! case types unregister in their own `Drop` too. Leaking a *polled* select
-//! future (`mem::forget`) and then moving one of its cases is the one misuse
-//! this cannot stop; the `select!` macro never does it.
+//! (and polled future cases) live inside the cases, so a case must not move
+//! while the select may have queued or polled it: the select future
+//! unregisters everything and drops un-chosen futures before completing and
+//! in its `Drop`. Leaking a *polled* select future (`mem::forget`) ends the
+//! borrow of the cases without running that `Drop`, after which a case
+//! could be moved or freed while its waiter is still queued. The borrow
+//! checker cannot rule that out, so [`select`] is an `unsafe fn` whose
+//! contract is "drop or complete the future, never leak it"; the `select!`
+//! macro, which owns both the cases and the future, is its safe interface.
+//! [`select_blocking`] stays safe: it drives its future to completion (or
+//! drops it while unwinding) itself, so the future can never be leaked.
+//! [`SelectCase`] is sealed, so every case's `__kind` is trusted.
 
 use std::future::Future;
 use std::marker::PhantomPinned;
@@ -119,10 +126,13 @@ enum Phase {
 /// b.try_send(2).unwrap();
 /// let mut c0 = goro_chan::select::into_case!(&a);
 /// let mut c1 = goro_chan::select::into_case!(&b);
-/// let i = futures::executor::block_on(select(
-///     &mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase],
-///     false,
-/// ));
+/// // SAFETY: the future is run to completion by `block_on`, never leaked.
+/// let i = futures::executor::block_on(unsafe {
+///     select(
+///         &mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase],
+///         false,
+///     )
+/// });
 /// assert_eq!(i, Some(1));
 /// assert_eq!(c1.take_output(), Some(2));
 /// ```
@@ -141,15 +151,28 @@ pub struct Select<'a, C: AsCase> {
 /// Runs a `select` over `cases` (see the module docs). `Some(i)`: case `i`
 /// committed; `None`: `default` taken (only when `has_default`).
 ///
+/// The engine behind `goro::select!`; use the macro.
+///
+/// # Safety
+///
+/// The returned future must be dropped or run to completion before any case
+/// is moved or dropped; it must not be leaked (`mem::forget`, a reference
+/// cycle, ...) once polled. A polled select has waiters queued inside the
+/// cases and may have polled future cases in place; only its completion or
+/// its `Drop` unlinks them. (The `select!` macro keeps the cases and the
+/// future as locals of the enclosing code and never leaks them.)
+///
 /// ```
 /// use goro_chan::select::{select, SelectCase};
 /// let ch = goro_chan::make::<i32>(0);
 /// let mut c0 = goro_chan::select::into_case!(ch.recv());
-/// let i = futures::executor::block_on(select(&mut [&mut c0 as &mut dyn SelectCase], true));
+/// // SAFETY: the future is run to completion by `block_on`, never leaked.
+/// let i = futures::executor::block_on(unsafe { select(&mut [&mut c0 as &mut dyn SelectCase], true) });
 /// assert_eq!(i, None); // nothing ready: default
 /// ```
+#[doc(hidden)]
 #[track_caller]
-pub fn select<'a, 'b, 'c>(
+pub unsafe fn select<'a, 'b, 'c>(
     cases: &'a mut [&'b mut (dyn SelectCase + 'c)],
     has_default: bool,
 ) -> Select<'a, &'b mut (dyn SelectCase + 'c)> {
@@ -157,6 +180,10 @@ pub fn select<'a, 'b, 'c>(
 }
 
 /// [`select`] on a plain thread: parks the thread until a case commits.
+///
+/// Safe, unlike [`select`]: the select future is created, pinned and run to
+/// completion (or dropped while unwinding) inside this call, so it cannot be
+/// leaked, and blocking cases hold no futures.
 ///
 /// ```
 /// use goro_chan::select::{select_blocking, BlockingCase};
@@ -432,7 +459,10 @@ fn pass_ready<C: AsCase>(
         match c.__kind() {
             CaseKind::Nil => {}
             CaseKind::Future => {
-                if c.__poll_future(cx) {
+                // SAFETY: the case is borrowed by the select, which releases
+                // (drops in place) every un-chosen future before it completes
+                // or is dropped, and is never leaked (`select`'s contract).
+                if unsafe { c.__poll_future(cx) } {
                     return Some(i);
                 }
             }
