@@ -29,6 +29,14 @@
 //!   still waiting; decided waiters are skipped lazily.) For unbuffered
 //!   channels this is Go's "at least one of sendq and recvq is empty".
 //! - Once `closed` is set, both queues are emptied and nothing is queued again.
+//! - `watchq` holds wake-only watchers (parked `Receiver` streams): no value
+//!   ever moves through them. A watcher is queued only after its receive
+//!   found nothing; whenever a critical section leaves a receive possible
+//!   (a buffered value, a blocked sender, closed) with watchers queued, the
+//!   party that unlocks wakes them all ([`Hchan::wake_watchers`]).
+//!   `recv_waiting` does not count watchers: a non-blocking send to an
+//!   unbuffered channel whose only receiver is a parked stream fails, and a
+//!   blocking one parks, wakes the stream, and is received by its next poll.
 //! - `len` mirrors `buf.len()`; it is written only under the lock.
 //!
 //! # Locking
@@ -53,7 +61,8 @@ use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Un
 use crate::waiter::{WaitQueue, Waiter};
 
 /// Maximum number of wakers collected under the lock before it is released to
-/// wake them (close with many waiters): bounds stack use without allocating.
+/// wake them (close, or stream watchers, with many waiters): bounds stack use
+/// without allocating.
 const WAKE_BATCH: usize = 32;
 
 /// Shared state of one channel (Go: `hchan`).
@@ -70,6 +79,9 @@ pub(crate) struct Hchan<T> {
     recv_waiting: AtomicBool,
     /// Mirror of "`sendq` is not empty"; written under `lock`.
     send_waiting: AtomicBool,
+    /// "`watchq` has watchers to wake" ([`State::watchers_need_wake`]);
+    /// written under `lock`, acted on after unlocking ([`Hchan::wake_watchers`]).
+    watch_wake: AtomicBool,
     /// Buffer capacity; set once.
     cap: usize,
     /// Where `make` was called; set once.
@@ -98,6 +110,18 @@ pub(crate) struct State<T> {
     pub(crate) sendq: WaitQueue<T>,
     /// Blocked receivers (Go: `recvq`).
     pub(crate) recvq: WaitQueue<T>,
+    /// Wake-only watchers: parked `Receiver` streams. A counterpart never
+    /// hands a value to (or claims a send from) a watcher; watchers are woken
+    /// when a receive could succeed and then receive by themselves.
+    pub(crate) watchq: WaitQueue<T>,
+}
+
+impl<T> State<T> {
+    /// True when a parked watcher must be woken: a receive could succeed now
+    /// (a buffered value, a blocked sender, or closed).
+    fn watchers_need_wake(&self) -> bool {
+        !self.watchq.is_empty() && (!self.buf.is_empty() || !self.sendq.is_empty() || self.closed)
+    }
 }
 
 /// Result of a send attempted under the lock.
@@ -120,19 +144,22 @@ pub(crate) enum RecvNow<T> {
     WouldBlock,
 }
 
-/// A held channel lock with access to the state.
+/// A held channel lock with access to the state. Dropping it publishes the
+/// mirrors, unlocks, and then wakes the stream watchers if a receive became
+/// possible ([`Hchan::wake_watchers`]).
 pub(crate) struct Locked<'a, T> {
     chan: &'a Hchan<T>,
-    _guard: MutexGuard<'a, ()>,
+    guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl<T> Drop for Locked<'_, T> {
     fn drop(&mut self) {
-        // Still under the lock: the guard field is dropped after this.
         self.chan.state.with(|st| {
             // SAFETY: we hold the lock; no `&mut State` is alive (`&mut self`).
             self.chan.publish(unsafe { &*st })
         });
+        drop(self.guard.take());
+        self.chan.wake_watchers();
     }
 }
 
@@ -154,11 +181,13 @@ impl<T> Hchan<T> {
                 closed: false,
                 sendq: WaitQueue::new(),
                 recvq: WaitQueue::new(),
+                watchq: WaitQueue::new(),
             }),
             len: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recv_waiting: AtomicBool::new(false),
             send_waiting: AtomicBool::new(false),
+            watch_wake: AtomicBool::new(false),
             cap,
             made_at,
         }
@@ -169,7 +198,7 @@ impl<T> Hchan<T> {
     pub(crate) fn lock(&self) -> Locked<'_, T> {
         Locked {
             chan: self,
-            _guard: lock(&self.lock),
+            guard: Some(lock(&self.lock)),
         }
     }
 
@@ -226,6 +255,8 @@ impl<T> Hchan<T> {
             .store(!st.recvq.is_empty(), Ordering::Release);
         self.send_waiting
             .store(!st.sendq.is_empty(), Ordering::Release);
+        self.watch_wake
+            .store(st.watchers_need_wake(), Ordering::Relaxed);
         if st.closed {
             self.closed.store(true, Ordering::Release);
         }
@@ -407,6 +438,48 @@ impl<T> Hchan<T> {
         };
         if let Some(w) = wake {
             w.wake();
+        }
+    }
+
+    /// Wakes every parked stream watcher if the last critical section left a
+    /// receive possible. Called after unlocking by whoever changed the state:
+    /// `Locked`'s drop, and the select engine after releasing its locks
+    /// (`SelectCase::__after_unlock`).
+    ///
+    /// No lost wake-up: every critical section stores the flag. If a later
+    /// one cleared it, then at that moment either the watchers were already
+    /// taken (by another waker) or nothing could be received any more, and
+    /// the next change sets it again. Relaxed: the flag only decides whether
+    /// to take the lock, under which everything is re-read.
+    pub(crate) fn wake_watchers(&self) {
+        let mut wakers: [Option<Waker>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
+        while self.watch_wake.load(Ordering::Relaxed) {
+            let mut n = 0;
+            {
+                let g = lock(&self.lock);
+                self.state.with_mut(|s| {
+                    // SAFETY: we hold the lock; no other reference to the state.
+                    let st = unsafe { &mut *s };
+                    while n < WAKE_BATCH && st.watchers_need_wake() {
+                        // SAFETY: we hold the lock and finish each claim at once.
+                        match unsafe { st.watchq.claim_front() } {
+                            Some(c) => {
+                                wakers[n] = c.finish();
+                                n += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                });
+                // SAFETY: still under the lock; the `&mut` above has ended.
+                self.state.with(|s| self.publish(unsafe { &*s }));
+                drop(g);
+            }
+            for w in wakers.iter_mut().take(n) {
+                if let Some(w) = w.take() {
+                    w.wake();
+                }
+            }
         }
     }
 

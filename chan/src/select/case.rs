@@ -93,6 +93,7 @@ pub enum CaseKind {
 ///     fn __finish(&mut self) -> bool { false }
 ///     fn __cancel_won(&mut self) {}
 ///     fn __release(&mut self) {}
+///     fn __after_unlock(&self) {}
 /// }
 /// ```
 pub trait SelectCase: Send + sealed::Sealed {
@@ -153,6 +154,12 @@ pub trait SelectCase: Send + sealed::Sealed {
     /// Drops a pending future in place (an un-chosen future case).
     #[doc(hidden)]
     fn __release(&mut self);
+
+    /// Called by the engine after it released the channel locks under which
+    /// this case committed or was queued: wakes the channel's parked stream
+    /// watchers if a receive became possible (see `Hchan::wake_watchers`).
+    #[doc(hidden)]
+    fn __after_unlock(&self);
 }
 
 /// The private supertrait that seals [`SelectCase`].

@@ -173,6 +173,12 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     }
 
     fn __release(&mut self) {}
+
+    fn __after_unlock(&self) {
+        if let Some(h) = self.chan.get() {
+            h.wake_watchers();
+        }
+    }
 }
 
 impl<T: Send> BlockingCase for RecvCase<'_, T> {
@@ -324,6 +330,12 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     }
 
     fn __release(&mut self) {}
+
+    fn __after_unlock(&self) {
+        if let Some(h) = self.chan {
+            h.wake_watchers();
+        }
+    }
 }
 
 impl<T: Send> BlockingCase for SendCase<'_, T> {

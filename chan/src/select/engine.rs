@@ -43,6 +43,10 @@
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
 //!   case is queued and every un-chosen future has been dropped in place.
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
+//! - After releasing the locks under which a case committed or the cases
+//!   were queued, the engine calls `__after_unlock` on them, which wakes the
+//!   channel's parked stream watchers if a receive became possible (as
+//!   `Locked`'s drop does for plain operations).
 //!
 //! # Locking
 //!
@@ -276,6 +280,7 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: we hold every channel lock and nothing is queued (phase Start).
         if let Some((i, w)) = unsafe { try_all_locked(self.cases, perm) } {
             drop(locks);
+            self.cases[i].case().__after_unlock();
             if let Some(w) = w {
                 w.wake();
             }
@@ -290,6 +295,11 @@ impl<'a, C: AsCase> Select<'a, C> {
         let old = unsafe { enqueue_all_locked(self.cases, perm, &self.cell, waker) };
         drop(locks);
         drop(old);
+        // A send case queued on an unbuffered channel may let a parked stream
+        // receive: wake the watchers now that the locks are released.
+        for c in self.cases.iter_mut() {
+            c.case().__after_unlock();
+        }
         Pass::Parked
     }
 
@@ -472,6 +482,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: we hold the case's lock; nothing is queued (pass 1).
                 if let Some(w) = unsafe { c.__try_locked() } {
                     drop(g);
+                    c.__after_unlock();
                     if let Some(w) = w {
                         w.wake();
                     }

@@ -103,6 +103,8 @@ where
             self.state = State::Gone;
         }
     }
+
+    fn __after_unlock(&self) {}
 }
 
 impl<F: Future> CaseOutput for FutureCase<F> {

@@ -26,6 +26,7 @@ impl SelectCase for Evil {
     }
     fn __cancel_won(&mut self) {}
     fn __release(&mut self) {}
+    fn __after_unlock(&self) {}
 }
 
 fn main() {}
