@@ -315,3 +315,58 @@ fn loom_try_send_fast_fail_sees_parked_receiver() {
         assert_eq!(t.join().unwrap(), Some(5));
     });
 }
+
+/// A select with a future case (which itself receives from another channel)
+/// racing sends on both channels: exactly one case commits and no value is
+/// lost (a value handed to the dropped future's receive goes back).
+#[test]
+fn loom_select_future_case_vs_channel_case() {
+    model(|| {
+        let a = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(&a2);
+            let mut c1 = into_case!(async { b2.recv().await });
+            let i = crate::blocking::block_on(select(
+                &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
+                false,
+            ));
+            match i {
+                Some(0) => (0, c0.take_output()),
+                _ => (1, c1.take_output()),
+            }
+        });
+        let sent_a = a.try_send(1).is_ok();
+        let sent_b = b.try_send(2).is_ok();
+        if !sent_a && !sent_b {
+            // Unblock the select for sure.
+            a.send_blocking(1);
+        }
+        let (case, got) = t.join().unwrap();
+        match case {
+            0 => {
+                assert_eq!(got, Some(1));
+                if sent_b {
+                    assert_eq!(
+                        b.try_recv(),
+                        Ok(2),
+                        "value handed to the dropped future comes back"
+                    );
+                }
+            }
+            _ => {
+                assert_eq!(got, Some(2));
+                if sent_a {
+                    assert_eq!(
+                        a.try_recv(),
+                        Ok(1),
+                        "value handed to the unchosen case comes back"
+                    );
+                }
+            }
+        }
+        assert_eq!(a.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
+    });
+}
