@@ -328,10 +328,10 @@ fn loom_select_future_case_vs_channel_case() {
         let t = thread::spawn(move || {
             let mut c0 = into_case!(&a2);
             let mut c1 = into_case!(async { b2.recv().await });
-            let i = crate::blocking::block_on(select(
-                &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
-                false,
-            ));
+            // SAFETY: the future is run to completion here, never leaked.
+            let i = crate::blocking::block_on(unsafe {
+                select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+            });
             match i {
                 Some(0) => (0, c0.take_output()),
                 _ => (1, c1.take_output()),
