@@ -376,3 +376,28 @@ fn loom_select_future_case_vs_channel_case() {
         assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
     });
 }
+
+/// A `Receiver` stream (a wake-only watcher, review finding #6) racing an
+/// unbuffered sender and then `close`: the parked sender wakes the stream,
+/// which takes the value itself; close wakes it again (no lost wake-up).
+#[test]
+fn loom_stream_watcher_vs_unbuffered_send_and_close() {
+    use futures_core::Stream;
+    model(|| {
+        let ch = make::<u32>(0);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send_blocking(4);
+            tx.close();
+        });
+        let mut rx = ch.receiver();
+        let mut next = || {
+            crate::blocking::block_on(std::future::poll_fn(|cx| {
+                std::pin::Pin::new(&mut rx).poll_next(cx)
+            }))
+        };
+        assert_eq!(next(), Some(4));
+        assert_eq!(next(), None);
+        t.join().unwrap();
+    });
+}
