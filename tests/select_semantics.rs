@@ -112,6 +112,31 @@ fn a_dropped_pending_select_commits_nothing() {
     assert_eq!(other.try_send(3), Err(TrySendError::Full(3)));
 }
 
+/// Review finding #1, through the macro: the engine's `select` is an
+/// `unsafe fn` that must not be leaked, and `select!` is its safe interface.
+/// Leaking a polled future that contains a `select!` leaks the cases with
+/// it (they are locals of that future), so the channels may then be used and
+/// dropped: the queued waiters point into leaked, still valid memory
+/// (Miri-clean; the channel's drop no longer asserts empty queues, #11).
+#[test]
+fn a_leaked_pending_select_is_memory_safe() {
+    let a = make::<i32>(0);
+    let b = make::<i32>(0);
+    let mut fut = Box::pin(async {
+        goro::select! {
+            v = a.recv() => v,
+            b.send(1) => None,
+        }
+    });
+    assert!(common::poll_once(fut.as_mut()).is_pending());
+    std::mem::forget(fut);
+    // The leaked select still has waiters queued; a counterpart completes one
+    // of them (the value goes into leaked memory), the other is skipped.
+    assert_eq!(a.try_send(5), Ok(()));
+    assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
+    drop((a, b));
+}
+
 #[test]
 fn a_ready_send_case_on_a_closed_channel_panics() {
     let closed = make::<i32>(0);

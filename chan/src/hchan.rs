@@ -20,7 +20,12 @@
 //! [`Hchan::give_back`]: to the next live queued receiver, or else to the
 //! *front* of the buffer, where the next receive takes it first. This may
 //! make the buffer transiently hold more than `cap` values (even on an
-//! unbuffered channel); `len` then reports them. No value is ever lost.
+//! unbuffered channel); `len` then reports them. The one exception: if a
+//! receive has already reported the channel closed and drained, the value is
+//! dropped with the cancelled receive. The send completed before close, as
+//! in Go (the handoff is what completes it); resurrecting the value would
+//! make a closed channel yield a value after a receiver saw it closed and
+//! drained. Otherwise no value is ever lost.
 //!
 //! # Invariants
 //!
@@ -29,6 +34,14 @@
 //!   still waiting; decided waiters are skipped lazily.) For unbuffered
 //!   channels this is Go's "at least one of sendq and recvq is empty".
 //! - Once `closed` is set, both queues are emptied and nothing is queued again.
+//! - `watchq` holds wake-only watchers (parked `Receiver` streams): no value
+//!   ever moves through them. A watcher is queued only after its receive
+//!   found nothing; whenever a critical section leaves a receive possible
+//!   (a buffered value, a blocked sender, closed) with watchers queued, the
+//!   party that unlocks wakes them all ([`Hchan::wake_watchers`]).
+//!   `recv_waiting` does not count watchers: a non-blocking send to an
+//!   unbuffered channel whose only receiver is a parked stream fails, and a
+//!   blocking one parks, wakes the stream, and is received by its next poll.
 //! - `len` mirrors `buf.len()`; it is written only under the lock.
 //!
 //! # Locking
@@ -53,7 +66,8 @@ use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Un
 use crate::waiter::{WaitQueue, Waiter};
 
 /// Maximum number of wakers collected under the lock before it is released to
-/// wake them (close with many waiters): bounds stack use without allocating.
+/// wake them (close, or stream watchers, with many waiters): bounds stack use
+/// without allocating.
 const WAKE_BATCH: usize = 32;
 
 /// Shared state of one channel (Go: `hchan`).
@@ -70,6 +84,9 @@ pub(crate) struct Hchan<T> {
     recv_waiting: AtomicBool,
     /// Mirror of "`sendq` is not empty"; written under `lock`.
     send_waiting: AtomicBool,
+    /// "`watchq` has watchers to wake" ([`State::watchers_need_wake`]);
+    /// written under `lock`, acted on after unlocking ([`Hchan::wake_watchers`]).
+    watch_wake: AtomicBool,
     /// Buffer capacity; set once.
     cap: usize,
     /// Where `make` was called; set once.
@@ -98,6 +115,21 @@ pub(crate) struct State<T> {
     pub(crate) sendq: WaitQueue<T>,
     /// Blocked receivers (Go: `recvq`).
     pub(crate) recvq: WaitQueue<T>,
+    /// Some receive has reported "closed and drained" (`None`/`Closed`); set
+    /// under the lock, read by [`Hchan::give_back`].
+    pub(crate) drained_seen: bool,
+    /// Wake-only watchers: parked `Receiver` streams. A counterpart never
+    /// hands a value to (or claims a send from) a watcher; watchers are woken
+    /// when a receive could succeed and then receive by themselves.
+    pub(crate) watchq: WaitQueue<T>,
+}
+
+impl<T> State<T> {
+    /// True when a parked watcher must be woken: a receive could succeed now
+    /// (a buffered value, a blocked sender, or closed).
+    fn watchers_need_wake(&self) -> bool {
+        !self.watchq.is_empty() && (!self.buf.is_empty() || !self.sendq.is_empty() || self.closed)
+    }
 }
 
 /// Result of a send attempted under the lock.
@@ -120,19 +152,22 @@ pub(crate) enum RecvNow<T> {
     WouldBlock,
 }
 
-/// A held channel lock with access to the state.
+/// A held channel lock with access to the state. Dropping it publishes the
+/// mirrors, unlocks, and then wakes the stream watchers if a receive became
+/// possible ([`Hchan::wake_watchers`]).
 pub(crate) struct Locked<'a, T> {
     chan: &'a Hchan<T>,
-    _guard: MutexGuard<'a, ()>,
+    guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl<T> Drop for Locked<'_, T> {
     fn drop(&mut self) {
-        // Still under the lock: the guard field is dropped after this.
         self.chan.state.with(|st| {
             // SAFETY: we hold the lock; no `&mut State` is alive (`&mut self`).
             self.chan.publish(unsafe { &*st })
         });
+        drop(self.guard.take());
+        self.chan.wake_watchers();
     }
 }
 
@@ -154,11 +189,14 @@ impl<T> Hchan<T> {
                 closed: false,
                 sendq: WaitQueue::new(),
                 recvq: WaitQueue::new(),
+                watchq: WaitQueue::new(),
+                drained_seen: false,
             }),
             len: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recv_waiting: AtomicBool::new(false),
             send_waiting: AtomicBool::new(false),
+            watch_wake: AtomicBool::new(false),
             cap,
             made_at,
         }
@@ -169,7 +207,7 @@ impl<T> Hchan<T> {
     pub(crate) fn lock(&self) -> Locked<'_, T> {
         Locked {
             chan: self,
-            _guard: lock(&self.lock),
+            guard: Some(lock(&self.lock)),
         }
     }
 
@@ -226,6 +264,8 @@ impl<T> Hchan<T> {
             .store(!st.recvq.is_empty(), Ordering::Release);
         self.send_waiting
             .store(!st.sendq.is_empty(), Ordering::Release);
+        self.watch_wake
+            .store(st.watchers_need_wake(), Ordering::Relaxed);
         if st.closed {
             self.closed.store(true, Ordering::Release);
         }
@@ -254,27 +294,21 @@ impl<T> Hchan<T> {
     }
 
     /// Lock-free fast-fail for a non-blocking receive (Go's `chanrecv` with
-    /// `block == false`): `Some(closed)` when a receive would certainly not
-    /// get a value now, `None` when the locked path must decide.
+    /// `block == false`): true when the channel is open and empty now, so a
+    /// receive would certainly get nothing; false when the locked path must
+    /// decide.
     ///
     /// Correctness (Go's argument): `empty` is observed before `closed`. If
     /// the channel is then seen open, there was a moment (at the first load)
-    /// when it was empty and open, since a channel never reopens. If it is
-    /// seen closed, `empty` is re-checked: a closed channel never refills,
-    /// so empty-after-closed means closed and drained.
+    /// when it was empty and open, since a channel never reopens.
+    ///
+    /// Unlike Go, "closed and drained" is not answered lock-free: a receive
+    /// that reports it must record that under the lock (`drained_seen`), so
+    /// that [`Hchan::give_back`] never puts a value back after it.
     #[inline]
-    pub(crate) fn recv_would_block(&self) -> Option<bool> {
-        if !self.looks_empty() {
-            return None;
-        }
+    pub(crate) fn recv_would_block(&self) -> bool {
         // Acquire: pairs with the Release store in `publish`.
-        if !self.closed.load(Ordering::Acquire) {
-            return Some(false);
-        }
-        if self.looks_empty() {
-            return Some(true);
-        }
-        None
+        self.looks_empty() && !self.closed.load(Ordering::Acquire)
     }
 
     /// Lock-free fast-fail for a non-blocking send (Go's `chansend` with
@@ -333,6 +367,7 @@ impl<T> Hchan<T> {
             }
         }
         if st.closed {
+            st.drained_seen = true;
             return RecvNow::Closed;
         }
         RecvNow::WouldBlock
@@ -359,8 +394,13 @@ impl<T> Hchan<T> {
                     // Receivers get "closed" (their slot stays empty); senders keep
                     // their value and panic when they see it.
                     // SAFETY: we hold the lock and finish each claim at once.
-                    let c = unsafe { st.recvq.claim_front() }
-                        .or_else(|| unsafe { st.sendq.claim_front() });
+                    let r = unsafe { st.recvq.claim_front() };
+                    if r.is_some() {
+                        // That receiver will report "closed and drained".
+                        st.drained_seen = true;
+                    }
+                    // SAFETY: as above.
+                    let c = r.or_else(|| unsafe { st.sendq.claim_front() });
                     match c {
                         Some(c) => {
                             wakers[n] = c.finish();
@@ -388,25 +428,82 @@ impl<T> Hchan<T> {
     }
 
     /// Returns a value that was handed to a receiver cancelled at the instant
-    /// of handoff: to the next live queued receiver, else to the buffer front.
+    /// of handoff: to the next live queued receiver, else to the buffer front;
+    /// but once a receive has reported the channel closed and drained, the
+    /// value is dropped (after unlocking), with the cancelled receive.
+    ///
+    /// Go: the handoff to a parked receiver completes the send, before any
+    /// later `close`; the value is that receive's. Giving it back is a
+    /// courtesy that must stay invisible: "closed and drained", once some
+    /// receive reported it, is final. Putting the value back then would make
+    /// a closed channel yield a value after `Closed`. So the send counts as
+    /// completed before close, as in Go, and the value is dropped with the
+    /// cancelled receive. Until a receive has reported it (`drained_seen`;
+    /// every such report is made under the lock), the value goes back to the
+    /// front as usual: it is received before `Closed` and nothing is lost.
     pub(crate) fn give_back(&self, v: T) {
-        let wake = {
+        let (wake, dropped) = {
             let mut g = self.lock();
             let st = g.state();
             // SAFETY: we hold the lock and finish the claim at once.
             match unsafe { st.recvq.claim_front() } {
                 Some(mut c) => {
                     c.with_slot(|slot| *slot = Some(v));
-                    c.finish()
+                    (c.finish(), None)
                 }
+                None if st.closed && st.buf.is_empty() && st.drained_seen => (None, Some(v)),
                 None => {
                     st.buf.push_front(v);
-                    None
+                    (None, None)
                 }
             }
         };
         if let Some(w) = wake {
             w.wake();
+        }
+        // User code (the value's `Drop`) runs outside the lock.
+        drop(dropped);
+    }
+
+    /// Wakes every parked stream watcher if the last critical section left a
+    /// receive possible. Called after unlocking by whoever changed the state:
+    /// `Locked`'s drop, and the select engine after releasing its locks
+    /// (`SelectCase::__after_unlock`).
+    ///
+    /// No lost wake-up: every critical section stores the flag. If a later
+    /// one cleared it, then at that moment either the watchers were already
+    /// taken (by another waker) or nothing could be received any more, and
+    /// the next change sets it again. Relaxed: the flag only decides whether
+    /// to take the lock, under which everything is re-read.
+    pub(crate) fn wake_watchers(&self) {
+        let mut wakers: [Option<Waker>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
+        while self.watch_wake.load(Ordering::Relaxed) {
+            let mut n = 0;
+            {
+                let g = lock(&self.lock);
+                self.state.with_mut(|s| {
+                    // SAFETY: we hold the lock; no other reference to the state.
+                    let st = unsafe { &mut *s };
+                    while n < WAKE_BATCH && st.watchers_need_wake() {
+                        // SAFETY: we hold the lock and finish each claim at once.
+                        match unsafe { st.watchq.claim_front() } {
+                            Some(c) => {
+                                wakers[n] = c.finish();
+                                n += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                });
+                // SAFETY: still under the lock; the `&mut` above has ended.
+                self.state.with(|s| self.publish(unsafe { &*s }));
+                drop(g);
+            }
+            for w in wakers.iter_mut().take(n) {
+                if let Some(w) = w.take() {
+                    w.wake();
+                }
+            }
         }
     }
 
@@ -437,14 +534,10 @@ impl<T> Hchan<T> {
     }
 }
 
-impl<T> Drop for Hchan<T> {
-    fn drop(&mut self) {
-        // Buffered values are dropped with the VecDeque. Queues must be empty:
-        // every pending operation borrows a handle.
-        self.state.with_mut(|s| {
-            // SAFETY: `&mut self`: no other access.
-            let st = unsafe { &*s };
-            debug_assert!(st.sendq.is_empty() && st.recvq.is_empty());
-        });
-    }
-}
+// No `Drop` for `Hchan`: buffered values are dropped with the VecDeque. The
+// queues are normally empty when the last handle goes (every pending
+// operation borrows a handle), but a parked operation or select that was
+// leaked (`mem::forget`, which is safe) leaves its node queued. That node
+// lives in leaked memory and is never dereferenced again (the queues are
+// dropped without walking them), so it is not asserted against (the
+// assertion used to abort the process while unwinding).

@@ -1,5 +1,6 @@
 //! One blocking channel operation: the state machine shared by the `Send` and
-//! `Recv` futures and by `Receiver`'s `Stream` implementation.
+//! `Recv` futures and by `Receiver`'s `Stream` implementation (which uses it
+//! as a wake-only watcher: [`Op::poll_watch`]).
 //!
 //! Go: the blocking tail of `chansend`/`chanrecv` (acquire a `sudog`, enqueue,
 //! `gopark`, then check `mysg.success`).
@@ -16,7 +17,10 @@
 //!   receiver has claimed it, the value is delivered and the send counts as done;
 //! - a receive dropped while `WAITING` abandons it and takes nothing. If a
 //!   sender had already handed it a value, the drop gives the value back to
-//!   the channel ([`Hchan::give_back`]), so no value is lost.
+//!   the channel ([`Hchan::give_back`]), so no value is lost; unless the
+//!   channel has been closed and a receive has reported it drained meanwhile:
+//!   then the send completed before close, as in Go, and the value is dropped
+//!   with the receive.
 //!
 //! # Invariants
 //!
@@ -232,6 +236,92 @@ impl<T> Op<T> {
             // SAFETY: DONE observed: the slot is ours again. Empty = closed.
             Poll::Ready(()) => Poll::Ready(unsafe { self.node.take_slot() }),
         }
+    }
+
+    /// Polls a stream receive (`Receiver`'s `poll_next`) as a wake-only
+    /// watcher: the value is taken here, under the lock, never handed to the
+    /// parked op. If the `next()` future that polled it is dropped, nothing
+    /// was taken and the parked watcher only costs a spurious wake-up.
+    pub(crate) fn poll_watch(
+        mut self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<T>> {
+        if self.phase == Phase::Idle && hook::poll_budget(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut g = chan.lock();
+        let mut old = None;
+        if self.phase == Phase::Waiting {
+            // Under the lock the cell is WAITING or DONE: a claimer holds this
+            // channel's lock (the only one the watcher is queued on) from its
+            // claim to DONE.
+            if self.cell.try_abandon() {
+                // SAFETY: we hold the lock; the node is alive and at most
+                // queued on this channel's watchq.
+                unsafe { g.state().watchq.remove(&self.node) };
+            }
+            // SAFETY: the node is unlinked (by us or by the claimer, which is
+            // done with it); nobody else sees the cell. `phase` is not
+            // structurally pinned.
+            unsafe {
+                old = self.cell.clear_waker();
+                self.as_mut().get_unchecked_mut().phase = Phase::Idle;
+            }
+        }
+        match chan.recv_locked(g.state()) {
+            RecvNow::Value(v, w) => {
+                drop(g);
+                drop(old);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Some(v))
+            }
+            RecvNow::Closed => {
+                drop(g);
+                drop(old);
+                Poll::Ready(None)
+            }
+            RecvNow::WouldBlock => {
+                // SAFETY: the node is not queued, so the cell is ours; `self`
+                // is pinned, so node and cell stay put while queued, and the
+                // owner's `Drop` calls `cancel_watch`.
+                let older = unsafe {
+                    let older = self.cell.reset(cx.waker());
+                    g.state().watchq.push_back(&self.node, &self.cell, 0);
+                    self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
+                    older
+                };
+                drop(g);
+                drop((old, older));
+                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Cancels a parked watcher (`poll_watch`): nothing was taken, so there is
+    /// nothing to give back.
+    pub(crate) fn cancel_watch(self: Pin<&mut Self>, chan: &Hchan<T>) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        let old = {
+            let mut g = chan.lock();
+            if self.cell.try_abandon() {
+                // SAFETY: we hold the lock; the node is alive and at most
+                // queued on this channel's watchq.
+                unsafe { g.state().watchq.remove(&self.node) };
+            }
+            // SAFETY: unlinked (by us, or by the claimer, which finished under
+            // the lock we now hold); nobody else sees the cell.
+            unsafe { self.cell.clear_waker() }
+        };
+        drop(old);
+        // SAFETY: `phase` is not structurally pinned.
+        unsafe { self.get_unchecked_mut().phase = Phase::Idle };
     }
 
     /// Cancels a pending operation (the owner is being dropped). For a

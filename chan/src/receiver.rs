@@ -6,8 +6,19 @@
 //! `Stream::poll_next` needs a waiter that survives between polls, but a
 //! `Receiver` is `Unpin`; so each `Receiver` allocates one pinned [`Op`] the
 //! first time it is polled as a stream and reuses it for every item after.
-//! A clone starts without one. Dropping the `Receiver` cancels a pending
-//! stream receive with the usual guarantee: no value is lost.
+//! A clone starts without one.
+//!
+//! A `Stream` is never told that the `next()` future which polled it was
+//! dropped (the losing branch of a `select!`, a timeout), so the stream's
+//! waiter is *wake-only* (the channel's `watchq`): counterparts wake it but
+//! never hand it a value, and `poll_next` takes values itself, under the
+//! lock. As in Go, a value is only taken by an active receive: a dropped
+//! `next()` takes nothing, values stay in FIFO order for every receiver, and
+//! an unbuffered send does not complete without a receiver taking the value.
+//! The price: a parked stream is not a receiver a sender can hand off to, so
+//! `try_send` on an unbuffered channel whose only receiver is a parked
+//! stream fails (`Full`); a blocking `send` parks, wakes the stream, and
+//! completes when the stream's next poll takes the value.
 
 use std::fmt;
 use std::panic::Location;
@@ -25,6 +36,13 @@ use crate::recv::Recv;
 /// A receive-only channel handle (Go: `<-chan T`), from [`Chan::receiver`].
 /// Clone + Send + Sync; equality is channel identity. As a [`Stream`] it
 /// yields values until the channel is closed and drained.
+///
+/// The stream takes a value only inside `poll_next`: while it is parked it is
+/// woken by senders but never handed a value, so a `next()` that is dropped
+/// (the losing branch of a `select!`, a timeout) takes nothing and the values
+/// stay in order for every receiver. Hence a parked stream is not a receiver
+/// that a `try_send` on an unbuffered channel can complete with (that gives
+/// `Full`); a blocking `send` parks and the stream's next poll takes it.
 ///
 /// ```
 /// use futures::StreamExt;
@@ -134,14 +152,14 @@ impl<T> Stream for Receiver<T> {
             return Poll::Pending;
         };
         let op = this.op.get_or_insert_with(|| Box::pin(Op::new(None)));
-        op.as_mut().poll_recv(h, cx, this.at)
+        op.as_mut().poll_watch(h, cx, this.at)
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let (Some(op), Some(h)) = (self.op.as_mut(), self.chan.hchan()) {
-            op.as_mut().cancel(h, false);
+            op.as_mut().cancel_watch(h);
         }
     }
 }

@@ -38,10 +38,10 @@ fn ready_case_is_chosen_and_output_taken() {
     b.try_send(7).unwrap();
     let mut c0 = into_case!(&a);
     let mut c1 = into_case!(b.recv());
-    let i = futures::executor::block_on(select(
-        &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
-        false,
-    ));
+    // SAFETY: the future is run to completion here, never leaked.
+    let i = futures::executor::block_on(unsafe {
+        select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+    });
     assert_eq!(i, Some(1));
     assert_eq!(c1.take_output(), Some(7));
 }
@@ -144,7 +144,8 @@ fn send_on_closed_channel_is_ready_and_panics() {
     let b = make::<i32>(0);
     let mut c0 = into_case!(b.send(1));
     let mut cases = [&mut c0 as &mut dyn SelectCase];
-    let mut f = pin!(select(&mut cases, false));
+    // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+    let mut f = pin!(unsafe { select(&mut cases, false) });
     assert!(f.as_mut().poll(&mut noop_cx()).is_pending());
     b.close();
     let p = catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(&mut noop_cx()))).unwrap_err();
@@ -157,7 +158,8 @@ fn nil_cases_never_ready() {
     let mut c0 = into_case!(&nil);
     let mut c1 = into_case!(nil.send(1));
     let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-    let mut f = pin!(select(&mut cases, false));
+    // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+    let mut f = pin!(unsafe { select(&mut cases, false) });
     for _ in 0..3 {
         assert!(f.as_mut().poll(&mut noop_cx()).is_pending());
     }
@@ -173,7 +175,8 @@ fn parked_select_woken_by_counterpart_commits_exactly_one() {
     let mut c1 = into_case!(b.send(5));
     {
         let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-        let mut f = pin!(select(&mut cases, false));
+        // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+        let mut f = pin!(unsafe { select(&mut cases, false) });
         assert!(f
             .as_mut()
             .poll(&mut Context::from_waker(&waker))
@@ -200,7 +203,8 @@ fn dropped_select_unregisters_and_gives_back() {
         let mut c0 = into_case!(&a);
         let mut c1 = into_case!(b.send(1));
         let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-        let mut f = pin!(select(&mut cases, false));
+        // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+        let mut f = pin!(unsafe { select(&mut cases, false) });
         assert!(f.as_mut().poll(&mut noop_cx()).is_pending());
     }
     assert_eq!(a.try_send(1), Err(TrySendError::Full(1)));
@@ -211,7 +215,8 @@ fn dropped_select_unregisters_and_gives_back() {
         let mut c0 = into_case!(&c);
         let mut c1 = into_case!(&a);
         let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-        let mut f = pin!(select(&mut cases, false));
+        // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+        let mut f = pin!(unsafe { select(&mut cases, false) });
         assert!(f.as_mut().poll(&mut noop_cx()).is_pending());
         c.try_send(4).unwrap();
         c.try_send(5).unwrap();
@@ -226,10 +231,10 @@ fn future_cases() {
     let a = make::<i32>(0);
     let mut c0 = into_case!(&a);
     let mut c1 = into_case!(async { 42 });
-    let i = futures::executor::block_on(select(
-        &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
-        false,
-    ));
+    // SAFETY: the future is run to completion here, never leaked.
+    let i = futures::executor::block_on(unsafe {
+        select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+    });
     assert_eq!(i, Some(1));
     assert_eq!(c1.take_output(), 42);
 
@@ -239,10 +244,10 @@ fn future_cases() {
     let t = std::thread::spawn(move || b2.send_blocking(8));
     let mut c0 = into_case!(&a);
     let mut c1 = into_case!(async { b.recv().await.unwrap() * 2 });
-    let i = futures::executor::block_on(select(
-        &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
-        false,
-    ));
+    // SAFETY: the future is run to completion here, never leaked.
+    let i = futures::executor::block_on(unsafe {
+        select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+    });
     assert_eq!(i, Some(1));
     assert_eq!(c1.take_output(), 16);
     t.join().unwrap();
@@ -257,10 +262,10 @@ fn future_cases() {
     let t = std::thread::spawn(move || a2.send_blocking(3));
     let mut c0 = into_case!(&a);
     let mut c1 = into_case!(std::future::pending::<()>());
-    let i = futures::executor::block_on(select(
-        &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
-        false,
-    ));
+    // SAFETY: the future is run to completion here, never leaked.
+    let i = futures::executor::block_on(unsafe {
+        select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+    });
     assert_eq!(i, Some(0));
     assert_eq!(c0.take_output(), Some(3));
     t.join().unwrap();
@@ -399,7 +404,8 @@ async fn tokio_select_ping_pong() {
         loop {
             let mut c0 = into_case!(&p2);
             let mut c1 = into_case!(&q2);
-            match select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false).await {
+            // SAFETY: the future is awaited here: completed or dropped, never leaked.
+            match unsafe { select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false) }.await {
                 Some(0) => n += c0.take_output().unwrap(),
                 Some(1) => return n,
                 _ => unreachable!(),
@@ -425,10 +431,13 @@ fn select_future_is_send() {
         let mut c1 = into_case!(rx.recv());
         let mut c2 = into_case!(ch.send(1));
         let mut c3 = into_case!(async { 5 });
-        let i = select(
-            &mut [&mut c0 as &mut dyn SelectCase, &mut c1, &mut c2, &mut c3],
-            false,
-        )
+        // SAFETY: the future is awaited here: completed or dropped, never leaked.
+        let i = unsafe {
+            select(
+                &mut [&mut c0 as &mut dyn SelectCase, &mut c1, &mut c2, &mut c3],
+                false,
+            )
+        }
         .await;
         (i, if i == Some(3) { c3.take_output() } else { 0 })
     };

@@ -293,7 +293,7 @@ fn debug_and_eq() {
 }
 
 #[test]
-fn receiver_stream_and_drop_gives_back() {
+fn receiver_stream_dropped_next_takes_nothing() {
     use futures::StreamExt;
     let ch = make::<i32>(0);
     let mut rx = ch.receiver();
@@ -302,11 +302,19 @@ fn receiver_stream_and_drop_gives_back() {
         let mut next = rx.next();
         assert!(poll_with(Pin::new(&mut next), &w).is_pending());
     }
-    // The stream's waiter stays queued: a send hands the value to it.
+    // The stream's waiter stays queued but is wake-only: it is not a
+    // receiver an unbuffered send can complete with.
+    assert_eq!(ch.try_send(3), Err(TrySendError::Full(3)));
+    // Buffered: the value is buffered and the stream only woken.
+    let ch = make::<i32>(1);
+    let mut rx = ch.receiver();
+    {
+        let mut next = rx.next();
+        assert!(poll_with(Pin::new(&mut next), &w).is_pending());
+    }
     ch.try_send(3).unwrap();
     assert_eq!(w.count(), 1);
     drop(rx);
-    // Dropped before it saw the value: the value goes back.
     assert_eq!(ch.try_recv(), Ok(3));
 }
 

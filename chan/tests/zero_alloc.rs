@@ -139,7 +139,8 @@ fn select_parked_and_ready() {
             let mut c2 = into_case!(b.recv());
             {
                 let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1, &mut c2];
-                let mut f = pin!(select(&mut cases, false));
+                // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+                let mut f = pin!(unsafe { select(&mut cases, false) });
                 assert!(f.as_mut().poll(&mut cx()).is_pending());
                 a.try_send(i).unwrap();
                 assert_eq!(f.as_mut().poll(&mut cx()), Poll::Ready(Some(0)));

@@ -191,7 +191,12 @@ pub mod __private {
         }
 
         /// Tries the cases in source order (the real engine permutes them).
-        pub fn select<'a>(
+        ///
+        /// # Safety
+        ///
+        /// As the real engine's: the future is completed or dropped, never
+        /// leaked, before a case is moved (the stand-in does not need it).
+        pub unsafe fn select<'a>(
             cases: &'a mut [&'a mut dyn SelectCase],
             has_default: bool,
         ) -> impl Future<Output = Option<usize>> + 'a {

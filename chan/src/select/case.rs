@@ -19,8 +19,10 @@
 //!    [`SelectCase::__cancel_won`] when a select is dropped after a
 //!    counterpart committed one of its cases.
 //!
-//! The methods are hidden: only the engine calls them, and only the case
-//! types of this module implement the trait.
+//! The methods are hidden: only the engine calls them. The trait is sealed
+//! (a private supertrait): only the case types of this crate implement it, so
+//! the engine may trust what [`SelectCase::__kind`] returns (the lock of a
+//! channel that the case borrows or owns).
 //!
 //! # Invariants
 //!
@@ -63,15 +65,39 @@ pub enum CaseKind {
 /// Build cases with `select::into_case!`; the methods are the
 /// engine's protocol and are not meant to be called directly.
 ///
+/// The trait is sealed: the engine trusts the channel lock a case reports,
+/// so only this crate's case types ([`RecvCase`](super::RecvCase),
+/// [`SendCase`](super::SendCase), [`FutureCase`](super::FutureCase)) implement it.
+///
 /// ```
-/// use goro_chan::select::{select, SelectCase};
+/// use goro_chan::select::{select_blocking, BlockingCase};
 /// let ch = goro_chan::make::<i32>(1);
 /// ch.try_send(1).unwrap();
 /// let mut c0 = goro_chan::select::into_case!(&ch);
-/// let i = futures::executor::block_on(select(&mut [&mut c0 as &mut dyn SelectCase], false));
-/// assert_eq!(i, Some(0));
+/// assert_eq!(select_blocking(&mut [&mut c0 as &mut dyn BlockingCase], false), Some(0));
 /// ```
-pub trait SelectCase: Send {
+///
+/// An implementation outside this crate does not compile:
+///
+/// ```compile_fail,E0277
+/// use goro_chan::select::{CaseKind, SelCell, SelectCase};
+/// use std::task::{Context, Waker};
+/// struct Evil;
+/// impl SelectCase for Evil {
+///     fn __kind(&self) -> CaseKind { CaseKind::Nil }
+///     fn __would_block(&self) -> bool { true }
+///     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> { None }
+///     unsafe fn __enqueue_locked(&mut self, _: *const SelCell, _: usize) {}
+///     unsafe fn __still_queued_locked(&mut self) -> bool { false }
+///     fn __unregister(&mut self) {}
+///     unsafe fn __poll_future(&mut self, _: &mut Context<'_>) -> bool { false }
+///     fn __finish(&mut self) -> bool { false }
+///     fn __cancel_won(&mut self) {}
+///     fn __release(&mut self) {}
+///     fn __after_unlock(&self) {}
+/// }
+/// ```
+pub trait SelectCase: Send + sealed::Sealed {
     /// What kind of case this is.
     #[doc(hidden)]
     fn __kind(&self) -> CaseKind;
@@ -101,14 +127,31 @@ pub trait SelectCase: Send {
     #[doc(hidden)]
     unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize);
 
+    /// After the engine abandoned the cell of a parked select (to poll its
+    /// future cases): true if this case's waiter is still queued (no
+    /// counterpart skipped it, so it keeps its place and its case is not
+    /// ready); false, with the case reset to idle, if it is not queued.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock named by [`SelectCase::__kind`], and the
+    /// case's cell is `ABANDONED`.
+    #[doc(hidden)]
+    unsafe fn __still_queued_locked(&mut self) -> bool;
+
     /// Removes this case's waiter from its channel if it is queued (takes the
     /// channel lock). The cell must no longer be `WAITING`.
     #[doc(hidden)]
     fn __unregister(&mut self);
 
     /// Polls a future case; true once it completed (its output is stored).
+    ///
+    /// # Safety
+    ///
+    /// The future is polled in place: the case must not be moved until
+    /// [`SelectCase::__release`] ran, the output was taken, or it is dropped.
     #[doc(hidden)]
-    fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool;
+    unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool;
 
     /// Collects the outcome of the winning case after its cell says `DONE`
     /// (or after [`SelectCase::__try_locked`] committed). Returns true for a
@@ -124,6 +167,18 @@ pub trait SelectCase: Send {
     /// Drops a pending future in place (an un-chosen future case).
     #[doc(hidden)]
     fn __release(&mut self);
+
+    /// Called by the engine after it released the channel locks under which
+    /// this case committed or was queued: wakes the channel's parked stream
+    /// watchers if a receive became possible (see `Hchan::wake_watchers`).
+    #[doc(hidden)]
+    fn __after_unlock(&self);
+}
+
+/// The private supertrait that seals [`SelectCase`].
+pub(crate) mod sealed {
+    /// Implemented only by this crate's case types.
+    pub trait Sealed {}
 }
 
 /// A case that `select_blocking` accepts: channel cases only.

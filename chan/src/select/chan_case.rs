@@ -20,7 +20,7 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::task::{Context, Waker};
 
-use super::case::{BlockingCase, CaseKind, CaseOutput, ChanLock, SelectCase};
+use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, SelectCase};
 use crate::cell::SelCell;
 use crate::hchan::{Hchan, RecvNow, SendNow};
 use crate::loom::Arc;
@@ -98,15 +98,15 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
+
 impl<T: Send> SelectCase for RecvCase<'_, T> {
     fn __kind(&self) -> CaseKind {
         kind_of(self.chan.get())
     }
 
     fn __would_block(&self) -> bool {
-        self.chan
-            .get()
-            .is_none_or(|h| h.recv_would_block() == Some(false))
+        self.chan.get().is_none_or(Hchan::recv_would_block)
     }
 
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
@@ -135,6 +135,18 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         self.phase = Phase::Queued;
     }
 
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        if self.phase != Phase::Queued {
+            return false;
+        }
+        // SAFETY: the engine holds this channel's lock (caller contract).
+        if unsafe { self.node.is_queued() } {
+            return true;
+        }
+        self.phase = Phase::Idle;
+        false
+    }
+
     fn __unregister(&mut self) {
         if self.phase != Phase::Queued {
             return;
@@ -146,7 +158,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         self.phase = Phase::Idle;
     }
 
-    fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
         false
     }
 
@@ -171,6 +183,12 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     }
 
     fn __release(&mut self) {}
+
+    fn __after_unlock(&self) {
+        if let Some(h) = self.chan.get() {
+            h.wake_watchers();
+        }
+    }
 }
 
 impl<T: Send> BlockingCase for RecvCase<'_, T> {
@@ -245,6 +263,8 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
+
 impl<T: Send> SelectCase for SendCase<'_, T> {
     fn __kind(&self) -> CaseKind {
         kind_of(self.chan)
@@ -287,6 +307,18 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         self.phase = Phase::Queued;
     }
 
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        if self.phase != Phase::Queued {
+            return false;
+        }
+        // SAFETY: the engine holds this channel's lock (caller contract).
+        if unsafe { self.node.is_queued() } {
+            return true;
+        }
+        self.phase = Phase::Idle;
+        false
+    }
+
     fn __unregister(&mut self) {
         if self.phase != Phase::Queued {
             return;
@@ -298,7 +330,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         self.phase = Phase::Idle;
     }
 
-    fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
         false
     }
 
@@ -320,6 +352,12 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     }
 
     fn __release(&mut self) {}
+
+    fn __after_unlock(&self) {
+        if let Some(h) = self.chan {
+            h.wake_watchers();
+        }
+    }
 }
 
 impl<T: Send> BlockingCase for SendCase<'_, T> {

@@ -27,9 +27,16 @@
 //! Future cases are polled outside every channel lock. A future that completes
 //! while the select is parked must not race a channel counterpart, so on each
 //! wake-up a select with future cases first abandons its cell (if that CAS
-//! fails, a channel case already won and is taken), unregisters everything and
-//! starts again at pass 1. Without future cases a wake-up that finds the cell
-//! still `WAITING` is spurious and only refreshes the waker.
+//! fails, a channel case already won and is taken). Its channel waiters stay
+//! queued meanwhile (counterparts skip, and unlink, the waiters of an
+//! abandoned cell), so they keep their FIFO places: if no future completed,
+//! the engine re-checks under all the locks only the channel cases whose
+//! waiter was skipped, re-queues those at the tail, and re-arms the cell
+//! (`ABANDONED -> WAITING`). Between the abandon and the re-arm the select
+//! is briefly not waiting on its channels: a counterpart arriving then passes
+//! it by (as if it had come a moment earlier than the select's wake-up was
+//! handled). Without future cases a wake-up that finds the cell still
+//! `WAITING` is spurious and only refreshes the waker.
 //!
 //! Dropping the select (cancellation) abandons the cell; if a counterpart won
 //! it first, a received value goes back to its channel (as for a dropped
@@ -38,11 +45,17 @@
 //! # Invariants
 //!
 //! - Exactly one case commits: a channel case commits only under its channel
-//!   lock, after winning the cell (queued) or while no waiter is queued
-//!   (passes 1 and 2); a future case commits only while no waiter is queued.
+//!   lock, after winning the cell (queued) or while no waiter is queued or
+//!   the cell is abandoned (passes 1 and 2, `repoll_parked`); a future case
+//!   commits only while no waiter is queued or the cell is abandoned (no
+//!   counterpart can claim an abandoned cell).
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
 //!   case is queued and every un-chosen future has been dropped in place.
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
+//! - After releasing the locks under which a case committed or the cases
+//!   were queued, the engine calls `__after_unlock` on them, which wakes the
+//!   channel's parked stream watchers if a receive became possible (as
+//!   `Locked`'s drop does for plain operations).
 //!
 //! # Locking
 //!
@@ -54,11 +67,18 @@
 //! # Soundness note
 //!
 //! The contract passes cases as `&mut dyn SelectCase`, not pinned. Waiters
-//! live inside the cases, so a case must not move while queued: the select
-//! future unregisters everything before completing and when dropped, and the
-//! case types unregister in their own `Drop` too. Leaking a *polled* select
-//! future (`mem::forget`) and then moving one of its cases is the one misuse
-//! this cannot stop; the `select!` macro never does it.
+//! (and polled future cases) live inside the cases, so a case must not move
+//! while the select may have queued or polled it: the select future
+//! unregisters everything and drops un-chosen futures before completing and
+//! in its `Drop`. Leaking a *polled* select future (`mem::forget`) ends the
+//! borrow of the cases without running that `Drop`, after which a case
+//! could be moved or freed while its waiter is still queued. The borrow
+//! checker cannot rule that out, so [`select`] is an `unsafe fn` whose
+//! contract is "drop or complete the future, never leak it"; the `select!`
+//! macro, which owns both the cases and the future, is its safe interface.
+//! [`select_blocking`] stays safe: it drives its future to completion (or
+//! drops it while unwinding) itself, so the future can never be leaked.
+//! [`SelectCase`] is sealed, so every case's `__kind` is trusted.
 
 use std::future::Future;
 use std::marker::PhantomPinned;
@@ -119,10 +139,13 @@ enum Phase {
 /// b.try_send(2).unwrap();
 /// let mut c0 = goro_chan::select::into_case!(&a);
 /// let mut c1 = goro_chan::select::into_case!(&b);
-/// let i = futures::executor::block_on(select(
-///     &mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase],
-///     false,
-/// ));
+/// // SAFETY: the future is run to completion by `block_on`, never leaked.
+/// let i = futures::executor::block_on(unsafe {
+///     select(
+///         &mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase],
+///         false,
+///     )
+/// });
 /// assert_eq!(i, Some(1));
 /// assert_eq!(c1.take_output(), Some(2));
 /// ```
@@ -141,15 +164,28 @@ pub struct Select<'a, C: AsCase> {
 /// Runs a `select` over `cases` (see the module docs). `Some(i)`: case `i`
 /// committed; `None`: `default` taken (only when `has_default`).
 ///
+/// The engine behind `goro::select!`; use the macro.
+///
+/// # Safety
+///
+/// The returned future must be dropped or run to completion before any case
+/// is moved or dropped; it must not be leaked (`mem::forget`, a reference
+/// cycle, ...) once polled. A polled select has waiters queued inside the
+/// cases and may have polled future cases in place; only its completion or
+/// its `Drop` unlinks them. (The `select!` macro keeps the cases and the
+/// future as locals of the enclosing code and never leaks them.)
+///
 /// ```
 /// use goro_chan::select::{select, SelectCase};
 /// let ch = goro_chan::make::<i32>(0);
 /// let mut c0 = goro_chan::select::into_case!(ch.recv());
-/// let i = futures::executor::block_on(select(&mut [&mut c0 as &mut dyn SelectCase], true));
+/// // SAFETY: the future is run to completion by `block_on`, never leaked.
+/// let i = futures::executor::block_on(unsafe { select(&mut [&mut c0 as &mut dyn SelectCase], true) });
 /// assert_eq!(i, None); // nothing ready: default
 /// ```
+#[doc(hidden)]
 #[track_caller]
-pub fn select<'a, 'b, 'c>(
+pub unsafe fn select<'a, 'b, 'c>(
     cases: &'a mut [&'b mut (dyn SelectCase + 'c)],
     has_default: bool,
 ) -> Select<'a, &'b mut (dyn SelectCase + 'c)> {
@@ -157,6 +193,10 @@ pub fn select<'a, 'b, 'c>(
 }
 
 /// [`select`] on a plain thread: parks the thread until a case commits.
+///
+/// Safe, unlike [`select`]: the select future is created, pinned and run to
+/// completion (or dropped while unwinding) inside this call, so it cannot be
+/// leaked, and blocking cases hold no futures.
 ///
 /// ```
 /// use goro_chan::select::{select_blocking, BlockingCase};
@@ -249,6 +289,7 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: we hold every channel lock and nothing is queued (phase Start).
         if let Some((i, w)) = unsafe { try_all_locked(self.cases, perm) } {
             drop(locks);
+            self.cases[i].case().__after_unlock();
             if let Some(w) = w {
                 w.wake();
             }
@@ -263,6 +304,11 @@ impl<'a, C: AsCase> Select<'a, C> {
         let old = unsafe { enqueue_all_locked(self.cases, perm, &self.cell, waker) };
         drop(locks);
         drop(old);
+        // A send case queued on an unbuffered channel may let a parked stream
+        // receive: wake the watchers now that the locks are released.
+        for c in self.cases.iter_mut() {
+            c.case().__after_unlock();
+        }
         Pass::Parked
     }
 
@@ -282,6 +328,82 @@ impl<'a, C: AsCase> Select<'a, C> {
             return Pass::Default;
         }
         self.passes_locked(perm, cx.waker())
+    }
+
+    /// A parked select with future cases was woken and abandoned its cell
+    /// (no counterpart can commit a case now), but its channel waiters stay
+    /// queued, keeping their FIFO places (Go serves blocked receivers and
+    /// senders in order). Polls the futures: one that completed wins.
+    /// Otherwise, under all the locks, re-checks only the channel cases whose
+    /// waiter a counterpart skipped meanwhile (a waiter still queued is not
+    /// ready: a counterpart that found its channel ready would have dequeued
+    /// it on the way), re-queues those at the tail and re-arms the cell.
+    fn repoll_parked(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let perm = permutation(self.cases.len());
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Future = c.__kind() {
+                // SAFETY: as in `pass_ready`: the select releases every
+                // un-chosen future before it completes or is dropped.
+                if unsafe { c.__poll_future(cx) } {
+                    let r = self.finish(i);
+                    // SAFETY: `finish` unregistered every waiter.
+                    drop(unsafe { self.cell.clear_waker() });
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        // SAFETY: the locks live in channels the cases borrow or own, which
+        // outlive this call; the guards are dropped before it returns.
+        let locks = unsafe { lock_all(self.cases) };
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Chan(_) = c.__kind() {
+                // SAFETY: we hold every channel lock; the cell is abandoned.
+                if unsafe { c.__still_queued_locked() } {
+                    continue;
+                }
+                // SAFETY: we hold the lock; this case's waiter is not queued.
+                if let Some(w) = unsafe { c.__try_locked() } {
+                    drop(locks);
+                    c.__after_unlock();
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    // `finish` unregisters the waiters still queued.
+                    let r = self.finish(i);
+                    // SAFETY: nothing is queued any more.
+                    drop(unsafe { self.cell.clear_waker() });
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        // SAFETY: the cell is abandoned and we hold the lock of every channel
+        // where one of its waiters is queued.
+        let old = unsafe { self.cell.rearm(cx.waker()) };
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Chan(_) = c.__kind() {
+                // SAFETY: we hold every channel lock. The cell is WAITING
+                // again, but no counterpart can claim it before we unlock.
+                if !unsafe { c.__still_queued_locked() } {
+                    // SAFETY: we hold the lock; the waiter is not queued; the
+                    // cell is pinned and outlives it (unregistered before the
+                    // select completes or is dropped).
+                    unsafe { c.__enqueue_locked(&self.cell, i) };
+                }
+            }
+        }
+        drop(locks);
+        drop(old);
+        for c in self.cases.iter_mut() {
+            c.case().__after_unlock();
+        }
+        hook::note_park(WaitReason::Select, self.at, None);
+        Poll::Pending
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
@@ -320,11 +442,11 @@ impl<'a, C: AsCase> Select<'a, C> {
                     CellState::Done(i) => return Poll::Ready(self.finish(i)),
                     CellState::Claimed(i) => self.sync_claimed(i),
                     CellState::Waiting if has_futures => {
+                        if hook::poll_budget(cx).is_pending() {
+                            return Poll::Pending;
+                        }
                         if self.cell.try_abandon() {
-                            self.unregister_all();
-                            // SAFETY: nothing is queued any more.
-                            drop(unsafe { self.cell.clear_waker() });
-                            self.phase = Phase::Start;
+                            return self.repoll_parked(cx);
                         }
                     }
                     CellState::Waiting => {
@@ -342,7 +464,9 @@ impl<'a, C: AsCase> Select<'a, C> {
                             return Poll::Pending;
                         }
                     }
-                    CellState::Abandoned => unreachable!("a parked select's cell was abandoned"),
+                    // Only if a future case panicked in `repoll_parked` and
+                    // the select is polled again: carry on from there.
+                    CellState::Abandoned => return self.repoll_parked(cx),
                 },
             }
         }
@@ -366,7 +490,8 @@ impl<C: AsCase> Drop for Select<'_, C> {
             Phase::Done => return,
             Phase::Start => {}
             Phase::Waiting { .. } => {
-                if self.cell.try_abandon() {
+                // Already abandoned: a future case panicked in `repoll_parked`.
+                if self.cell.try_abandon() || self.cell.state() == CellState::Abandoned {
                     self.unregister_all();
                 } else {
                     let won = loop {
@@ -432,7 +557,10 @@ fn pass_ready<C: AsCase>(
         match c.__kind() {
             CaseKind::Nil => {}
             CaseKind::Future => {
-                if c.__poll_future(cx) {
+                // SAFETY: the case is borrowed by the select, which releases
+                // (drops in place) every un-chosen future before it completes
+                // or is dropped, and is never leaked (`select`'s contract).
+                if unsafe { c.__poll_future(cx) } {
                     return Some(i);
                 }
             }
@@ -442,6 +570,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: we hold the case's lock; nothing is queued (pass 1).
                 if let Some(w) = unsafe { c.__try_locked() } {
                     drop(g);
+                    c.__after_unlock();
                     if let Some(w) = w {
                         w.wake();
                     }

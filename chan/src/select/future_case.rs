@@ -16,7 +16,7 @@ use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::case::{CaseKind, CaseOutput, SelectCase};
+use super::case::{sealed, CaseKind, CaseOutput, SelectCase};
 use crate::cell::SelCell;
 
 enum State<F: Future> {
@@ -30,7 +30,8 @@ enum State<F: Future> {
 /// ```
 /// use goro_chan::select::{select, CaseOutput, SelectCase};
 /// let mut c = goro_chan::select::into_case!(async { 40 + 2 });
-/// let i = futures::executor::block_on(select(&mut [&mut c as &mut dyn SelectCase], false));
+/// // SAFETY: the future is run to completion here, never leaked.
+/// let i = futures::executor::block_on(unsafe { select(&mut [&mut c as &mut dyn SelectCase], false) });
 /// assert_eq!((i, c.take_output()), (Some(0), 42));
 /// ```
 pub struct FutureCase<F: Future> {
@@ -45,6 +46,13 @@ impl<F: Future> FutureCase<F> {
             _pin: PhantomPinned,
         }
     }
+}
+
+impl<F> sealed::Sealed for FutureCase<F>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
 }
 
 impl<F> SelectCase for FutureCase<F>
@@ -66,15 +74,19 @@ where
 
     unsafe fn __enqueue_locked(&mut self, _cell: *const SelCell, _index: usize) {}
 
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        false
+    }
+
     fn __unregister(&mut self) {}
 
-    fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool {
         let State::Pending(f) = &mut self.state else {
             return matches!(self.state, State::Ready(_));
         };
-        // SAFETY: the case is not moved while the select borrows it, and the
-        // future is dropped in place (below, or by `__release`) before the
-        // select completes, so it is never moved after being polled.
+        // SAFETY: by the caller's contract the case is not moved before the
+        // future is dropped in place (below, by `__release`, or with the
+        // case), so it is never moved after being polled.
         match unsafe { Pin::new_unchecked(f) }.poll(cx) {
             Poll::Ready(out) => {
                 self.state = State::Ready(out);
@@ -95,6 +107,8 @@ where
             self.state = State::Gone;
         }
     }
+
+    fn __after_unlock(&self) {}
 }
 
 impl<F: Future> CaseOutput for FutureCase<F> {

@@ -1,8 +1,9 @@
 //! The select engine behind `goro::select!` and `goro::select_blocking!`.
 //!
 //! Go: `runtime/select.go` (`selectgo`). The macro turns each operand into a
-//! case with [`into_case!`], passes them to [`select`] (or
-//! [`select_blocking`]), and takes the winner's value with
+//! case with [`into_case!`], passes them to `select` (an `unsafe fn`: its
+//! future must never be leaked; the macro is its safe interface) or
+//! [`select_blocking`], and takes the winner's value with
 //! [`CaseOutput::take_output`]; see `docs/design/select-expansion.md`.
 //!
 //! ```
@@ -12,7 +13,8 @@
 //! futures::executor::block_on(async {
 //!     let mut c0 = into_case!(a.recv());
 //!     let mut c1 = into_case!(b.send("x"));
-//!     let i = select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase], false).await;
+//!     // SAFETY: the select future is awaited here: completed or dropped, never leaked.
+//!     let i = unsafe { select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1 as &mut dyn SelectCase], false) }.await;
 //!     match i {
 //!         Some(0) => assert_eq!(c0.take_output(), Some(1)),
 //!         Some(1) => { c1.take_output(); assert_eq!(b.try_recv(), Ok("x")) }

@@ -415,7 +415,8 @@ fn test_select_duplicate_channel() {
     let mut a1 = into_case!(&c);
     let mut a2 = into_case!(&d);
     let mut cases = [&mut a0 as &mut dyn SelectCase, &mut a1, &mut a2];
-    let mut a = pin!(select(&mut cases, false));
+    // SAFETY: pinned on the stack, so dropped at the end of its scope, never leaked.
+    let mut a = pin!(unsafe { select(&mut cases, false) });
     assert!(poll_once(a.as_mut()).is_pending()); // A is queued first on c
                                                  // Goroutine B: <-c
     let mut b = pin!(c.recv());

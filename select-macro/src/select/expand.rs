@@ -24,6 +24,10 @@
 //!   case types without drop glue.
 //! - A `default` body that is a block is emitted as is (not wrapped in a
 //!   second block, which rustc's `unused_braces` would flag).
+//! - The `select` call is wrapped in `unsafe { }` (the engine's entry point is
+//!   an `unsafe fn`: its future must never be leaked); the block holds no
+//!   user code, and lints such as `unsafe_code` do not fire in the user's
+//!   crate for code from an external macro.
 //!
 //! Go: the compiler's lowering of a `select` statement into a `selectgo` call
 //! and a switch on its result (`cmd/compile/internal/walk/select.go`).
@@ -97,8 +101,16 @@ pub(crate) fn expand(input: SelectInput, flavor: Flavor) -> TokenStream {
     let has_default = default.is_some();
     let index = Ident::new("__goro_i", Span::mixed_site());
     let call = match flavor {
+        // SAFETY (of the generated `unsafe` block): `select`'s contract is that
+        // its future is completed or dropped, never leaked, before a case is
+        // moved or dropped. The expansion owns both: the cases are locals of
+        // this block and the future is a temporary awaited right here, so it
+        // is either run to completion or dropped with the enclosing future
+        // (cancellation) before the cases are; nothing can `mem::forget` it.
+        // No user code is inside the block (operands are evaluated in the
+        // `let`s above).
         Flavor::Async => quote! {
-            ::goro::__private::select::select(&mut [#(#refs),*], #has_default).await
+            unsafe { ::goro::__private::select::select(&mut [#(#refs),*], #has_default) }.await
         },
         Flavor::Blocking => quote! {
             ::goro::__private::select::select_blocking(&mut [#(#refs),*], #has_default)
@@ -253,14 +265,16 @@ mod tests {
                 let mut __goro_c0 = ::goro::__private::select::into_case!(ch.recv());
                 let mut __goro_c1 = ::goro::__private::select::into_case!(ch2.send(x));
                 let mut __goro_c2 = ::goro::__private::select::into_case!(&fut);
-                let __goro_i: ::core::option::Option<usize> = ::goro::__private::select::select(
-                    &mut [
-                        &mut __goro_c0 as &mut dyn ::goro::__private::select::SelectCase,
-                        &mut __goro_c1 as &mut dyn ::goro::__private::select::SelectCase,
-                        &mut __goro_c2 as &mut dyn ::goro::__private::select::SelectCase
-                    ],
-                    true
-                ).await;
+                let __goro_i: ::core::option::Option<usize> = unsafe {
+                    ::goro::__private::select::select(
+                        &mut [
+                            &mut __goro_c0 as &mut dyn ::goro::__private::select::SelectCase,
+                            &mut __goro_c1 as &mut dyn ::goro::__private::select::SelectCase,
+                            &mut __goro_c2 as &mut dyn ::goro::__private::select::SelectCase
+                        ],
+                        true
+                    )
+                }.await;
                 match __goro_i {
                     ::core::option::Option::Some(0usize) => {
                         let __goro_out = ::goro::__private::select::CaseOutput::take_output(&mut __goro_c0);
