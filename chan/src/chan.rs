@@ -95,7 +95,10 @@ impl<T> Chan<T> {
     /// closed and its buffer drained. Blocks forever on a nil channel.
     /// Cancel-safe: a dropped `Recv` never loses a value; one handed to it at
     /// the very moment it was dropped goes to the next waiting receiver or back
-    /// to the front of the buffer.
+    /// to the front of the buffer. Exception: if by then the channel was
+    /// closed and some receive already reported it drained (`None`), the
+    /// value is dropped with the `Recv` (the send completed before close, as
+    /// in Go: a channel reported closed and drained never yields a value again).
     ///
     /// ```
     /// let ch = goro_chan::make::<i32>(1);
@@ -144,8 +147,9 @@ impl<T> Chan<T> {
     }
 
     /// Receives without blocking (Go: `select { case v, ok := <-ch: default: }`).
-    /// Like Go, a receive that certainly gets nothing fails without taking
-    /// the channel lock.
+    /// Like Go, a receive on an open, empty channel fails without taking the
+    /// channel lock (a closed one takes it, to record that a receive saw it
+    /// closed and drained: see [`Chan::recv`] on cancellation).
     ///
     /// ```
     /// use goro_chan::TryRecvError;
@@ -158,10 +162,8 @@ impl<T> Chan<T> {
         let Some(h) = self.hchan() else {
             return Err(TryRecvError::Empty);
         };
-        match h.recv_would_block() {
-            Some(false) => return Err(TryRecvError::Empty),
-            Some(true) => return Err(TryRecvError::Closed),
-            None => {}
+        if h.recv_would_block() {
+            return Err(TryRecvError::Empty);
         }
         let mut g = h.lock();
         match h.recv_locked(g.state()) {

@@ -20,7 +20,12 @@
 //! [`Hchan::give_back`]: to the next live queued receiver, or else to the
 //! *front* of the buffer, where the next receive takes it first. This may
 //! make the buffer transiently hold more than `cap` values (even on an
-//! unbuffered channel); `len` then reports them. No value is ever lost.
+//! unbuffered channel); `len` then reports them. The one exception: if a
+//! receive has already reported the channel closed and drained, the value is
+//! dropped with the cancelled receive. The send completed before close, as
+//! in Go (the handoff is what completes it); resurrecting the value would
+//! make a closed channel yield a value after a receiver saw it closed and
+//! drained. Otherwise no value is ever lost.
 //!
 //! # Invariants
 //!
@@ -110,6 +115,9 @@ pub(crate) struct State<T> {
     pub(crate) sendq: WaitQueue<T>,
     /// Blocked receivers (Go: `recvq`).
     pub(crate) recvq: WaitQueue<T>,
+    /// Some receive has reported "closed and drained" (`None`/`Closed`); set
+    /// under the lock, read by [`Hchan::give_back`].
+    pub(crate) drained_seen: bool,
     /// Wake-only watchers: parked `Receiver` streams. A counterpart never
     /// hands a value to (or claims a send from) a watcher; watchers are woken
     /// when a receive could succeed and then receive by themselves.
@@ -182,6 +190,7 @@ impl<T> Hchan<T> {
                 sendq: WaitQueue::new(),
                 recvq: WaitQueue::new(),
                 watchq: WaitQueue::new(),
+                drained_seen: false,
             }),
             len: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -285,27 +294,21 @@ impl<T> Hchan<T> {
     }
 
     /// Lock-free fast-fail for a non-blocking receive (Go's `chanrecv` with
-    /// `block == false`): `Some(closed)` when a receive would certainly not
-    /// get a value now, `None` when the locked path must decide.
+    /// `block == false`): true when the channel is open and empty now, so a
+    /// receive would certainly get nothing; false when the locked path must
+    /// decide.
     ///
     /// Correctness (Go's argument): `empty` is observed before `closed`. If
     /// the channel is then seen open, there was a moment (at the first load)
-    /// when it was empty and open, since a channel never reopens. If it is
-    /// seen closed, `empty` is re-checked: a closed channel never refills,
-    /// so empty-after-closed means closed and drained.
+    /// when it was empty and open, since a channel never reopens.
+    ///
+    /// Unlike Go, "closed and drained" is not answered lock-free: a receive
+    /// that reports it must record that under the lock (`drained_seen`), so
+    /// that [`Hchan::give_back`] never puts a value back after it.
     #[inline]
-    pub(crate) fn recv_would_block(&self) -> Option<bool> {
-        if !self.looks_empty() {
-            return None;
-        }
+    pub(crate) fn recv_would_block(&self) -> bool {
         // Acquire: pairs with the Release store in `publish`.
-        if !self.closed.load(Ordering::Acquire) {
-            return Some(false);
-        }
-        if self.looks_empty() {
-            return Some(true);
-        }
-        None
+        self.looks_empty() && !self.closed.load(Ordering::Acquire)
     }
 
     /// Lock-free fast-fail for a non-blocking send (Go's `chansend` with
@@ -364,6 +367,7 @@ impl<T> Hchan<T> {
             }
         }
         if st.closed {
+            st.drained_seen = true;
             return RecvNow::Closed;
         }
         RecvNow::WouldBlock
@@ -390,8 +394,13 @@ impl<T> Hchan<T> {
                     // Receivers get "closed" (their slot stays empty); senders keep
                     // their value and panic when they see it.
                     // SAFETY: we hold the lock and finish each claim at once.
-                    let c = unsafe { st.recvq.claim_front() }
-                        .or_else(|| unsafe { st.sendq.claim_front() });
+                    let r = unsafe { st.recvq.claim_front() };
+                    if r.is_some() {
+                        // That receiver will report "closed and drained".
+                        st.drained_seen = true;
+                    }
+                    // SAFETY: as above.
+                    let c = r.or_else(|| unsafe { st.sendq.claim_front() });
                     match c {
                         Some(c) => {
                             wakers[n] = c.finish();
@@ -419,26 +428,41 @@ impl<T> Hchan<T> {
     }
 
     /// Returns a value that was handed to a receiver cancelled at the instant
-    /// of handoff: to the next live queued receiver, else to the buffer front.
+    /// of handoff: to the next live queued receiver, else to the buffer front;
+    /// but once a receive has reported the channel closed and drained, the
+    /// value is dropped (after unlocking), with the cancelled receive.
+    ///
+    /// Go: the handoff to a parked receiver completes the send, before any
+    /// later `close`; the value is that receive's. Giving it back is a
+    /// courtesy that must stay invisible: "closed and drained", once some
+    /// receive reported it, is final. Putting the value back then would make
+    /// a closed channel yield a value after `Closed`. So the send counts as
+    /// completed before close, as in Go, and the value is dropped with the
+    /// cancelled receive. Until a receive has reported it (`drained_seen`;
+    /// every such report is made under the lock), the value goes back to the
+    /// front as usual: it is received before `Closed` and nothing is lost.
     pub(crate) fn give_back(&self, v: T) {
-        let wake = {
+        let (wake, dropped) = {
             let mut g = self.lock();
             let st = g.state();
             // SAFETY: we hold the lock and finish the claim at once.
             match unsafe { st.recvq.claim_front() } {
                 Some(mut c) => {
                     c.with_slot(|slot| *slot = Some(v));
-                    c.finish()
+                    (c.finish(), None)
                 }
+                None if st.closed && st.buf.is_empty() && st.drained_seen => (None, Some(v)),
                 None => {
                     st.buf.push_front(v);
-                    None
+                    (None, None)
                 }
             }
         };
         if let Some(w) = wake {
             w.wake();
         }
+        // User code (the value's `Drop`) runs outside the lock.
+        drop(dropped);
     }
 
     /// Wakes every parked stream watcher if the last critical section left a

@@ -17,7 +17,10 @@
 //!   receiver has claimed it, the value is delivered and the send counts as done;
 //! - a receive dropped while `WAITING` abandons it and takes nothing. If a
 //!   sender had already handed it a value, the drop gives the value back to
-//!   the channel ([`Hchan::give_back`]), so no value is lost.
+//!   the channel ([`Hchan::give_back`]), so no value is lost; unless the
+//!   channel has been closed and a receive has reported it drained meanwhile:
+//!   then the send completed before close, as in Go, and the value is dropped
+//!   with the receive.
 //!
 //! # Invariants
 //!

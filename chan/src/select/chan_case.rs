@@ -106,9 +106,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     }
 
     fn __would_block(&self) -> bool {
-        self.chan
-            .get()
-            .is_none_or(|h| h.recv_would_block() == Some(false))
+        self.chan.get().is_none_or(Hchan::recv_would_block)
     }
 
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
