@@ -22,12 +22,41 @@
 //!   then the send completed before close, as in Go, and the value is dropped
 //!   with the receive.
 //!
+//! ## Lazy waiting state ([`LazyOp`])
+//!
+//! Most operations complete at once (a buffered value, room in the buffer, a
+//! parked counterpart), so the `Send`/`Recv` futures do not build the ~100
+//! bytes of waiting state (cell, waiter node) up front; building and moving
+//! it on every operation was the largest cost of buffered channel traffic.
+//! They hold a [`LazyOp`]:
+//!
+//! ```text
+//!  Init(value) ──first poll: lock; ready? ──yes──► done (Init(None)), unlock
+//!                                       │
+//!                                       no: still under the same lock,
+//!                                       build Op in place, queue it
+//!                                       ▼
+//!                               Built(Op: Waiting) ──DONE──► Built(Op: Idle)
+//! ```
+//!
+//! One lock acquisition either way: the ready path and, if it must wait, the
+//! building and queuing of the waiter happen in the same critical section
+//! (Go's `chansend`/`chanrecv` also enqueue their `sudog` under the lock that
+//! found the channel not ready). The `Op` is written into the pinned future
+//! and never moved afterwards; `Init` holds no pinned data.
+//!
 //! # Invariants
 //!
 //! - `phase == Waiting` iff the waiter was queued and the outcome not yet
 //!   consumed by the owner; only then may a counterpart touch the node or cell.
 //! - The owner touches the slot only when the waiter is not queued and the
 //!   cell is not `CLAIMED` (it waits for `DONE` by taking the channel lock).
+//! - A [`LazyOp`] in `Init` was never queued: no counterpart knows it, so
+//!   dropping it needs no lock (a value still to send is dropped unsent).
+//!   It becomes `Built` only under the channel lock, in place in the pinned
+//!   future, immediately followed by queuing; `Built` is structurally pinned
+//!   and never replaced or moved until the future is dropped (whose `Drop`
+//!   cancels it).
 
 use std::marker::PhantomPinned;
 use std::panic::Location;
@@ -121,7 +150,11 @@ impl<T> Op<T> {
         unsafe {
             let old = self.cell.reset(waker);
             let st = g.state();
-            let q = if is_send { &mut st.sendq } else { &mut st.recvq };
+            let q = if is_send {
+                &mut st.sendq
+            } else {
+                &mut st.recvq
+            };
             q.push_back(&self.node, &self.cell, 0);
             self.get_unchecked_mut().phase = Phase::Waiting;
             old
