@@ -20,9 +20,13 @@
 //! ```text
 //!            counterpart wins CAS                counterpart finished
 //! WAITING ───────────────────────► CLAIMED(i) ─────────────────────► DONE(i)
-//!    │
+//!    │   ▲
+//!    │   └── owner re-arms, holding every lock where a waiter is queued
 //!    └── owner wins CAS ──► ABANDONED
 //! ```
+//!
+//! (A parked select with future cases abandons its cell to poll them while
+//! its channel waiters stay queued, then re-arms it: [`SelCell::rearm`].)
 //!
 //! # Invariants
 //!
@@ -41,11 +45,15 @@
 //!
 //! *Exactly one case commits.* A case commits either by a counterpart's claim
 //! (`WAITING -> CLAIMED(i)`, a CAS, so at most one succeeds and none after an
-//! abandon), or by its owner while none of its waiters is queued (the
-//! select's passes 1-2, before the cell is shared, or after it abandoned the
-//! cell and unlinked every waiter). These never overlap: the owner commits
-//! directly only while holding the lock of the channel involved, and a
-//! counterpart can only claim a waiter that is queued.
+//! abandon), or by its owner while no counterpart can claim (the select's
+//! passes 1-2, before the cell is shared; or while the cell is `ABANDONED`,
+//! whose queued waiters counterparts skip). These never overlap: the owner
+//! commits directly only while holding the lock of the channel involved, and
+//! a counterpart can only claim a queued waiter of a `WAITING` cell. The
+//! owner re-arms an abandoned cell only under the locks of every channel
+//! where one of its waiters is queued, after re-checking, under the same
+//! locks, the cases whose waiter was skipped (a waiter still queued was not
+//! passed by any counterpart, so its channel has nothing for it).
 //!
 //! *No lost wake-up.* An owner queues its waiters and stores its waker under
 //! the channel locks after finding nothing ready under the same locks; a
@@ -133,6 +141,27 @@ impl SelCell {
         // counterpart's lock Acquire).
         self.state.store(WAITING, Ordering::Relaxed);
         // SAFETY: by the caller's contract nobody else can access the waker.
+        self.waker
+            .with_mut(|w| unsafe { set_waker(&mut *w, waker) })
+    }
+
+    /// `ABANDONED -> WAITING` with `waker` stored: the owner takes its cell
+    /// back while some of its waiters may still be queued (they were skipped
+    /// by no counterpart). Returns the replaced waker, to be dropped after
+    /// the channel locks are released.
+    ///
+    /// # Safety
+    ///
+    /// The cell is `ABANDONED` (so no counterpart is between a claim and
+    /// `DONE`), and the caller holds the lock of every channel on which a
+    /// waiter pointing to this cell is queued.
+    #[must_use]
+    pub(crate) unsafe fn rearm(&self, waker: &Waker) -> Option<Waker> {
+        debug_assert_eq!(self.state(), CellState::Abandoned);
+        // Relaxed: counterparts only read the cell under a channel lock the
+        // caller holds, whose release publishes this store.
+        self.state.store(WAITING, Ordering::Relaxed);
+        // SAFETY: no counterpart can access the cell (caller contract).
         self.waker
             .with_mut(|w| unsafe { set_waker(&mut *w, waker) })
     }

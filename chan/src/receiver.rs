@@ -37,6 +37,13 @@ use crate::recv::Recv;
 /// Clone + Send + Sync; equality is channel identity. As a [`Stream`] it
 /// yields values until the channel is closed and drained.
 ///
+/// The stream takes a value only inside `poll_next`: while it is parked it is
+/// woken by senders but never handed a value, so a `next()` that is dropped
+/// (the losing branch of a `select!`, a timeout) takes nothing and the values
+/// stay in order for every receiver. Hence a parked stream is not a receiver
+/// that a `try_send` on an unbuffered channel can complete with (that gives
+/// `Full`); a blocking `send` parks and the stream's next poll takes it.
+///
 /// ```
 /// use futures::StreamExt;
 /// let ch = goro_chan::make::<i32>(3);

@@ -103,6 +103,17 @@ impl<T> Waiter<T> {
         self.slot.with_mut(|s| unsafe { *s = v });
     }
 
+    /// Whether the node is in a queue now.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the channel on which the node is (or may
+    /// be) queued.
+    pub(crate) unsafe fn is_queued(&self) -> bool {
+        // SAFETY: links are read under the channel lock (caller contract).
+        self.links.with(|l| unsafe { (*l).queued })
+    }
+
     /// Whether the slot holds a value.
     ///
     /// # Safety

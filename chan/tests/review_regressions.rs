@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_core::Stream;
-use goro_chan::select::{into_case, select, SelectCase};
+use goro_chan::select::{into_case, select, CaseOutput, SelectCase};
 use goro_chan::{make, TryRecvError, TrySendError};
 
 fn noop_cx() -> Context<'static> {
@@ -304,4 +304,74 @@ fn closed_but_not_reported_drained_gets_the_value_back_in_order() {
     assert_eq!(ch.try_send(4), Ok(()));
     drop(r1);
     assert_eq!(ch.try_recv(), Ok(4));
+}
+
+/// A future that wakes its task once without completing (a partial wake-up:
+/// IO readiness then WouldBlock, a notification, ...).
+struct WakeOnce(bool);
+impl Future for WakeOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.0 {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+/// #9 (the reviewer's reproducer): a select with a future case, woken by that
+/// future, keeps its channel waiters' FIFO places: a receiver that queued
+/// later is not served first.
+#[test]
+fn select_with_future_case_keeps_its_fifo_place() {
+    let ch = make::<u32>(0);
+    let mut c0 = into_case!(ch.recv());
+    let mut c1 = into_case!(WakeOnce(false));
+    {
+        let mut cases = [
+            &mut c0 as &mut dyn SelectCase,
+            &mut c1 as &mut dyn SelectCase,
+        ];
+        // SAFETY: pinned on the stack, so dropped at the end of this block,
+        // never leaked.
+        let mut s = pin!(unsafe { select(&mut cases, false) });
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending()); // queued first on ch
+        let mut r2 = Box::pin(ch.recv());
+        assert!(r2.as_mut().poll(&mut noop_cx()).is_pending()); // queued second
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending()); // re-polled after its future's wake
+        assert_eq!(ch.try_send(1), Ok(()));
+        assert!(
+            r2.as_mut().poll(&mut noop_cx()).is_pending(),
+            "the later receiver got the value"
+        );
+        drop(r2);
+        assert_eq!(s.as_mut().poll(&mut noop_cx()), Poll::Ready(Some(0)));
+    }
+    assert_eq!(c0.take_output(), Some(1));
+}
+
+/// #9: a waiter that a counterpart skipped while the select polled its
+/// futures is re-checked (and the select commits it if ready), and a
+/// re-armed select is still found by later counterparts.
+#[test]
+fn select_with_future_case_rechecks_skipped_waiters() {
+    let a = make::<u32>(0);
+    let b = make::<u32>(0);
+    let mut c0 = into_case!(a.recv());
+    let mut c1 = into_case!(b.send(5));
+    let mut c2 = into_case!(WakeOnce(false));
+    {
+        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1, &mut c2];
+        // SAFETY: pinned on the stack, so dropped at the end of this block,
+        // never leaked.
+        let mut s = pin!(unsafe { select(&mut cases, false) });
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending());
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending()); // re-armed
+                                                               // Still registered on both channels after the re-arm.
+        assert_eq!(b.try_recv(), Ok(5));
+        assert_eq!(s.as_mut().poll(&mut noop_cx()), Poll::Ready(Some(1)));
+    }
+    c1.take_output();
+    assert_eq!(a.try_send(1), Err(TrySendError::Full(1)), "unregistered");
 }

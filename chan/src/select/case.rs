@@ -88,6 +88,7 @@ pub enum CaseKind {
 ///     fn __would_block(&self) -> bool { true }
 ///     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> { None }
 ///     unsafe fn __enqueue_locked(&mut self, _: *const SelCell, _: usize) {}
+///     unsafe fn __still_queued_locked(&mut self) -> bool { false }
 ///     fn __unregister(&mut self) {}
 ///     unsafe fn __poll_future(&mut self, _: &mut Context<'_>) -> bool { false }
 ///     fn __finish(&mut self) -> bool { false }
@@ -125,6 +126,18 @@ pub trait SelectCase: Send + sealed::Sealed {
     /// or [`SelectCase::__finish`].
     #[doc(hidden)]
     unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize);
+
+    /// After the engine abandoned the cell of a parked select (to poll its
+    /// future cases): true if this case's waiter is still queued (no
+    /// counterpart skipped it, so it keeps its place and its case is not
+    /// ready); false, with the case reset to idle, if it is not queued.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock named by [`SelectCase::__kind`], and the
+    /// case's cell is `ABANDONED`.
+    #[doc(hidden)]
+    unsafe fn __still_queued_locked(&mut self) -> bool;
 
     /// Removes this case's waiter from its channel if it is queued (takes the
     /// channel lock). The cell must no longer be `WAITING`.

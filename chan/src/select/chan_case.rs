@@ -207,6 +207,18 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         self.phase = Phase::Queued;
     }
 
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        if self.phase != Phase::Queued {
+            return false;
+        }
+        // SAFETY: the engine holds this channel's lock (caller contract).
+        if unsafe { self.node.node().is_queued() } {
+            return true;
+        }
+        self.phase = Phase::Idle;
+        false
+    }
+
     fn __unregister(&mut self) {
         if self.phase != Phase::Queued {
             return;
@@ -368,6 +380,18 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         // SAFETY: lock held; the case stays put while queued (caller contract).
         unsafe { h.with_state_locked(|st| st.sendq.push_back(node, cell, index)) };
         self.phase = Phase::Queued;
+    }
+
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        if self.phase != Phase::Queued {
+            return false;
+        }
+        // SAFETY: the engine holds this channel's lock (caller contract).
+        if unsafe { self.node.node().is_queued() } {
+            return true;
+        }
+        self.phase = Phase::Idle;
+        false
     }
 
     fn __unregister(&mut self) {

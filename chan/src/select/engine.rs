@@ -27,9 +27,16 @@
 //! Future cases are polled outside every channel lock. A future that completes
 //! while the select is parked must not race a channel counterpart, so on each
 //! wake-up a select with future cases first abandons its cell (if that CAS
-//! fails, a channel case already won and is taken), unregisters everything and
-//! starts again at pass 1. Without future cases a wake-up that finds the cell
-//! still `WAITING` is spurious and only refreshes the waker.
+//! fails, a channel case already won and is taken). Its channel waiters stay
+//! queued meanwhile (counterparts skip, and unlink, the waiters of an
+//! abandoned cell), so they keep their FIFO places: if no future completed,
+//! the engine re-checks under all the locks only the channel cases whose
+//! waiter was skipped, re-queues those at the tail, and re-arms the cell
+//! (`ABANDONED -> WAITING`). Between the abandon and the re-arm the select
+//! is briefly not waiting on its channels: a counterpart arriving then passes
+//! it by (as if it had come a moment earlier than the select's wake-up was
+//! handled). Without future cases a wake-up that finds the cell still
+//! `WAITING` is spurious and only refreshes the waker.
 //!
 //! Dropping the select (cancellation) abandons the cell; if a counterpart won
 //! it first, a received value goes back to its channel (as for a dropped
@@ -38,8 +45,10 @@
 //! # Invariants
 //!
 //! - Exactly one case commits: a channel case commits only under its channel
-//!   lock, after winning the cell (queued) or while no waiter is queued
-//!   (passes 1 and 2); a future case commits only while no waiter is queued.
+//!   lock, after winning the cell (queued) or while no waiter is queued or
+//!   the cell is abandoned (passes 1 and 2, `repoll_parked`); a future case
+//!   commits only while no waiter is queued or the cell is abandoned (no
+//!   counterpart can claim an abandoned cell).
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
 //!   case is queued and every un-chosen future has been dropped in place.
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
@@ -321,6 +330,82 @@ impl<'a, C: AsCase> Select<'a, C> {
         self.passes_locked(perm, cx.waker())
     }
 
+    /// A parked select with future cases was woken and abandoned its cell
+    /// (no counterpart can commit a case now), but its channel waiters stay
+    /// queued, keeping their FIFO places (Go serves blocked receivers and
+    /// senders in order). Polls the futures: one that completed wins.
+    /// Otherwise, under all the locks, re-checks only the channel cases whose
+    /// waiter a counterpart skipped meanwhile (a waiter still queued is not
+    /// ready: a counterpart that found its channel ready would have dequeued
+    /// it on the way), re-queues those at the tail and re-arms the cell.
+    fn repoll_parked(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let perm = permutation(self.cases.len());
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Future = c.__kind() {
+                // SAFETY: as in `pass_ready`: the select releases every
+                // un-chosen future before it completes or is dropped.
+                if unsafe { c.__poll_future(cx) } {
+                    let r = self.finish(i);
+                    // SAFETY: `finish` unregistered every waiter.
+                    drop(unsafe { self.cell.clear_waker() });
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        // SAFETY: the locks live in channels the cases borrow or own, which
+        // outlive this call; the guards are dropped before it returns.
+        let locks = unsafe { lock_all(self.cases) };
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Chan(_) = c.__kind() {
+                // SAFETY: we hold every channel lock; the cell is abandoned.
+                if unsafe { c.__still_queued_locked() } {
+                    continue;
+                }
+                // SAFETY: we hold the lock; this case's waiter is not queued.
+                if let Some(w) = unsafe { c.__try_locked() } {
+                    drop(locks);
+                    c.__after_unlock();
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    // `finish` unregisters the waiters still queued.
+                    let r = self.finish(i);
+                    // SAFETY: nothing is queued any more.
+                    drop(unsafe { self.cell.clear_waker() });
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        // SAFETY: the cell is abandoned and we hold the lock of every channel
+        // where one of its waiters is queued.
+        let old = unsafe { self.cell.rearm(cx.waker()) };
+        for k in 0..perm.len() {
+            let i = *perm.get(k);
+            let c = self.cases[i].case();
+            if let CaseKind::Chan(_) = c.__kind() {
+                // SAFETY: we hold every channel lock. The cell is WAITING
+                // again, but no counterpart can claim it before we unlock.
+                if !unsafe { c.__still_queued_locked() } {
+                    // SAFETY: we hold the lock; the waiter is not queued; the
+                    // cell is pinned and outlives it (unregistered before the
+                    // select completes or is dropped).
+                    unsafe { c.__enqueue_locked(&self.cell, i) };
+                }
+            }
+        }
+        drop(locks);
+        drop(old);
+        for c in self.cases.iter_mut() {
+            c.case().__after_unlock();
+        }
+        hook::note_park(WaitReason::Select, self.at, None);
+        Poll::Pending
+    }
+
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         loop {
             match self.phase {
@@ -357,11 +442,11 @@ impl<'a, C: AsCase> Select<'a, C> {
                     CellState::Done(i) => return Poll::Ready(self.finish(i)),
                     CellState::Claimed(i) => self.sync_claimed(i),
                     CellState::Waiting if has_futures => {
+                        if hook::poll_budget(cx).is_pending() {
+                            return Poll::Pending;
+                        }
                         if self.cell.try_abandon() {
-                            self.unregister_all();
-                            // SAFETY: nothing is queued any more.
-                            drop(unsafe { self.cell.clear_waker() });
-                            self.phase = Phase::Start;
+                            return self.repoll_parked(cx);
                         }
                     }
                     CellState::Waiting => {
@@ -379,7 +464,9 @@ impl<'a, C: AsCase> Select<'a, C> {
                             return Poll::Pending;
                         }
                     }
-                    CellState::Abandoned => unreachable!("a parked select's cell was abandoned"),
+                    // Only if a future case panicked in `repoll_parked` and
+                    // the select is polled again: carry on from there.
+                    CellState::Abandoned => return self.repoll_parked(cx),
                 },
             }
         }
@@ -403,7 +490,8 @@ impl<C: AsCase> Drop for Select<'_, C> {
             Phase::Done => return,
             Phase::Start => {}
             Phase::Waiting { .. } => {
-                if self.cell.try_abandon() {
+                // Already abandoned: a future case panicked in `repoll_parked`.
+                if self.cell.try_abandon() || self.cell.state() == CellState::Abandoned {
                     self.unregister_all();
                 } else {
                     let won = loop {

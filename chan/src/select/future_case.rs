@@ -74,6 +74,10 @@ where
 
     unsafe fn __enqueue_locked(&mut self, _cell: *const SelCell, _index: usize) {}
 
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        false
+    }
+
     fn __unregister(&mut self) {}
 
     unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool {

@@ -17,6 +17,9 @@ impl SelectCase for Evil {
         None
     }
     unsafe fn __enqueue_locked(&mut self, _: *const SelCell, _: usize) {}
+    unsafe fn __still_queued_locked(&mut self) -> bool {
+        false
+    }
     fn __unregister(&mut self) {}
     unsafe fn __poll_future(&mut self, _: &mut Context<'_>) -> bool {
         false
