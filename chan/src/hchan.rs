@@ -475,9 +475,23 @@ impl<T> Hchan<T> {
     /// taken (by another waker) or nothing could be received any more, and
     /// the next change sets it again. Relaxed: the flag only decides whether
     /// to take the lock, under which everything is re-read.
+    ///
+    /// This runs after every unlock, so the common case (no watcher to wake)
+    /// is one inlined load; the batch of wakers lives in the cold path.
+    #[inline]
     pub(crate) fn wake_watchers(&self) {
+        if self.watch_wake.load(Ordering::Relaxed) {
+            self.wake_watchers_slow();
+        }
+    }
+
+    /// [`Hchan::wake_watchers`] once the flag was seen set: wake, and repeat
+    /// while the flag is still set.
+    #[cold]
+    #[inline(never)]
+    fn wake_watchers_slow(&self) {
         let mut wakers: [Option<Waker>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
-        while self.watch_wake.load(Ordering::Relaxed) {
+        loop {
             let mut n = 0;
             {
                 let g = lock(&self.lock);
@@ -503,6 +517,9 @@ impl<T> Hchan<T> {
                 if let Some(w) = w.take() {
                     w.wake();
                 }
+            }
+            if !self.watch_wake.load(Ordering::Relaxed) {
+                return;
             }
         }
     }

@@ -19,7 +19,10 @@
 //! Go's `runtime/chan.go`: one lock per channel guarding a ring buffer and
 //! two FIFO waiter queues (`src/hchan.rs`, Go's `hchan`), with
 //! direct handoff to a parked counterpart. Waiter nodes (`src/waiter.rs`, Go's
-//! `sudog`) live inside the pending future, so blocking allocates nothing.
+//! `sudog`) live inside the pending future, so blocking allocates nothing;
+//! they are built (in place, under the lock that found the operation must
+//! wait) only when an operation has to wait, so an operation that completes
+//! at once never builds or moves them (`src/op.rs`, `LazyOp`).
 //! Each waiter points to a *selection cell* (`src/cell.rs`): a plain send or
 //! receive is a one-case selection, and `select` registers one cell in several
 //! channels' queues; a counterpart commits a case only by winning a CAS on the

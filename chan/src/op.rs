@@ -22,22 +22,51 @@
 //!   then the send completed before close, as in Go, and the value is dropped
 //!   with the receive.
 //!
+//! ## Lazy waiting state ([`LazyOp`])
+//!
+//! Most operations complete at once (a buffered value, room in the buffer, a
+//! parked counterpart), so the `Send`/`Recv` futures do not build the ~100
+//! bytes of waiting state (cell, waiter node) up front; building and moving
+//! it on every operation was the largest cost of buffered channel traffic.
+//! They hold a [`LazyOp`]:
+//!
+//! ```text
+//!  Init(value) ──first poll: lock; ready? ──yes──► done (Init(None)), unlock
+//!                                       │
+//!                                       no: still under the same lock,
+//!                                       build Op in place, queue it
+//!                                       ▼
+//!                               Built(Op: Waiting) ──DONE──► Built(Op: Idle)
+//! ```
+//!
+//! One lock acquisition either way: the ready path and, if it must wait, the
+//! building and queuing of the waiter happen in the same critical section
+//! (Go's `chansend`/`chanrecv` also enqueue their `sudog` under the lock that
+//! found the channel not ready). The `Op` is written into the pinned future
+//! and never moved afterwards; `Init` holds no pinned data.
+//!
 //! # Invariants
 //!
 //! - `phase == Waiting` iff the waiter was queued and the outcome not yet
 //!   consumed by the owner; only then may a counterpart touch the node or cell.
 //! - The owner touches the slot only when the waiter is not queued and the
 //!   cell is not `CLAIMED` (it waits for `DONE` by taking the channel lock).
+//! - A [`LazyOp`] in `Init` was never queued: no counterpart knows it, so
+//!   dropping it needs no lock (a value still to send is dropped unsent).
+//!   It becomes `Built` only under the channel lock, in place in the pinned
+//!   future, immediately followed by queuing; `Built` is structurally pinned
+//!   and never replaced or moved until the future is dropped (whose `Drop`
+//!   cancels it).
 
 use std::marker::PhantomPinned;
 use std::panic::Location;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use goro_runtime::hook::{self, ObjectDetail, WaitObject, WaitReason};
 
 use crate::cell::{CellState, SelCell};
-use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::hchan::{Hchan, Locked, RecvNow, SendNow};
 use crate::waiter::Waiter;
 
 /// Where an [`Op`] is in its life.
@@ -94,6 +123,42 @@ impl<T> Op<T> {
         debug_assert_eq!(self.phase, Phase::Idle);
         // SAFETY: the op was never queued, so the slot is ours.
         unsafe { self.node.take_slot() }
+    }
+
+    /// Queues this idle op as the only waiter of a one-case selection on
+    /// `sendq` (`is_send`) or `recvq` of the channel whose lock `g` is, with
+    /// `waker`, and moves it to `Waiting`. Returns the replaced waker, to be
+    /// dropped after unlocking.
+    ///
+    /// # Safety
+    ///
+    /// The op is idle (its node is not queued on any channel), and the caller
+    /// found under this same lock acquisition that the operation must wait
+    /// (so the queue invariants of `src/hchan.rs` hold after queuing). The
+    /// owner of the pinned op unlinks it (`cancel`) before it is dropped.
+    #[must_use]
+    pub(crate) unsafe fn enqueue_locked(
+        self: Pin<&mut Self>,
+        g: &mut Locked<'_, T>,
+        waker: &Waker,
+        is_send: bool,
+    ) -> Option<Waker> {
+        debug_assert_eq!(self.phase, Phase::Idle);
+        // SAFETY: the node is not queued (caller contract), so no counterpart
+        // can reach the cell; `self` is pinned, so node and cell stay put while
+        // queued, and the owner unlinks them before they are dropped.
+        unsafe {
+            let old = self.cell.reset(waker);
+            let st = g.state();
+            let q = if is_send {
+                &mut st.sendq
+            } else {
+                &mut st.recvq
+            };
+            q.push_back(&self.node, &self.cell, 0);
+            self.get_unchecked_mut().phase = Phase::Waiting;
+            old
+        }
     }
 
     /// Waits for the cell to leave `WAITING`; `Ready` once the outcome (in the
@@ -157,16 +222,10 @@ impl<T> Op<T> {
                     panic!("send on closed channel");
                 }
                 SendNow::WouldBlock(v) => {
-                    // SAFETY: the node is not queued: the slot and cell are ours;
-                    // `self` is pinned, so node and cell stay put while queued,
-                    // and `Drop` of the owner unlinks them.
-                    let old = unsafe {
-                        self.node.put_slot(Some(v));
-                        let old = self.cell.reset(cx.waker());
-                        g.state().sendq.push_back(&self.node, &self.cell, 0);
-                        self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
-                        old
-                    };
+                    // SAFETY: idle: the node is not queued, the slot is ours.
+                    unsafe { self.node.put_slot(Some(v)) };
+                    // SAFETY: idle (not queued) and pinned; `g` is `chan`'s lock.
+                    let old = unsafe { self.as_mut().enqueue_locked(&mut g, cx.waker(), true) };
                     drop(g);
                     drop(old);
                     hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
@@ -214,13 +273,8 @@ impl<T> Op<T> {
                 }
                 RecvNow::Closed => return Poll::Ready(None),
                 RecvNow::WouldBlock => {
-                    // SAFETY: as in `poll_send`.
-                    let old = unsafe {
-                        let old = self.cell.reset(cx.waker());
-                        g.state().recvq.push_back(&self.node, &self.cell, 0);
-                        self.as_mut().get_unchecked_mut().phase = Phase::Waiting;
-                        old
-                    };
+                    // SAFETY: idle (not queued) and pinned; `g` is `chan`'s lock.
+                    let old = unsafe { self.as_mut().enqueue_locked(&mut g, cx.waker(), false) };
                     drop(g);
                     drop(old);
                     hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
@@ -353,5 +407,174 @@ impl<T> Op<T> {
         }
         // SAFETY: `phase` is not structurally pinned.
         unsafe { self.get_unchecked_mut().phase = Phase::Idle };
+    }
+}
+
+/// The state of a `Send`/`Recv` future: the waiting state ([`Op`]) is built
+/// only when the operation must wait (see the module docs).
+pub(crate) enum LazyOp<T> {
+    /// No waiter was ever queued: the value still to send (`None` for a
+    /// receive, or for a send that completed without waiting). Not
+    /// structurally pinned: the value is moved out on the first poll.
+    Init(Option<T>),
+    /// The operation had to wait: the full waiting state, built in place in
+    /// the pinned future under the channel lock that found it must wait.
+    /// Structurally pinned; never moved or overwritten until dropped.
+    Built(Op<T>),
+}
+
+impl<T> LazyOp<T> {
+    /// True while queued on a channel.
+    pub(crate) fn is_waiting(&self) -> bool {
+        match self {
+            LazyOp::Init(_) => false,
+            LazyOp::Built(op) => op.is_waiting(),
+        }
+    }
+
+    /// The value still to send, if the operation never waited (for `Send`
+    /// becoming a select case before it was polled).
+    pub(crate) fn into_value(self) -> Option<T> {
+        match self {
+            LazyOp::Init(v) => v,
+            LazyOp::Built(op) => op.into_value(),
+        }
+    }
+
+    /// The built op, pinned.
+    fn built(self: Pin<&mut Self>) -> Option<Pin<&mut Op<T>>> {
+        // SAFETY: `Built` is structurally pinned; nothing is moved here.
+        match unsafe { self.get_unchecked_mut() } {
+            LazyOp::Init(_) => None,
+            // SAFETY: as above.
+            LazyOp::Built(op) => Some(unsafe { Pin::new_unchecked(op) }),
+        }
+    }
+
+    /// Builds the waiting state in place (replacing `Init`), holding `v`
+    /// (the value to send, or `None`), and queues it under the lock `g` in
+    /// the same critical section that found the operation must wait.
+    ///
+    /// # Safety
+    ///
+    /// `self` is `Init`; `g` is the lock of `chan`, under which the caller
+    /// found that the operation must wait; the owner cancels the built op
+    /// (`cancel`) before it is dropped.
+    unsafe fn build_and_enqueue(
+        self: Pin<&mut Self>,
+        g: &mut Locked<'_, T>,
+        v: Option<T>,
+        waker: &Waker,
+        is_send: bool,
+    ) -> Option<Waker> {
+        // SAFETY: `self` is `Init`, which is not structurally pinned (it holds
+        // at most an unpinned `None` now), so overwriting it in place is
+        // allowed; from here on `Built` stays at this pinned address until
+        // the owner drops it.
+        let this = unsafe { self.get_unchecked_mut() };
+        debug_assert!(matches!(this, LazyOp::Init(None)));
+        *this = LazyOp::Built(Op::new(v));
+        let LazyOp::Built(op) = this else {
+            unreachable!()
+        };
+        // SAFETY: the fresh op is idle and now pinned in place (above); the
+        // lock and cancellation contract is forwarded from the caller.
+        unsafe { Pin::new_unchecked(op).enqueue_locked(g, waker, is_send) }
+    }
+
+    /// Polls a send: on the first poll, the value is offered under the lock
+    /// and the waiting state is built and queued under that same lock only
+    /// if it must wait. Panics "send on closed channel".
+    pub(crate) fn poll_send(
+        mut self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<()> {
+        if let Some(op) = self.as_mut().built() {
+            return op.poll_send(chan, cx, at);
+        }
+        if hook::poll_budget(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut g = chan.lock();
+        // SAFETY: `Init` is not structurally pinned; only its value is moved out.
+        let v = match unsafe { self.as_mut().get_unchecked_mut() } {
+            LazyOp::Init(v) => v.take(),
+            LazyOp::Built(_) => unreachable!("checked above"),
+        };
+        let Some(v) = v else {
+            drop(g);
+            panic!("`Send` polled after completion");
+        };
+        match chan.send_locked(g.state(), v) {
+            SendNow::Sent(w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(())
+            }
+            SendNow::Closed(v) => {
+                drop(g);
+                drop(v);
+                panic!("send on closed channel");
+            }
+            SendNow::WouldBlock(v) => {
+                // SAFETY: `self` is `Init` (its value taken above); `g` is
+                // `chan`'s lock, under which `send_locked` found no receiver
+                // and no room; `Send`'s `Drop` cancels the built op.
+                let old = unsafe { self.build_and_enqueue(&mut g, Some(v), cx.waker(), true) };
+                drop(g);
+                drop(old);
+                hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Polls a receive (as [`LazyOp::poll_send`]). `Ready(None)`: closed and drained.
+    pub(crate) fn poll_recv(
+        mut self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<T>> {
+        if let Some(op) = self.as_mut().built() {
+            return op.poll_recv(chan, cx, at);
+        }
+        if hook::poll_budget(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut g = chan.lock();
+        match chan.recv_locked(g.state()) {
+            RecvNow::Value(v, w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Some(v))
+            }
+            RecvNow::Closed => Poll::Ready(None),
+            RecvNow::WouldBlock => {
+                // SAFETY: a receive's `Init` holds `None`; `g` is `chan`'s
+                // lock, under which `recv_locked` found nothing to receive;
+                // `Recv`'s `Drop` cancels the built op.
+                let old = unsafe { self.build_and_enqueue(&mut g, None, cx.waker(), false) };
+                drop(g);
+                drop(old);
+                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Cancels a pending operation (the owner is being dropped); see
+    /// [`Op::cancel`]. `Init` was never queued: nothing to undo (a value
+    /// still to send is dropped with the future, unsent).
+    pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, is_send: bool) {
+        if let Some(op) = self.built() {
+            op.cancel(chan, is_send);
+        }
     }
 }

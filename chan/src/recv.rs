@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use goro_runtime::hook::{self, WaitReason};
 
 use crate::hchan::Hchan;
-use crate::op::Op;
+use crate::op::LazyOp;
 
 /// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
 /// once the channel is closed and drained.
@@ -30,7 +30,8 @@ pub struct Recv<'a, T> {
     pub(crate) chan: Option<&'a Hchan<T>>,
     /// The user's call site.
     pub(crate) at: &'static Location<'static>,
-    pub(crate) op: Op<T>,
+    /// `Init(None)` until the first poll finds it must wait (`src/op.rs`).
+    pub(crate) op: LazyOp<T>,
 }
 
 impl<'a, T> Recv<'a, T> {
@@ -38,7 +39,7 @@ impl<'a, T> Recv<'a, T> {
         Recv {
             chan,
             at,
-            op: Op::new(None),
+            op: LazyOp::Init(None),
         }
     }
 

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use goro_runtime::hook::{self, WaitReason};
 
 use crate::hchan::Hchan;
-use crate::op::Op;
+use crate::op::LazyOp;
 
 /// Future of [`Chan::send`](crate::Chan::send): completes when the value was
 /// taken by a receiver or buffered.
@@ -32,10 +32,11 @@ pub struct Send<'a, T> {
     pub(crate) chan: Option<&'a Hchan<T>>,
     /// The user's call site.
     pub(crate) at: &'static Location<'static>,
-    pub(crate) op: Op<T>,
+    /// `Init(Some(v))` until the first poll finds it must wait (`src/op.rs`).
+    pub(crate) op: LazyOp<T>,
 }
 
-// The future is `Send` when `T: Send` through its fields (`Op` is).
+// The future is `Send` when `T: Send` through its fields (`LazyOp` is).
 const _: fn() = || {
     fn assert_send<X: SendMarker>() {}
     assert_send::<Send<'static, u32>>();
@@ -46,7 +47,7 @@ impl<'a, T> Send<'a, T> {
         Send {
             chan,
             at,
-            op: Op::new(Some(v)),
+            op: LazyOp::Init(Some(v)),
         }
     }
 

@@ -5,15 +5,22 @@
 //! # Design
 //!
 //! Each case embeds its own [`Waiter`], so a blocking select allocates
-//! nothing. Under the channel lock (held by the engine) the case either
-//! commits at once (the same code as a plain send/receive) or queues its
-//! waiter pointing to the select's shared cell. The counterpart that wins the
+//! nothing. The waiter is built lazily ([`LazyNode`]): a case holds only its
+//! value to send (if any) until the engine first queues it, so a select that
+//! finds a case ready never builds the waiters. Under the channel lock (held
+//! by the engine) the case either commits at once (the same code as a plain
+//! send/receive) or builds its waiter in place and queues it, pointing to the
+//! select's shared cell. The counterpart that wins the
 //! cell's claim completes exactly this case; the engine then collects its
 //! outcome with `__finish` and unlinks the other cases.
 //!
 //! # Invariants
 //!
-//! - `phase == Queued` iff the waiter may be in the channel's queue.
+//! - `phase == Queued` iff the waiter may be in the channel's queue; then
+//!   the node is `Built` (it is built before it is first queued and stays
+//!   built, at the same pinned address, until the case is dropped).
+//! - While the node is not queued, the value to send is the case's: in
+//!   `Init`, or in the built node's slot.
 //! - `out` is `Some` only in phase `Committed`.
 
 use std::fmt;
@@ -32,6 +39,68 @@ enum Phase {
     Idle,
     Queued,
     Committed,
+}
+
+/// A case's waiter, built on its first enqueue (see the module docs).
+enum LazyNode<T> {
+    /// Never queued: the value to send (`None` for a receive, or once taken).
+    Init(Option<T>),
+    /// Built in place by the first enqueue; may be queued (phase `Queued`).
+    Built(Waiter<T>),
+}
+
+impl<T> LazyNode<T> {
+    /// Takes the value to send.
+    ///
+    /// # Safety
+    ///
+    /// The node is not queued (the case is not in phase `Queued`).
+    unsafe fn take_value(&mut self) -> Option<T> {
+        match self {
+            LazyNode::Init(v) => v.take(),
+            // SAFETY: not queued: the slot is the owner's.
+            LazyNode::Built(n) => unsafe { n.take_slot() },
+        }
+    }
+
+    /// Puts the value to send back.
+    ///
+    /// # Safety
+    ///
+    /// As for [`LazyNode::take_value`].
+    unsafe fn put_value(&mut self, v: T) {
+        match self {
+            LazyNode::Init(slot) => *slot = Some(v),
+            // SAFETY: not queued: the slot is the owner's.
+            LazyNode::Built(n) => unsafe { n.put_slot(Some(v)) },
+        }
+    }
+
+    /// The node to queue, built now (holding the value) if it was not yet.
+    ///
+    /// # Safety
+    ///
+    /// The node is not queued; once queued, the case is not moved until it
+    /// is unlinked (the engine's contract).
+    unsafe fn build(&mut self) -> &Waiter<T> {
+        if let LazyNode::Init(v) = self {
+            // Not queued and never was: no pointer to the node exists yet,
+            // so building it in place is fine.
+            *self = LazyNode::Built(Waiter::new(v.take()));
+        }
+        match self {
+            LazyNode::Built(n) => n,
+            LazyNode::Init(_) => unreachable!("built above"),
+        }
+    }
+
+    /// The built node (phase `Queued` or after it).
+    fn node(&self) -> &Waiter<T> {
+        match self {
+            LazyNode::Built(n) => n,
+            LazyNode::Init(_) => unreachable!("a queued case has a built node"),
+        }
+    }
 }
 
 /// How a receive case holds its channel.
@@ -80,7 +149,8 @@ fn kind_of<T>(h: Option<&Hchan<T>>) -> CaseKind {
 pub struct RecvCase<'a, T> {
     chan: ChanRef<'a, T>,
     phase: Phase,
-    node: Waiter<T>,
+    /// Built on the first enqueue.
+    node: LazyNode<T>,
     /// The committed output: `Some(None)` = closed.
     out: Option<Option<T>>,
     _pin: PhantomPinned,
@@ -91,7 +161,7 @@ impl<'a, T> RecvCase<'a, T> {
         RecvCase {
             chan,
             phase: Phase::Idle,
-            node: Waiter::new(None),
+            node: LazyNode::Init(None),
             out: None,
             _pin: PhantomPinned,
         }
@@ -130,8 +200,10 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
         let Some(h) = self.chan.get() else { return };
         debug_assert_eq!(self.phase, Phase::Idle);
+        // SAFETY: idle: not queued; the case stays put while queued (caller contract).
+        let node = unsafe { self.node.build() };
         // SAFETY: lock held; the case stays put while queued (caller contract).
-        unsafe { h.with_state_locked(|st| st.recvq.push_back(&self.node, cell, index)) };
+        unsafe { h.with_state_locked(|st| st.recvq.push_back(node, cell, index)) };
         self.phase = Phase::Queued;
     }
 
@@ -140,7 +212,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
             return false;
         }
         // SAFETY: the engine holds this channel's lock (caller contract).
-        if unsafe { self.node.is_queued() } {
+        if unsafe { self.node.node().is_queued() } {
             return true;
         }
         self.phase = Phase::Idle;
@@ -153,7 +225,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         }
         if let Some(h) = self.chan.get() {
             // SAFETY: the node is alive and at most queued on this channel's recvq.
-            unsafe { h.unlink(&self.node, false) };
+            unsafe { h.unlink(self.node.node(), false) };
         }
         self.phase = Phase::Idle;
     }
@@ -166,7 +238,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         if self.phase == Phase::Queued {
             // SAFETY: the cell says DONE for this case: the counterpart unlinked
             // the node and handed the slot back.
-            self.out = Some(unsafe { self.node.take_slot() });
+            self.out = Some(unsafe { self.node.node().take_slot() });
             self.phase = Phase::Committed;
         }
         false
@@ -176,7 +248,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         if self.phase == Phase::Queued {
             self.phase = Phase::Idle;
             // SAFETY: as in `__finish`.
-            if let (Some(v), Some(h)) = (unsafe { self.node.take_slot() }, self.chan.get()) {
+            if let (Some(v), Some(h)) = (unsafe { self.node.node().take_slot() }, self.chan.get()) {
                 h.give_back(v);
             }
         }
@@ -217,7 +289,7 @@ impl<T> Drop for RecvCase<'_, T> {
         if self.phase == Phase::Queued {
             if let Some(h) = self.chan.get() {
                 // SAFETY: the node is alive and at most queued on this recvq.
-                unsafe { h.unlink(&self.node, false) };
+                unsafe { h.unlink(self.node.node(), false) };
             }
         }
     }
@@ -244,8 +316,9 @@ impl<T> fmt::Debug for RecvCase<'_, T> {
 pub struct SendCase<'a, T> {
     chan: Option<&'a Hchan<T>>,
     phase: Phase,
-    /// Its slot holds the value until a receiver takes it.
-    node: Waiter<T>,
+    /// Holds the value until a receiver takes it; the waiter is built on
+    /// the first enqueue.
+    node: LazyNode<T>,
     /// Committed on a closed channel (panics in the engine).
     closed: bool,
     _pin: PhantomPinned,
@@ -256,7 +329,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             chan,
             phase: Phase::Idle,
-            node: Waiter::new(Some(v)),
+            node: LazyNode::Init(Some(v)),
             closed: false,
             _pin: PhantomPinned,
         }
@@ -276,8 +349,8 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
 
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
         let h = self.chan?;
-        // SAFETY: not queued: the slot is ours.
-        let v = unsafe { self.node.take_slot() }.expect("send case without a value");
+        // SAFETY: not queued (caller contract): the value is ours.
+        let v = unsafe { self.node.take_value() }.expect("send case without a value");
         // SAFETY: the engine holds the lock (caller contract).
         match unsafe { h.with_state_locked(|st| h.send_locked(st, v)) } {
             SendNow::Sent(w) => {
@@ -286,14 +359,14 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
             }
             SendNow::Closed(v) => {
                 // SAFETY: as above.
-                unsafe { self.node.put_slot(Some(v)) };
+                unsafe { self.node.put_value(v) };
                 self.closed = true;
                 self.phase = Phase::Committed;
                 Some(None)
             }
             SendNow::WouldBlock(v) => {
                 // SAFETY: as above.
-                unsafe { self.node.put_slot(Some(v)) };
+                unsafe { self.node.put_value(v) };
                 None
             }
         }
@@ -302,8 +375,10 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
         let Some(h) = self.chan else { return };
         debug_assert_eq!(self.phase, Phase::Idle);
+        // SAFETY: idle: not queued; the case stays put while queued (caller contract).
+        let node = unsafe { self.node.build() };
         // SAFETY: lock held; the case stays put while queued (caller contract).
-        unsafe { h.with_state_locked(|st| st.sendq.push_back(&self.node, cell, index)) };
+        unsafe { h.with_state_locked(|st| st.sendq.push_back(node, cell, index)) };
         self.phase = Phase::Queued;
     }
 
@@ -312,7 +387,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
             return false;
         }
         // SAFETY: the engine holds this channel's lock (caller contract).
-        if unsafe { self.node.is_queued() } {
+        if unsafe { self.node.node().is_queued() } {
             return true;
         }
         self.phase = Phase::Idle;
@@ -325,7 +400,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         }
         if let Some(h) = self.chan {
             // SAFETY: the node is alive and at most queued on this channel's sendq.
-            unsafe { h.unlink(&self.node, true) };
+            unsafe { h.unlink(self.node.node(), true) };
         }
         self.phase = Phase::Idle;
     }
@@ -339,7 +414,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
             self.phase = Phase::Committed;
             // SAFETY: DONE for this case: the slot is ours again. A value still
             // there means the channel was closed.
-            self.closed = unsafe { self.node.slot_is_some() };
+            self.closed = unsafe { self.node.node().slot_is_some() };
         }
         self.closed
     }
@@ -385,7 +460,7 @@ impl<T> Drop for SendCase<'_, T> {
         if self.phase == Phase::Queued {
             if let Some(h) = self.chan {
                 // SAFETY: the node is alive and at most queued on this sendq.
-                unsafe { h.unlink(&self.node, true) };
+                unsafe { h.unlink(self.node.node(), true) };
             }
         }
     }
