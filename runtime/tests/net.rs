@@ -150,3 +150,39 @@ fn udp_send_recv() {
         assert_eq!(&buf[..4], b"back");
     });
 }
+
+/// tokio's `AsyncRead`/`AsyncWrite` (feature `tokio-io`), driven by tokio's
+/// own executor: the sockets work under another runtime too.
+#[cfg(feature = "tokio-io")]
+#[test]
+fn tokio_io_traits_under_tokio() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
+                .await
+                .unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut s, &buf)
+                .await
+                .unwrap();
+            tokio::io::AsyncWriteExt::shutdown(&mut s).await.unwrap();
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut c, b"tokio")
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::shutdown(&mut c).await.unwrap();
+        let mut back = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut c, &mut back)
+            .await
+            .unwrap();
+        assert_eq!(back, b"tokio");
+        server.await.unwrap();
+    });
+}

@@ -45,6 +45,7 @@ impl TcpListener {
         each_addr(addrs, |a| async move {
             // std sets SO_REUSEADDR on Unix listeners, like Go.
             let std = std::net::TcpListener::bind(a)?;
+            raise_backlog(&std)?;
             TcpListener::from_std(std)
         })
         .await
@@ -107,6 +108,31 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
+}
+
+/// Re-listens with the system's maximum backlog, as Go does (`listen(fd,
+/// somaxconn)`), instead of std's 128: bursts of connects (a thousand
+/// clients at once) are queued rather than dropped and retried a second later.
+#[cfg(target_os = "linux")]
+fn raise_backlog(l: &std::net::TcpListener) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let max = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(4096);
+    // SAFETY: `l` owns a valid, bound, listening socket descriptor for the
+    // duration of the call; listen(2) on a listening socket only updates
+    // its backlog.
+    if unsafe { libc::listen(l.as_raw_fd(), max) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_backlog(_: &std::net::TcpListener) -> io::Result<()> {
+    Ok(())
 }
 
 impl fmt::Debug for TcpListener {
