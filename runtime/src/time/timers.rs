@@ -30,6 +30,7 @@
 //! `state` (rank "timer wheel") protects the wheel and `parked_until`. No
 //! waker is called and no other runtime lock is taken while it is held.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -177,7 +178,12 @@ impl Timers {
         drop(st);
         let n = fired.len();
         for a in fired.drain(..) {
-            a.run();
+            // A panicking action (an alarm function catches its own panics;
+            // this is for wakers) must not unwind into the scheduler, nor
+            // skip the other due actions.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| a.run())) {
+                super::action_panicked(payload, None);
+            }
         }
         // Give the buffer back (keeps its capacity) unless another thread
         // already put one there.
