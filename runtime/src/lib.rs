@@ -22,8 +22,11 @@
 //!   the goroutine wrapper, [`JoinHandle`].
 //! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
 //!   `Driver` hook for timers and IO.
-//! - `registry/`: goroutine ids, spawn sites, wait states; the dump.
+//! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
+//!   cell per goroutine); the dump.
 //! - `blocking.rs`: the `spawn_blocking` pool.
+//! - [`time`], `io/` ([`net`]): the timer wheel and the mio reactor, installed
+//!   as the scheduler's driver.
 //! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
 //!
 //! # Panics and Go
