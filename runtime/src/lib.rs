@@ -46,8 +46,13 @@
 //! Locks are taken in this order, never the reverse; no task is woken while a
 //! channel lock is held:
 //!
+//! 0. a `goro-time` timer's state (it sends on its channel and re-arms its
+//!    alarm while holding it)
 //! 1. channel locks (several: in address order)
-//! 2. timer wheel
+//! 2. the reactor's poll lock (only try-locked; held while blocked in the OS
+//!    and while computing the timeout), then the timer wheel, then the
+//!    reactor's registration slab, then one registration's waker slots
+//!    (timer actions and IO wakers run after all of these are released)
 //! 3. registry shard
 //! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
 //!
