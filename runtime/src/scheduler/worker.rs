@@ -131,7 +131,10 @@ pub(crate) fn run(
                 // write. Acquire pairs with the Release store in `wake_main`.
                 if shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
-                    && poll_main(&ctx)
+                    && {
+                        reset_searching(&ctx);
+                        poll_main(&ctx)
+                    }
                 {
                     break;
                 }
@@ -143,6 +146,7 @@ pub(crate) fn run(
             }
         }
         if let Some(task) = next_task(&ctx) {
+            reset_searching(&ctx);
             task.run();
             continue;
         }
@@ -162,6 +166,20 @@ pub(crate) fn run(
     let mut core = ctx.core.take().expect("core taken while running");
     stop_searching(shared, &mut core);
     core
+}
+
+/// About to run a task (or main): a worker that was woken as a searcher
+/// and found work in its own queues stops counting as searching, else it
+/// would suppress the wakeups (`notify_parked`) made while it runs, for
+/// example for a goroutine it wakes into its `runnext` before a long poll.
+/// Go: `resetspinning` in `schedule`.
+#[inline]
+fn reset_searching(ctx: &WorkerCtx) {
+    let was = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
+    if was && ctx.shared.idle.transition_from_searching() {
+        // We may have been the searcher producers relied on.
+        ctx.shared.notify_parked();
+    }
 }
 
 /// A core that leaves the run loop no longer searches.
