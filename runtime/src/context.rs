@@ -24,7 +24,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::ptr::{self, NonNull};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::hook::{WaitObject, WaitReason};
@@ -58,6 +58,13 @@ pub(crate) struct WorkerCtx {
     pub(crate) current: Cell<Option<NonNull<GoroutineRecord>>>,
     /// Remaining cooperative budget of the current poll.
     pub(crate) budget: Cell<u32>,
+    /// The waker the current goroutine poll was given (null between polls;
+    /// valid while `current` is `Some`). `poll_budget` charges only
+    /// operations polled with this waker: a nested executor (a `*_blocking`
+    /// call inside a goroutine) polls with its own waker, and making it
+    /// yield would spin forever, since the budget refills only when the
+    /// scheduler re-polls the goroutine.
+    pub(crate) waker: Cell<*const Waker>,
     /// The last `note_park` of the current poll.
     pub(crate) noted: Cell<Option<Noted>>,
     /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
@@ -135,6 +142,7 @@ pub(crate) struct PollGuard<'a> {
     prev: Option<NonNull<GoroutineRecord>>,
     prev_budget: u32,
     prev_noted: Option<Noted>,
+    prev_waker: *const Waker,
 }
 
 impl PollGuard<'_> {
@@ -165,29 +173,35 @@ impl Drop for PollGuard<'_> {
             c.current.set(self.prev);
             c.budget.set(self.prev_budget);
             c.noted.set(self.prev_noted);
+            c.waker.set(self.prev_waker);
         }
     }
 }
 
 /// Starts polling the goroutine `record` on this thread.
 ///
+/// `waker` is the waker of the goroutine's own poll (`cx.waker()`).
+///
 /// # Safety
 ///
-/// `record` must stay alive until the returned guard is dropped.
+/// `record` and `waker` must stay alive until the returned guard is dropped.
 pub(crate) unsafe fn enter_poll<'a>(
     ctx: Option<&'a WorkerCtx>,
     record: &GoroutineRecord,
+    waker: &Waker,
 ) -> PollGuard<'a> {
     match ctx {
         Some(c) => {
             let prev = c.current.replace(Some(NonNull::from(record)));
             let prev_budget = c.budget.replace(BUDGET);
             let prev_noted = c.noted.replace(None);
+            let prev_waker = c.waker.replace(waker);
             PollGuard {
                 ctx: Some(c),
                 prev,
                 prev_budget,
                 prev_noted,
+                prev_waker,
             }
         }
         None => PollGuard {
@@ -195,6 +209,7 @@ pub(crate) unsafe fn enter_poll<'a>(
             prev: None,
             prev_budget: 0,
             prev_noted: None,
+            prev_waker: ptr::null(),
         },
     }
 }
@@ -214,10 +229,27 @@ pub(crate) fn note_park(
     })
 }
 
+/// Charges one ready operation to the current goroutine's budget; `Pending`
+/// (after waking `cx`'s waker) when it is used up.
+///
+/// Only operations polled with the goroutine's own waker are charged. An
+/// operation polled by a nested executor inside the goroutine (e.g. a
+/// channel's `recv_blocking`, which polls with a thread-parking waker) is
+/// not: yielding there would only make the nested executor re-poll at once,
+/// forever, because the budget refills only when the scheduler polls the
+/// goroutine again. (A combinator that polls sub-futures with its own waker,
+/// like `FuturesUnordered`, is likewise not charged; it has its own yield
+/// rule.)
 #[inline]
 pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
     with_worker(|w| match w {
-        Some(w) if w.current.get().is_some() => {
+        Some(w)
+            if w.current.get().is_some()
+                // SAFETY: `waker` is non-null only during a goroutine poll
+                // (set by `enter_poll`, restored by its guard), and then
+                // points to that poll's live waker.
+                && unsafe { w.waker.get().as_ref() }.is_some_and(|g| cx.waker().will_wake(g)) =>
+        {
             let b = w.budget.get();
             if b == 0 {
                 cx.waker().wake_by_ref();

@@ -81,6 +81,27 @@ pub enum RuntimeError {
         /// was entered).
         spawned_at: &'static Location<'static>,
     },
+    /// A timer callback (an [`Alarm`](crate::time::Alarm)'s function, run by
+    /// the runtime when the alarm fires) panicked under
+    /// [`PanicPolicy::Abort`]. Go: a panic in a runtime timer function is
+    /// fatal.
+    ///
+    /// ```
+    /// use goro_runtime::runtime::{Runtime, RuntimeError};
+    /// let rt = Runtime::builder().build().unwrap();
+    /// let err = rt.block_on(async {
+    ///     let a = goro_runtime::time::Alarm::new(|| panic!("tick"));
+    ///     a.reset(std::time::Duration::from_millis(1));
+    ///     std::future::pending::<()>().await
+    /// }).unwrap_err();
+    /// assert!(matches!(err, RuntimeError::TimerPanic { ref message, .. } if message == "tick"));
+    /// ```
+    TimerPanic {
+        /// The panic message.
+        message: String,
+        /// Where the alarm was created (`None` for a panicking waker).
+        created_at: Option<&'static Location<'static>>,
+    },
 }
 
 impl fmt::Display for RuntimeError {
@@ -103,6 +124,22 @@ impl fmt::Display for RuntimeError {
                 spawned_at.line(),
                 spawned_at.column()
             ),
+            RuntimeError::TimerPanic {
+                message,
+                created_at,
+            } => {
+                write!(f, "panic: {message}\n\n[timer callback]")?;
+                if let Some(at) = created_at {
+                    write!(
+                        f,
+                        "\nalarm created at {}:{}:{}",
+                        at.file(),
+                        at.line(),
+                        at.column()
+                    )?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -338,8 +375,14 @@ impl Runtime {
             .expect("core 0 is always handed to block_on");
         let record = GoroutineRecord::new(GoroutineId::MAIN, None, at, shared.rng_seed);
         // SAFETY: `record` lives on this frame until after the matching
-        // `remove` below.
+        // `remove` in `MainExit::drop`, which runs on every way out of this
+        // function, unwinding included (`exit` is declared after `record`,
+        // so it is dropped first).
         unsafe { shared.registry.insert(&record, None) };
+        let exit = MainExit {
+            shared,
+            record: &record,
+        };
         let waker = Waker::from(Arc::new(MainWaker {
             shared: shared.clone(),
         }));
@@ -351,8 +394,9 @@ impl Runtime {
             let mut poll_main = |ctx: &WorkerCtx| -> bool {
                 let mut cx = Context::from_waker(&waker);
                 // SAFETY: `record` outlives this poll (it lives until after
-                // the run loop returns).
-                let guard = unsafe { context::enter_poll(Some(ctx), &record) };
+                // the run loop returns); `waker` outlives the guard (dropped
+                // at the end of this closure).
+                let guard = unsafe { context::enter_poll(Some(ctx), &record, &waker) };
                 record.set_running();
                 match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
                     Ok(Poll::Pending) => {
@@ -373,7 +417,7 @@ impl Runtime {
             shared.release_core(0, core, true);
         }
         drop(fut);
-        drop(shared.registry.remove(&record));
+        drop(exit);
         shared.stop();
         let abort = shared.take_abort();
         match (output, panicked) {
@@ -391,6 +435,25 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.handle.shared.stop();
+    }
+}
+
+/// Unregisters the main goroutine's stack-allocated record when `block_on`
+/// returns or unwinds (a record left registered would dangle: `dump` and
+/// `snapshot` read it). When unwinding, also stops the runtime, as the
+/// main goroutine's end does. (Core 0 is given back by the run loop itself,
+/// see `worker::run`.)
+struct MainExit<'a> {
+    shared: &'a StdArc<Shared>,
+    record: &'a GoroutineRecord,
+}
+
+impl Drop for MainExit<'_> {
+    fn drop(&mut self) {
+        drop(self.shared.registry.remove(self.record));
+        if std::thread::panicking() {
+            self.shared.stop();
+        }
     }
 }
 

@@ -10,9 +10,16 @@
 //! that arrived after the observation is never lost (mio is edge-triggered,
 //! so a lost edge would be a hang).
 //!
-//! Each direction has one waker slot (like Go's `rg`/`wg`): one task waits
-//! for read readiness and one for write readiness at a time. A second task
-//! waiting in the same direction replaces the first one's waker.
+//! Each direction has a list of waiters. Go's `pollDesc` has one slot per
+//! direction (`rg`/`wg`), but Go's `fdMutex` queues the other goroutines
+//! calling `Accept`/`Read` on the same fd behind the slot holder; here
+//! every waiting task keeps its own waker in the list (deduplicated with
+//! `Waker::will_wake`), and readiness wakes all of them: one wins the
+//! operation, the others get `WouldBlock` and wait again. (A single slot
+//! would let a second waiter evict the first one's waker: two goroutines
+//! accepting on one listener, and one of them hangs with a connection
+//! pending.) A waiter whose future was dropped stays in the list until the
+//! next readiness event in its direction, as the single slot did.
 //!
 //! A filled waker slot counts as "a goroutine waits for IO" (pending
 //! activity for the deadlock detector) until the reactor takes it or the
@@ -30,7 +37,8 @@
 //!
 //! # Locking
 //!
-//! `waiters` protects the two waker slots; no waker is called while it is held.
+//! `waiters` protects the two waiter lists; no waker is called (or dropped,
+//! in `clear_wakers`) while it is held.
 //!
 //! # Memory ordering
 //!
@@ -87,15 +95,18 @@ pub(crate) struct ReadyEvent {
 
 #[derive(Default)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    /// Tasks waiting for read readiness (each once). Keeps its capacity
+    /// across wakeups, so steady-state waits do not allocate.
+    readers: Vec<Waker>,
+    /// Tasks waiting for write readiness (each once).
+    writers: Vec<Waker>,
 }
 
 /// The state of one registration.
 pub(crate) struct ScheduledIo {
     /// Readiness bits and tick. Written by the reactor and by clearing waiters.
     readiness: AtomicUsize,
-    /// The waker slots.
+    /// The waiter lists.
     waiters: Mutex<Waiters>,
 }
 
@@ -124,16 +135,12 @@ impl ScheduledIo {
         let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         if ready & Direction::Read.mask() != 0 {
-            if let Some(waker) = w.reader.take() {
-                wake.push(waker);
-                n += 1;
-            }
+            n += w.readers.len();
+            wake.append(&mut w.readers);
         }
         if ready & Direction::Write.mask() != 0 {
-            if let Some(waker) = w.writer.take() {
-                wake.push(waker);
-                n += 1;
-            }
+            n += w.writers.len();
+            wake.append(&mut w.writers);
         }
         n
     }
@@ -141,7 +148,8 @@ impl ScheduledIo {
     /// Waiter side: readiness in `dir`, or registers `cx`'s waker.
     ///
     /// Returns `(poll, newly_waiting)`: `newly_waiting` is true when this call
-    /// filled an empty waker slot (the driver counts waiting registrations).
+    /// added a waker to the direction's list (the driver counts waiting
+    /// tasks).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -151,14 +159,13 @@ impl ScheduledIo {
             return (Poll::Ready(ev), false);
         }
         let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = match dir {
-            Direction::Read => &mut w.reader,
-            Direction::Write => &mut w.writer,
+        let list = match dir {
+            Direction::Read => &mut w.readers,
+            Direction::Write => &mut w.writers,
         };
-        let newly = slot.is_none();
-        match slot {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
+        let newly = !list.iter().any(|old| old.will_wake(cx.waker()));
+        if newly {
+            list.push(cx.waker().clone());
         }
         // Re-check under the lock: the reactor publishes before it locks.
         if let Some(ev) = self.ready(dir) {
@@ -191,11 +198,18 @@ impl ScheduledIo {
             });
     }
 
-    /// Drops the waker slots (the registration goes away). Returns how many
-    /// were filled.
+    /// Drops the waiter lists (the registration goes away). Returns how
+    /// many wakers they held.
     pub(crate) fn clear_wakers(&self) -> usize {
         let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        usize::from(w.reader.take().is_some()) + usize::from(w.writer.take().is_some())
+        let n = w.readers.len() + w.writers.len();
+        let (readers, writers) = (
+            std::mem::take(&mut w.readers),
+            std::mem::take(&mut w.writers),
+        );
+        drop(w);
+        drop((readers, writers));
+        n
     }
 }
 
@@ -242,5 +256,34 @@ mod tests {
         io.set_readiness(WRITABLE, &mut wake);
         assert!(io.poll_ready(&mut cx, Direction::Write).0.is_ready());
         assert!(io.poll_ready(&mut cx, Direction::Read).0.is_pending());
+    }
+
+    /// Two tasks waiting to read (two goroutines accepting on one
+    /// listener): readiness wakes both; neither evicts the other's waker.
+    #[test]
+    fn two_waiters_in_one_direction_are_both_woken() {
+        let io = ScheduledIo::default();
+        let (f1, f2) = (
+            Arc::new(Flag(AtomicBool::new(false))),
+            Arc::new(Flag(AtomicBool::new(false))),
+        );
+        let (w1, w2) = (Waker::from(f1.clone()), Waker::from(f2.clone()));
+        let (newly1, newly2) = (
+            io.poll_ready(&mut Context::from_waker(&w1), Direction::Read)
+                .1,
+            io.poll_ready(&mut Context::from_waker(&w2), Direction::Read)
+                .1,
+        );
+        assert!(newly1 && newly2);
+        // The same task polling again is not added twice.
+        assert!(
+            !io.poll_ready(&mut Context::from_waker(&w1), Direction::Read)
+                .1
+        );
+        let mut wake = Vec::new();
+        assert_eq!(io.set_readiness(READABLE, &mut wake), 2);
+        wake.drain(..).for_each(Waker::wake);
+        assert!(f1.0.load(Ordering::SeqCst) && f2.0.load(Ordering::SeqCst));
+        assert_eq!(io.clear_wakers(), 0);
     }
 }

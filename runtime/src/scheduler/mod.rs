@@ -22,15 +22,15 @@
 //!   task goes to the back of the local queue), except a task that woke
 //!   itself while running (`yield_now`, an exhausted budget), which goes to
 //!   the back of the local queue. Elsewhere it goes to the injector.
-//! - Waking idle workers: a push that other workers could take (a task
-//!   displaced to the local queue, the injector, a new goroutine) wakes a
-//!   parked worker unless one is already searching (Go's `wakep`). A wakeup
-//!   that only fills the empty `runnext` slot does not (tokio makes the same
-//!   choice for its LIFO slot): a futex wake per channel message would cost
-//!   more than the message, and would pull ping-pong partners apart. The
-//!   price: a goroutine woken by one that then computes for long without
-//!   awaiting waits for that poll to end unless a searching worker steals it
-//!   from the slot (Go would wake an idle P and steal it after ~3 µs).
+//! - Waking idle workers: every push (to `runnext`, the local queue or the
+//!   injector) wakes a parked worker unless one is already searching or none
+//!   is parked (Go's `ready()` -> `wakep()`). A goroutine woken into the
+//!   `runnext` slot of a worker that then computes for long (or blocks)
+//!   without awaiting is thus stolen by the woken worker instead of waiting
+//!   for that poll to end. To keep a message ping-pong on one core, a
+//!   searcher steals from a `runnext` slot only after a grace period
+//!   ([`worker::RUNNEXT_GRACE`], Go: 3 µs) during which the owner picked no
+//!   task (its published tick did not move).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
 //!   (and a non-blocking poll of the driver); then `runnext`, at most
 //!   [`worker::RUNNEXT_CAP`] times in a row; then the local queue; then the
@@ -76,7 +76,7 @@ use crossbeam_deque::{Injector, Stealer, Worker};
 
 use crate::blocking::BlockingPool;
 use crate::context::{self, WorkerCtx};
-use crate::loom::{lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
+use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
 use crate::registry::{GoroutineId, Registry};
 use crate::runtime::{PanicPolicy, RuntimeError};
 use crate::task::{panic_message, Panic, Task};
@@ -106,6 +106,12 @@ pub(crate) struct Remote {
     pub(crate) runnext: RunNext<Task>,
     /// Parks the thread running the core.
     pub(crate) parker: Parker,
+    /// The core's scheduler tick, published by the thread running it each
+    /// time it picks a task (Go: `p.schedtick`, read by `runqsteal`). A
+    /// searcher steals from `runnext` only if this did not move during a
+    /// grace period: the owner is stuck in one long poll (see
+    /// `worker::search`).
+    pub(crate) ticks: std::sync::atomic::AtomicU32,
 }
 
 /// Where a core waits while no thread runs it (the handoff between core 0's
@@ -182,6 +188,7 @@ impl Shared {
                 stealer: local.stealer(),
                 runnext: RunNext::new(),
                 parker: Parker::new(driver.clone()),
+                ticks: std::sync::atomic::AtomicU32::new(0),
             });
             slots.push(CoreSlot {
                 core: Mutex::new(Some(Box::new(Core::new(local, cfg.rng_seed, i)))),
@@ -293,6 +300,10 @@ impl Shared {
         }
         // Drain the queues. Dropping a task drops its future; wakers fired
         // by those destructors drop their tasks at once (`stopping`).
+        //
+        // Pairs with the fence in `schedule` after its injector push (see
+        // there): a push that this drain misses sees `stopping`.
+        fence(Ordering::SeqCst);
         let mut dropped = Vec::new();
         for (s, r) in self.slots.iter().zip(self.remotes.iter()) {
             dropped.extend(r.runnext.take());
@@ -300,13 +311,7 @@ impl Shared {
                 core.drain_into(&mut dropped);
             }
         }
-        loop {
-            match self.injector.steal() {
-                crossbeam_deque::Steal::Success(t) => dropped.push(t),
-                crossbeam_deque::Steal::Retry => {}
-                crossbeam_deque::Steal::Empty => break,
-            }
-        }
+        self.drain_injector(&mut dropped);
         drop(dropped);
         // Cancel the parked goroutines: waking one schedules it, and
         // `schedule` drops it because the runtime is stopping.
@@ -339,7 +344,48 @@ impl Shared {
         });
         if let Some(task) = rest {
             self.injector.push(task);
+            // A thread outside the workers may have read `stopping == false`
+            // above just before `stop` set it and drained the injector; its
+            // push would then sit in the drained injector forever (the
+            // task's future holds an `Arc<Shared>`: a leaked cycle, and a
+            // later `block_on` would resume a goroutine of the previous
+            // run). Dekker with `stop`: push; fence; load `stopping` here,
+            // store `stopping`; fence; drain there. In the SeqCst fence
+            // order either `stop`'s drain sees this push, or this load sees
+            // `stopping` and the task is dropped here.
+            //
+            // The drain below takes the tasks one at a time and re-checks
+            // `stopping` for each: if a `start` ran in between (the runtime
+            // is running again), the task goes back and the drain ends, so
+            // a task scheduled on the restarted runtime is never dropped.
+            fence(Ordering::SeqCst);
+            if self.stopping.load(Ordering::Relaxed) {
+                loop {
+                    let t = match self.injector.steal() {
+                        crossbeam_deque::Steal::Success(t) => t,
+                        crossbeam_deque::Steal::Retry => continue,
+                        crossbeam_deque::Steal::Empty => return,
+                    };
+                    if self.is_stopping() {
+                        drop(t);
+                    } else {
+                        self.injector.push(t);
+                        break;
+                    }
+                }
+            }
             self.notify_parked();
+        }
+    }
+
+    /// Moves every task of the injector into `out`.
+    fn drain_injector(&self, out: &mut Vec<Task>) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(t) => out.push(t),
+                crossbeam_deque::Steal::Retry => {}
+                crossbeam_deque::Steal::Empty => break,
+            }
         }
     }
 
@@ -358,15 +404,18 @@ impl Shared {
             core.push_local(task);
             return None;
         }
-        match self.remotes[w.index].runnext.push(task) {
-            None => None,
-            Some(displaced) => {
-                core.push_local(displaced);
-                drop(guard);
-                self.notify_parked();
-                None
-            }
+        if let Some(displaced) = self.remotes[w.index].runnext.push(task) {
+            core.push_local(displaced);
         }
+        drop(guard);
+        // Go: `ready()` -> `runqput(.., next=true); wakep()`. Even a task
+        // that only filled the empty `runnext` slot must be able to run
+        // elsewhere if this worker's current poll goes on for long (a CPU
+        // loop, a blocking call): wake an idle worker unless one is already
+        // searching (it may steal from the slot). Cheap when nobody is
+        // idle or somebody searches (a fence and two loads).
+        self.notify_parked();
+        None
     }
 
     /// Wakes a parked worker if nobody is searching. Go: `wakep()`.
@@ -376,13 +425,20 @@ impl Shared {
         }
     }
 
-    /// Whether any queue holds a task (the last searcher's re-check).
-    pub(crate) fn has_visible_work(&self) -> bool {
+    /// Whether any queue holds a task another worker should take (the last
+    /// searcher's re-check, by worker `me`). A task in another worker's
+    /// `runnext` slot counts only if that worker stays stuck in one poll for
+    /// the grace period (`worker::runnext_stuck`): in a ping-pong the slot is
+    /// occupied half the time, and counting it would make an idle worker
+    /// wake itself over and over.
+    pub(crate) fn has_visible_work(&self, me: usize) -> bool {
         !self.injector.is_empty()
+            || self.remotes.iter().any(|r| !r.stealer.is_empty())
             || self
                 .remotes
                 .iter()
-                .any(|r| !r.stealer.is_empty() || r.runnext.is_occupied())
+                .enumerate()
+                .any(|(v, r)| v != me && r.runnext.is_occupied() && worker::runnext_stuck(r))
     }
 
     /// Takes core `i` for `block_on` (`for_main`) or for its dedicated thread
@@ -438,13 +494,32 @@ impl Shared {
         if self.panic_policy != PanicPolicy::Abort {
             return;
         }
+        self.abort_with(RuntimeError::GoroutinePanic {
+            id,
+            message: panic_message(payload),
+            spawned_at: at,
+        });
+    }
+
+    /// A timer action panicked on one of this runtime's threads (see
+    /// `time::action_panicked`): like a goroutine panic, it stops the
+    /// runtime under `PanicPolicy::Abort` and is dropped under `Ignore`.
+    pub(crate) fn timer_panicked(&self, at: Option<&'static Location<'static>>, payload: &Panic) {
+        if self.panic_policy != PanicPolicy::Abort {
+            return;
+        }
+        self.abort_with(RuntimeError::TimerPanic {
+            message: panic_message(payload),
+            created_at: at,
+        });
+    }
+
+    /// Records `err` as the reason the runtime stops (the first one wins)
+    /// and makes `block_on` return it.
+    fn abort_with(&self, err: RuntimeError) {
         let mut abort = lock(&self.abort);
         if abort.is_none() {
-            *abort = Some(RuntimeError::GoroutinePanic {
-                id,
-                message: panic_message(payload),
-                spawned_at: at,
-            });
+            *abort = Some(err);
         }
         drop(abort);
         // Release pairs with the Acquire load in `take_abort`/`aborted`.
@@ -474,7 +549,19 @@ impl Shared {
 /// Body of the dedicated thread of core `i`.
 fn worker_thread(shared: StdArc<Shared>, i: usize) {
     while let Some(core) = shared.acquire_core(i, false) {
-        let core = worker::run(&shared, i, core, None);
-        shared.release_core(i, core, false);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            worker::run(&shared, i, core, None)
+        }));
+        match run {
+            Ok(core) => shared.release_core(i, core, false),
+            // A panic escaped the run loop (none should: see `worker::run`).
+            // The loop gave the core back while unwinding; the panic hook
+            // printed the panic. Keep serving the core rather than leave its
+            // queue without a thread.
+            Err(payload) => {
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+            }
+        }
     }
 }

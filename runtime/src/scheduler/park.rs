@@ -92,10 +92,18 @@ impl DriverSlot {
         {
             return None;
         }
-        let r = f(&**driver);
-        // Release pairs with the Acquire CAS above of the next holder.
-        self.busy.store(false, Ordering::Release);
-        Some(r)
+        /// Frees the slot when `f` returns or unwinds (a panic escaping the
+        /// driver must not leave it busy: no thread could park in the
+        /// driver again, and timers would stop firing while all are idle).
+        struct Release<'a>(&'a AtomicBool);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                // Release pairs with the Acquire CAS above of the next holder.
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _release = Release(&self.busy);
+        Some(f(&**driver))
     }
 
     /// Polls the driver without blocking, if it is free (a worker's
@@ -150,10 +158,18 @@ impl Parker {
                     return;
                 }
             }
+            /// Leaves the parked state when the driver returns or unwinds
+            /// (else the next `park` would find `PARKED_DRIVER`).
+            struct Unparked<'a>(&'a AtomicUsize);
+            impl Drop for Unparked<'_> {
+                fn drop(&mut self) {
+                    // Either still PARKED_DRIVER (timer/IO woke us) or
+                    // NOTIFIED; Acquire pairs with `unpark`'s swap.
+                    self.0.swap(EMPTY, Ordering::Acquire);
+                }
+            }
+            let _unparked = Unparked(&self.state);
             d.park(None);
-            // Either still PARKED_DRIVER (timer/IO woke us) or NOTIFIED;
-            // Acquire pairs with `unpark`'s swap.
-            self.state.swap(EMPTY, Ordering::Acquire);
         });
         if in_driver.is_some() {
             return;

@@ -32,6 +32,12 @@ use crate::task::Task;
 /// runnext goroutine inherit the time slice; tokio caps LIFO polls at 3).
 pub(crate) const RUNNEXT_CAP: u32 = 16;
 
+/// How long a searcher waits before stealing a task from the `runnext`
+/// slot of a worker that is running (Go: `runqgrab`'s `usleep(3)`): if the
+/// owner picks a task meanwhile it was not stuck, and the slot is left to it
+/// (a ping-pong partner stays on its core).
+pub(crate) const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
+
 /// Every this many ticks the injector is looked at first (Go: 61).
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
@@ -98,10 +104,20 @@ pub(crate) fn run(
         core: RefCell::new(Some(core)),
         current: Cell::new(None),
         budget: Cell::new(BUDGET),
+        waker: Cell::new(std::ptr::null()),
         noted: Cell::new(None),
         now: Cell::new(Instant::now()),
     };
     let guard = context::enter_worker(&ctx);
+    // If anything below unwinds (it should not: goroutine polls, their
+    // destructors and timer actions catch their panics), give the core back
+    // to its slot so the runtime stays usable: a later `block_on`, or the
+    // core's dedicated thread, takes it again.
+    let mut unwind = ReleaseOnUnwind {
+        ctx: &ctx,
+        for_main: main.is_some(),
+        armed: true,
+    };
     loop {
         if shared.is_stopping() {
             break;
@@ -115,7 +131,10 @@ pub(crate) fn run(
                 // write. Acquire pairs with the Release store in `wake_main`.
                 if shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
-                    && poll_main(&ctx)
+                    && {
+                        reset_searching(&ctx);
+                        poll_main(&ctx)
+                    }
                 {
                     break;
                 }
@@ -127,6 +146,7 @@ pub(crate) fn run(
             }
         }
         if let Some(task) = next_task(&ctx) {
+            reset_searching(&ctx);
             task.run();
             continue;
         }
@@ -140,15 +160,64 @@ pub(crate) fn run(
         }
         park(&ctx, main.is_some());
     }
+    unwind.armed = false;
+    drop(unwind);
     drop(guard);
     let mut core = ctx.core.take().expect("core taken while running");
+    stop_searching(shared, &mut core);
+    core
+}
+
+/// About to run a task (or main): a worker that was woken as a searcher
+/// and found work in its own queues stops counting as searching, else it
+/// would suppress the wakeups (`notify_parked`) made while it runs, for
+/// example for a goroutine it wakes into its `runnext` before a long poll.
+/// Go: `resetspinning` in `schedule`.
+#[inline]
+fn reset_searching(ctx: &WorkerCtx) {
+    let was = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
+    if was && ctx.shared.idle.transition_from_searching() {
+        // We may have been the searcher producers relied on.
+        ctx.shared.notify_parked();
+    }
+}
+
+/// A core that leaves the run loop no longer searches.
+fn stop_searching(shared: &Shared, core: &mut Core) {
     if core.searching {
         core.searching = false;
         if shared.idle.transition_from_searching() {
             shared.notify_parked();
         }
     }
-    core
+}
+
+/// Releases the core of an unwinding run loop (see `run`).
+struct ReleaseOnUnwind<'a> {
+    ctx: &'a WorkerCtx,
+    for_main: bool,
+    armed: bool,
+}
+
+impl Drop for ReleaseOnUnwind<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // The unwind dropped any borrow of the core on its way here.
+        let core = self
+            .ctx
+            .core
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some(mut core) = core {
+            stop_searching(&self.ctx.shared, &mut core);
+            self.ctx
+                .shared
+                .release_core(self.ctx.index, core, self.for_main);
+        }
+    }
 }
 
 fn with_core<R>(ctx: &WorkerCtx, f: impl FnOnce(&mut Core) -> R) -> R {
@@ -175,6 +244,11 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
         c.tick = c.tick.wrapping_add(1);
         c.tick
     });
+    // Relaxed: a progress hint for searchers (`steal_runnext`); only this
+    // thread writes it.
+    shared.remotes[ctx.index]
+        .ticks
+        .store(tick, std::sync::atomic::Ordering::Relaxed);
     if tick % GLOBAL_QUEUE_INTERVAL == 0 {
         // Maintenance, with the core not borrowed: timers fired by the
         // driver wake tasks onto this core.
@@ -234,19 +308,16 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
                     }
                 }
             }
+            None
+        });
+        let found = found.or_else(|| {
             if round + 1 == STEAL_ROUNDS {
                 // Last resort: a task sitting in the runnext slot of a worker
                 // that is busy in a long poll. Go: `runqsteal(.., stealRunNextG)`.
-                for i in 0..n {
-                    let v = (start + i) % n;
-                    if v != ctx.index {
-                        if let Some(t) = shared.remotes[v].runnext.take() {
-                            return Some(t);
-                        }
-                    }
-                }
+                steal_runnext(ctx)
+            } else {
+                None
             }
-            None
         });
         if let Some(t) = found {
             let was_last = with_core(ctx, |c| {
@@ -270,12 +341,49 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     None
 }
 
+/// Steals the task in another worker's `runnext` slot if that worker has
+/// picked no task for [`RUNNEXT_GRACE`] (it is stuck in one poll). The core
+/// is not borrowed while waiting.
+fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let n = shared.num_workers();
+    let start = with_core(ctx, |c| c.rng.usize(0..n));
+    for i in 0..n {
+        let v = (start + i) % n;
+        let remote = &shared.remotes[v];
+        if v == ctx.index || !remote.runnext.is_occupied() {
+            continue;
+        }
+        if runnext_stuck(remote) {
+            if let Some(t) = remote.runnext.take() {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// Whether the worker of `remote` picks no task for [`RUNNEXT_GRACE`]
+/// (spins that long at most).
+pub(crate) fn runnext_stuck(remote: &super::Remote) -> bool {
+    // Relaxed: a progress hint (see `Remote::ticks`).
+    let t0 = remote.ticks.load(std::sync::atomic::Ordering::Relaxed);
+    let since = Instant::now();
+    while since.elapsed() < RUNNEXT_GRACE {
+        if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) != t0 {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
 /// Parks this worker until there may be work. Go: `stopm`.
 fn park(ctx: &WorkerCtx, has_main: bool) {
     let shared = &*ctx.shared;
     let searching = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
     let last = shared.idle.transition_to_parked(ctx.index, searching);
-    if last && shared.has_visible_work() {
+    if last && shared.has_visible_work(ctx.index) {
         shared.notify_parked();
     }
     let remote = &shared.remotes[ctx.index];

@@ -59,9 +59,15 @@ unsafe impl Send for RecordPtr {}
 
 pin_project! {
     /// A goroutine's future as stored in its task. Go: the `g` running `fn`.
+    ///
+    /// The user's future is dropped by the wrapper, under `catch_unwind`:
+    /// right after it completes (or panics), and on cancellation in the
+    /// wrapper's destructor. async-task drops the wrapper under an
+    /// abort-on-unwind guard, so a panicking destructor must never reach it;
+    /// such a panic follows the runtime's `PanicPolicy` instead.
     pub(crate) struct Goroutine<F> {
         #[pin]
-        fut: F,
+        fut: Option<F>,
         shared: StdArc<Shared>,
         record: RecordPtr,
         registered: bool,
@@ -69,11 +75,21 @@ pin_project! {
 
     impl<F> PinnedDrop for Goroutine<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
+            // SAFETY: the record lives in the task header, which outlives
+            // the future being dropped here.
+            let record = unsafe { this.record.0.as_ref() };
+            if this.fut.is_some() {
+                // Cancelled (the runtime stopped, or the task was dropped
+                // unfinished): drop the user's future here, not under
+                // async-task's abort guard.
+                let mut fut = this.fut.as_mut();
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
+                    this.shared
+                        .goroutine_panicked(record.id, record.spawned_at, &payload);
+                }
+            }
             if *this.registered {
-                // SAFETY: the record lives in the task header, which outlives
-                // the future being dropped here.
-                let record = unsafe { this.record.0.as_ref() };
                 let waker = this.shared.registry.remove(record);
                 drop(waker);
             }
@@ -89,25 +105,45 @@ impl<F: Future> Future for Goroutine<F> {
         // SAFETY: the record lives in the task header, which outlives the
         // future being polled.
         let record = unsafe { this.record.0.as_ref() };
-        let fut = this.fut;
+        let mut fut = this.fut;
         let shared = &**this.shared;
         context::with_worker(|ctx| {
             // SAFETY: `record` is alive for this whole poll (see above), and
-            // the guard is dropped at the end of this closure.
-            let guard = unsafe { context::enter_poll(ctx, record) };
+            // the guard is dropped at the end of this closure, while `cx`
+            // (and its waker) is still borrowed.
+            let guard = unsafe { context::enter_poll(ctx, record, cx.waker()) };
             record.set_running();
-            match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                fut.as_mut()
+                    .as_pin_mut()
+                    .expect("goroutine polled after completion")
+                    .poll(cx)
+            }));
+            let out = match polled {
                 Ok(Poll::Pending) => {
                     record.set_waiting(guard.wait_record());
-                    Poll::Pending
+                    return Poll::Pending;
                 }
-                Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-                Err(payload) => {
-                    drop(guard);
-                    shared.goroutine_panicked(record.id, record.spawned_at, &payload);
-                    Poll::Ready(Err(payload))
+                Ok(Poll::Ready(v)) => Ok(v),
+                Err(payload) => Err(payload),
+            };
+            // Finished: drop the user's future now, inside `catch_unwind`
+            // (async-task would drop it under its abort-on-unwind guard).
+            let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+            drop(guard);
+            let out = match (out, dropped) {
+                (Ok(v), Ok(())) => return Poll::Ready(Ok(v)),
+                // The destructor panicked: the goroutine panicked.
+                (Ok(v), Err(payload)) => {
+                    drop(v);
+                    payload
                 }
-            }
+                // A destructor panicking after a poll panic is dropped; the
+                // first panic is the goroutine's.
+                (Err(payload), _) => payload,
+            };
+            shared.goroutine_panicked(record.id, record.spawned_at, &out);
+            Poll::Ready(Err(out))
         })
     }
 }
@@ -139,7 +175,7 @@ where
     let sched = shared.clone();
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
         |record: &GoroutineRecord| Goroutine {
-            fut,
+            fut: Some(fut),
             shared: shared.clone(),
             record: RecordPtr(NonNull::from(record)),
             registered: true,
@@ -157,12 +193,9 @@ where
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
     // Go: `runqput(pp, newg, true); wakep()` — a new goroutine goes to
-    // `runnext`, and an idle worker is woken to look for work (it may steal
-    // the new goroutine if the spawner keeps running). Wakeups of existing
-    // goroutines (`Shared::schedule`) do not wake idle workers for a runnext
-    // push: that keeps a ping-pong on one core.
+    // `runnext`, and `schedule` wakes an idle worker to look for work (it
+    // may steal the new goroutine if the spawner keeps running).
     shared.schedule(runnable, false);
-    shared.notify_parked();
     JoinHandle::new(task, id)
 }
 

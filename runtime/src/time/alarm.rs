@@ -8,7 +8,8 @@
 //! An alarm owns one wheel entry for its whole life, so [`Alarm::reset`]
 //! and [`Alarm::stop`] never allocate. The function runs on whichever thread
 //! processes the timers (a worker, or the thread parked in the reactor), with
-//! no runtime lock held; it must be short and must not block. Channel-based
+//! no runtime lock held; it must be short and must not block. A panic in it
+//! is caught and follows the runtime's `PanicPolicy`. Channel-based
 //! timers (`goro::time::Timer`) build on it by making the function a
 //! non-blocking send, and `after_func` by making it spawn a goroutine.
 //!
@@ -21,6 +22,7 @@
 //!   1.23 channels) pair the function with their own generation check.
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,8 +54,22 @@ pub struct Alarm {
 impl Alarm {
     /// A new, unarmed alarm that will call `f` each time it fires, on the
     /// current runtime's driver (or the process-wide one off a runtime).
+    ///
+    /// If `f` panics, the panic follows the runtime's
+    /// [`PanicPolicy`](crate::runtime::PanicPolicy): under `Abort` the
+    /// runtime stops and `block_on` returns
+    /// [`RuntimeError::TimerPanic`](crate::runtime::RuntimeError::TimerPanic)
+    /// naming where the alarm was created; under `Ignore` (and off a
+    /// runtime) the panic is dropped. It never unwinds into the scheduler.
+    #[track_caller]
     pub fn new(f: impl Fn() + Send + Sync + 'static) -> Alarm {
+        let at = Location::caller();
         let handle = Handle::current();
+        let f = move || {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(&f)) {
+                super::action_panicked(payload, Some(at));
+            }
+        };
         let key = handle.inner().timers.alloc(Action::Call(Arc::new(f)));
         Alarm { handle, key }
     }

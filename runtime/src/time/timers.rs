@@ -31,6 +31,7 @@
 //! waker is called and no other runtime lock is taken while it is held.
 
 use crate::loom::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -175,7 +176,12 @@ impl Timers {
         drop(st);
         let n = fired.len();
         for a in fired.drain(..) {
-            a.run();
+            // A panicking action (an alarm function catches its own panics;
+            // this is for wakers) must not unwind into the scheduler, nor
+            // skip the other due actions.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| a.run())) {
+                super::action_panicked(payload, None);
+            }
         }
         // Give the buffer back (keeps its capacity) unless another thread
         // already put one there.
