@@ -408,6 +408,12 @@ impl Shared {
             core.push_local(displaced);
         }
         drop(guard);
+        if w.in_park.get() {
+            // Dispatched by the driver inside this worker's park: this
+            // worker runs it next (see `WorkerCtx::in_park`; `worker::park`
+            // wakes another worker if more than one task became ready).
+            return None;
+        }
         // Go: `ready()` -> `runqput(.., next=true); wakep()`. Even a task
         // that only filled the empty `runnext` slot must be able to run
         // elsewhere if this worker's current poll goes on for long (a CPU
@@ -542,7 +548,17 @@ impl Shared {
     pub(crate) fn wake_main(&self) {
         // Release pairs with the Acquire swap in the run loop.
         self.main_woken.store(true, Ordering::Release);
-        self.remotes[0].parker.unpark();
+        // Woken by the driver on the thread that runs core 0, inside its own
+        // park (the main goroutine's socket or timer): that thread returns
+        // from the driver right after dispatching and then reads
+        // `main_woken` (its own store, program order), so unparking itself
+        // would only cost an eventfd write and an extra `epoll_wait`.
+        let own_park = context::with_worker(|w| {
+            w.is_some_and(|w| w.index == 0 && w.in_park.get() && std::ptr::eq(&*w.shared, self))
+        });
+        if !own_park {
+            self.remotes[0].parker.unpark();
+        }
     }
 }
 
