@@ -64,7 +64,7 @@ pub async fn serve(listener: TcpListener, shutdown: Receiver<()>) -> io::Result<
                 stats.connections += 1;
                 open += 1;
                 let done = done.sender();
-                drop(goro::spawn(async move {
+                drop(goro::go!(async move {
                     // A connection that fails (e.g. reset by its peer) is
                     // just closed, as a Go server would log and move on.
                     let n = handle(conn).await.unwrap_or(0);

@@ -47,3 +47,8 @@ pub mod __private {
     pub use goro_chan::select;
     pub use goro_runtime::{main_entry, test_entry};
 }
+
+/// The README's code blocks run as doctests, so its example cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

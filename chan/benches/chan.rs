@@ -163,5 +163,31 @@ fn tokio_rt(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, uncontended, threads, tokio_rt);
+/// Go's `BenchmarkChanNonblocking`: non-blocking receives on an empty
+/// channel from two threads at once (the lock-free fast-fail path).
+fn nonblocking(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nonblocking");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.bench_function("try_recv empty, 2 threads", |b| {
+        b.iter_custom(|n| {
+            let ch = make::<u64>(0);
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    let ch = &ch;
+                    s.spawn(move || {
+                        for _ in 0..n / 2 {
+                            black_box(ch.try_recv().is_err());
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, uncontended, threads, tokio_rt, nonblocking);
 criterion_main!(benches);

@@ -37,6 +37,29 @@
 //!   channel where one of its waiters is queued), and is taken by the party
 //!   that won the claim, under the lock of that channel.
 //!
+//! # Proof sketch
+//!
+//! *Exactly one case commits.* A case commits either by a counterpart's claim
+//! (`WAITING -> CLAIMED(i)`, a CAS, so at most one succeeds and none after an
+//! abandon), or by its owner while none of its waiters is queued (the
+//! select's passes 1-2, before the cell is shared, or after it abandoned the
+//! cell and unlinked every waiter). These never overlap: the owner commits
+//! directly only while holding the lock of the channel involved, and a
+//! counterpart can only claim a waiter that is queued.
+//!
+//! *No lost wake-up.* An owner queues its waiters and stores its waker under
+//! the channel locks after finding nothing ready under the same locks; a
+//! counterpart that arrives later holds one of those locks, finds the waiter,
+//! and takes the waker with the claim. A re-poll that sees `WAITING` refreshes
+//! the waker under all the locks, so a claim either happens before the
+//! refresh (the owner sees it under the lock and does not park) or after it
+//! (and takes the refreshed waker).
+//!
+//! *No use after free.* The owner frees a waiter only after unlinking it under
+//! its channel lock, or after seeing `DONE` (published by the claimer as its
+//! last access, under the lock), or after taking the lock once when it saw
+//! `CLAIMED` (the claimer keeps the lock until `DONE`).
+//!
 //! # Memory ordering
 //!
 //! The claim CAS is `AcqRel`: its Acquire pairs with the Release of the

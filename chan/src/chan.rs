@@ -113,6 +113,8 @@ impl<T> Chan<T> {
 
     /// Sends without blocking (Go: `select { case ch <- v: default: }`).
     /// Never panics: a closed channel gives `Closed(v)`, a nil one `Full(v)`.
+    /// Like Go, a send that certainly cannot proceed fails without taking
+    /// the channel lock.
     ///
     /// ```
     /// use goro_chan::TrySendError;
@@ -124,6 +126,9 @@ impl<T> Chan<T> {
         let Some(h) = self.hchan() else {
             return Err(TrySendError::Full(v));
         };
+        if h.send_would_block() {
+            return Err(TrySendError::Full(v));
+        }
         let mut g = h.lock();
         match h.send_locked(g.state(), v) {
             SendNow::Sent(w) => {
@@ -139,6 +144,8 @@ impl<T> Chan<T> {
     }
 
     /// Receives without blocking (Go: `select { case v, ok := <-ch: default: }`).
+    /// Like Go, a receive that certainly gets nothing fails without taking
+    /// the channel lock.
     ///
     /// ```
     /// use goro_chan::TryRecvError;
@@ -151,6 +158,11 @@ impl<T> Chan<T> {
         let Some(h) = self.hchan() else {
             return Err(TryRecvError::Empty);
         };
+        match h.recv_would_block() {
+            Some(false) => return Err(TryRecvError::Empty),
+            Some(true) => return Err(TryRecvError::Closed),
+            None => {}
+        }
         let mut g = h.lock();
         match h.recv_locked(g.state()) {
             RecvNow::Value(v, w) => {

@@ -39,14 +39,17 @@
 //!
 //! # Memory ordering
 //!
-//! Everything in `state` is ordered by the lock. `len` is a Relaxed mirror for
-//! `Chan::len`, which is a racy snapshot in Go too.
+//! Everything in `state` is ordered by the lock. The mirrors are stored with
+//! Release at the end of each critical section and loaded with Acquire by
+//! the lock-free fast-fail checks, whose linearizability argument is Go's
+//! (see [`Hchan::recv_would_block`], [`Hchan::send_would_block`]). `len()` is
+//! a racy snapshot, as in Go.
 
 use std::collections::VecDeque;
 use std::panic::Location;
 use std::task::Waker;
 
-use crate::loom::{lock, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 use crate::waiter::{WaitQueue, Waiter};
 
 /// Maximum number of wakers collected under the lock before it is released to
@@ -59,8 +62,14 @@ pub(crate) struct Hchan<T> {
     lock: Mutex<()>,
     /// Protected by `lock`.
     state: UnsafeCell<State<T>>,
-    /// Mirror of the buffer length; written under `lock`.
+    /// Mirror of the buffer length; written under `lock` (see `publish`).
     len: AtomicUsize,
+    /// Mirror of `state.closed`; written under `lock`.
+    closed: AtomicBool,
+    /// Mirror of "`recvq` is not empty"; written under `lock`.
+    recv_waiting: AtomicBool,
+    /// Mirror of "`sendq` is not empty"; written under `lock`.
+    send_waiting: AtomicBool,
     /// Buffer capacity; set once.
     cap: usize,
     /// Where `make` was called; set once.
@@ -117,6 +126,16 @@ pub(crate) struct Locked<'a, T> {
     _guard: MutexGuard<'a, ()>,
 }
 
+impl<T> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        // Still under the lock: the guard field is dropped after this.
+        self.chan.state.with(|st| {
+            // SAFETY: we hold the lock; no `&mut State` is alive (`&mut self`).
+            self.chan.publish(unsafe { &*st })
+        });
+    }
+}
+
 impl<T> Locked<'_, T> {
     /// The state; valid while the lock is held.
     pub(crate) fn state(&mut self) -> &mut State<T> {
@@ -137,6 +156,9 @@ impl<T> Hchan<T> {
                 recvq: WaitQueue::new(),
             }),
             len: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            recv_waiting: AtomicBool::new(false),
+            send_waiting: AtomicBool::new(false),
             cap,
             made_at,
         }
@@ -164,7 +186,10 @@ impl<T> Hchan<T> {
     /// is alive for the duration of `f`.
     pub(crate) unsafe fn with_state_locked<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
         // SAFETY: by the caller's contract.
-        self.state.with_mut(|s| f(unsafe { &mut *s }))
+        let r = self.state.with_mut(|s| f(unsafe { &mut *s }));
+        // SAFETY: still under the caller's lock; the `&mut` above has ended.
+        self.state.with(|s| self.publish(unsafe { &*s }));
+        r
     }
 
     /// Buffer capacity.
@@ -174,7 +199,7 @@ impl<T> Hchan<T> {
 
     /// Buffered values now (a snapshot).
     pub(crate) fn len(&self) -> usize {
-        // Relaxed: a racy snapshot, as Go's `len(ch)`.
+        // Relaxed: a racy snapshot, as Go's `len(ch)`; no data is read through it.
         self.len.load(Ordering::Relaxed)
     }
 
@@ -188,11 +213,80 @@ impl<T> Hchan<T> {
         self as *const Self as usize
     }
 
-    /// Publishes the buffer length; called under the lock after every change.
+    /// Publishes the lock-free mirrors of `st`; called under the lock at the
+    /// end of every critical section (`Locked::drop`, `with_state_locked`).
+    ///
+    /// Release: pairs with the Acquire loads in `recv_would_block` and
+    /// `send_would_block`; all stores of one critical section become visible
+    /// together with everything before it, including an earlier `closed`.
     #[inline]
-    fn sync_len(&self, st: &State<T>) {
-        // Relaxed: see `len`.
-        self.len.store(st.buf.len(), Ordering::Relaxed);
+    fn publish(&self, st: &State<T>) {
+        self.len.store(st.buf.len(), Ordering::Release);
+        self.recv_waiting
+            .store(!st.recvq.is_empty(), Ordering::Release);
+        self.send_waiting
+            .store(!st.sendq.is_empty(), Ordering::Release);
+        if st.closed {
+            self.closed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Go's `empty(c)`: nothing to receive right now.
+    #[inline]
+    fn looks_empty(&self) -> bool {
+        // Acquire: pairs with the Release stores in `publish`.
+        if self.cap == 0 {
+            !self.send_waiting.load(Ordering::Acquire) && self.len.load(Ordering::Acquire) == 0
+        } else {
+            self.len.load(Ordering::Acquire) == 0
+        }
+    }
+
+    /// Go's `full(c)`: no room and no receiver right now.
+    #[inline]
+    fn looks_full(&self) -> bool {
+        // Acquire: pairs with the Release stores in `publish`.
+        if self.cap == 0 {
+            !self.recv_waiting.load(Ordering::Acquire)
+        } else {
+            self.len.load(Ordering::Acquire) >= self.cap
+        }
+    }
+
+    /// Lock-free fast-fail for a non-blocking receive (Go's `chanrecv` with
+    /// `block == false`): `Some(closed)` when a receive would certainly not
+    /// get a value now, `None` when the locked path must decide.
+    ///
+    /// Correctness (Go's argument): `empty` is observed before `closed`. If
+    /// the channel is then seen open, there was a moment (at the first load)
+    /// when it was empty and open, since a channel never reopens. If it is
+    /// seen closed, `empty` is re-checked: a closed channel never refills,
+    /// so empty-after-closed means closed and drained.
+    #[inline]
+    pub(crate) fn recv_would_block(&self) -> Option<bool> {
+        if !self.looks_empty() {
+            return None;
+        }
+        // Acquire: pairs with the Release store in `publish`.
+        if !self.closed.load(Ordering::Acquire) {
+            return Some(false);
+        }
+        if self.looks_empty() {
+            return Some(true);
+        }
+        None
+    }
+
+    /// Lock-free fast-fail for a non-blocking send (Go's `chansend` with
+    /// `block == false`): true when a send would certainly block now.
+    ///
+    /// Correctness (Go's argument): `closed` is observed before `full`; a
+    /// channel that is not ready for sending stays so when it is closed, so
+    /// there was a moment when it was both open and full.
+    #[inline]
+    pub(crate) fn send_would_block(&self) -> bool {
+        // Acquire: pairs with the Release store in `publish`.
+        !self.closed.load(Ordering::Acquire) && self.looks_full()
     }
 
     /// Go's `chansend` fast part, under the lock: hand `v` to a queued
@@ -208,7 +302,6 @@ impl<T> Hchan<T> {
         }
         if st.buf.len() < self.cap {
             st.buf.push_back(v);
-            self.sync_len(st);
             return SendNow::Sent(None);
         }
         SendNow::WouldBlock(v)
@@ -228,7 +321,6 @@ impl<T> Hchan<T> {
                     wake = c.finish();
                 }
             }
-            self.sync_len(st);
             return RecvNow::Value(v, wake);
         }
         // SAFETY: we hold the lock and finish the claim below.
@@ -291,7 +383,8 @@ impl<T> Hchan<T> {
 
     /// Whether the channel is closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.lock().state().closed
+        // Acquire: pairs with the Release store in `publish`.
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Returns a value that was handed to a receiver cancelled at the instant
@@ -308,7 +401,6 @@ impl<T> Hchan<T> {
                 }
                 None => {
                     st.buf.push_front(v);
-                    self.sync_len(st);
                     None
                 }
             }

@@ -43,7 +43,23 @@
 //! # Memory ordering
 //!
 //! Channel state is ordered by its lock; the selection cell's ordering is
-//! argued in `src/cell.rs`.
+//! argued in `src/cell.rs`; the lock-free fast-fail checks of `try_send`,
+//! `try_recv` and one-case selects with `default` (Go's) in `src/hchan.rs`.
+//!
+//! # Verification
+//!
+//! ```text
+//! cargo test -p goro-chan                       # unit, semantics, select engine,
+//!                                               # Go ports, zero-allocation, doc tests
+//! RUSTFLAGS="--cfg goro_loom" cargo test -p goro-chan --release --lib loom
+//!                                               # loom models (about a minute)
+//! cargo +nightly miri test -p goro-chan --test semantics --test select_engine \
+//!     -- --skip tokio --skip uniform --skip racing --skip select_to_select \
+//!        --skip threads --skip per_sender --skip futures_executor
+//!                                               # Miri (Stacked Borrows) on the
+//!                                               # intrusive queues and cases
+//! cargo bench -p goro-chan --bench chan         # criterion benchmarks
+//! ```
 
 mod blocking;
 mod cell;

@@ -249,3 +249,123 @@ fn loom_select_to_select_rendezvous() {
         assert_eq!(mine, theirs, "both sides commit the same channel");
     });
 }
+
+/// Go's `TestNonblockSelectRace` as a model: at every moment one of c1, c2 is
+/// ready, so a select with default must never take the default.
+#[test]
+fn loom_select_default_sees_one_moment() {
+    model(|| {
+        let c1 = make::<u32>(1);
+        let c2 = make::<u32>(1);
+        c1.try_send(1).unwrap();
+        let (a, b) = (c1.clone(), c2.clone());
+        let t = thread::spawn(move || {
+            let mut x = into_case!(&a);
+            let mut y = into_case!(&b);
+            select_blocking(&mut [&mut x as &mut dyn BlockingCase, &mut y], true)
+        });
+        c2.try_send(1).unwrap();
+        let _ = c1.try_recv();
+        assert!(
+            t.join().unwrap().is_some(),
+            "default taken while a case was ready"
+        );
+    });
+}
+
+/// The lock-free fast-fail of `try_recv` never hides a buffered value and
+/// reports `Closed` only when closed and drained.
+#[test]
+fn loom_try_recv_fast_fail_vs_close() {
+    model(|| {
+        let c = make::<u32>(1);
+        c.try_send(1).unwrap();
+        let u = make::<u32>(0);
+        let (c2, u2) = (c.clone(), u.clone());
+        let t = thread::spawn(move || {
+            c2.close();
+            u2.close();
+        });
+        assert_eq!(c.try_recv(), Ok(1));
+        let r = u.try_recv();
+        assert!(r == Err(TryRecvError::Empty) || r == Err(TryRecvError::Closed));
+        t.join().unwrap();
+        assert_eq!(c.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(u.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// The lock-free fast-fail of `try_send` sees a receiver that parked.
+#[test]
+fn loom_try_send_fast_fail_sees_parked_receiver() {
+    model(|| {
+        let c = make::<u32>(0);
+        let rx = c.clone();
+        let t = thread::spawn(move || rx.recv_blocking());
+        loop {
+            match c.try_send(5) {
+                Ok(()) => break,
+                Err(e) => {
+                    assert!(e.is_full());
+                    thread::yield_now();
+                }
+            }
+        }
+        assert_eq!(t.join().unwrap(), Some(5));
+    });
+}
+
+/// A select with a future case (which itself receives from another channel)
+/// racing sends on both channels: exactly one case commits and no value is
+/// lost (a value handed to the dropped future's receive goes back).
+#[test]
+fn loom_select_future_case_vs_channel_case() {
+    model(|| {
+        let a = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            let mut c0 = into_case!(&a2);
+            let mut c1 = into_case!(async { b2.recv().await });
+            let i = crate::blocking::block_on(select(
+                &mut [&mut c0 as &mut dyn SelectCase, &mut c1],
+                false,
+            ));
+            match i {
+                Some(0) => (0, c0.take_output()),
+                _ => (1, c1.take_output()),
+            }
+        });
+        let sent_a = a.try_send(1).is_ok();
+        let sent_b = b.try_send(2).is_ok();
+        if !sent_a && !sent_b {
+            // Unblock the select for sure.
+            a.send_blocking(1);
+        }
+        let (case, got) = t.join().unwrap();
+        match case {
+            0 => {
+                assert_eq!(got, Some(1));
+                if sent_b {
+                    assert_eq!(
+                        b.try_recv(),
+                        Ok(2),
+                        "value handed to the dropped future comes back"
+                    );
+                }
+            }
+            _ => {
+                assert_eq!(got, Some(2));
+                if sent_a {
+                    assert_eq!(
+                        a.try_recv(),
+                        Ok(1),
+                        "value handed to the unchosen case comes back"
+                    );
+                }
+            }
+        }
+        assert_eq!(a.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
+    });
+}

@@ -412,3 +412,27 @@ async fn tokio_select_ping_pong() {
     quit.close();
     assert_eq!(t.await.unwrap(), 499500);
 }
+
+/// A future that holds cases and a select across `.await` is `Send`, so the
+/// `select!` expansion works inside goroutines (`spawn` needs `Send`).
+#[test]
+fn select_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let ch = make::<i32>(1);
+    let rx = ch.receiver();
+    let fut = async {
+        let mut c0 = into_case!(&ch);
+        let mut c1 = into_case!(rx.recv());
+        let mut c2 = into_case!(ch.send(1));
+        let mut c3 = into_case!(async { 5 });
+        let i = select(
+            &mut [&mut c0 as &mut dyn SelectCase, &mut c1, &mut c2, &mut c3],
+            false,
+        )
+        .await;
+        (i, if i == Some(3) { c3.take_output() } else { 0 })
+    };
+    assert_send(&fut);
+    let (i, _) = futures::executor::block_on(fut);
+    assert!(i.is_some());
+}

@@ -22,8 +22,11 @@
 //!   the goroutine wrapper, [`JoinHandle`].
 //! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
 //!   `Driver` hook for timers and IO.
-//! - `registry/`: goroutine ids, spawn sites, wait states; the dump.
+//! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
+//!   cell per goroutine); the dump.
 //! - `blocking.rs`: the `spawn_blocking` pool.
+//! - [`time`], `io/` ([`net`]): the timer wheel and the mio reactor, installed
+//!   as the scheduler's driver.
 //! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
 //!
 //! # Panics and Go
@@ -43,8 +46,13 @@
 //! Locks are taken in this order, never the reverse; no task is woken while a
 //! channel lock is held:
 //!
+//! 0. a `goro-time` timer's state (it sends on its channel and re-arms its
+//!    alarm while holding it)
 //! 1. channel locks (several: in address order)
-//! 2. timer wheel
+//! 2. the reactor's poll lock (only try-locked; held while blocked in the OS
+//!    and while computing the timeout), then the timer wheel, then the
+//!    reactor's registration slab, then one registration's waker slots
+//!    (timer actions and IO wakers run after all of these are released)
 //! 3. registry shard
 //! 4. scheduler idle state (`Idle::sleepers`), blocking-pool state
 //!

@@ -23,6 +23,12 @@
 //! can be received, and they return `true` if the timer was armed or its
 //! value had not been received yet.
 //!
+//! Differences from Go: the channel reports `cap() == 1` and `len()` up to 1
+//! (Go 1.23 reports 0 for both); a `Timer` or `Ticker` whose every handle is
+//! dropped is cancelled (Go 1.23 collects it too), but `after`'s timer lives
+//! until it fires and `tick`'s ticker forever (so it keeps counting as
+//! pending runtime activity, like a leaked `time.Tick` in Go before 1.23).
+//!
 //! # Invariants
 //!
 //! - `State::armed` is true from `reset` (or creation) until the value of

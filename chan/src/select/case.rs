@@ -76,6 +76,11 @@ pub trait SelectCase: Send {
     #[doc(hidden)]
     fn __kind(&self) -> CaseKind;
 
+    /// Lock-free fast-fail: true when the case is certainly not ready now
+    /// (Go's `selectnbsend`/`selectnbrecv` checks).
+    #[doc(hidden)]
+    fn __would_block(&self) -> bool;
+
     /// Commits the case now if its channel is ready; returns the waker of the
     /// counterpart to wake after unlocking (`Some(None)`: committed, nobody to wake).
     ///

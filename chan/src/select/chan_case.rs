@@ -103,6 +103,12 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         kind_of(self.chan.get())
     }
 
+    fn __would_block(&self) -> bool {
+        self.chan
+            .get()
+            .is_none_or(|h| h.recv_would_block() == Some(false))
+    }
+
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
         let h = self.chan.get()?;
         // SAFETY: the engine holds the lock (caller contract).
@@ -242,6 +248,10 @@ impl<'a, T> SendCase<'a, T> {
 impl<T: Send> SelectCase for SendCase<'_, T> {
     fn __kind(&self) -> CaseKind {
         kind_of(self.chan)
+    }
+
+    fn __would_block(&self) -> bool {
+        self.chan.is_none_or(Hchan::send_would_block)
     }
 
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {

@@ -4,18 +4,22 @@
 //!
 //! # Design
 //!
-//! Each poll of a fresh select:
+//! Each poll of a fresh select draws a fresh uniformly random case order (Go's
+//! `pollorder`, an inside-out Fisher-Yates shuffle driven by
+//! `hook::rand_below`), then:
 //!
-//! 1. `pass_ready`: visit the cases in a fresh uniformly random order
-//!    (Go's `pollorder`, an inside-out Fisher-Yates shuffle driven by
-//!    `hook::rand_below`) and commit the first that is ready now: a channel
-//!    case under its own channel's lock, a future case by polling it.
+//! 1. Look for a case that is ready now, in that order, and commit it:
+//!    - with `default` and channel cases only (Go's `selectgo`): lock every
+//!      channel once, in address order (Go's `lockorder`/`sellock`), so all
+//!      channels are seen at one moment and `default` is taken only if no
+//!      case was ready at that moment (Go's `TestNonblockSelectRace`);
+//!    - otherwise: poll futures (outside every lock) and check channel cases
+//!      one lock at a time (a ready select costs one lock), then, if none
+//!      was ready, lock all channels and re-check the channel cases.
+//!
 //!    With `default` and nothing ready: take `default`.
-//! 2. `pass_enqueue`: lock every channel in address order (Go's
-//!    `lockorder`), re-check the channel cases in the same random order
-//!    (something may have become ready since pass 1) and, if still none is
-//!    ready, queue one waiter per channel case, all pointing to this select's
-//!    selection cell, then unlock and park.
+//! 2. Still under all the locks, queue one waiter per channel case, all
+//!    pointing to this select's selection cell, then unlock and park.
 //! 3. When woken, the cell names the winner: the case whose counterpart won
 //!    the cell's CAS (`src/cell.rs`). Unregister the losers, finish the
 //!    winner, drop un-chosen futures in place.
@@ -42,8 +46,9 @@
 //!
 //! # Locking
 //!
-//! Pass 2 and the waker refresh hold several channel locks, always in address
-//! order and each distinct lock once (two cases on one channel share it).
+//! The passes of a channel-only select, pass 2 of one with futures, and the
+//! waker refresh hold several channel locks, always in address order and each
+//! distinct lock once (two cases on one channel share it).
 //! No waker is woken and no future is polled while a channel lock is held.
 //!
 //! # Soundness note
@@ -86,6 +91,13 @@ impl AsCase for &mut (dyn BlockingCase + '_) {
     fn case(&mut self) -> &mut dyn SelectCase {
         (**self).__as_select_case()
     }
+}
+
+/// Outcome of the passes of one poll.
+enum Pass {
+    Won(usize),
+    Default,
+    Parked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +222,68 @@ impl<'a, C: AsCase> Select<'a, C> {
         }
     }
 
+    /// Go's `selectgo`: all channels are locked at once (address order), so
+    /// pass 1 sees one consistent moment (a `default` is taken only if no
+    /// case was ready at that moment); pass 2 queues the waiters under the
+    /// same locks. A single channel case with `default` first tries Go's
+    /// lock-free fast-fail (`selectnbsend`/`selectnbrecv`).
+    fn passes_locked(&mut self, perm: &InlineVec<usize, INLINE_CASES>, waker: &Waker) -> Pass {
+        if self.has_default {
+            let mut only = None;
+            let mut count = 0;
+            for (i, c) in self.cases.iter_mut().enumerate() {
+                if let CaseKind::Chan(_) = c.case().__kind() {
+                    only = Some(i);
+                    count += 1;
+                }
+            }
+            if let (Some(i), 1) = (only, count) {
+                if self.cases[i].case().__would_block() {
+                    return Pass::Default;
+                }
+            }
+        }
+        // SAFETY: the locks live in channels the cases borrow or own, which
+        // outlive this call; the guards are dropped before it returns.
+        let locks = unsafe { lock_all(self.cases) };
+        // SAFETY: we hold every channel lock and nothing is queued (phase Start).
+        if let Some((i, w)) = unsafe { try_all_locked(self.cases, perm) } {
+            drop(locks);
+            if let Some(w) = w {
+                w.wake();
+            }
+            return Pass::Won(i);
+        }
+        if self.has_default {
+            return Pass::Default;
+        }
+        // SAFETY: we hold every channel lock; nothing is queued; the cell is
+        // pinned and the select unregisters every waiter before it completes
+        // or is dropped.
+        let old = unsafe { enqueue_all_locked(self.cases, perm, &self.cell, waker) };
+        drop(locks);
+        drop(old);
+        Pass::Parked
+    }
+
+    /// Without `default` (or with future cases): pass 1 polls futures outside
+    /// every lock and checks channel cases one lock at a time (a ready case
+    /// costs one lock); if none is ready, [`Select::passes_locked`] re-checks
+    /// all channels under all locks and queues the waiters.
+    fn passes_one_by_one(
+        &mut self,
+        perm: &InlineVec<usize, INLINE_CASES>,
+        cx: &mut Context<'_>,
+    ) -> Pass {
+        if let Some(i) = pass_ready(self.cases, perm, cx) {
+            return Pass::Won(i);
+        }
+        if self.has_default {
+            return Pass::Default;
+        }
+        self.passes_locked(perm, cx.waker())
+    }
+
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         loop {
             match self.phase {
@@ -219,27 +293,28 @@ impl<'a, C: AsCase> Select<'a, C> {
                         return Poll::Pending;
                     }
                     let perm = permutation(self.cases.len());
-                    if let Some(i) = pass_ready(self.cases, &perm, cx) {
-                        return Poll::Ready(self.finish(i));
-                    }
-                    if self.has_default {
-                        self.phase = Phase::Done;
-                        self.release_all();
-                        return Poll::Ready(None);
-                    }
-                    // SAFETY: nothing of this select is queued (phase Start); the
-                    // cell is pinned and `Drop` unregisters every waiter.
-                    let won = unsafe { pass_enqueue(self.cases, &perm, &self.cell, cx.waker()) };
-                    if let Some(i) = won {
-                        return Poll::Ready(self.finish(i));
-                    }
                     let has_futures = self
                         .cases
                         .iter_mut()
                         .any(|c| matches!(c.case().__kind(), CaseKind::Future));
-                    self.phase = Phase::Waiting { has_futures };
-                    hook::note_park(WaitReason::Select, self.at, None);
-                    return Poll::Pending;
+                    let won = if self.has_default && !has_futures {
+                        self.passes_locked(&perm, cx.waker())
+                    } else {
+                        self.passes_one_by_one(&perm, cx)
+                    };
+                    match won {
+                        Pass::Won(i) => return Poll::Ready(self.finish(i)),
+                        Pass::Default => {
+                            self.phase = Phase::Done;
+                            self.release_all();
+                            return Poll::Ready(None);
+                        }
+                        Pass::Parked => {
+                            self.phase = Phase::Waiting { has_futures };
+                            hook::note_park(WaitReason::Select, self.at, None);
+                            return Poll::Pending;
+                        }
+                    }
                 }
                 Phase::Waiting { has_futures } => match self.cell.state() {
                     CellState::Done(i) => return Poll::Ready(self.finish(i)),
@@ -338,10 +413,11 @@ fn rand_below(n: u32) -> u32 {
 }
 
 /// Under loom every execution must be deterministic, so the order is fixed
-/// there (the uniformity of the real order is tested without loom).
+/// there: the last case first, then the others in source order (the
+/// uniformity of the real order is tested without loom).
 #[cfg(goro_loom)]
-fn rand_below(n: u32) -> u32 {
-    n - 1
+fn rand_below(_n: u32) -> u32 {
+    0
 }
 
 /// Pass 1: commit the first case, in `perm` order, that is ready now.
@@ -377,36 +453,42 @@ fn pass_ready<C: AsCase>(
     None
 }
 
-/// Pass 2: under all channel locks, commit a case that became ready since
-/// pass 1, or queue every channel case on `cell`.
+/// Commits the first channel case, in `perm` order, that is ready now.
 ///
 /// # Safety
 ///
-/// No waiter of these cases is queued; `cell` is pinned and outlives the
-/// queued waiters (the select unregisters them before it moves or drops).
-unsafe fn pass_enqueue<C: AsCase>(
+/// The caller holds every channel lock of `cases`; nothing is queued.
+unsafe fn try_all_locked<C: AsCase>(
     cases: &mut [C],
     perm: &InlineVec<usize, INLINE_CASES>,
-    cell: &SelCell,
-    waker: &Waker,
-) -> Option<usize> {
-    // SAFETY: the locks live in channels the cases borrow or own, which
-    // outlive this call; the guards are dropped before it returns.
-    let locks = unsafe { lock_all(cases) };
+) -> Option<(usize, Option<Waker>)> {
     for k in 0..perm.len() {
         let i = *perm.get(k);
         let c = cases[i].case();
         if let CaseKind::Chan(_) = c.__kind() {
-            // SAFETY: we hold every channel lock; nothing is queued yet.
+            // SAFETY: we hold every channel lock; nothing is queued.
             if let Some(w) = unsafe { c.__try_locked() } {
-                drop(locks);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                return Some(i);
+                return Some((i, w));
             }
         }
     }
+    None
+}
+
+/// Pass 2: queues every channel case on `cell`; returns the replaced waker,
+/// to be dropped after unlocking.
+///
+/// # Safety
+///
+/// The caller holds every channel lock of `cases`; no waiter of these cases
+/// is queued; `cell` is pinned and outlives the queued waiters (the select
+/// unregisters them before it moves or drops).
+unsafe fn enqueue_all_locked<C: AsCase>(
+    cases: &mut [C],
+    perm: &InlineVec<usize, INLINE_CASES>,
+    cell: &SelCell,
+    waker: &Waker,
+) -> Option<Waker> {
     // SAFETY: nothing is queued yet, so no counterpart can see the cell.
     let old = unsafe { cell.reset(waker) };
     for k in 0..perm.len() {
@@ -418,9 +500,7 @@ unsafe fn pass_enqueue<C: AsCase>(
             unsafe { c.__enqueue_locked(cell, i) };
         }
     }
-    drop(locks);
-    drop(old);
-    None
+    old
 }
 
 /// Locks every distinct channel of `cases` in address order (Go's `sellock`).

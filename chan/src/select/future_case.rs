@@ -56,6 +56,10 @@ where
         CaseKind::Future
     }
 
+    fn __would_block(&self) -> bool {
+        false
+    }
+
     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
         None
     }

@@ -395,4 +395,42 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// The runtime reports timers, IO waiters and blocking jobs as pending
+    /// activity (what the deadlock detector must respect), and nothing once
+    /// they are gone.
+    #[test]
+    fn runtime_pending_activity() {
+        let rt = crate::runtime::Runtime::builder()
+            .workers(1)
+            .build()
+            .unwrap();
+        let shared = rt.handle().shared.clone();
+        let s = shared.clone();
+        rt.block_on(async move {
+            assert!(!s.has_pending_activity());
+            // A sleeping goroutine: an armed timer.
+            let sleeper = crate::spawn(crate::time::sleep(Duration::from_millis(30)));
+            crate::yield_now().await;
+            assert!(s.has_pending_activity(), "armed timer not pending");
+            sleeper.await.unwrap();
+            assert!(!s.has_pending_activity());
+            // A goroutine waiting in accept: an IO waiter.
+            let l = crate::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let acceptor = crate::spawn(async move { l.accept().await.map(|_| ()) });
+            crate::yield_now().await;
+            assert!(s.has_pending_activity(), "IO waiter not pending");
+            let _c = crate::net::TcpStream::connect(addr).await.unwrap();
+            acceptor.await.unwrap().unwrap();
+            assert!(!s.has_pending_activity());
+            // A blocking job.
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let job = crate::spawn_blocking(move || rx.recv().ok());
+            assert!(s.has_pending_activity(), "blocking job not pending");
+            tx.send(()).unwrap();
+            job.await.unwrap();
+        })
+        .unwrap();
+    }
 }

@@ -21,6 +21,12 @@
 //! pending.) A waiter whose future was dropped stays in the list until the
 //! next readiness event in its direction, as the single slot did.
 //!
+//! A filled waker slot counts as "a goroutine waits for IO" (pending
+//! activity for the deadlock detector) until the reactor takes it or the
+//! registration goes away; a waiting future that is dropped leaves its waker
+//! counted until then. That can only delay a deadlock report, never cause a
+//! false one.
+//!
 //! # Invariants
 //!
 //! - Readiness bits are only set by the reactor and only cleared by

@@ -9,7 +9,7 @@
 //!
 //! A worker that runs out of local work becomes *searching* (Go: spinning):
 //! it looks at the injector and steals from the other workers. At most half of
-//! the workers search at once. A worker that finds nothing parks and puts
+//! the workers (at least one) search at once. A worker that finds nothing parks and puts
 //! itself on the sleeper list. A producer that makes work visible to other
 //! workers (local queue, injector) calls [`Idle::worker_to_notify`], which picks
 //! a sleeper only if nobody is searching (the searchers will find the work):

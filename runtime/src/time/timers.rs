@@ -30,9 +30,8 @@
 //! `state` (rank "timer wheel") protects the wheel and `parked_until`. No
 //! waker is called and no other runtime lock is taken while it is held.
 
+use crate::loom::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -83,9 +82,8 @@ impl Timers {
     }
 
     fn lock(&self) -> MutexGuard<'_, TimerState> {
-        // A panic never happens while the lock is held (actions run outside),
-        // but stay usable if one did.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        // Actions run outside the lock, so no user code panics under it.
+        lock(&self.state)
     }
 
     /// The deadline as a tick, rounded up.
@@ -282,5 +280,42 @@ mod tests {
         assert_eq!(t.deadline_tick(t.start + Duration::from_millis(5)), 5);
         assert_eq!(t.deadline_tick(t.start + Duration::from_micros(5001)), 6);
         assert!(t.tick_instant(6) >= t.start + Duration::from_micros(5001));
+    }
+}
+
+/// Model of the park/arm handshake: a timer armed while the reactor thread
+/// is deciding how long to block is never missed: either the parker's
+/// timeout covers it or the armer is told to unpark.
+/// Run with `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-runtime --lib loom_`.
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::{thread, Arc, AtomicBool};
+
+    #[test]
+    fn loom_arm_while_parking_is_never_missed() {
+        loom::model(|| {
+            let timers = Arc::new(Timers::new());
+            let key = timers.alloc(Action::None);
+            let unparked = Arc::new(AtomicBool::new(false));
+            let armer = {
+                let (timers, unparked) = (timers.clone(), unparked.clone());
+                thread::spawn(move || {
+                    // Far enough that only the handshake, not the clock, can
+                    // make the parker notice it.
+                    let armed = timers.arm(key, Instant::now() + Duration::from_secs(60));
+                    if armed.unpark {
+                        unparked.store(true, Ordering::SeqCst);
+                    }
+                })
+            };
+            // The parker: no timeout of its own.
+            let timeout = timers.parking(None);
+            let covered = timeout.is_some();
+            armer.join().unwrap();
+            // Either it saw the timer (finite timeout) or it gets unparked.
+            assert!(covered || unparked.load(Ordering::SeqCst));
+            timers.unparked();
+        });
     }
 }
