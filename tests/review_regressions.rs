@@ -58,9 +58,11 @@ fn woken_goroutine_does_not_starve_in_runnext_while_other_workers_idle() {
             let rx = ch.clone();
             let b = goro::spawn(async move { rx.recv().await.unwrap().elapsed() });
             until_parked(1, "chan receive").await;
-            // The behaviour under test needs the other workers parked (idle).
-            goro::time::sleep(Duration::from_millis(100)).await;
             let a = goro::spawn(async move {
+                // The behaviour under test needs the other workers parked
+                // (idle, none searching) when B is woken; A itself is woken
+                // by the timer on the worker that fires it.
+                goro::time::sleep(Duration::from_millis(100)).await;
                 ch.send(Instant::now()).await; // wakes B into this worker's runnext
                 std::thread::sleep(Duration::from_secs(2)); // a long poll
             });

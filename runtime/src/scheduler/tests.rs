@@ -111,14 +111,20 @@ fn idle_workers_park_in_the_driver_and_its_wakeups_run() {
 struct PanicOnceDriver {
     inner: StdArc<FakeDriver>,
     panics_left: AtomicUsize,
+    /// Panic on the `block_on` thread (else on a worker thread).
+    on_block_on_thread: bool,
 }
 
 impl Driver for PanicOnceDriver {
     fn park(&self, timeout: Option<Duration>) {
-        if self
-            .panics_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        let on_worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("goro-worker"));
+        if on_worker != self.on_block_on_thread
+            && self
+                .panics_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
         {
             panic!("driver panicked");
         }
@@ -136,13 +142,16 @@ impl Driver for PanicOnceDriver {
 /// unregistered, and the next `block_on` runs (and parks in the driver).
 #[test]
 fn unwinding_out_of_the_driver_leaves_the_runtime_usable() {
-    for workers in [1, 2] {
+    // workers(1): the block_on thread is the only one parking in the
+    // driver; workers(2): worker 1 is.
+    for (workers, on_block_on_thread) in [(1, true), (2, false)] {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let fake = StdArc::new(FakeDriver::default());
             let driver = StdArc::new(PanicOnceDriver {
                 inner: fake.clone(),
                 panics_left: AtomicUsize::new(1),
+                on_block_on_thread,
             });
             let rt = Runtime::builder()
                 .workers(workers)
@@ -153,8 +162,18 @@ fn unwinding_out_of_the_driver_leaves_the_runtime_usable() {
                 driver: d.clone(),
                 armed: false,
             };
-            // Parks until the driver fires the fake timer: the first park
-            // (here or on a worker thread) panics.
+            if !on_block_on_thread {
+                // The idle worker threads park in the driver on their own:
+                // wait for the first one's panic.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while driver.panics_left.load(Ordering::SeqCst) > 0
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::yield_now();
+                }
+            }
+            // Parks until the driver fires the fake timer (with workers(1),
+            // the first park, here, panics).
             let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 rt.block_on(timer(&fake))
             }));
@@ -178,9 +197,10 @@ fn unwinding_out_of_the_driver_leaves_the_runtime_usable() {
             panics_left, 0,
             "workers({workers}): the driver never panicked"
         );
-        if workers == 1 {
-            assert!(first_unwound, "the panic unwinds out of block_on");
-        }
+        assert_eq!(
+            first_unwound, on_block_on_thread,
+            "workers({workers}): the panic unwinds out of block_on iff it happened there"
+        );
         assert_eq!(left, 0, "workers({workers}): main's record left registered");
         assert_eq!(second, Ok(7), "workers({workers})");
     }

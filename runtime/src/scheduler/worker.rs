@@ -150,7 +150,10 @@ pub(crate) fn run(
                 // write. Acquire pairs with the Release store in `wake_main`.
                 if shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
-                    && poll_main(&ctx)
+                    && {
+                        reset_searching(&ctx);
+                        poll_main(&ctx)
+                    }
                 {
                     break;
                 }
@@ -162,14 +165,7 @@ pub(crate) fn run(
             }
         }
         if let Some(task) = next_task(&ctx) {
-            // A worker woken to search that found work in its own queues
-            // (the driver dispatched to it while parked) stops searching,
-            // so producers wake another worker again. Go: `schedule` ->
-            // `resetspinning`.
-            let searching = with_core(&ctx, |c| c.searching);
-            if searching {
-                with_core(&ctx, |c| stop_searching(shared, c));
-            }
+            reset_searching(&ctx);
             task.run();
             continue;
         }
@@ -189,6 +185,20 @@ pub(crate) fn run(
     let mut core = ctx.core.take().expect("core taken while running");
     stop_searching(shared, &mut core);
     core
+}
+
+/// About to run a task (or main): a worker that was woken as a searcher
+/// and found work in its own queues stops counting as searching, else it
+/// would suppress the wakeups (`notify_parked`) made while it runs, for
+/// example for a goroutine it wakes into its `runnext` before a long poll.
+/// Go: `resetspinning` in `schedule`.
+#[inline]
+fn reset_searching(ctx: &WorkerCtx) {
+    let was = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
+    if was && ctx.shared.idle.transition_from_searching() {
+        // We may have been the searcher producers relied on.
+        ctx.shared.notify_parked();
+    }
 }
 
 /// A core that leaves the run loop no longer searches.

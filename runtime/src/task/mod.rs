@@ -193,12 +193,9 @@ where
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
     // Go: `runqput(pp, newg, true); wakep()` — a new goroutine goes to
-    // `runnext`, and an idle worker is woken to look for work (it may steal
-    // the new goroutine if the spawner keeps running). Wakeups of existing
-    // goroutines (`Shared::schedule`) do not wake idle workers for a runnext
-    // push: that keeps a ping-pong on one core.
+    // `runnext`, and `schedule` wakes an idle worker to look for work (it
+    // may steal the new goroutine if the spawner keeps running).
     shared.schedule(runnable, false);
-    shared.notify_parked();
     JoinHandle::new(task, id)
 }
 
