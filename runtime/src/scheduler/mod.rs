@@ -32,12 +32,18 @@
 //!   ([`worker::RUNNEXT_GRACE`], Go: 3 µs) during which the owner picked no
 //!   task (its published tick did not move).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
-//!   (and a non-blocking poll of the driver); then `runnext`, at most
-//!   [`worker::RUNNEXT_CAP`] times in a row; then the local queue; then the
-//!   injector; then searching (stealing half a queue from random victims; a
-//!   victim's `runnext` as a last resort); then parking.
+//!   (and a non-blocking poll of the driver, skipped when no goroutine
+//!   waits for IO and no timer is due: `park::Driver::needs_poll`); then
+//!   `runnext`, at most [`worker::RUNNEXT_CAP`] times in a row; then the
+//!   local queue; then the injector; then searching (stealing half a queue
+//!   from random victims; a victim's `runnext` as a last resort: a few
+//!   rounds, or up to a time budget if the previous search stole work);
+//!   then parking.
 //! - Idle workers ([`idle`]) park in their [`park::Parker`], or in the
 //!   external [`park::Driver`] (timers + IO) if one is installed and free.
+//!   Tasks the driver wakes inside a worker's park go to that worker's
+//!   `runnext`/local queue without waking anybody (it runs them next); it
+//!   wakes one other worker afterwards if more than one became ready.
 //!
 //! # Invariants
 //!
