@@ -69,6 +69,13 @@ pub(crate) struct WorkerCtx {
     pub(crate) noted: Cell<Option<Noted>>,
     /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
     pub(crate) now: Cell<Instant>,
+    /// Set while this worker is inside its parker: wakers then run on this
+    /// thread only from the driver (timers, IO), and the tasks they schedule
+    /// here are run by this thread as soon as the park returns, so they
+    /// wake nobody else (see `worker::park`). Go: `findRunnable` running
+    /// the goroutines `netpoll` returned itself and `injectglist` waking Ms
+    /// only for the others.
+    pub(crate) in_park: Cell<bool>,
 }
 
 thread_local! {

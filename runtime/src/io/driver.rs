@@ -107,6 +107,14 @@ impl crate::scheduler::park::Driver for Driver {
     fn unpark(&self) {
         Driver::unpark(self)
     }
+
+    fn needs_poll(&self) -> bool {
+        let inner = &*self.handle.inner;
+        // A goroutine waits for IO, or a timer is (maybe) due: otherwise a
+        // non-blocking poll could only dispatch events nobody waits for
+        // (they stay queued in epoll for the next poll).
+        inner.reactor.waiting() > 0 || inner.timers.maybe_due()
+    }
 }
 
 impl Drop for Driver {

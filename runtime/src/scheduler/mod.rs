@@ -32,12 +32,18 @@
 //!   ([`worker::RUNNEXT_GRACE`], Go: 3 µs) during which the owner picked no
 //!   task (its published tick did not move).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
-//!   (and a non-blocking poll of the driver); then `runnext`, at most
-//!   [`worker::RUNNEXT_CAP`] times in a row; then the local queue; then the
-//!   injector; then searching (stealing half a queue from random victims; a
-//!   victim's `runnext` as a last resort); then parking.
+//!   (and a non-blocking poll of the driver, skipped when no goroutine
+//!   waits for IO and no timer is due: `park::Driver::needs_poll`); then
+//!   `runnext`, at most [`worker::RUNNEXT_CAP`] times in a row; then the
+//!   local queue; then the injector; then searching (stealing half a queue
+//!   from random victims; a victim's `runnext` as a last resort: a few
+//!   rounds, or up to a time budget if the previous search stole work);
+//!   then parking.
 //! - Idle workers ([`idle`]) park in their [`park::Parker`], or in the
 //!   external [`park::Driver`] (timers + IO) if one is installed and free.
+//!   Tasks the driver wakes inside a worker's park go to that worker's
+//!   `runnext`/local queue without waking anybody (it runs them next); it
+//!   wakes one other worker afterwards if more than one became ready.
 //!
 //! # Invariants
 //!
@@ -408,6 +414,12 @@ impl Shared {
             core.push_local(displaced);
         }
         drop(guard);
+        if w.in_park.get() {
+            // Dispatched by the driver inside this worker's park: this
+            // worker runs it next (see `WorkerCtx::in_park`; `worker::park`
+            // wakes another worker if more than one task became ready).
+            return None;
+        }
         // Go: `ready()` -> `runqput(.., next=true); wakep()`. Even a task
         // that only filled the empty `runnext` slot must be able to run
         // elsewhere if this worker's current poll goes on for long (a CPU
@@ -542,7 +554,17 @@ impl Shared {
     pub(crate) fn wake_main(&self) {
         // Release pairs with the Acquire swap in the run loop.
         self.main_woken.store(true, Ordering::Release);
-        self.remotes[0].parker.unpark();
+        // Woken by the driver on the thread that runs core 0, inside its own
+        // park (the main goroutine's socket or timer): that thread returns
+        // from the driver right after dispatching and then reads
+        // `main_woken` (its own store, program order), so unparking itself
+        // would only cost an eventfd write and an extra `epoll_wait`.
+        let own_park = context::with_worker(|w| {
+            w.is_some_and(|w| w.index == 0 && w.in_park.get() && std::ptr::eq(&*w.shared, self))
+        });
+        if !own_park {
+            self.remotes[0].parker.unpark();
+        }
     }
 }
 

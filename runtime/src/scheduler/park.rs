@@ -57,6 +57,13 @@ pub(crate) trait Driver: Send + Sync {
     fn park(&self, timeout: Option<Duration>);
     /// Interrupts a concurrent or the next [`Driver::park`].
     fn unpark(&self);
+    /// Whether a non-blocking poll may find something to do (an IO waiter,
+    /// a due timer). A hint for the busy workers' maintenance poll: `false`
+    /// lets them skip the syscall. Go: `netpollAnyWaiters` in
+    /// `findRunnable`.
+    fn needs_poll(&self) -> bool {
+        true
+    }
 }
 
 const EMPTY: usize = 0;
@@ -109,6 +116,10 @@ impl DriverSlot {
     /// Polls the driver without blocking, if it is free (a worker's
     /// maintenance tick, so timers fire while every worker is busy).
     pub(crate) fn poll_now(&self) {
+        match self.driver.as_ref() {
+            Some(d) if d.needs_poll() => {}
+            _ => return,
+        }
         self.try_with(|d| d.park(Some(Duration::ZERO)));
     }
 }

@@ -158,6 +158,14 @@ impl Timers {
         self.lock().wheel.armed_count()
     }
 
+    /// Whether a timer may be due now (a hint: `false` is exact only up to a
+    /// concurrent `arm` not yet visible here, which the next check sees).
+    pub(crate) fn maybe_due(&self) -> bool {
+        // Relaxed: a hint, as in `process`.
+        let next = self.next_due.load(Ordering::Relaxed);
+        next != u64::MAX && self.now_tick() >= next
+    }
+
     /// Fires every due timer (Go's `checkTimers`). Cheap when nothing is
     /// due: one atomic load and a clock read. Returns how many fired.
     pub(crate) fn process(&self) -> usize {
