@@ -181,7 +181,7 @@ fn panicking_goroutine_destructor_follows_panic_policy() {
             let rt = goro::Runtime::builder().build().unwrap();
             let d3 = d.clone();
             let abort = rt.block_on(async move {
-                let _ = goro::spawn(ReadyThenBoom(Bomb(d3)));
+                goro::go!(ReadyThenBoom(Bomb(d3))); // detached
                 std::future::pending::<()>().await
             });
             // Cancelled: a goroutine parked forever holding a Bomb is dropped
