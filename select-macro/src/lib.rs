@@ -3,8 +3,9 @@
 //! Use these through the facade crate (`goro::select!`, `#[goro::main]`, ...):
 //! the generated code names `::goro::__private`, where the facade re-exports
 //! the select engine of `goro-chan` and the entry points of `goro-runtime`.
-//! This crate knows nothing about channels or the scheduler; the exact code it
-//! generates is specified in `docs/design/select-expansion.md`.
+//! This crate knows nothing about channels or the scheduler; the code it
+//! generates follows `docs/design/select-expansion.md` (the differences are
+//! listed in the `select::expand` module).
 //!
 //! Go: the `select` statement, `func main`, and `testing` test functions.
 
