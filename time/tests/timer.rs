@@ -12,6 +12,17 @@ use goro_time::{after, sleep, tick, Ticker, Timer};
 
 const MS: Duration = Duration::from_millis(1);
 
+/// Waits (bounded) until `rx` holds a buffered value, without receiving it:
+/// a timer that is due may fire late on a loaded machine, so a fixed sleep
+/// would race with it.
+fn wait_until_buffered<T>(rx: &goro_chan::Receiver<T>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rx.is_empty() {
+        assert!(Instant::now() < deadline, "timer never fired");
+        block_on(sleep(MS));
+    }
+}
+
 #[test]
 fn timer_fires_once_not_early() {
     let start = Instant::now();
@@ -28,9 +39,7 @@ fn timer_fires_once_not_early() {
 #[test]
 fn stop_discards_unreceived_value() {
     let t = Timer::new(MS);
-    // Wait for the value to be there without receiving it: sleep is the
-    // thing under test's clock here.
-    block_on(sleep(20 * MS));
+    wait_until_buffered(t.c());
     assert_eq!(t.c().len(), 1);
     assert!(t.stop());
     assert_eq!(t.c().try_recv(), Err(TryRecvError::Empty));
@@ -41,7 +50,7 @@ fn stop_discards_unreceived_value() {
 #[test]
 fn reset_discards_stale_value() {
     let t = Timer::new(MS);
-    block_on(sleep(20 * MS));
+    wait_until_buffered(t.c());
     let before_reset = Instant::now();
     assert!(t.reset(10 * MS));
     assert_eq!(t.c().try_recv(), Err(TryRecvError::Empty));
@@ -114,6 +123,9 @@ fn reset_vs_fire_race_exactly_one_new_value() {
 #[test]
 fn ticker_drops_ticks_for_slow_receiver() {
     let t = Ticker::new(MS);
+    wait_until_buffered(t.c());
+    // Many more periods pass with nobody receiving (the sleep is the thing
+    // under test here): still only one tick is buffered.
     block_on(sleep(30 * MS));
     assert_eq!(t.c().len(), 1);
     t.c().try_recv().unwrap();

@@ -103,6 +103,25 @@ impl<T> LazyNode<T> {
     }
 }
 
+/// Whether a case's waiter is still queued; a queued case whose waiter a
+/// counterpart skipped and unlinked goes back to `Idle`. Shared by
+/// [`RecvCase`] and [`SendCase`].
+///
+/// # Safety
+///
+/// The caller holds the lock of the case's channel.
+unsafe fn still_queued_locked<T>(phase: &mut Phase, node: &LazyNode<T>) -> bool {
+    if *phase != Phase::Queued {
+        return false;
+    }
+    // SAFETY: the caller holds this channel's lock.
+    if unsafe { node.node().is_queued() } {
+        return true;
+    }
+    *phase = Phase::Idle;
+    false
+}
+
 /// How a receive case holds its channel.
 pub(crate) enum ChanRef<'a, T> {
     Nil,
@@ -208,15 +227,8 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     }
 
     unsafe fn __still_queued_locked(&mut self) -> bool {
-        if self.phase != Phase::Queued {
-            return false;
-        }
         // SAFETY: the engine holds this channel's lock (caller contract).
-        if unsafe { self.node.node().is_queued() } {
-            return true;
-        }
-        self.phase = Phase::Idle;
-        false
+        unsafe { still_queued_locked(&mut self.phase, &self.node) }
     }
 
     fn __unregister(&mut self) {
@@ -383,15 +395,8 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     }
 
     unsafe fn __still_queued_locked(&mut self) -> bool {
-        if self.phase != Phase::Queued {
-            return false;
-        }
         // SAFETY: the engine holds this channel's lock (caller contract).
-        if unsafe { self.node.node().is_queued() } {
-            return true;
-        }
-        self.phase = Phase::Idle;
-        false
+        unsafe { still_queued_locked(&mut self.phase, &self.node) }
     }
 
     fn __unregister(&mut self) {
