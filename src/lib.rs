@@ -11,6 +11,12 @@ pub use goro_runtime::{
 
 pub use goro_chan as chan;
 
+/// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
+pub use goro_sync as sync;
+
+/// Go's package `context`: cancellation, deadlines and values across goroutines.
+pub use goro_sync::context;
+
 /// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick`, `after_func` (Go's package `time`).
 pub use goro_time as time;
 
