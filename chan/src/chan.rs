@@ -11,6 +11,8 @@
 use std::fmt;
 use std::panic::Location;
 
+use goro_runtime::hook;
+
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};
 use crate::hchan::{Hchan, RecvNow, SendNow};
@@ -70,7 +72,13 @@ impl<T> Chan<T> {
         self.inner.is_none()
     }
 
+    /// The shared state; every operation on a handle goes through here, so
+    /// this is where a thread outside any goro runtime is noted as a
+    /// possible waker for the deadlock check (`hook::note_handle_use`: one
+    /// thread-local load on a goroutine).
+    #[inline]
     pub(crate) fn hchan(&self) -> Option<&Hchan<T>> {
+        hook::note_handle_use();
         self.inner.as_deref()
     }
 
@@ -281,6 +289,7 @@ impl<T> Chan<T> {
 
 impl<T> Clone for Chan<T> {
     fn clone(&self) -> Self {
+        hook::note_handle_use();
         Chan {
             inner: self.inner.clone(),
         }

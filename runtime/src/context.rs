@@ -41,7 +41,7 @@ pub(crate) const BUDGET: u32 = 128;
 #[derive(Clone, Copy)]
 pub(crate) struct Noted {
     pub(crate) reason: WaitReason,
-    pub(crate) at: &'static Location<'static>,
+    pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) on: Option<WaitObject>,
 }
 
@@ -160,7 +160,7 @@ impl PollGuard<'_> {
         match noted {
             Some(n) => WaitRecord {
                 reason: n.reason,
-                at: Some(n.at),
+                at: n.at,
                 on: n.on,
                 since,
             },
@@ -224,7 +224,7 @@ pub(crate) unsafe fn enter_poll<'a>(
 #[inline]
 pub(crate) fn note_park(
     reason: WaitReason,
-    at: &'static Location<'static>,
+    at: Option<&'static Location<'static>>,
     on: Option<WaitObject>,
 ) {
     with_worker(|w| {

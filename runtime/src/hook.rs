@@ -16,6 +16,8 @@
 
 use std::fmt;
 use std::panic::Location;
+
+pub use crate::outside::{note_handle_use, note_outside_thread, OutsideThread};
 use std::task::{Context, Poll};
 
 /// Why a goroutine is parked, in Go's words (`runtime.waitReason`).
@@ -182,7 +184,7 @@ impl fmt::Display for WaitObject {
 /// does nothing.
 #[inline]
 pub fn note_park(reason: WaitReason, at: &'static Location<'static>, on: Option<WaitObject>) {
-    crate::context::note_park(reason, at, on)
+    crate::context::note_park(reason, Some(at), on)
 }
 
 /// The cooperative budget: call at the start of every operation that may

@@ -36,10 +36,15 @@
 //!
 //! # Deadlocks
 //!
-//! [`runtime::RuntimeError::Deadlock`] is not returned yet: goro channels can
-//! be used from plain threads, which may wake a goroutine at any time, and
-//! until channels report such outside use the runtime cannot prove that no
-//! goroutine will ever run again. A deadlocked program blocks instead.
+//! When no goroutine can ever run again, `block_on` returns
+//! [`runtime::RuntimeError::Deadlock`] (Go's "fatal error: all goroutines
+//! are asleep - deadlock!"). The check runs when the last worker goes idle;
+//! it reports only if every goroutine is parked on something only another
+//! goroutine can complete (not `sleep`, IO or a foreign future), no timer is
+//! armed, no goroutine waits for IO, no `spawn_blocking` job is queued or
+//! running, no [`runtime::Handle`] clone is alive (it could spawn), and no
+//! thread outside the runtime that has used goro channels is awake (see
+//! [`hook::note_outside_thread`] for exactly how outside threads are known).
 //!
 //! # Lock ranks
 //!
@@ -75,6 +80,7 @@ mod io;
 mod blocking;
 mod context;
 mod loom;
+mod outside;
 mod registry;
 mod scheduler;
 mod task;

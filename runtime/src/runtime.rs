@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::context::{self, WorkerCtx};
-use crate::loom::{lock, StdArc};
+use crate::loom::{lock, Ordering, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
 use crate::scheduler::{worker, Config, Shared};
@@ -61,11 +61,30 @@ pub enum PanicPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeError {
     /// No goroutine can ever run again. Display: Go's fatal error text, then
-    /// the dump.
+    /// the dump. See the crate docs ("Deadlocks") for exactly when it is
+    /// reported; [`Builder::detect_deadlocks`] turns the check off.
     ///
-    /// Not returned yet: the global check needs to know about channels used
-    /// from outside threads to be free of false positives (see the crate
-    /// docs), so a deadlocked program currently blocks.
+    /// ```
+    /// use std::task::{Context, Poll};
+    /// use goro_runtime::hook::{note_park, WaitReason};
+    /// use goro_runtime::runtime::{Runtime, RuntimeError};
+    ///
+    /// /// A receive nobody will ever complete (what a channel would note).
+    /// struct Stuck;
+    /// impl std::future::Future for Stuck {
+    ///     type Output = ();
+    ///     fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+    ///         note_park(WaitReason::ChanReceive, std::panic::Location::caller(), None);
+    ///         Poll::Pending
+    ///     }
+    /// }
+    ///
+    /// let rt = Runtime::builder().build().unwrap();
+    /// let err = rt.block_on(async { goro_runtime::spawn(Stuck).await.ok() }).unwrap_err();
+    /// let text = err.to_string();
+    /// assert!(text.starts_with("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [join wait]:"));
+    /// assert!(text.contains("goroutine 2 [chan receive]:"));
+    /// ```
     Deadlock {
         /// The goroutine dump at the moment of detection.
         dump: String,
@@ -225,8 +244,10 @@ impl Builder {
         self
     }
 
-    /// Turns the global deadlock check on or off (default on). The check
-    /// itself is not implemented yet (see [`RuntimeError::Deadlock`]).
+    /// Turns the global deadlock check on or off (default on): when on and
+    /// no goroutine can ever run again, `block_on` returns
+    /// [`RuntimeError::Deadlock`]; when off, a deadlocked `block_on` blocks
+    /// forever (for programs woken by means goro cannot see).
     pub fn detect_deadlocks(mut self, on: bool) -> Self {
         self.detect_deadlocks = on;
         self
@@ -274,7 +295,10 @@ impl Builder {
         });
         shared.start()?;
         Ok(Runtime {
-            handle: Handle { shared },
+            handle: Handle {
+                shared,
+                counted: false,
+            },
         })
     }
 }
@@ -358,6 +382,8 @@ impl Runtime {
             "goro: Runtime::block_on called from a blocking job of the same runtime"
         );
         let _turn = lock(&shared.block_on_turn);
+        // This thread runs the main goroutine now, not outside code.
+        let _outside = crate::outside::enter_block_on();
         shared
             .start()
             .expect("goro: could not restart the runtime's worker threads");
@@ -379,6 +405,8 @@ impl Runtime {
         // function, unwinding included (`exit` is declared after `record`,
         // so it is dropped first).
         unsafe { shared.registry.insert(&record, None) };
+        // Release pairs with the deadlock check's Acquire load.
+        shared.main_active.store(true, Ordering::Release);
         let exit = MainExit {
             shared,
             record: &record,
@@ -450,6 +478,7 @@ struct MainExit<'a> {
 
 impl Drop for MainExit<'_> {
     fn drop(&mut self) {
+        self.shared.main_active.store(false, Ordering::Release);
         drop(self.shared.registry.remove(self.record));
         if std::thread::panicking() {
             self.shared.stop();
@@ -478,9 +507,40 @@ impl Wake for MainWaker {
 /// let h = rt.handle().spawn(async { 5 });
 /// assert_eq!(rt.block_on(h).unwrap().unwrap(), 5);
 /// ```
-#[derive(Clone)]
+///
+/// Every `Handle` except the `Runtime`'s own (`Runtime::handle`) counts as
+/// a possible spawner for the deadlock check: while one is alive, a
+/// deadlock is not reported (its holder could still spawn a goroutine that
+/// ends it).
 pub struct Handle {
     pub(crate) shared: StdArc<Shared>,
+    /// Counted in `Shared::outside_handles`.
+    counted: bool,
+}
+
+impl Handle {
+    fn counted(shared: StdArc<Shared>) -> Handle {
+        // SeqCst: read by the deadlock check.
+        shared.outside_handles.fetch_add(1, Ordering::SeqCst);
+        Handle {
+            shared,
+            counted: true,
+        }
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Handle::counted(self.shared.clone())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.counted && self.shared.outside_handles.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.poke_deadlock_check();
+        }
+    }
 }
 
 impl fmt::Debug for Handle {
@@ -531,7 +591,7 @@ impl Handle {
     /// goro_runtime::run(async { assert!(goro_runtime::runtime::Handle::try_current().is_some()) });
     /// ```
     pub fn try_current() -> Option<Handle> {
-        context::current_runtime().map(|shared| Handle { shared })
+        context::current_runtime().map(Handle::counted)
     }
 
     /// Live goroutines of this runtime, main included.

@@ -65,6 +65,7 @@
 //! `stopping` is stored with Release (in `stop`) and loaded with Acquire by
 //! workers and `schedule`.
 
+pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
@@ -161,9 +162,15 @@ pub(crate) struct Shared {
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
     pub(crate) rng_seed: u64,
     pub(crate) panic_policy: PanicPolicy,
-    /// Builder::detect_deadlocks (kept for the deadlock detector).
-    #[allow(dead_code)]
+    /// `Builder::detect_deadlocks`. Set once.
     pub(crate) detect_deadlocks: bool,
+    /// A `block_on` runs the main goroutine (the deadlock check applies).
+    pub(crate) main_active: AtomicBool,
+    /// Live `Handle` clones (not the `Runtime`'s own): whoever holds one
+    /// may spawn, so the deadlock check does not report while any lives.
+    pub(crate) outside_handles: AtomicUsize,
+    /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
+    pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
     stopping: AtomicBool,
     /// The main goroutine was woken (set by its waker, consumed by core 0's
@@ -214,6 +221,9 @@ impl Shared {
             rng_seed: cfg.rng_seed,
             panic_policy: cfg.panic_policy,
             detect_deadlocks: cfg.detect_deadlocks,
+            main_active: AtomicBool::new(false),
+            outside_handles: AtomicUsize::new(0),
+            recheck: std::sync::OnceLock::new(),
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -228,7 +238,6 @@ impl Shared {
     /// goroutine: an armed timer, a goroutine waiting for IO, or a queued or
     /// running `spawn_blocking` job. The deadlock detector must not fire
     /// while this is true.
-    #[allow(dead_code)] // for the deadlock detector
     pub(crate) fn has_pending_activity(&self) -> bool {
         self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
     }

@@ -196,7 +196,7 @@ where
     // `runnext`, and `schedule` wakes an idle worker to look for work (it
     // may steal the new goroutine if the spawner keeps running).
     shared.schedule(runnable, false);
-    JoinHandle::new(task, id)
+    JoinHandle::new(task, id, StdArc::as_ptr(shared) as usize)
 }
 
 pin_project! {
@@ -249,5 +249,5 @@ where
         move |t: Task| pool.blocking.submit(&pool, t),
     );
     runnable.schedule();
-    JoinHandle::new(task, id)
+    JoinHandle::new(task, id, StdArc::as_ptr(shared) as usize)
 }

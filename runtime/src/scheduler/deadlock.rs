@@ -1,0 +1,152 @@
+//! The global deadlock check: "fatal error: all goroutines are asleep -
+//! deadlock!".
+//!
+//! Go: `checkdead` in `runtime/proc.go`, called when the last M goes idle.
+//!
+//! # Design
+//!
+//! The last worker to park runs [`Shared::check_deadlock`] before it blocks.
+//! It reports a deadlock only when every one of these holds:
+//!
+//! 1. the main goroutine is inside `block_on` (a runtime driven only through
+//!    handles has no "program" to end) and the runtime is neither stopping
+//!    nor aborted;
+//! 2. no task is queued anywhere (injector, local queues, `runnext` slots)
+//!    and the main goroutine was not woken;
+//! 3. no timer is armed, no goroutine waits for IO and no `spawn_blocking`
+//!    job is queued or running (`has_pending_activity`): each could wake a
+//!    goroutine later;
+//! 4. no [`Handle`](crate::runtime::Handle) clone is alive: its holder could
+//!    spawn a goroutine;
+//! 5. every goroutine is parked for a reason only another goroutine can end
+//!    (channel, select, sync primitive, join): not `sleep`, `IO wait`, or a
+//!    foreign future (`future wait`: its waker is unknown, e.g. a tokio
+//!    oneshot);
+//! 6. no thread outside the runtime that has used goro channels is awake
+//!    (`crate::outside`).
+//!
+//! If only (6) fails, the check registers a waker that re-runs it when an
+//! outside thread parks in a goro operation or exits. A `spawn_blocking`
+//! job finishing and the last `Handle` clone being dropped also re-run it.
+//!
+//! # Why a report is never false
+//!
+//! All workers are parked, so no goroutine is being polled and no worker
+//! pushes a task, except a worker parked in the driver that dispatches a
+//! timer or IO event. A timer being fired counts as armed until its action
+//! (the wake) has run (`Timers::firing`), and a goroutine woken by IO was
+//! parked in `IO wait`, which (5) excludes; a blocking job's wake happens
+//! before the pool counts it finished (both under the pool lock). The check
+//! reads these counters *before* the queues, so a wake they no longer count
+//! has pushed its goroutine where the queue check sees it. The remaining
+//! wakers are the ones (4) and (6) exclude. So when all six hold, nothing
+//! can ever schedule a goroutine again.
+
+use std::sync::{Arc, Weak};
+use std::task::{Wake, Waker};
+
+use crate::hook::WaitReason;
+use crate::loom::{Ordering, StdArc};
+use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
+use crate::runtime::RuntimeError;
+
+use super::Shared;
+
+/// Whether `g` is parked on something only another goroutine (or an
+/// outside participant, checked separately) can complete.
+pub(crate) fn asleep_for_good(g: &GoroutineSnapshot) -> bool {
+    match g.state {
+        GoroutineState::Waiting { reason, .. } => !matches!(
+            reason,
+            WaitReason::Sleep | WaitReason::IoWait | WaitReason::FutureWait
+        ),
+        _ => false,
+    }
+}
+
+/// Re-runs the check: unparks core 0, which parks again as the last idle
+/// worker.
+pub(crate) struct Recheck(pub(crate) Weak<Shared>);
+
+impl Wake for Recheck {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(s) = self.0.upgrade() {
+            s.remotes[0].parker.unpark();
+        }
+    }
+}
+
+impl Shared {
+    /// The waker that re-runs the deadlock check.
+    pub(crate) fn recheck_waker(self: &StdArc<Self>) -> &Waker {
+        self.recheck
+            .get_or_init(|| Waker::from(Arc::new(Recheck(StdArc::downgrade(self)))))
+    }
+
+    /// Something that could have kept the check from reporting went away
+    /// (a blocking job finished, the last `Handle` clone was dropped): make
+    /// the last idle worker run it again.
+    pub(crate) fn poke_deadlock_check(&self) {
+        if self.detect_deadlocks && self.main_active.load(Ordering::Acquire) {
+            self.remotes[0].parker.unpark();
+        }
+    }
+
+    /// Run by the last worker to park, `me`, before it blocks (see the
+    /// module docs). Reports a deadlock through `abort_with`.
+    pub(crate) fn check_deadlock(self: &StdArc<Self>) {
+        if !self.detect_deadlocks
+            || !self.main_active.load(Ordering::Acquire)
+            || self.is_stopping()
+            || self.aborted()
+        {
+            return;
+        }
+        if let Some(dump) = self.deadlocked() {
+            self.report_deadlock(dump);
+        }
+    }
+
+    fn report_deadlock(&self, dump: String) {
+        tracing::error!(target: "goro::deadlock", "all goroutines are asleep - deadlock!");
+        self.abort_with(RuntimeError::Deadlock { dump });
+    }
+
+    /// The dump, if the runtime is deadlocked now.
+    fn deadlocked(self: &StdArc<Self>) -> Option<String> {
+        // (3) timers (armed or being fired), IO, blocking jobs; (4)
+        // handles. First: a timer or job that finished waking somebody
+        // has pushed that goroutine before it stopped counting here, so
+        // the queue check below sees it.
+        if self.has_pending_activity() || self.outside_handles.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        // (2) queued work, and a woken main goroutine.
+        if self.main_woken.load(Ordering::SeqCst)
+            || !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || r.runnext.is_occupied())
+        {
+            return None;
+        }
+        // (5) every goroutine asleep for good.
+        let gs = self.registry.snapshot();
+        if gs.is_empty() || !gs.iter().all(asleep_for_good) {
+            return None;
+        }
+        // (6) outside threads; re-checked when one of them sleeps or exits.
+        if crate::outside::any_awake(Some(self.recheck_waker())) {
+            return None;
+        }
+        // Re-check (2): a task pushed meanwhile means somebody was awake.
+        if self.main_woken.load(Ordering::Acquire) || !self.injector.is_empty() {
+            return None;
+        }
+        Some(format_dump(&gs))
+    }
+}
