@@ -67,6 +67,7 @@
 //! only other `block_on` callers wait for.
 
 pub mod hook;
+pub mod leak;
 pub mod runtime;
 pub mod time;
 
@@ -249,8 +250,15 @@ where
     }
 }
 
-/// Entry point of `#[goro::test]`: runs `fut` on a fresh default runtime;
-/// panics with the [`runtime::RuntimeError`]'s Display on error.
+/// Entry point of `#[goro::test]`: runs `fut` as the main goroutine of a
+/// fresh default runtime, then checks that no goroutine is left (after
+/// [`leak::DEFAULT_GRACE`], as [`leak::verify_none`]).
+///
+/// # Panics
+///
+/// With the [`runtime::RuntimeError`]'s Display on a deadlock or a
+/// goroutine panic, and with the leak report when goroutines are left at
+/// the end of the body.
 #[doc(hidden)]
 #[track_caller]
 pub fn test_entry<F, T>(fut: F) -> T
@@ -258,7 +266,22 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    run(fut)
+    let checked = async move {
+        let out = fut.await;
+        // The body's locals are dropped: main acts no more.
+        let leaks = leak::verify_none_at_end(leak::Options::new(), true).await;
+        (out, leaks)
+    };
+    match run(checked) {
+        (out, Ok(())) => out,
+        (_, Err(report)) => {
+            let n = report.goroutines().len();
+            let forever = report.goroutines().iter().filter(|g| g.forever).count();
+            panic!(
+                "goro::test: {n} goroutine(s) still alive at the end of the test ({forever} parked forever):\n\n{report}"
+            )
+        }
+    }
 }
 
 /// Paths used by macro expansions.

@@ -34,6 +34,7 @@
 //! waking a task.
 
 mod dump;
+pub(crate) mod stuck;
 mod wait_cell;
 
 use std::fmt;
