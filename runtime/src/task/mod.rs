@@ -107,6 +107,14 @@ impl<F: Future> Future for Goroutine<F> {
         let record = unsafe { this.record.0.as_ref() };
         let mut fut = this.fut;
         let shared = &**this.shared;
+        // One span per goroutine poll (id, spawn site), so subscribers can
+        // follow goroutines; free when no subscriber wants trace level.
+        let span = tracing::trace_span!(
+            "goroutine",
+            id = record.id.as_u64(),
+            spawned_at = %crate::registry::Site(record.spawned_at)
+        );
+        let _entered = span.enter();
         context::with_worker(|ctx| {
             // SAFETY: `record` is alive for this whole poll (see above), and
             // the guard is dropped at the end of this closure, while `cx`
@@ -121,7 +129,14 @@ impl<F: Future> Future for Goroutine<F> {
             }));
             let out = match polled {
                 Ok(Poll::Pending) => {
-                    record.set_waiting(guard.wait_record());
+                    let w = guard.wait_record();
+                    tracing::trace!(
+                        target: "goro::park",
+                        reason = w.reason.as_str(),
+                        at = w.at.map(|l| tracing::field::display(crate::registry::Site(l))),
+                        "park"
+                    );
+                    record.set_waiting(w);
                     return Poll::Pending;
                 }
                 Ok(Poll::Ready(v)) => Ok(v),
