@@ -41,6 +41,7 @@ pub struct Options {
     ignored: Vec<GoroutineId>,
     spawned_at: Vec<String>,
     grace: Duration,
+    caller_done: bool,
 }
 
 impl Default for Options {
@@ -56,6 +57,7 @@ impl Options {
             ignored: Vec::new(),
             spawned_at: Vec::new(),
             grace: DEFAULT_GRACE,
+            caller_done: false,
         }
     }
 
@@ -87,6 +89,15 @@ impl Options {
     /// (retrying with exponential backoff meanwhile).
     pub fn grace(mut self, d: Duration) -> Self {
         self.grace = d;
+        self
+    }
+
+    /// Declares that the calling goroutine will not act any more (it checks
+    /// at the very end, its own handles dropped): it then no longer counts
+    /// as a goroutine that could wake the others, which lets the check
+    /// prove `forever`. `#[goro::test]` checks this way.
+    pub fn caller_done(mut self) -> Self {
+        self.caller_done = true;
         self
     }
 
@@ -204,7 +215,7 @@ pub fn verify_none_with(opts: Options) -> Result<(), LeakReport> {
     let deadline = Instant::now() + opts.grace;
     let mut backoff = Duration::from_micros(1);
     loop {
-        match check(&h, &opts, me, false) {
+        match check(&h, &opts, me, opts.caller_done) {
             Ok(()) => return Ok(()),
             Err(r) if Instant::now() >= deadline => return Err(r),
             Err(_) => {}
@@ -225,12 +236,7 @@ pub fn verify_none_with(opts: Options) -> Result<(), LeakReport> {
 /// });
 /// ```
 pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
-    verify_none_at_end(opts, false).await
-}
-
-/// [`verify_none_async`]; `finished`: the caller will not act any more (the
-/// end of a `#[goro::test]` body), which lets `forever` be proved.
-pub(crate) async fn verify_none_at_end(opts: Options, finished: bool) -> Result<(), LeakReport> {
+    let finished = opts.caller_done;
     let Some(h) = crate::context::current_runtime() else {
         return Ok(());
     };

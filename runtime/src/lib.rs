@@ -269,7 +269,7 @@ where
     let checked = async move {
         let out = fut.await;
         // The body's locals are dropped: main acts no more.
-        let leaks = leak::verify_none_at_end(leak::Options::new(), true).await;
+        let leaks = leak::verify_none_async(leak::Options::new().caller_done()).await;
         (out, leaks)
     };
     match run(checked) {
