@@ -2,7 +2,7 @@
 //!
 //! See the README for an overview; the public API contract is kept stable.
 
-pub use goro_runtime::hook;
+pub use goro_hook as hook;
 
 /// Leak checks for tests and goroutines provably parked forever
 /// (`verify_none`, `find_stuck`). Go: `go.uber.org/goleak` and the

@@ -29,7 +29,7 @@ mod imp {
     use std::task::{Wake, Waker};
     use std::thread::{self, Thread};
 
-    use goro_runtime::hook;
+    use goro_hook as hook;
 
     /// Unparks one thread.
     pub(super) struct ThreadNotify {

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::panic::Location;
 
-use goro_runtime::hook;
+use goro_hook as hook;
 
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};

@@ -252,8 +252,7 @@ pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
         if backoff < Duration::from_micros(50) {
             crate::yield_now().await;
         } else {
-            crate::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())))
-                .await;
+            nap(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
         backoff = (backoff * 2).min(Duration::from_millis(100));
     }
@@ -321,4 +320,13 @@ pub fn find_stuck() -> Vec<GoroutineInfo> {
         .filter(|g| forever.contains(&g.id))
         .map(|g| GoroutineInfo::from_snapshot(g, true))
         .collect()
+}
+
+/// Sleeps on the runtime's timers (goro-hook's timer seam).
+async fn nap(d: Duration) {
+    let entry = goro_hook::TimerEntry::new(goro_hook::TimerAction::Wake(
+        std::task::Waker::noop().clone(),
+    ));
+    entry.arm(Instant::now() + d);
+    std::future::poll_fn(|cx| entry.poll_fired(cx)).await
 }

@@ -2,7 +2,8 @@
 //!
 //! This crate owns everything that owns threads or time: tasks, the scheduler,
 //! the goroutine registry, timers and the IO reactor. Channels (`goro-chan`)
-//! and sync primitives talk to it only through [`hook`].
+//! and sync primitives talk to it only through `goro-hook`: the runtime polls
+//! every goroutine inside a `goro_hook::PollScope`.
 //!
 //! ```
 //! let sum = goro_runtime::run(async {
@@ -25,8 +26,9 @@
 //! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
 //!   cell per goroutine); the dump.
 //! - `blocking.rs`: the `spawn_blocking` pool.
-//! - [`time`], `io/` ([`net`]): the timer wheel and the mio reactor, installed
-//!   as the scheduler's driver.
+//! - `time/`, `io/` ([`net`]): the timer wheel and the mio reactor, installed
+//!   as the scheduler's driver; `timer_seam.rs`: the wheel as goro-hook's
+//!   timer driver on the runtime's threads.
 //! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
 //!
 //! # Panics and Go
@@ -44,7 +46,7 @@
 //! armed, no goroutine waits for IO, no `spawn_blocking` job is queued or
 //! running, no [`runtime::Handle`] clone is alive (it could spawn), and no
 //! thread outside the runtime that has used goro channels is awake (see
-//! [`hook::note_outside_thread`] for exactly how outside threads are known).
+//! [`goro_hook::note_outside_thread`] for exactly how outside threads are known).
 //!
 //! # Lock ranks
 //!
@@ -52,7 +54,8 @@
 //! channel lock is held:
 //!
 //! 0. a `goro-time` timer's state (it sends on its channel and re-arms its
-//!    alarm while holding it)
+//!    alarm while holding it); goro-hook's fallback timer state is a leaf
+//!    (nothing runs under it)
 //! 1. channel locks (several: in address order)
 //! 2. the reactor's poll lock (only try-locked; held while blocked in the OS
 //!    and while computing the timeout), then the timer wheel, then the
@@ -66,10 +69,8 @@
 //! slot; none is held while a goroutine is polled, except the turn, which
 //! only other `block_on` callers wait for.
 
-pub mod hook;
 pub mod leak;
 pub mod runtime;
-pub mod time;
 
 /// TCP and UDP sockets for goroutines (Go's package `net`).
 pub mod net {
@@ -81,10 +82,11 @@ mod io;
 mod blocking;
 mod context;
 mod loom;
-mod outside;
 mod registry;
 mod scheduler;
 mod task;
+mod time;
+mod timer_seam;
 
 use std::future::Future;
 use std::panic::Location;

@@ -42,7 +42,7 @@ pub(crate) fn forever_ids(
             .outside_handles
             .load(std::sync::atomic::Ordering::SeqCst)
             == 0
-        && !crate::outside::any_awake(None);
+        && !goro_hook::outside_threads_awake(None);
     if !closed {
         return Vec::new();
     }

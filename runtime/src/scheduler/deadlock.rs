@@ -23,7 +23,7 @@
 //!    foreign future (`future wait`: its waker is unknown, e.g. a tokio
 //!    oneshot);
 //! 6. no thread outside the runtime that has used goro channels is awake
-//!    (`crate::outside`).
+//!    (`goro_hook::outside_threads_awake`).
 //!
 //! If only (6) fails, the check registers a waker that re-runs it when an
 //! outside thread parks in a goro operation or exits. A `spawn_blocking`
@@ -45,10 +45,10 @@
 use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 
-use crate::hook::WaitReason;
 use crate::loom::{Ordering, StdArc};
 use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
 use crate::runtime::RuntimeError;
+use goro_hook::WaitReason;
 
 use super::Shared;
 
@@ -140,7 +140,7 @@ impl Shared {
             return None;
         }
         // (6) outside threads; re-checked when one of them sleeps or exits.
-        if crate::outside::any_awake(Some(self.recheck_waker())) {
+        if goro_hook::outside_threads_awake(Some(self.recheck_waker())) {
             return None;
         }
         // Re-check (2): a task pushed meanwhile means somebody was awake.

@@ -92,7 +92,11 @@ impl<T> Future for JoinHandle<T> {
                         std::ptr::from_ref::<crate::scheduler::Shared>(&*w.shared) as usize == rt
                     })
                 }) {
-                    crate::context::note_park(crate::hook::WaitReason::JoinWait, None, None);
+                    goro_hook::note_park(
+                        goro_hook::WaitReason::JoinWait,
+                        std::panic::Location::caller(),
+                        None,
+                    );
                 }
                 return Poll::Pending;
             }

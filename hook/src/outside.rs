@@ -19,7 +19,8 @@
 //! goroutine. The waker of such a parked thread marks it active again
 //! *before* unparking it, so a goroutine that wakes it and then parks is
 //! never taken for the last one awake. A thread inside `Runtime::block_on`
-//! runs the main goroutine and does not count.
+//! runs the main goroutine and does not count (the executor marks its
+//! threads with [`enter_runtime_thread`]).
 //!
 //! A thread that holds a handle it has not used yet (a handle moved into a
 //! freshly spawned thread that sleeps before its first operation) is not
@@ -35,7 +36,7 @@
 //! reads the states; a participant stores `BLOCKED`, then reads whether a
 //! recheck is wanted. One of the two sees the other's write.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
@@ -69,6 +70,8 @@ impl Drop for Registration {
 
 thread_local! {
     static ME: RefCell<Option<Registration>> = const { RefCell::new(None) };
+    /// Set while the thread is a runtime thread (`enter_runtime_thread`).
+    static RUNTIME_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// One outside participant (see the module docs), as held by the waker of a
@@ -81,7 +84,7 @@ thread_local! {
 /// ```
 /// // A plain thread announces itself before it holds a goro handle it will
 /// // use only later:
-/// let me = goro_runtime::hook::note_outside_thread().unwrap();
+/// let me = goro_hook::note_outside_thread().unwrap();
 /// me.wake(); // a wake-up before the park: the park returns at once
 /// assert!(!me.prepare_park());
 /// ```
@@ -145,10 +148,9 @@ fn wake_rechecks() {
 /// operation.
 ///
 /// ```
-/// assert!(goro_runtime::hook::note_outside_thread().is_some());
-/// goro_runtime::run(async {
-///     assert!(goro_runtime::hook::note_outside_thread().is_none());
-/// });
+/// assert!(goro_hook::note_outside_thread().is_some());
+/// let _runtime_thread = goro_hook::enter_runtime_thread();
+/// assert!(goro_hook::note_outside_thread().is_none());
 /// ```
 pub fn note_outside_thread() -> Option<OutsideThread> {
     if on_runtime_thread() {
@@ -172,45 +174,69 @@ pub fn note_outside_thread() -> Option<OutsideThread> {
 /// Whether this thread polls a goroutine or belongs to a runtime (worker,
 /// blocking pool).
 #[inline]
-pub(crate) fn on_runtime_thread() -> bool {
-    crate::context::with_worker(|w| w.is_some()) || crate::context::current_runtime().is_some()
+fn on_runtime_thread() -> bool {
+    crate::current_goroutine().is_some() || RUNTIME_THREAD.with(Cell::get)
 }
 
-/// Whether the calling thread is already a participant (cheap check used
-/// on the channels' hot path before [`note_outside_thread`]).
+/// Whether the calling thread is already a participant.
 #[inline]
-pub(crate) fn is_participant() -> bool {
+fn is_participant() -> bool {
     ME.try_with(|me| me.borrow().is_some()).unwrap_or(true)
 }
 
-/// Marks this thread (if a participant) as inside `block_on` until the
-/// guard is dropped.
-pub(crate) fn enter_block_on() -> BlockOnGuard {
+/// Executor side: marks the calling thread as a runtime thread (a worker,
+/// a blocking-pool thread, or a thread inside `block_on`, which runs the
+/// main goroutine) until the guard is dropped. It is then no outside
+/// participant: if it was one, it does not count as awake meanwhile.
+///
+/// ```
+/// let _me = goro_hook::note_outside_thread();
+/// {
+///     let _guard = goro_hook::enter_runtime_thread();
+///     assert!(goro_hook::note_outside_thread().is_none());
+/// }
+/// assert!(goro_hook::note_outside_thread().is_some());
+/// ```
+pub fn enter_runtime_thread() -> RuntimeThreadGuard {
+    let prev = RUNTIME_THREAD.with(|f| f.replace(true));
     let state = ME
         .try_with(|me| me.borrow().as_ref().map(|r| r.0.clone()))
         .ok()
         .flatten();
-    if let Some(s) = &state {
-        s.fetch_or(IN_RUNTIME, Ordering::SeqCst);
-    }
-    BlockOnGuard(state)
+    let had = state
+        .as_ref()
+        .map(|s| s.fetch_or(IN_RUNTIME, Ordering::SeqCst) & IN_RUNTIME != 0);
+    RuntimeThreadGuard { prev, state, had }
 }
 
-/// See [`enter_block_on`].
-pub(crate) struct BlockOnGuard(Option<Arc<AtomicU8>>);
+/// See [`enter_runtime_thread`].
+#[derive(Debug)]
+#[must_use = "the thread is a runtime thread only until the guard is dropped"]
+pub struct RuntimeThreadGuard {
+    prev: bool,
+    state: Option<Arc<AtomicU8>>,
+    had: Option<bool>,
+}
 
-impl Drop for BlockOnGuard {
+impl Drop for RuntimeThreadGuard {
     fn drop(&mut self) {
-        if let Some(s) = &self.0 {
+        RUNTIME_THREAD.with(|f| f.set(self.prev));
+        if let (Some(s), Some(false)) = (&self.state, self.had) {
             s.fetch_and(!IN_RUNTIME, Ordering::SeqCst);
         }
     }
 }
 
-/// Whether some participant may still wake a goroutine. If so and `recheck`
-/// is given, it is woken when that may have changed (a participant parks in
-/// a blocking operation or exits).
-pub(crate) fn any_awake(recheck: Option<&Waker>) -> bool {
+/// Executor side: whether some outside participant (see the module docs)
+/// may still wake a goroutine. If `recheck` is given, it is woken when that
+/// may have changed (a participant parks in a goro operation or exits).
+///
+/// ```
+/// let _guard = goro_hook::enter_runtime_thread();
+/// // Other threads of this process may be participants; this one is not.
+/// let _ = goro_hook::outside_threads_awake(None);
+/// ```
+pub fn outside_threads_awake(recheck: Option<&Waker>) -> bool {
     if let Some(w) = recheck {
         // Register first, then read the states (Dekker, module docs).
         let mut r = RECHECKS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -232,11 +258,11 @@ pub(crate) fn any_awake(recheck: Option<&Waker>) -> bool {
 /// One thread-local load on a goroutine.
 ///
 /// ```
-/// goro_runtime::hook::note_handle_use();
+/// goro_hook::note_handle_use();
 /// ```
 #[inline]
 pub fn note_handle_use() {
-    if crate::context::with_worker(|w| w.is_some()) {
+    if crate::current_goroutine().is_some() {
         return;
     }
     note_use_slow();
