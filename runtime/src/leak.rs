@@ -231,7 +231,11 @@ pub fn verify_none_with(opts: Options) -> Result<(), LeakReport> {
 ///
 /// ```
 /// goro_runtime::run(async {
-///     goro_runtime::spawn(goro_runtime::time::sleep(std::time::Duration::from_millis(5)));
+///     goro_runtime::spawn(async {
+///         for _ in 0..100 {
+///             goro_runtime::yield_now().await;
+///         }
+///     });
 ///     goro_runtime::leak::verify_none_async(Default::default()).await.unwrap();
 /// });
 /// ```

@@ -185,6 +185,7 @@ pub struct Builder {
     panic_policy: PanicPolicy,
     rng_seed: Option<u64>,
     detect_deadlocks: bool,
+    watchdog: Option<Duration>,
     keep_alive: Duration,
     /// The timer/IO driver idle workers park in (see `scheduler::park`).
     driver: Option<StdArc<dyn Driver>>,
@@ -197,6 +198,7 @@ impl fmt::Debug for Builder {
             .field("panic_policy", &self.panic_policy)
             .field("rng_seed", &self.rng_seed)
             .field("detect_deadlocks", &self.detect_deadlocks)
+            .field("watchdog", &self.watchdog)
             .field("thread_keep_alive", &self.keep_alive)
             .field("driver", &self.driver.is_some())
             .finish()
@@ -210,6 +212,7 @@ impl Default for Builder {
             panic_policy: PanicPolicy::Abort,
             rng_seed: None,
             detect_deadlocks: true,
+            watchdog: None,
             keep_alive: Duration::from_secs(10),
             driver: None,
         }
@@ -250,6 +253,23 @@ impl Builder {
     /// forever (for programs woken by means goro cannot see).
     pub fn detect_deadlocks(mut self, on: bool) -> Self {
         self.detect_deadlocks = on;
+        self
+    }
+
+    /// Starts a watchdog thread that looks for goroutines provably parked
+    /// forever (`leak::find_stuck`'s analysis) every `every` and logs each
+    /// newly found one once through `tracing` at warn level (target
+    /// `goro::watchdog`), with its dump block. Off by default.
+    ///
+    /// ```
+    /// let rt = goro_runtime::runtime::Runtime::builder()
+    ///     .watchdog(std::time::Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 7 }).unwrap(), 7);
+    /// ```
+    pub fn watchdog(mut self, every: Duration) -> Self {
+        self.watchdog = Some(every);
         self
     }
 
@@ -294,6 +314,7 @@ impl Builder {
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
             detect_deadlocks: self.detect_deadlocks,
+            watchdog: self.watchdog,
             keep_alive: self.keep_alive,
             driver: Some(driver),
             io,

@@ -138,6 +138,13 @@ impl Idle {
         }
     }
 
+    /// Whether every worker is parked (the deadlock check's trigger, Go's
+    /// "no M running" in `checkdead`).
+    pub(crate) fn all_parked(&self) -> bool {
+        // SeqCst: ordered with the decrement in `transition_to_parked`.
+        self.num_unparked.load(Ordering::SeqCst) == 0
+    }
+
     /// Back to "every worker awake, none searching" (runtime restart).
     pub(crate) fn reset(&self) {
         let mut sleepers = lock(&self.sleepers);

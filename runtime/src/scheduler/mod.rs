@@ -69,6 +69,7 @@ pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
+pub(crate) mod watchdog;
 pub(crate) mod worker;
 
 #[cfg(all(test, not(goro_loom)))]
@@ -138,6 +139,7 @@ pub(crate) struct Config {
     pub(crate) panic_policy: PanicPolicy,
     pub(crate) rng_seed: u64,
     pub(crate) detect_deadlocks: bool,
+    pub(crate) watchdog: Option<std::time::Duration>,
     pub(crate) keep_alive: std::time::Duration,
     pub(crate) driver: Option<StdArc<dyn park::Driver>>,
     /// Handle of the same driver for timers and sockets created on this
@@ -174,6 +176,10 @@ pub(crate) struct Shared {
     /// Live `Handle` clones (not the `Runtime`'s own): whoever holds one
     /// may spawn, so the deadlock check does not report while any lives.
     pub(crate) outside_handles: AtomicUsize,
+    /// `Builder::watchdog`. Set once.
+    watchdog: Option<std::time::Duration>,
+    /// Incremented by every `start` (the watchdog of an older start exits).
+    pub(crate) start_gen: AtomicUsize,
     /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
     pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
@@ -229,6 +235,8 @@ impl Shared {
             detect_deadlocks: cfg.detect_deadlocks,
             main_active: AtomicBool::new(false),
             outside_handles: AtomicUsize::new(0),
+            watchdog: cfg.watchdog,
+            start_gen: AtomicUsize::new(0),
             recheck: std::sync::OnceLock::new(),
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
@@ -289,6 +297,10 @@ impl Shared {
             }
         }
         *running = true;
+        let gen = self.start_gen.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(every) = self.watchdog {
+            watchdog::start(StdArc::downgrade(self), gen, every);
+        }
         Ok(())
     }
 

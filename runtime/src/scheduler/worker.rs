@@ -422,7 +422,7 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         } else {
             shared.core_wanted(ctx.index)
         };
-    if last && !must_run {
+    if !must_run && shared.idle.all_parked() {
         // Go: `checkdead` when the last M goes idle.
         ctx.shared.check_deadlock();
     }
