@@ -250,7 +250,7 @@ pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
     loop {
         match check(&h, &opts, me, finished) {
             Ok(()) => return Ok(()),
-            Err(r) if Instant::now() >= deadline => return Err(r),
+            Err(r) if Instant::now() >= deadline => return settle(&h, &opts, me, r).await,
             Err(_) => {}
         }
         if backoff < Duration::from_micros(50) {
@@ -260,6 +260,30 @@ pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
         }
         backoff = (backoff * 2).min(Duration::from_millis(100));
     }
+}
+
+/// The grace period is over and `report` lists leaked goroutines. Each
+/// `forever` result is sound on its own, but the world may just be
+/// settling (the timer that woke the caller is still counted as firing):
+/// for a short while, look again and keep the first report in which every
+/// leaked goroutine is proved stuck.
+async fn settle(
+    h: &Shared,
+    opts: &Options,
+    me: Option<GoroutineId>,
+    mut report: LeakReport,
+) -> Result<(), LeakReport> {
+    let until = Instant::now() + Duration::from_millis(20);
+    while opts.caller_done && !report.goroutines.iter().all(|g| g.forever) && Instant::now() < until
+    {
+        crate::yield_now().await;
+        if let Err(r) = check(h, opts, me, true) {
+            report = r;
+        } else {
+            return Ok(());
+        }
+    }
+    Err(report)
 }
 
 fn check(
