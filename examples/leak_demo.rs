@@ -72,7 +72,10 @@ async fn main() {
     match request_then_check(0).await {
         Ok(()) => println!("no goroutine left"),
         Err(report) => {
-            println!("goro found {} leaked goroutine(s):\n", report.goroutines().len());
+            println!(
+                "goro found {} leaked goroutine(s):\n",
+                report.goroutines().len()
+            );
             print!("{report}");
         }
     }

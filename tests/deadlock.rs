@@ -77,8 +77,7 @@ fn join_and_select_and_nil_are_asleep() {
                     v = nil.recv() => v,
                 }
             });
-            let n = goro::go!(async { goro::chan::Chan::<u8>::nil().send(1).await });
-            let _ = n;
+            drop(goro::go!(async { goro::chan::Chan::<u8>::nil().send(1).await }));
             h.await.unwrap()
         })
         .unwrap_err();
