@@ -62,7 +62,7 @@ async fn request_then_check(buffer: usize) -> Result<(), leak::LeakReport> {
     let before = Options::new().ignore_current();
     let r = finish_request(buffer, Duration::from_millis(10), slow.clone()).await;
     println!("finishRequest: {r:?}");
-    slow.close(); // the request completes, too late
+    slow.close(); // the request completes, too late: the caller has returned
     leak::verify_none_async(before.grace(Duration::from_millis(100))).await
 }
 

@@ -152,3 +152,61 @@ fn goro_test_fails_on_deadlock() {
         "{msg}"
     );
 }
+
+/// Waits (bounded) until `cond` holds on the runtime's goroutines.
+async fn until(mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        goro::yield_now().await;
+    }
+}
+
+#[test]
+fn find_stuck_while_running_only_the_sole_holder() {
+    goro::run(async {
+        // Sole holder: the goroutine's own handle is the channel's only one.
+        let alone = goro::go!(async {
+            let ch = make::<i32>(0);
+            ch.send(1).await;
+        });
+        // Not alone: main keeps a handle and may still receive.
+        let shared = make::<i32>(0);
+        let s = shared.clone();
+        let sharer = goro::go!(async move { s.send(2).await });
+        // Not inside its future: the only handle lives in an Arc others may hold.
+        let boxed = std::sync::Arc::new(make::<i32>(0));
+        let b = boxed.clone();
+        let in_arc = goro::go!(async move { b.send(3).await });
+        until(|| goro::runtime::snapshot().iter().filter(|g| g.wait_reason() == "chan send").count() == 3).await;
+        let stuck = leak::find_stuck();
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        assert_eq!(stuck[0].id, alone.id());
+        assert!(stuck[0].forever);
+        // The others are woken, so they were rightly not called stuck.
+        assert_eq!(shared.recv().await, Some(2));
+        assert_eq!(boxed.recv().await, Some(3));
+        sharer.await.unwrap();
+        in_arc.await.unwrap();
+        drop(alone);
+    });
+}
+
+#[test]
+fn a_clone_made_before_parking_is_not_forever() {
+    goro::run(async {
+        let (tx, rx) = (make::<goro::chan::Chan<i32>>(1), make::<()>(0));
+        let r2 = rx.clone();
+        let h = goro::go!(async move {
+            let ch = make::<i32>(0);
+            // Gives a clone away, then waits: the other side can answer.
+            tx.send(ch.clone()).await;
+            r2.close();
+            ch.recv().await
+        });
+        rx.recv().await;
+        until(|| goro::runtime::snapshot().iter().any(|g| g.wait_reason() == "chan receive")).await;
+        assert!(leak::find_stuck().is_empty());
+        drop(h);
+    });
+}

@@ -253,23 +253,9 @@ pub fn outside_threads_awake(recheck: Option<&Waker>) -> bool {
     awake
 }
 
-/// Called by channels on every use of a handle: registers the calling
-/// thread as an outside participant when it is not a runtime thread.
-/// One thread-local load on a goroutine.
-///
-/// ```
-/// goro_hook::note_handle_use();
-/// ```
-#[inline]
-pub fn note_handle_use() {
-    if crate::current_goroutine().is_some() {
-        return;
-    }
-    note_use_slow();
-}
-
+/// The part of [`note_handle_use`](crate::note_handle_use) off a goroutine.
 #[cold]
-fn note_use_slow() {
+pub(crate) fn note_use_off_goroutine() {
     if !is_participant() {
         let _ = note_outside_thread();
     }

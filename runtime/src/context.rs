@@ -25,7 +25,7 @@ use std::ptr;
 use std::task::Waker;
 use std::time::Instant;
 
-use goro_hook::{ParkNote, PollScope, TimerDriverGuard, WaitReason};
+use goro_hook::{HandleNote, ParkNote, PollScope, TimerDriverGuard, WaitReason};
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
@@ -142,20 +142,55 @@ pub(crate) fn poll_scoped<R>(
     record: &GoroutineRecord,
     waker: &Waker,
     poll: impl FnOnce() -> R,
-) -> (R, Option<ParkNote>) {
+) -> (R, Noted) {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
         .with_rng_state(record.rng_state());
     let out = scope.enter(poll);
     record.set_rng_state(scope.rng_state());
-    (out, scope.park())
+    let noted = Noted {
+        park: scope.park(),
+        handle: scope.handle_use(),
+    };
+    (out, noted)
+}
+
+/// What a poll told the hooks: its last park and its last handle use.
+#[derive(Clone, Copy)]
+pub(crate) struct Noted {
+    park: Option<ParkNote>,
+    handle: Option<HandleNote>,
+}
+
+/// Whether a goroutine whose future occupies `future` (address, size) and
+/// that parked as `park` after its last handle use `handle` is provably
+/// parked forever: it parks on one channel operation, the last handle it
+/// used belongs to that channel, was its only handle then, and lies inside
+/// the goroutine's own pinned future. Nobody else can reach that handle (a
+/// spawned future is `'static`: no other goroutine or thread borrows into
+/// it) and no other handle exists or can be made (only by cloning one), so
+/// the operation can never complete: nobody can send, receive or close.
+fn exclusive_forever(park: &ParkNote, handle: Option<HandleNote>, future: (usize, usize)) -> bool {
+    let (Some(h), Some(on)) = (handle, park.on) else {
+        return false;
+    };
+    matches!(park.reason, WaitReason::ChanSend | WaitReason::ChanReceive)
+        && on.id == h.object
+        && h.handles == 1
+        && h.handle >= future.0
+        && h.handle < future.0.saturating_add(future.1)
 }
 
 /// The wait to record for a poll that returned `Pending` after noting
-/// `noted` (`FutureWait` when the pending future said nothing).
-pub(crate) fn wait_record(noted: Option<ParkNote>) -> WaitRecord {
+/// `noted` (`FutureWait` when the pending future said nothing); `future`
+/// is the goroutine future's (address, size).
+pub(crate) fn wait_record(noted: Noted, future: (usize, usize)) -> WaitRecord {
     let since = with_worker(|w| w.map_or_else(Instant::now, |c| c.now.get()));
-    match noted {
+    let forever = noted
+        .park
+        .as_ref()
+        .is_some_and(|p| exclusive_forever(p, noted.handle, future));
+    match noted.park {
         Some(n) => WaitRecord {
             reason: n.reason,
             // A join's call site is inside the runtime (`JoinHandle::poll`):
@@ -163,12 +198,14 @@ pub(crate) fn wait_record(noted: Option<ParkNote>) -> WaitRecord {
             at: (n.reason != WaitReason::JoinWait).then_some(n.at),
             on: n.on,
             since,
+            forever,
         },
         None => WaitRecord {
             reason: WaitReason::FutureWait,
             at: None,
             on: None,
             since,
+            forever: false,
         },
     }
 }

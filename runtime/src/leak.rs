@@ -308,7 +308,9 @@ pub(crate) fn report(gs: &[GoroutineSnapshot], forever: &[GoroutineId]) -> LeakR
             dump.push('\n');
         }
         dump.push_str(&format_dump(std::slice::from_ref(g)));
-        if forever.contains(&g.id) {
+        if matches!(g.state, GoroutineState::Waiting { forever: true, .. }) {
+            dump.push_str(EXCLUSIVE_LINE);
+        } else if forever.contains(&g.id) {
             dump.push_str(FOREVER_LINE);
         }
     }
@@ -320,6 +322,10 @@ pub(crate) fn report(gs: &[GoroutineSnapshot], forever: &[GoroutineId]) -> LeakR
         dump,
     }
 }
+
+/// The line ending the block of a goroutine proved stuck when it parked.
+const EXCLUSIVE_LINE: &str =
+    "    parked forever: it holds the only handle of this channel; nobody else can ever send, receive or close\n";
 
 /// The line a provably stuck goroutine's block ends with.
 const FOREVER_LINE: &str =

@@ -448,13 +448,17 @@ impl Runtime {
         {
             let mut poll_main = || -> bool {
                 let mut cx = Context::from_waker(&waker);
+                let future = (
+                    std::ptr::from_ref::<F>(&fut) as usize,
+                    std::mem::size_of::<F>(),
+                );
                 record.set_running();
                 let (polled, noted) = context::poll_scoped(&record, &waker, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
                     Ok(Poll::Pending) => {
-                        record.set_waiting(context::wait_record(noted));
+                        record.set_waiting(context::wait_record(noted, future));
                         false
                     }
                     Ok(Poll::Ready(v)) => {

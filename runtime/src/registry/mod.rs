@@ -108,6 +108,8 @@ pub(crate) struct WaitRecord {
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) on: Option<WaitObject>,
     pub(crate) since: Instant,
+    /// Proved parked forever when it parked (`context::wait_record`).
+    pub(crate) forever: bool,
 }
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
@@ -202,6 +204,7 @@ impl GoroutineRecord {
                     at: w.at,
                     on: w.on,
                     since: w.since,
+                    forever: w.forever,
                 },
                 None => GoroutineState::Runnable,
             },

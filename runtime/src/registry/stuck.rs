@@ -7,8 +7,18 @@
 //! # Rules
 //!
 //! A goroutine is *forever* only when nothing that can still run could wake
-//! it; a false "forever" is a bug, a missed one a gap. goro proves it for a
-//! closed world: the goroutines considered are all parked for reasons only
+//! it; a false "forever" is a bug, a missed one a gap. goro proves it in two
+//! ways.
+//!
+//! 1. While the program runs, per goroutine, when it parks: it parks on one
+//!    channel operation through the only handle of that channel, and that
+//!    handle lies inside its own pinned future (`context::wait_record`).
+//!    Nobody else can reach the handle and no other can be made, so the
+//!    operation never completes. Cost: channels note each use of a handle
+//!    in the goroutine's poll scope (a thread-local `Cell` store, with the
+//!    `Arc`'s count read relaxed); the check itself runs only when parking.
+//!
+//! 2. For a closed world: the goroutines considered are all parked for reasons only
 //! another goroutine can end (`deadlock::asleep_for_good`: channel, select,
 //! sync primitive, join; not `sleep`, IO or a foreign future), no timer is
 //! armed, no goroutine waits for IO, no blocking job runs, no `Handle`
@@ -18,7 +28,7 @@
 //! of a `#[goro::test]` body, whose handles are dropped by then): a
 //! goroutine that may still act could wake any of them.
 
-use super::{GoroutineId, GoroutineSnapshot};
+use super::{GoroutineId, GoroutineSnapshot, GoroutineState};
 use crate::scheduler::deadlock::asleep_for_good;
 use crate::scheduler::Shared;
 
@@ -33,8 +43,13 @@ pub(crate) fn forever_ids(
     finished: bool,
 ) -> Vec<GoroutineId> {
     let others = all.iter().filter(|g| Some(g.id) != me);
+    let exclusive: Vec<GoroutineId> = others
+        .clone()
+        .filter(|g| matches!(g.state, GoroutineState::Waiting { forever: true, .. }))
+        .map(|g| g.id)
+        .collect();
     if me.is_some() && !finished {
-        return Vec::new();
+        return exclusive;
     }
     let closed = others.clone().all(asleep_for_good)
         && !shared.has_pending_activity()
@@ -44,7 +59,7 @@ pub(crate) fn forever_ids(
             == 0
         && !goro_hook::outside_threads_awake(None);
     if !closed {
-        return Vec::new();
+        return exclusive;
     }
     others.map(|g| g.id).collect()
 }

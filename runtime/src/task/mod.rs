@@ -101,6 +101,11 @@ impl<F: Future> Future for Goroutine<F> {
     type Output = Result<F::Output, Panic>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The future's place: pinned, so a handle inside it stays there.
+        let future = (
+            std::ptr::from_ref::<Self>(&self) as usize,
+            std::mem::size_of::<Self>(),
+        );
         let this = self.project();
         // SAFETY: the record lives in the task header, which outlives the
         // future being polled.
@@ -133,7 +138,7 @@ impl<F: Future> Future for Goroutine<F> {
         });
         let (out, dropped) = match polled {
             Poll::Pending => {
-                let w = context::wait_record(noted);
+                let w = context::wait_record(noted, future);
                 tracing::trace!(
                     target: "goro::park",
                     reason = w.reason.as_str(),
