@@ -77,7 +77,9 @@ fn join_and_select_and_nil_are_asleep() {
                     v = nil.recv() => v,
                 }
             });
-            drop(goro::go!(async { goro::chan::Chan::<u8>::nil().send(1).await }));
+            drop(goro::go!(async {
+                goro::chan::Chan::<u8>::nil().send(1).await
+            }));
             h.await.unwrap()
         })
         .unwrap_err();
@@ -197,15 +199,20 @@ fn no_report_while_a_plain_thread_may_send() {
     let ch = make::<i32>(0);
     let reqs = make::<i32>(0);
     let (ch2, reqs2) = (ch.clone(), reqs.clone());
-    // A plain thread serving requests: it has used goro channels, so it is
-    // a known outside participant; while it works (not parked in a goro
+    // A plain thread serving requests: it announces itself (goro learns
+    // about a thread from its first channel use, or from this call) before
+    // the goroutines it serves park; while it works (not parked in a goro
     // operation) it may wake anybody.
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
+        goro::hook::note_outside_thread();
+        ready_tx.send(()).unwrap();
         while let Some(x) = reqs2.recv_blocking() {
             std::thread::sleep(Duration::from_millis(150));
             ch2.send_blocking(x * 2);
         }
     });
+    ready.recv().unwrap();
     let v = rt
         .block_on(async move {
             reqs.send(21).await;

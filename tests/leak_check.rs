@@ -178,7 +178,14 @@ fn find_stuck_while_running_only_the_sole_holder() {
         let boxed = std::sync::Arc::new(make::<i32>(0));
         let b = boxed.clone();
         let in_arc = goro::go!(async move { b.send(3).await });
-        until(|| goro::runtime::snapshot().iter().filter(|g| g.wait_reason() == "chan send").count() == 3).await;
+        until(|| {
+            goro::runtime::snapshot()
+                .iter()
+                .filter(|g| g.wait_reason() == "chan send")
+                .count()
+                == 3
+        })
+        .await;
         let stuck = leak::find_stuck();
         assert_eq!(stuck.len(), 1, "{stuck:?}");
         assert_eq!(stuck[0].id, alone.id());
@@ -205,7 +212,12 @@ fn a_clone_made_before_parking_is_not_forever() {
             ch.recv().await
         });
         rx.recv().await;
-        until(|| goro::runtime::snapshot().iter().any(|g| g.wait_reason() == "chan receive")).await;
+        until(|| {
+            goro::runtime::snapshot()
+                .iter()
+                .any(|g| g.wait_reason() == "chan receive")
+        })
+        .await;
         assert!(leak::find_stuck().is_empty());
         drop(h);
     });

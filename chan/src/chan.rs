@@ -300,7 +300,11 @@ impl<T> Clone for Chan<T> {
         let inner = self.inner.clone();
         if let Some(h) = &inner {
             // A new handle: the count noted for this channel grows.
-            hook::note_handle_use(std::ptr::from_ref(self) as usize, h.id(), Arc::strong_count(h));
+            hook::note_handle_use(
+                std::ptr::from_ref(self) as usize,
+                h.id(),
+                Arc::strong_count(h),
+            );
         }
         Chan { inner }
     }

@@ -24,9 +24,12 @@
 //!
 //! A thread that holds a handle it has not used yet (a handle moved into a
 //! freshly spawned thread that sleeps before its first operation) is not
-//! known until that first operation: call [`note_outside_thread`] on it (or
-//! touch the handle, e.g. `clone` it) before parking the goroutines that
-//! it will wake.
+//! known until that first operation. The runtime reports a deadlock only
+//! after it persisted unchanged for 30 ms, which covers a thread that
+//! starts and uses its handle at once; a thread that waits longer before
+//! its first operation must call [`note_outside_thread`] (or use the
+//! handle, e.g. `clone` it) before the goroutines it will wake park, or the
+//! runtime be built with `detect_deadlocks(false)`.
 //!
 //! # Memory ordering
 //!

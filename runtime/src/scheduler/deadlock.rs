@@ -25,6 +25,12 @@
 //! 6. no thread outside the runtime that has used goro channels is awake
 //!    (`goro_hook::outside_threads_awake`).
 //!
+//! A deadlock is reported once it has persisted unchanged (the same
+//! goroutines, parked at the same instants) for 30 ms: a check runs again
+//! then. This gives a thread that was just handed a channel handle (which
+//! goro learns about only from its first operation) time to show itself;
+//! it is not needed for soundness otherwise.
+//!
 //! If only (6) fails, the check registers a waker that re-runs it when an
 //! outside thread parks in a goro operation or exits. A `spawn_blocking`
 //! job finishing and the last `Handle` clone being dropped also re-run it.
@@ -44,6 +50,12 @@
 
 use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+use crate::loom::lock;
+
+/// How long a deadlock must persist, unchanged, before it is reported.
+const CONFIRM: Duration = Duration::from_millis(30);
 
 use crate::loom::{Ordering, StdArc};
 use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
@@ -105,8 +117,36 @@ impl Shared {
         {
             return;
         }
-        if let Some(dump) = self.deadlocked() {
-            self.report_deadlock(dump);
+        let Some((dump, print)) = self.deadlocked() else {
+            *lock(&self.deadlock_suspect) = None;
+            return;
+        };
+        // Confirm: the same goroutines, parked the same way, a little
+        // later. A thread goro cannot know about yet (one that was just
+        // handed a handle and has not used it) usually shows itself within
+        // this delay.
+        let mut suspect = lock(&self.deadlock_suspect);
+        match &*suspect {
+            Some((since, p)) if *p == print => {
+                if since.elapsed() >= CONFIRM {
+                    drop(suspect);
+                    self.report_deadlock(dump);
+                }
+            }
+            _ => {
+                *suspect = Some((Instant::now(), print));
+                drop(suspect);
+                let recheck = self.recheck_waker().clone();
+                let spawned = std::thread::Builder::new()
+                    .name("goro-deadlock-confirm".into())
+                    .spawn(move || {
+                        std::thread::sleep(CONFIRM);
+                        recheck.wake();
+                    });
+                if spawned.is_err() {
+                    self.report_deadlock(dump);
+                }
+            }
         }
     }
 
@@ -115,8 +155,9 @@ impl Shared {
         self.abort_with(RuntimeError::Deadlock { dump });
     }
 
-    /// The dump, if the runtime is deadlocked now.
-    fn deadlocked(self: &StdArc<Self>) -> Option<String> {
+    /// The dump and a fingerprint of the parked goroutines, if the runtime
+    /// is deadlocked now.
+    fn deadlocked(self: &StdArc<Self>) -> Option<(String, Vec<(u64, Instant)>)> {
         // (3) timers (armed or being fired), IO, blocking jobs; (4)
         // handles. First: a timer or job that finished waking somebody
         // has pushed that goroutine before it stopped counting here, so
@@ -147,6 +188,13 @@ impl Shared {
         if self.main_woken.load(Ordering::Acquire) || !self.injector.is_empty() {
             return None;
         }
-        Some(format_dump(&gs))
+        let print = gs
+            .iter()
+            .map(|g| match g.state {
+                GoroutineState::Waiting { since, .. } => (g.id.as_u64(), since),
+                _ => (g.id.as_u64(), Instant::now()),
+            })
+            .collect();
+        Some((format_dump(&gs), print))
     }
 }

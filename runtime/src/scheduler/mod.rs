@@ -180,6 +180,10 @@ pub(crate) struct Shared {
     watchdog: Option<std::time::Duration>,
     /// Incremented by every `start` (the watchdog of an older start exits).
     pub(crate) start_gen: AtomicUsize,
+    /// A deadlock seen by the check but not yet confirmed: when, and the
+    /// parked goroutines' (id, parked since). Leaf lock.
+    pub(crate) deadlock_suspect:
+        Mutex<Option<(std::time::Instant, Vec<(u64, std::time::Instant)>)>>,
     /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
     pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
@@ -237,6 +241,7 @@ impl Shared {
             outside_handles: AtomicUsize::new(0),
             watchdog: cfg.watchdog,
             start_gen: AtomicUsize::new(0),
+            deadlock_suspect: Mutex::new(None),
             recheck: std::sync::OnceLock::new(),
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
