@@ -18,15 +18,16 @@
 //!    in the goroutine's poll scope (a thread-local `Cell` store, with the
 //!    `Arc`'s count read relaxed); the check itself runs only when parking.
 //!
-//! 2. For a closed world: the goroutines considered are all parked for reasons only
-//! another goroutine can end (`deadlock::asleep_for_good`: channel, select,
-//! sync primitive, join; not `sleep`, IO or a foreign future), no timer is
-//! armed, no goroutine waits for IO, no blocking job runs, no `Handle`
-//! clone is alive and no outside thread that used goro channels is awake.
-//! Then none of them can ever be woken, whatever they hold. The caller of a
-//! check is part of the world unless it declares itself finished (the end
-//! of a `#[goro::test]` body, whose handles are dropped by then): a
-//! goroutine that may still act could wake any of them.
+//! 2. For a closed world: the goroutines considered are all parked for
+//!    reasons only another goroutine can end (`deadlock::asleep_for_good`:
+//!    channel, select, sync primitive, join; not `sleep`, IO or a foreign
+//!    future), no timer is armed, no goroutine waits for IO, no blocking
+//!    job runs, no `Handle` clone is alive and no outside thread that used
+//!    goro channels is awake. Then none of them can ever be woken, whatever
+//!    they hold. The caller of a check is part of the world unless it
+//!    declares itself finished (the end of a `#[goro::test]` body, whose
+//!    handles are dropped by then): a goroutine that may still act could
+//!    wake any of them.
 
 use super::{GoroutineId, GoroutineSnapshot, GoroutineState};
 use crate::scheduler::deadlock::asleep_for_good;

@@ -54,6 +54,12 @@ use std::time::{Duration, Instant};
 
 use crate::loom::lock;
 
+/// A deadlock seen but not yet confirmed: when, and its fingerprint.
+pub(crate) type Suspect = (Instant, Fingerprint);
+
+/// The parked goroutines: (id, parked since).
+pub(crate) type Fingerprint = Vec<(u64, Instant)>;
+
 /// How long a deadlock must persist, unchanged, before it is reported.
 const CONFIRM: Duration = Duration::from_millis(30);
 
@@ -157,7 +163,7 @@ impl Shared {
 
     /// The dump and a fingerprint of the parked goroutines, if the runtime
     /// is deadlocked now.
-    fn deadlocked(self: &StdArc<Self>) -> Option<(String, Vec<(u64, Instant)>)> {
+    fn deadlocked(self: &StdArc<Self>) -> Option<(String, Fingerprint)> {
         // (3) timers (armed or being fired), IO, blocking jobs; (4)
         // handles. First: a timer or job that finished waking somebody
         // has pushed that goroutine before it stopped counting here, so

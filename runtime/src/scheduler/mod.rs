@@ -182,8 +182,7 @@ pub(crate) struct Shared {
     pub(crate) start_gen: AtomicUsize,
     /// A deadlock seen by the check but not yet confirmed: when, and the
     /// parked goroutines' (id, parked since). Leaf lock.
-    pub(crate) deadlock_suspect:
-        Mutex<Option<(std::time::Instant, Vec<(u64, std::time::Instant)>)>>,
+    pub(crate) deadlock_suspect: Mutex<Option<deadlock::Suspect>>,
     /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
     pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
