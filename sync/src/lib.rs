@@ -8,3 +8,6 @@ pub mod sema;
 
 // Context and the x/sync groups (context helper).
 pub mod context;
+pub mod errgroup;
+pub mod singleflight;
+mod catch_unwind;

@@ -76,6 +76,11 @@ pub struct Context {
     repr: Repr,
 }
 
+// A panic cannot leave a context inconsistent: no user code runs under its
+// locks, and every state change is made whole under them.
+impl std::panic::UnwindSafe for Context {}
+impl std::panic::RefUnwindSafe for Context {}
+
 #[derive(Clone)]
 enum Repr {
     Background,

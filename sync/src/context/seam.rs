@@ -43,6 +43,11 @@ impl Drop for DeadlineTimer {
 /// thread when the caller is not on a goro runtime.
 #[track_caller]
 pub(crate) fn go(fut: impl Future<Output = ()> + Send + 'static) {
+    go_at(fut, std::panic::Location::caller())
+}
+
+/// [`go`] with the spawn site to record.
+pub(crate) fn go_at(fut: impl Future<Output = ()> + Send + 'static, _at: &'static std::panic::Location<'static>) {
     match goro_runtime::runtime::Handle::try_current() {
         Some(rt) => drop(rt.spawn(fut)),
         None => {
