@@ -36,7 +36,10 @@ fn wait_done(c: &Context) {
     let done = c.done();
     let start = Instant::now();
     while done.try_recv() != Err(TryRecvError::Closed) {
-        assert!(start.elapsed() < GUARD, "context not done after {GUARD:?}: {c:?}");
+        assert!(
+            start.elapsed() < GUARD,
+            "context not done after {GUARD:?}: {c:?}"
+        );
         std::thread::yield_now();
     }
 }
@@ -55,7 +58,10 @@ fn types_are_send_sync() {
 /// Go: TestBackground, TestTODO.
 #[test]
 fn background_and_todo() {
-    for (c, name) in [(context::background(), "context.Background"), (context::todo(), "context.TODO")] {
+    for (c, name) in [
+        (context::background(), "context.Background"),
+        (context::todo(), "context.TODO"),
+    ] {
         assert_eq!(format!("{c:?}"), name);
         assert!(c.done().is_nil_for_test());
         assert_eq!(c.err(), None);
@@ -102,7 +108,10 @@ fn test_deadline(c: &Context, name: &str) {
 fn deadline() {
     let short = Duration::from_millis(1);
     let (c, _k1) = context::with_deadline(&context::background(), Instant::now() + short);
-    assert!(format!("{c:?}").starts_with("context.Background.WithDeadline("), "{c:?}");
+    assert!(
+        format!("{c:?}").starts_with("context.Background.WithDeadline("),
+        "{c:?}"
+    );
     test_deadline(&c, "WithDeadline");
 
     let (c, _k2) = context::with_deadline(&context::background(), Instant::now() + short);
@@ -124,7 +133,10 @@ fn deadline() {
 fn timeout() {
     let short = Duration::from_millis(1);
     let (c, _k1) = context::with_timeout(&context::background(), short);
-    assert!(format!("{c:?}").starts_with("context.Background.WithDeadline("), "{c:?}");
+    assert!(
+        format!("{c:?}").starts_with("context.Background.WithDeadline("),
+        "{c:?}"
+    );
     test_deadline(&c, "WithTimeout");
 
     let (c, _k2) = context::with_timeout(&context::background(), short);
@@ -178,14 +190,21 @@ fn values() {
         c.value::<K>().copied().flatten().unwrap_or("")
     }
     fn check(c: &Context, nm: &str, v1: &str, v2: &str, v3: &str) {
-        assert_eq!((get::<K1>(c), get::<K2>(c), get::<K3>(c)), (v1, v2, v3), "{nm}");
+        assert_eq!(
+            (get::<K1>(c), get::<K2>(c), get::<K3>(c)),
+            (v1, v2, v3),
+            "{nm}"
+        );
     }
     let c0 = context::background();
     check(&c0, "c0", "", "", "");
 
     let c1 = context::with_value(&context::background(), K1, Some("c1k1"));
     check(&c1, "c1", "c1k1", "", "");
-    assert!(format!("{c1:?}").starts_with("context.Background.WithValue("), "{c1:?}");
+    assert!(
+        format!("{c1:?}").starts_with("context.Background.WithValue("),
+        "{c1:?}"
+    );
 
     let c2 = context::with_value(&c1, K2, Some("c2k2"));
     check(&c2, "c2", "c1k1", "c2k2", "");
@@ -196,7 +215,11 @@ fn values() {
 
     let o0 = other(&context::background());
     check(&o0, "o0", "", "", "");
-    let o1 = other(&context::with_value(&context::background(), K1, Some("c1k1")));
+    let o1 = other(&context::with_value(
+        &context::background(),
+        K1,
+        Some("c1k1"),
+    ));
     check(&o1, "o1", "c1k1", "", "");
     let o2 = context::with_value(&o1, K2, Some("o2k2"));
     check(&o2, "o2", "c1k1", "o2k2", "");
@@ -239,15 +262,24 @@ fn cause_table() {
     // "WithCancel"
     let (c, cancel) = context::with_cancel(&bg);
     cancel();
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::Canceled), canceled.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::Canceled), canceled.clone())
+    );
     // "WithCancelCause"
     let (c, cancel) = context::with_cancel_cause(&bg);
     cancel.cancel_with_cause(Some(cause_err.clone()));
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::Canceled), cause.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::Canceled), cause.clone())
+    );
     // "WithCancelCause nil"
     let (c, cancel) = context::with_cancel_cause(&bg);
     cancel.cancel_with_cause(None);
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::Canceled), canceled.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::Canceled), canceled.clone())
+    );
     // "WithCancelCause: parent cause before child"
     let (parent, cancel_parent) = context::with_cancel_cause(&bg);
     let (child, cancel_child) = context::with_cancel_cause(&parent);
@@ -264,29 +296,50 @@ fn cause_table() {
     let (parent, cancel) = context::with_cancel_cause(&bg);
     let (child, _k) = context::with_cancel(&parent);
     cancel.cancel_with_cause(Some(cause_err.clone()));
-    assert_eq!((child.err(), cause_text(&child)), (Some(Error::Canceled), cause.clone()));
+    assert_eq!(
+        (child.err(), cause_text(&child)),
+        (Some(Error::Canceled), cause.clone())
+    );
     // "WithTimeout"
     let (c, _k) = context::with_timeout(&bg, Duration::ZERO);
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::DeadlineExceeded), exceeded.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::DeadlineExceeded), exceeded.clone())
+    );
     // "WithTimeout canceled"
     let (c, cancel) = context::with_timeout(&bg, VERY_LONG);
     cancel();
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::Canceled), canceled.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::Canceled), canceled.clone())
+    );
     // "WithTimeoutCause"
     let (c, _k) = context::with_timeout_cause(&bg, Duration::ZERO, cause_err.clone());
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::DeadlineExceeded), cause.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::DeadlineExceeded), cause.clone())
+    );
     // "WithTimeoutCause canceled"
     let (c, cancel) = context::with_timeout_cause(&bg, VERY_LONG, cause_err.clone());
     cancel();
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::Canceled), canceled.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::Canceled), canceled.clone())
+    );
     // "WithTimeoutCause stacked": the parent's deadline (and cause) wins
     let (p, _k1) = context::with_cancel_cause(&bg);
     let (p, _k2) = context::with_timeout_cause(&p, Duration::ZERO, cause_err.clone());
     let (c, _k3) = context::with_timeout_cause(&p, VERY_LONG, Arc::new(MyErr("other")));
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::DeadlineExceeded), cause.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::DeadlineExceeded), cause.clone())
+    );
     // "WithDeadlineCause"
     let (c, _k) = context::with_deadline_cause(&bg, Instant::now(), cause_err.clone());
-    assert_eq!((c.err(), cause_text(&c)), (Some(Error::DeadlineExceeded), cause.clone()));
+    assert_eq!(
+        (c.err(), cause_text(&c)),
+        (Some(Error::DeadlineExceeded), cause.clone())
+    );
     // "WithoutCancel"
     assert_eq!(cause_text(&context::without_cancel(&bg)), None);
     // "WithoutCancel canceled"
@@ -312,7 +365,9 @@ fn cause_race() {
                 assert!(start.elapsed() < GUARD);
                 std::hint::spin_loop();
             }
-            context::cause(&ctx).expect("err() is set but cause is not").to_string()
+            context::cause(&ctx)
+                .expect("err() is set but cause is not")
+                .to_string()
         })
     };
     cancel.cancel_with("race cause");
@@ -322,7 +377,8 @@ fn cause_race() {
 /// Go: TestWithoutCancel.
 #[test]
 fn without_cancel() {
-    let (ctx, cancel) = context::with_cancel(&context::with_value(&context::background(), K1, Some("v")));
+    let (ctx, cancel) =
+        context::with_cancel(&context::with_value(&context::background(), K1, Some("v")));
     let w = context::without_cancel(&ctx);
     assert!(format!("{w:?}").ends_with(".WithoutCancel"));
     cancel();
@@ -343,7 +399,11 @@ fn after_func_called_after_cancel() {
     let donec = make::<()>(0);
     let d = donec.clone();
     let stop = context::after_func(&ctx, move || d.close());
-    assert_eq!(donec.try_recv(), Err(TryRecvError::Empty), "after_func called before the context is done");
+    assert_eq!(
+        donec.try_recv(),
+        Err(TryRecvError::Empty),
+        "after_func called before the context is done"
+    );
     cancel();
     assert_eq!(donec.recv_blocking(), None);
     assert!(!stop(), "stop() = true, want false");
@@ -387,7 +447,10 @@ fn after_func_not_called_after_stop() {
     let p = probe.clone();
     let _s = context::after_func(&ctx, move || p.close());
     assert_eq!(probe.recv_blocking(), None);
-    assert!(!called.load(Ordering::SeqCst), "after_func called after stop");
+    assert!(
+        !called.load(Ordering::SeqCst),
+        "after_func called after stop"
+    );
     assert!(!stop(), "stop() = true, want false (already stopped)");
 }
 
@@ -450,7 +513,11 @@ fn propagation_through_a_thousand_deep_chain() {
         let mut cancels = Vec::new();
         let mut leaf = root.clone();
         for i in 0..1000 {
-            let (c, f) = if i % 2 == 0 { context::with_cancel(&leaf) } else { context::with_timeout(&other(&leaf), VERY_LONG) };
+            let (c, f) = if i % 2 == 0 {
+                context::with_cancel(&leaf)
+            } else {
+                context::with_timeout(&other(&leaf), VERY_LONG)
+            };
             cancels.push(f);
             leaf = c;
         }
@@ -516,7 +583,10 @@ fn deadline_fires_within_timer_resolution() {
                 assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
                 best = best.min(took - d);
             }
-            assert!(best < Duration::from_millis(5), "best of 5 late by {best:?} for {d:?}");
+            assert!(
+                best < Duration::from_millis(5),
+                "best of 5 late by {best:?} for {d:?}"
+            );
         }
     });
 }
@@ -572,7 +642,11 @@ fn a_dropped_done_wait_loses_nothing() {
 
 #[test]
 fn under_tokio() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (root, cancel) = context::with_cancel(&context::background());
         let mut tasks = Vec::new();

@@ -94,9 +94,15 @@ fn try_go() {
             Ok(())
         };
         for i in 0..n {
-            assert!(g.try_go(f(ch.clone())), "TryGo should succeed but got fail at {i}-th call.");
+            assert!(
+                g.try_go(f(ch.clone())),
+                "TryGo should succeed but got fail at {i}-th call."
+            );
         }
-        assert!(!g.try_go(f(ch.clone())), "TryGo is expected to fail but succeeded.");
+        assert!(
+            !g.try_go(f(ch.clone())),
+            "TryGo is expected to fail but succeeded."
+        );
         let c = ch.clone();
         goro::go!(async move {
             for _ in 0..n {
@@ -104,15 +110,24 @@ fn try_go() {
             }
         });
         g.wait().await.unwrap();
-        assert!(g.try_go(f(ch.clone())), "TryGo should succeed after all goroutines.");
+        assert!(
+            g.try_go(f(ch.clone())),
+            "TryGo should succeed after all goroutines."
+        );
         let c = ch.clone();
         goro::go!(async move { c.recv().await });
         g.wait().await.unwrap();
 
         // Switch limit.
         g.set_limit(1);
-        assert!(g.try_go(f(ch.clone())), "TryGo should succeed after the limit changed.");
-        assert!(!g.try_go(f(ch.clone())), "TryGo is expected to fail but succeeded.");
+        assert!(
+            g.try_go(f(ch.clone())),
+            "TryGo should succeed after the limit changed."
+        );
+        assert!(
+            !g.try_go(f(ch.clone())),
+            "TryGo is expected to fail but succeeded."
+        );
         let c = ch.clone();
         goro::go!(async move { c.recv().await });
         g.wait().await.unwrap();
@@ -120,7 +135,10 @@ fn try_go() {
         // Block all calls.
         g.set_limit(0);
         for _ in 0..1 << 10 {
-            assert!(!g.try_go(f(ch.clone())), "TryGo should fail but got succeeded.");
+            assert!(
+                !g.try_go(f(ch.clone())),
+                "TryGo should fail but got succeeded."
+            );
         }
         g.wait().await.unwrap();
     });
@@ -175,7 +193,8 @@ fn set_limit_while_active_panics() {
         })
         .await;
         let g2 = g.clone();
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || g2.set_limit(3))).unwrap_err();
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || g2.set_limit(3)))
+            .unwrap_err();
         assert_eq!(
             err.downcast_ref::<String>().map(String::as_str),
             Some("errgroup: modify limit while 1 goroutines in the group are still active")
@@ -240,7 +259,10 @@ fn panicking_member_stops_the_runtime() {
 /// the other members end.
 #[test]
 fn panicking_member_is_reported_by_wait() {
-    let rt = Runtime::builder().on_goroutine_panic(PanicPolicy::Ignore).build().unwrap();
+    let rt = Runtime::builder()
+        .on_goroutine_panic(PanicPolicy::Ignore)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (g, ctx) = Group::<E>::with_context(&context::background());
         let c = ctx.clone();
@@ -254,7 +276,10 @@ fn panicking_member_is_reported_by_wait() {
         let err = waiter.await.unwrap_err();
         assert!(err.is_panic());
         let payload = err.into_panic();
-        assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("member boom"));
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("member boom")
+        );
         assert_eq!(context::cause(&ctx).unwrap().to_string(), "member boom");
     })
     .unwrap();
@@ -301,7 +326,11 @@ fn dropped_waits_lose_nothing() {
 
 #[test]
 fn under_tokio() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (g, ctx) = Group::<E>::with_context(&context::background());
         g.set_limit(4);

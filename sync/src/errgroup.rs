@@ -273,7 +273,9 @@ impl<E: Send + 'static> Group<E> {
             let held = sem.len();
             if held != 0 {
                 drop(st);
-                panic!("errgroup: modify limit while {held} goroutines in the group are still active");
+                panic!(
+                    "errgroup: modify limit while {held} goroutines in the group are still active"
+                );
             }
         }
         st.sem = usize::try_from(n).ok().map(goro_chan::make);

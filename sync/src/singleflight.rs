@@ -113,17 +113,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Group<K, V> {
     ///
     /// ```
     /// use goro_sync::singleflight::Group;
-    /// # goro_runtime::run(async {
-    /// let g = std::sync::Arc::new(Group::<u32, String>::new());
+    /// let g = Group::<u32, String>::new();
     /// let gate = goro_chan::make::<()>(0);
-    /// let (g2, r) = (g.clone(), gate.clone());
-    /// let leader = goro_runtime::spawn(async move {
-    ///     g2.do_call(1, async move { r.recv().await; "once".to_string() }).await
+    /// let (a, b, ()) = futures::executor::block_on(async {
+    ///     futures::join!(
+    ///         g.do_call(1, async { gate.recv().await; "once".to_string() }),
+    ///         g.do_call(1, async { "never runs: joins the call in flight".to_string() }),
+    ///         async { gate.close() },
+    ///     )
     /// });
-    /// goro_runtime::yield_now().await; // (the leader is now in flight)
-    /// gate.close();
-    /// assert_eq!(leader.await.unwrap().0, "once");
-    /// # });
+    /// assert_eq!(a, ("once".to_string(), true));
+    /// assert_eq!(b, ("once".to_string(), true));
     /// ```
     pub async fn do_call<F>(&self, key: K, fut: F) -> (V, bool)
     where
@@ -211,7 +211,10 @@ impl<K: Hash + Eq, V> Leader<'_, K, V> {
         self.ended = true;
         let dups = {
             let mut calls = self.group.lock();
-            if calls.get(self.key).is_some_and(|c| Arc::ptr_eq(c, self.call)) {
+            if calls
+                .get(self.key)
+                .is_some_and(|c| Arc::ptr_eq(c, self.call))
+            {
                 calls.remove(self.key);
             }
             // Under the lock: no waiter can count itself in after this.

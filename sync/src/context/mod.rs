@@ -42,9 +42,9 @@
 mod after_func;
 mod error;
 pub(crate) mod seam;
-mod tree;
 #[cfg(test)]
 mod tests;
+mod tree;
 mod value;
 
 use std::fmt;
@@ -212,9 +212,15 @@ impl Drop for Context {
         let mut cur = std::mem::replace(&mut self.repr, Repr::Background);
         loop {
             let parent = match &mut cur {
-                Repr::Cancel(a) => Arc::get_mut(a).map(|n| std::mem::replace(&mut n.parent, background())),
-                Repr::Value(a) => Arc::get_mut(a).map(|n| std::mem::replace(&mut n.parent, background())),
-                Repr::WithoutCancel(a) => Arc::get_mut(a).map(|p| std::mem::replace(p, background())),
+                Repr::Cancel(a) => {
+                    Arc::get_mut(a).map(|n| std::mem::replace(&mut n.parent, background()))
+                }
+                Repr::Value(a) => {
+                    Arc::get_mut(a).map(|n| std::mem::replace(&mut n.parent, background()))
+                }
+                Repr::WithoutCancel(a) => {
+                    Arc::get_mut(a).map(|p| std::mem::replace(p, background()))
+                }
                 Repr::Background | Repr::Todo => None,
             };
             // `cur`'s node now has a root for a parent: dropping it is shallow.
@@ -240,7 +246,11 @@ impl fmt::Debug for Context {
                     write!(f, "{:?}.WithDeadline({d:?} [{left:?}])", c.parent)
                 }
             },
-            Repr::Value(v) => write!(f, "{:?}.WithValue({}, {})", v.parent, v.key_name, v.value_name),
+            Repr::Value(v) => write!(
+                f,
+                "{:?}.WithValue({}, {})",
+                v.parent, v.key_name, v.value_name
+            ),
             Repr::WithoutCancel(p) => write!(f, "{p:?}.WithoutCancel"),
         }
     }
@@ -311,7 +321,8 @@ impl CancelCauseFunc {
     /// assert_eq!(context::cause(&ctx).unwrap().to_string(), "disk full");
     /// ```
     pub fn cancel_with(&self, err: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
-        self.ctx.cancel(Error::Canceled, Some(Arc::from(err.into())));
+        self.ctx
+            .cancel(Error::Canceled, Some(Arc::from(err.into())));
     }
 
     /// Cancels the context with a shared cause (`None`: Go's `cancel(nil)`).
@@ -424,7 +435,11 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
 /// assert_eq!(context::cause(&ctx).unwrap().to_string(), "too slow");
 /// ```
 #[track_caller]
-pub fn with_deadline_cause(parent: &Context, deadline: Instant, cause: Cause) -> (Context, CancelFunc) {
+pub fn with_deadline_cause(
+    parent: &Context,
+    deadline: Instant,
+    cause: Cause,
+) -> (Context, CancelFunc) {
     let c = deadline_ctx(parent, deadline, Some(cause));
     let cancel = CancelFunc { f: cancel_fn(&c) };
     (context_of(c), cancel)
@@ -476,7 +491,11 @@ pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFunc
 /// assert_eq!(context::cause(&ctx).unwrap().to_string(), "slow backend");
 /// ```
 #[track_caller]
-pub fn with_timeout_cause(parent: &Context, timeout: Duration, cause: Cause) -> (Context, CancelFunc) {
+pub fn with_timeout_cause(
+    parent: &Context,
+    timeout: Duration,
+    cause: Cause,
+) -> (Context, CancelFunc) {
     match Instant::now().checked_add(timeout) {
         Some(d) => with_deadline_cause(parent, d, cause),
         None => with_cancel(parent),

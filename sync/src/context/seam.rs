@@ -27,7 +27,10 @@ pub(crate) struct DeadlineTimer(Alarm);
 /// Calls `f` once at `deadline` (on whichever thread processes timers; `f`
 /// must be short and must not block).
 #[track_caller]
-pub(crate) fn arm_deadline(deadline: Instant, f: impl Fn() + Send + Sync + 'static) -> DeadlineTimer {
+pub(crate) fn arm_deadline(
+    deadline: Instant,
+    f: impl Fn() + Send + Sync + 'static,
+) -> DeadlineTimer {
     let alarm = Alarm::new(f);
     alarm.reset_at(deadline);
     DeadlineTimer(alarm)
@@ -47,7 +50,10 @@ pub(crate) fn go(fut: impl Future<Output = ()> + Send + 'static) {
 }
 
 /// [`go`] with the spawn site to record.
-pub(crate) fn go_at(fut: impl Future<Output = ()> + Send + 'static, _at: &'static std::panic::Location<'static>) {
+pub(crate) fn go_at(
+    fut: impl Future<Output = ()> + Send + 'static,
+    _at: &'static std::panic::Location<'static>,
+) {
     match goro_runtime::runtime::Handle::try_current() {
         Some(rt) => drop(rt.spawn(fut)),
         None => {

@@ -59,9 +59,16 @@ fn million_short_lived_children_leave_the_parent_flat() {
         // 1M children of ~200 bytes each would be ~200 MB if any were kept;
         // allow 16 MB of allocator noise (4 KiB pages).
         let grown_kib = a.saturating_sub(b) * 4;
-        assert!(grown_kib < 16 * 1024, "RSS grew by {grown_kib} KiB over 1M children");
+        assert!(
+            grown_kib < 16 * 1024,
+            "RSS grew by {grown_kib} KiB over 1M children"
+        );
     }
-    assert!(start.elapsed() < Duration::from_secs(120), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
