@@ -10,7 +10,7 @@ use std::sync::Arc;
 use goro::chan::make;
 use goro::context::{self, Error};
 use goro::runtime::{PanicPolicy, Runtime, RuntimeError};
-use goro::sync::errgroup::Group;
+use goro::sync::errgroup::{Group, GroupExt, Member};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct E(u32);
@@ -324,6 +324,10 @@ fn dropped_waits_lose_nothing() {
     });
 }
 
+fn tokio_spawn(m: Member) {
+    drop(tokio::spawn(m));
+}
+
 #[test]
 fn under_tokio() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -337,19 +341,19 @@ fn under_tokio() {
         let sum = Arc::new(AtomicUsize::new(0));
         for i in 0..16 {
             let sum = sum.clone();
-            g.go(async move {
+            let member = async move {
                 sum.fetch_add(i, Ordering::SeqCst);
                 Ok(())
-            })
-            .await;
+            };
+            g.go_with(member, tokio_spawn).await;
         }
         let c = ctx.clone();
-        g.go(async move {
+        let sibling = async move {
             c.done().recv().await;
             Err(E(2))
-        })
-        .await;
-        g.go(async { Err(E(1)) }).await;
+        };
+        g.go_with(sibling, tokio_spawn).await;
+        g.go_with(async { Err(E(1)) }, tokio_spawn).await;
         assert_eq!(g.wait().await, Err(E(1)));
         assert_eq!(sum.load(Ordering::SeqCst), (0..16).sum());
     });
@@ -360,10 +364,14 @@ fn on_plain_threads() {
     let g = Group::<E>::new();
     let gate = make::<()>(0);
     let r = gate.clone();
-    futures::executor::block_on(g.go(async move {
-        r.recv().await;
-        Err(E(3))
-    }));
+    let thread_spawn = |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)));
+    futures::executor::block_on(g.go_with(
+        async move {
+            r.recv().await;
+            Err(E(3))
+        },
+        thread_spawn,
+    ));
     let t = {
         let g = g.clone();
         std::thread::spawn(move || futures::executor::block_on(g.wait()))

@@ -6,12 +6,20 @@
 //!
 //! As x/sync's: a count of running members (Go uses a `WaitGroup`), the
 //! first error (Go's `errOnce`), and the limit as a buffered channel of
-//! tokens: [`Group::go`] sends a token before starting a member (so it parks
-//! while the group is at its limit) and the member takes one back when it
-//! ends. `wait` parks on an *idle* channel that the last member to end
-//! closes. Every wait is a goro channel operation, so each is cancel-safe:
-//! a `go` dropped while parked took no token and started nothing; a `wait`
-//! dropped loses nothing.
+//! tokens: [`Group::go_with`] sends a token before starting a member (so it
+//! parks while the group is at its limit) and the member takes one back
+//! when it ends. `wait` parks on an *idle* channel that the last member to
+//! end closes. Every wait is a goro channel operation, so each is
+//! cancel-safe: a `go` dropped while parked took no token and started
+//! nothing; a `wait` dropped loses nothing.
+//!
+//! Starting a member needs an executor's spawn, and this crate does not
+//! depend on the runtime (it talks to it only through `goro-hook`, which
+//! spawns closures, not futures): [`Group::go_with`] and
+//! [`Group::try_go_with`] take the spawn function, and the facade's
+//! `goro::sync::errgroup::GroupExt` supplies goro's as `go` and `try_go`
+//! (as `goro::sync::WaitGroupExt` does for `WaitGroup::go`). Under tokio,
+//! pass `|m| drop(tokio::spawn(m))`.
 //!
 //! # Panics
 //!
@@ -34,6 +42,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use goro_chan::Chan;
@@ -41,18 +50,42 @@ use goro_chan::Chan;
 use crate::catch_unwind::{message, CatchUnwind};
 use crate::context::{self, CancelCauseFunc, Context};
 
+/// A member of a group as handed to the spawn function of
+/// [`Group::go_with`]: run it to completion on any executor.
+///
+/// ```
+/// let m: goro_sync::errgroup::Member = Box::pin(async {});
+/// futures::executor::block_on(m);
+/// ```
+pub type Member = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// A group of goroutines working on subtasks of one task (Go:
 /// `errgroup.Group`). `Clone` shares the group.
 ///
-/// ```
-/// use goro_sync::errgroup::Group;
-/// # goro_runtime::run(async {
+/// On a goro runtime, `goro::sync::errgroup::GroupExt` adds `go` and
+/// `try_go`, which start members as goroutines:
+///
+/// ```ignore
+/// use goro::sync::errgroup::{Group, GroupExt};
 /// let g = Group::<String>::new();
-/// for i in 0..3 {
-///     g.go(async move { if i == 1 { Err(format!("task {i} failed")) } else { Ok(()) } }).await;
-/// }
-/// assert_eq!(g.wait().await, Err("task 1 failed".to_string()));
-/// # });
+/// g.go(async { Err("failed".to_string()) }).await;
+/// assert_eq!(g.wait().await, Err("failed".to_string()));
+/// ```
+///
+/// This crate does not depend on the runtime, so here the spawning is
+/// explicit ([`go_with`](Group::go_with)); any executor's spawn will do:
+///
+/// ```
+/// use goro_sync::errgroup::{Group, Member};
+/// let spawn = |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)));
+/// futures::executor::block_on(async {
+///     let g = Group::<String>::new();
+///     for i in 0..3 {
+///         g.go_with(async move { if i == 1 { Err(format!("task {i} failed")) } else { Ok(()) } }, spawn)
+///             .await;
+///     }
+///     assert_eq!(g.wait().await, Err("task 1 failed".to_string()));
+/// });
 /// ```
 pub struct Group<E> {
     inner: Arc<Inner<E>>,
@@ -148,15 +181,17 @@ impl<E: Send + 'static> Group<E> {
     /// and the panic's message after a panic.
     ///
     /// ```
-    /// use goro_sync::{context, errgroup::Group};
-    /// # goro_runtime::run(async {
-    /// let (g, ctx) = Group::<&str>::with_context(&context::background());
-    /// let c = ctx.clone();
-    /// g.go(async move { c.done().recv().await; Ok(()) }).await; // waits for a sibling's error
-    /// g.go(async { Err("boom") }).await;
-    /// assert_eq!(g.wait().await, Err("boom"));
-    /// assert!(ctx.err().is_some());
-    /// # });
+    /// use goro_sync::{context, errgroup::{Group, Member}};
+    /// let spawn = |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)));
+    /// futures::executor::block_on(async {
+    ///     let (g, ctx) = Group::<&str>::with_context(&context::background());
+    ///     let c = ctx.clone();
+    ///     // This member waits for a sibling's error to cancel the context.
+    ///     g.go_with(async move { c.done().recv().await; Ok(()) }, spawn).await;
+    ///     g.go_with(async { Err("boom") }, spawn).await;
+    ///     assert_eq!(g.wait().await, Err("boom"));
+    ///     assert!(ctx.err().is_some());
+    /// });
     /// ```
     #[track_caller]
     pub fn with_context(ctx: &Context) -> (Self, Context) {
@@ -164,57 +199,64 @@ impl<E: Send + 'static> Group<E> {
         (Self::with_cancel(Some(cancel)), ctx)
     }
 
-    /// Starts `fut` in a new goroutine as a member of the group, first
-    /// parking while the group is at its limit (Go: `g.Go(f)`). The first
-    /// member to return an error sets the group's error and cancels its
-    /// context. Cancel-safe: dropped while parked, it started nothing.
+    /// Starts `fut` as a member of the group, handing it to `spawn` to run
+    /// concurrently (a new goroutine, task or thread), after first parking
+    /// while the group is at its limit (Go: `g.Go(f)`). The first member to
+    /// return an error sets the group's error and cancels its context.
+    /// Cancel-safe: dropped while parked, it started nothing.
     ///
-    /// Off a goro runtime the member runs on a new thread.
+    /// On a goro runtime, `goro::sync::errgroup::GroupExt::go` is this with
+    /// goro's spawn; under tokio, pass `|m| drop(tokio::spawn(m))`.
     ///
     /// ```
-    /// # goro_runtime::run(async {
-    /// let g = goro_sync::errgroup::Group::<()>::new();
-    /// g.set_limit(1);
-    /// g.go(async { Ok(()) }).await;
-    /// g.go(async { Ok(()) }).await; // parks until the first ends
-    /// assert!(g.wait().await.is_ok());
-    /// # });
+    /// use goro_sync::errgroup::{Group, Member};
+    /// // Any executor's spawn will do; here each member gets a thread.
+    /// let spawn = |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)));
+    /// futures::executor::block_on(async {
+    ///     let g = Group::<String>::new();
+    ///     g.set_limit(1);
+    ///     for i in 0..3 {
+    ///         // parks while the previous member runs
+    ///         g.go_with(async move { if i == 1 { Err(format!("task {i} failed")) } else { Ok(()) } }, spawn)
+    ///             .await;
+    ///     }
+    ///     assert_eq!(g.wait().await, Err("task 1 failed".to_string()));
+    /// });
     /// ```
-    #[track_caller]
-    pub fn go<F>(&self, fut: F) -> impl Future<Output = ()> + Send + '_
+    pub fn go_with<'a, F, S>(&'a self, fut: F, spawn: S) -> impl Future<Output = ()> + Send + 'a
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
+        S: FnOnce(Member) + Send + 'a,
     {
         let sem = self.inner.lock().sem.clone();
-        let at = std::panic::Location::caller();
         async move {
             if let Some(sem) = &sem {
                 sem.send(()).await;
             }
-            self.start(fut, sem, at);
+            spawn(self.member(fut, sem));
         }
     }
 
-    /// Starts `fut` as [`go`](Group::go) does if the group is below its
-    /// limit, and returns true; returns false (dropping `fut`) if it is at
-    /// its limit (Go: `g.TryGo(f)`).
+    /// Starts `fut` as [`go_with`](Group::go_with) does if the group is
+    /// below its limit, and returns true; returns false (dropping `fut`) if
+    /// it is at its limit (Go: `g.TryGo(f)`).
     ///
     /// ```
-    /// # goro_runtime::run(async {
-    /// let g = goro_sync::errgroup::Group::<()>::new();
+    /// use goro_sync::errgroup::{Group, Member};
+    /// let spawn = |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)));
+    /// let g = Group::<()>::new();
     /// g.set_limit(1);
     /// let gate = goro_chan::make::<()>(0);
     /// let r = gate.clone();
-    /// assert!(g.try_go(async move { r.recv().await; Ok(()) }));
-    /// assert!(!g.try_go(async { Ok(()) }));
+    /// assert!(g.try_go_with(async move { r.recv().await; Ok(()) }, spawn));
+    /// assert!(!g.try_go_with(async { Ok(()) }, spawn));
     /// gate.close();
-    /// assert!(g.wait().await.is_ok());
-    /// # });
+    /// assert!(futures::executor::block_on(g.wait()).is_ok());
     /// ```
-    #[track_caller]
-    pub fn try_go<F>(&self, fut: F) -> bool
+    pub fn try_go_with<F, S>(&self, fut: F, spawn: S) -> bool
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
+        S: FnOnce(Member),
     {
         let sem = self.inner.lock().sem.clone();
         if let Some(s) = &sem {
@@ -222,36 +264,35 @@ impl<E: Send + 'static> Group<E> {
                 return false;
             }
         }
-        self.start(fut, sem, std::panic::Location::caller());
+        spawn(self.member(fut, sem));
         true
     }
 
-    fn start<F>(&self, fut: F, sem: Option<Chan<()>>, at: &'static std::panic::Location<'static>)
+    /// Counts a member in and wraps `fut` as its body: record its error or
+    /// panic, and end the membership however it ends.
+    fn member<F>(&self, fut: F, sem: Option<Chan<()>>) -> Member
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         self.inner.lock().active += 1;
-        let member = Member {
+        let member = Membership {
             inner: self.inner.clone(),
             sem,
         };
-        crate::context::seam::go_at(
-            async move {
-                // Ends the membership however the future ends (returns,
-                // panics, or is dropped with the runtime).
-                let member = member;
-                match CatchUnwind(fut).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => member.inner.fail(e),
-                    Err(payload) => {
-                        member.inner.panicked(message(&payload));
-                        drop(member);
-                        std::panic::resume_unwind(payload);
-                    }
+        Box::pin(async move {
+            // Ends the membership however the future ends (returns,
+            // panics, or is dropped with its executor).
+            let member = member;
+            match CatchUnwind(fut).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => member.inner.fail(e),
+                Err(payload) => {
+                    member.inner.panicked(message(&payload));
+                    drop(member);
+                    std::panic::resume_unwind(payload);
                 }
-            },
-            at,
-        );
+            }
+        })
     }
 
     /// Limits the group to `n` members running at once; a negative `n`
@@ -292,11 +333,10 @@ impl<E: Send + 'static> Group<E> {
     /// docs).
     ///
     /// ```
-    /// # goro_runtime::run(async {
-    /// let g = goro_sync::errgroup::Group::<u32>::new();
-    /// g.go(async { Err(7) }).await;
-    /// assert_eq!(g.wait().await, Err(7));
-    /// # });
+    /// use goro_sync::errgroup::{Group, Member};
+    /// let g = Group::<u32>::new();
+    /// assert!(g.try_go_with(async { Err(7) }, |m: Member| drop(std::thread::spawn(move || futures::executor::block_on(m)))));
+    /// assert_eq!(futures::executor::block_on(g.wait()), Err(7));
     /// ```
     pub async fn wait(&self) -> Result<(), E> {
         loop {
@@ -346,13 +386,13 @@ impl<E> Inner<E> {
 }
 
 /// One running member; dropping it ends the membership.
-struct Member<E> {
+struct Membership<E> {
     inner: Arc<Inner<E>>,
     /// The limit's channel this member holds a token of.
     sem: Option<Chan<()>>,
 }
 
-impl<E> Drop for Member<E> {
+impl<E> Drop for Membership<E> {
     fn drop(&mut self) {
         if let Some(sem) = &self.sem {
             let _ = sem.try_recv();

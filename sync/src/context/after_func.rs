@@ -39,7 +39,7 @@ impl AfterFunc {
             st.0.take()
         };
         if let Some(f) = f {
-            seam::go(async move { f() });
+            seam::go(f);
         }
     }
 
