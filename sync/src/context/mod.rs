@@ -308,7 +308,8 @@ impl fmt::Debug for CancelFunc {
 #[must_use = "dropping a CancelCauseFunc cancels its context at once"]
 pub struct CancelCauseFunc {
     ctx: Arc<CancelCtx>,
-    f: Box<dyn Fn() + Send + Sync>,
+    /// The plain cancel (`cancel()`); it also cancels on drop.
+    cancel: CancelFunc,
 }
 
 impl CancelCauseFunc {
@@ -342,13 +343,7 @@ impl Deref for CancelCauseFunc {
     type Target = dyn Fn() + Send + Sync;
 
     fn deref(&self) -> &Self::Target {
-        &*self.f
-    }
-}
-
-impl Drop for CancelCauseFunc {
-    fn drop(&mut self) {
-        (self.f)();
+        &*self.cancel
     }
 }
 
@@ -400,7 +395,7 @@ pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
 pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
     let c = CancelCtx::new(parent, parent.deadline(), Origin::Cancel);
     let cancel = CancelCauseFunc {
-        f: cancel_fn(&c),
+        cancel: CancelFunc { f: cancel_fn(&c) },
         ctx: c.clone(),
     };
     (context_of(c), cancel)
