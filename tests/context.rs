@@ -374,7 +374,7 @@ fn cause_race() {
     assert_eq!(reader.join().unwrap(), "race cause");
 }
 
-/// Go: TestWithoutCancel.
+/// Go: `WithoutCancel`'s documented behaviour (values kept, never done).
 #[test]
 fn without_cancel() {
     let (ctx, cancel) =
@@ -479,7 +479,7 @@ fn after_func_on_background() {
     assert!(!stop());
 }
 
-/// Go: TestWithCancelCanceledParent / the "parent already done" path.
+/// Go: TestWithCancelCanceledParent (a child of a parent cancelled with a cause).
 #[test]
 fn child_of_a_done_parent_is_done() {
     let (parent, cancel) = context::with_cancel_cause(&context::background());

@@ -179,7 +179,7 @@ fn go_limit() {
     run(2).unwrap();
 }
 
-/// x/sync: TestSetLimit panics while members are active (Go's text).
+/// `set_limit` while members are active panics with x/sync's `SetLimit` text.
 #[test]
 fn set_limit_while_active_panics() {
     goro::run(async {
