@@ -63,3 +63,28 @@ fn pending_time_after() {
         assert!(h.await.unwrap());
     });
 }
+
+#[test]
+fn child_of_a_live_parent_context() {
+    goro::run(async {
+        let (parent, cancel) = goro::context::with_cancel(&goro::context::background());
+        let (child, _child_cancel) = goro::context::with_cancel(&parent);
+        let h = goro::go!(async move {
+            child.done().recv().await;
+            child.err().is_some()
+        });
+        // Wait (bounded) until it parked on the child's done channel.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !goro::runtime::snapshot()
+            .iter()
+            .any(|g| g.id == h.id() && g.wait_reason() == "chan receive")
+        {
+            assert!(std::time::Instant::now() < deadline, "did not park");
+            goro::yield_now().await;
+        }
+        // The parent's cancel is held by main, which runs: not stuck.
+        assert!(leak::find_stuck().is_empty());
+        cancel();
+        assert!(h.await.unwrap());
+    });
+}
