@@ -212,16 +212,15 @@ pub fn verify_none_with(opts: Options) -> Result<(), LeakReport> {
         return Ok(());
     };
     let me = crate::current_id();
-    let deadline = Instant::now() + opts.grace;
-    let mut backoff = Duration::from_micros(1);
+    let mut retry = Retry::new(opts.grace);
     loop {
-        match check(&h, &opts, me, opts.caller_done) {
-            Ok(()) => return Ok(()),
-            Err(r) if Instant::now() >= deadline => return Err(r),
-            Err(_) => {}
+        let Err(r) = check(&h, &opts, me, opts.caller_done) else {
+            return Ok(());
+        };
+        match retry.pause() {
+            Some(d) => std::thread::sleep(d),
+            None => return Err(r),
         }
-        std::thread::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())));
-        backoff = (backoff * 2).min(Duration::from_millis(100));
     }
 }
 
@@ -245,20 +244,40 @@ pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
         return Ok(());
     };
     let me = crate::current_id();
-    let deadline = Instant::now() + opts.grace;
-    let mut backoff = Duration::from_micros(1);
+    let mut retry = Retry::new(opts.grace);
     loop {
-        match check(&h, &opts, me, finished) {
-            Ok(()) => return Ok(()),
-            Err(r) if Instant::now() >= deadline => return settle(&h, &opts, me, r).await,
-            Err(_) => {}
+        let Err(r) = check(&h, &opts, me, finished) else {
+            return Ok(());
+        };
+        match retry.pause() {
+            Some(d) if d < Duration::from_micros(50) => crate::yield_now().await,
+            Some(d) => nap(d).await,
+            None => return settle(&h, &opts, me, r).await,
         }
-        if backoff < Duration::from_micros(50) {
-            crate::yield_now().await;
-        } else {
-            nap(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+}
+
+/// goleak's retry schedule: pauses of 1 µs doubling up to 100 ms, until
+/// the grace period is over.
+struct Retry {
+    deadline: Instant,
+    backoff: Duration,
+}
+
+impl Retry {
+    fn new(grace: Duration) -> Self {
+        Retry {
+            deadline: Instant::now() + grace,
+            backoff: Duration::from_micros(1),
         }
-        backoff = (backoff * 2).min(Duration::from_millis(100));
+    }
+
+    /// The next pause, or `None` once the grace period is over.
+    fn pause(&mut self) -> Option<Duration> {
+        let left = self.deadline.checked_duration_since(Instant::now())?;
+        let d = self.backoff.min(left);
+        self.backoff = (self.backoff * 2).min(Duration::from_millis(100));
+        Some(d)
     }
 }
 
