@@ -17,7 +17,9 @@
 //!    job is queued or running (`has_pending_activity`): each could wake a
 //!    goroutine later;
 //! 4. no [`Handle`](crate::runtime::Handle) clone is alive: its holder could
-//!    spawn a goroutine;
+//!    spawn a goroutine (the `Runtime`'s own handle, borrowed through
+//!    `Runtime::handle`, is not counted: a thread spawning through a shared
+//!    `&Runtime` while `block_on` runs must hold a clone);
 //! 5. every goroutine is parked for a reason only another goroutine can end
 //!    (channel, select, sync primitive, join): not `sleep`, `IO wait`, or a
 //!    foreign future (`future wait`: its waker is unknown, e.g. a tokio
