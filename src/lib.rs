@@ -12,7 +12,16 @@ pub use goro_runtime::{
 pub use goro_chan as chan;
 
 /// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
-pub use goro_sync as sync;
+///
+/// Everything in [`goro_sync`], plus [`WaitGroupExt`](sync::WaitGroupExt)
+/// (`wg.go(fut)`), which needs the runtime to spawn.
+pub mod sync {
+    pub use goro_sync::*;
+
+    pub use crate::waitgroup_go::WaitGroupExt;
+}
+
+mod waitgroup_go;
 
 /// Go's package `context`: cancellation, deadlines and values across goroutines.
 pub use goro_sync::context;

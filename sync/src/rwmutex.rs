@@ -198,7 +198,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// assert!(m.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwMutexReadGuard<'_, T>> {
-        self.try_acquire_read().then_some(RwMutexReadGuard { lock: self })
+        self.try_acquire_read().then(|| RwMutexReadGuard { lock: self })
     }
 
     /// Locks for writing if that is possible without waiting (Go: `TryLock`).
@@ -215,7 +215,7 @@ impl<T: ?Sized> RwMutex<T> {
         self.state
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            .then_some(RwMutexWriteGuard { lock: self })
+            .then(|| RwMutexWriteGuard { lock: self })
     }
 
     /// A mutable reference to the value without locking.
