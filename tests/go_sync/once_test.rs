@@ -94,39 +94,47 @@ fn test_once_value_panic() {
 /// A panicking async init is reported to the goroutines already waiting.
 #[test]
 fn once_value_panic_reaches_waiters() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    fn message(p: Box<dyn std::any::Any + Send>) -> Option<String> {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+    }
     run(async {
         let f: Arc<OnceValue<i32>> = Arc::new(OnceValue::new());
         let gate = make::<()>(0);
         let started = make::<()>(0);
         let runner = {
             let (f, gate, started) = (f.clone(), gate.clone(), started.clone());
-            goro::spawn(async move {
-                f.get_or_init(|| async move {
+            go(async move {
+                AssertUnwindSafe(f.get_or_init(|| async move {
                     started.send(()).await;
                     gate.recv().await;
                     panic!("init failed")
-                })
-                .await;
+                }))
+                .catch_unwind()
+                .await
+                .map(|v| *v)
+                .map_err(message)
             })
         };
         started.recv().await; // the runner is inside its init now
         let waiter = {
             let f = f.clone();
-            goro::spawn(async move {
-                f.get_or_init(|| async { 0 }).await;
+            go(async move {
+                AssertUnwindSafe(f.get_or_init(|| async { 0 }))
+                    .catch_unwind()
+                    .await
+                    .map(|v| *v)
+                    .map_err(message)
             })
         };
         // Whether the waiter parks before the panic or arrives after it, it
         // must panic with the init's message.
         gate.close();
-        for h in [runner, waiter] {
-            let e = h.await.expect_err("both panic");
-            let p = e.into_panic();
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            assert_eq!(msg.as_deref(), Some("init failed"));
-        }
+        assert_eq!(runner.await, Err(Some("init failed".to_string())));
+        assert_eq!(waiter.await, Err(Some("init failed".to_string())));
     });
 }
