@@ -327,6 +327,8 @@ impl<T: ?Sized> RwMutex<T> {
                         Pick::Stop
                     } else if kind == KIND_WRITE {
                         taken = true;
+                        // Before the handoff is published (see `drain`).
+                        self.state.fetch_or(WRITER, Ordering::Relaxed);
                         Pick::Take
                     } else {
                         Pick::Skip
@@ -334,7 +336,6 @@ impl<T: ?Sized> RwMutex<T> {
                 });
                 if taken {
                     locked.state.writers -= 1;
-                    self.state.fetch_or(WRITER, Ordering::Relaxed);
                 }
                 false
             };

@@ -378,6 +378,10 @@ impl Queue {
     /// `pick` takes, giving each status `to` and moving its waker to `wl`.
     /// Stops at the first [`Pick::Stop`], or when `wl` is full.
     ///
+    /// `pick` must make every state change that a `Take` implies (adding a
+    /// reader, the held weight...) itself: the status store that follows
+    /// publishes the grant, and the woken owner may act on it at once.
+    ///
     /// Returns true if it stopped because `wl` was full: wake `wl` after
     /// unlocking, then call again (with the same bound) to go on.
     pub(crate) fn drain(
@@ -399,13 +403,14 @@ impl Queue {
                 cur = next;
                 continue;
             }
+            if wl.is_full() {
+                // Checked before `pick`, which may commit state for a Take.
+                return true;
+            }
             match pick(data) {
                 Pick::Stop => break,
                 Pick::Skip => {}
                 Pick::Take => {
-                    if wl.is_full() {
-                        return true;
-                    }
                     // SAFETY: queued here, lock held.
                     let links = unsafe { self.unlink(cur) };
                     // SAFETY: last access to the node (module invariants).
@@ -571,8 +576,6 @@ pub(crate) fn release_batch<S>(
     }
 }
 
-#[cfg(test)]
-const WAITER_SIZE: usize = std::mem::size_of::<Waiter>();
 
 #[cfg(all(test, not(goro_loom)))]
 mod tests {
@@ -608,7 +611,8 @@ mod tests {
         assert_eq!(unsafe { g.queue.remove(&a) }, Status::Woken);
         a.reset();
         c.reset();
-        assert!(WAITER_SIZE <= 96, "waiter node grew to {WAITER_SIZE} bytes");
+        let size = std::mem::size_of::<Waiter>();
+        assert!(size <= 96, "waiter node grew to {size} bytes");
     }
 
     #[test]
