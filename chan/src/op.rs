@@ -63,7 +63,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use goro_runtime::hook::{self, ObjectDetail, WaitObject, WaitReason};
+use goro_hook::{self as hook, ObjectDetail, WaitObject, WaitReason};
 
 use crate::cell::{CellState, SelCell};
 use crate::hchan::{Hchan, Locked, RecvNow, SendNow};

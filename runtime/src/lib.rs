@@ -2,7 +2,8 @@
 //!
 //! This crate owns everything that owns threads or time: tasks, the scheduler,
 //! the goroutine registry, timers and the IO reactor. Channels (`goro-chan`)
-//! and sync primitives talk to it only through [`hook`].
+//! and sync primitives talk to it only through `goro-hook`: the runtime polls
+//! every goroutine inside a `goro_hook::PollScope`.
 //!
 //! ```
 //! let sum = goro_runtime::run(async {
@@ -61,7 +62,6 @@
 //! slot; none is held while a goroutine is polled, except the turn, which
 //! only other `block_on` callers wait for.
 
-pub mod hook;
 pub mod runtime;
 pub mod time;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::context::{self, WorkerCtx};
+use crate::context;
 use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
@@ -391,16 +391,15 @@ impl Runtime {
         let mut panicked = None;
         shared.wake_main();
         {
-            let mut poll_main = |ctx: &WorkerCtx| -> bool {
+            let mut poll_main = || -> bool {
                 let mut cx = Context::from_waker(&waker);
-                // SAFETY: `record` outlives this poll (it lives until after
-                // the run loop returns); `waker` outlives the guard (dropped
-                // at the end of this closure).
-                let guard = unsafe { context::enter_poll(Some(ctx), &record, &waker) };
                 record.set_running();
-                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                let (polled, noted) = context::poll_scoped(&record, &waker, || {
+                    catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                });
+                match polled {
                     Ok(Poll::Pending) => {
-                        record.set_waiting(guard.wait_record());
+                        record.set_waiting(context::wait_record(noted));
                         false
                     }
                     Ok(Poll::Ready(v)) => {

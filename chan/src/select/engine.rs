@@ -86,7 +86,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use goro_runtime::hook::{self, WaitReason};
+use goro_hook::{self as hook, WaitReason};
 
 use super::case::{BlockingCase, CaseKind, ChanLock, SelectCase};
 use super::inline_vec::{InlineVec, INLINE_CASES};

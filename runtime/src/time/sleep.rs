@@ -18,8 +18,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::wheel::{Action, Key};
-use crate::hook::{note_park, WaitReason};
 use crate::io::driver::Handle;
+use goro_hook::{note_park, WaitReason};
 
 /// Pauses the current goroutine for at least `d` (Go's `time.Sleep`).
 ///
