@@ -32,9 +32,9 @@
 //! the primitive as if it had never waited, passing on any lock, permit or
 //! signal it was handed meanwhile (the *pass-on rule*, `src/sema.rs`).
 //!
-//! Parking goes through the runtime's hook ([`note_park`](goro_runtime::hook::note_park)
+//! Parking goes through the [`goro_hook`] seam ([`note_park`](goro_hook::note_park)
 //! with Go's wait reasons, `sync.Mutex.Lock` and so on), a no-op off the goro
-//! runtime.
+//! runtime: this crate does not depend on the runtime.
 //!
 //! # Locking
 //!
@@ -48,8 +48,8 @@
 //! RUSTFLAGS="--cfg goro_loom" cargo test -p goro-sync --release --lib loom
 //! ```
 
-// The wait-reason seam (moves to the std-only goro-hook crate).
-pub(crate) use goro_runtime::hook;
+// The wait-reason seam.
+pub(crate) use goro_hook as hook;
 
 pub(crate) use goro_chan::__block_on as block_on;
 
