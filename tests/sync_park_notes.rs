@@ -13,13 +13,18 @@ async fn await_parked(reason: &str, on: &str) -> String {
     for _ in 0..100_000 {
         let dump = goro::runtime::dump();
         if dump.lines().any(|l| l.contains(&header))
-            && dump.lines().any(|l| l.contains("parked at") && l.contains(on))
+            && dump
+                .lines()
+                .any(|l| l.contains("parked at") && l.contains(on))
         {
             return dump;
         }
         goro::yield_now().await;
     }
-    panic!("no goroutine parked on {reason}:\n{}", goro::runtime::dump());
+    panic!(
+        "no goroutine parked on {reason}:\n{}",
+        goro::runtime::dump()
+    );
 }
 
 fn rt() -> goro::Runtime {
@@ -33,7 +38,11 @@ fn mutex_and_rwmutex_waits_are_named() {
         let g = m.lock().await;
         let m2 = m.clone();
         let h = goro::spawn(async move { drop(m2.lock().await) });
-        let dump = await_parked("sync.Mutex.Lock", "on sync.Mutex made at tests/sync_park_notes.rs").await;
+        let dump = await_parked(
+            "sync.Mutex.Lock",
+            "on sync.Mutex made at tests/sync_park_notes.rs",
+        )
+        .await;
         assert!(dump.contains("sync_park_notes.rs"), "{dump}");
         drop(g);
         h.await.unwrap();

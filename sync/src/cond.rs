@@ -137,9 +137,9 @@ impl Cond {
 
     fn bind<T: ?Sized>(&self, m: &Mutex<T>) {
         let addr = m as *const Mutex<T> as *const () as usize;
-        if let Err(bound) = self
-            .mutex
-            .compare_exchange(0, addr, Ordering::Relaxed, Ordering::Relaxed)
+        if let Err(bound) =
+            self.mutex
+                .compare_exchange(0, addr, Ordering::Relaxed, Ordering::Relaxed)
         {
             if bound != addr {
                 panic!("sync: Cond.Wait with a guard of another Mutex");
@@ -165,7 +165,9 @@ impl Default for Cond {
 
 impl fmt::Debug for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cond").field("waiters", &self.sema.lock().queue.len()).finish()
+        f.debug_struct("Cond")
+            .field("waiters", &self.sema.lock().queue.len())
+            .finish()
     }
 }
 

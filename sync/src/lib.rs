@@ -54,16 +54,16 @@ pub(crate) use goro_hook as hook;
 pub(crate) use goro_chan::__block_on as block_on;
 
 // Primitives (sync helper).
+pub mod cond;
 pub(crate) mod loom;
 #[cfg(all(test, goro_loom))]
 mod loom_tests;
 pub mod mutex;
+pub mod once;
 pub mod rwmutex;
 pub(crate) mod sema;
 pub mod semaphore;
 pub mod waitgroup;
-pub mod once;
-pub mod cond;
 
 pub use cond::Cond;
 pub use mutex::{Mutex, MutexGuard};

@@ -160,7 +160,9 @@ fn loom_weighted_handoff_and_cancel() {
         let (s2, s3) = (sem.clone(), sem.clone());
         let canceller = thread::spawn(move || {
             let mut f = pin!(s2.acquire(&Never, 1));
-            if let std::task::Poll::Ready(r) = f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            if let std::task::Poll::Ready(r) =
+                f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+            {
                 // Acquired at once: a successful acquire is released by its caller.
                 r.unwrap();
                 s2.release(1);

@@ -192,7 +192,12 @@ impl<T: ?Sized> Mutex<T> {
                 return None;
             }
             // Acquire: pairs with the Release of the previous unlock.
-            match self.state.compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+            match self.state.compare_exchange_weak(
+                s,
+                s | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Some(MutexGuard { mutex: self }),
                 Err(a) => s = a,
             }
@@ -229,7 +234,10 @@ impl<T: ?Sized> Mutex<T> {
                 new &= !WOKEN;
             }
             // Acquire: pairs with the Release of the previous unlock.
-            match self.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(a) => s = a,
             }
@@ -261,7 +269,12 @@ impl<T: ?Sized> Mutex<T> {
                 s = self.state.load(Ordering::Relaxed);
                 continue;
             }
-            match self.state.compare_exchange_weak(s, s & !LOCKED, Ordering::Release, Ordering::Relaxed) {
+            match self.state.compare_exchange_weak(
+                s,
+                s & !LOCKED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(a) => s = a,
             }
@@ -280,7 +293,10 @@ impl<T: ?Sized> Mutex<T> {
             return false;
         }
         // STARVING implies a non-empty queue (invariant).
-        let p = g.queue.pop_front(Status::Handed).expect("starving mutex has waiters");
+        let p = g
+            .queue
+            .pop_front(Status::Handed)
+            .expect("starving mutex has waiters");
         let mut clear = 0;
         if g.queue.is_empty() {
             clear |= WAITERS;
@@ -312,12 +328,18 @@ impl<T: ?Sized> Mutex<T> {
             if g.queue.len() == 1 {
                 new &= !WAITERS;
             }
-            match self.state.compare_exchange_weak(s, new, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(a) => s = a,
             }
         }
-        let p = g.queue.pop_front(Status::Woken).expect("WAITERS implies a waiter");
+        let p = g
+            .queue
+            .pop_front(Status::Woken)
+            .expect("WAITERS implies a waiter");
         drop(g);
         p.waker.wake();
     }
@@ -415,7 +437,10 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
                 if this.woken {
                     new &= !WOKEN;
                 }
-                match m.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed) {
+                match m
+                    .state
+                    .compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+                {
                     Ok(_) => {
                         drop(g);
                         this.woken = false;
@@ -431,17 +456,28 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
                 // Go: a woken waiter that lost after starving for over 1 ms
                 // switches the mutex to starvation mode (the lock is held:
                 // STARVING implies LOCKED).
-                if s & LOCKED != 0 && this.since.is_some_and(|t| t.elapsed() > STARVATION_THRESHOLD) {
+                if s & LOCKED != 0
+                    && this
+                        .since
+                        .is_some_and(|t| t.elapsed() > STARVATION_THRESHOLD)
+                {
                     new |= STARVING;
                 }
             }
-            match m.state.compare_exchange_weak(s, new, Ordering::Relaxed, Ordering::Relaxed) {
+            match m
+                .state
+                .compare_exchange_weak(s, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(a) => s = a,
             }
         }
         // Go's lifo: a waiter that already waited keeps its place at the front.
-        let end = if this.since.is_some() { End::Front } else { End::Back };
+        let end = if this.since.is_some() {
+            End::Front
+        } else {
+            End::Back
+        };
         let since = *this.since.get_or_insert_with(Instant::now);
         // SAFETY: lock held; `node` is pinned in this future, unqueued, and
         // removed by `Drop` if still queued.
@@ -483,7 +519,9 @@ impl<T: ?Sized> Drop for Lock<'_, T> {
 
 impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock").field("status", &self.node.status()).finish()
+        f.debug_struct("Lock")
+            .field("status", &self.node.status())
+            .finish()
     }
 }
 

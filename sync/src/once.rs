@@ -96,7 +96,13 @@ impl Core {
     /// While the state is `RUNNING`: queues `node` (or refreshes it) and
     /// returns `Pending`; `Ready` once the caller should look at the state
     /// again.
-    fn poll_wait(&self, node: &Waiter, cx: &Context<'_>, at: &'static Location<'static>, name: &'static str) -> Poll<()> {
+    fn poll_wait(
+        &self,
+        node: &Waiter,
+        cx: &Context<'_>,
+        at: &'static Location<'static>,
+        name: &'static str,
+    ) -> Poll<()> {
         match node.status() {
             Status::Queued => {
                 if self.sema.poll_queued(node, cx.waker()) == Status::Queued {
@@ -231,7 +237,9 @@ impl Default for Once {
 
 impl fmt::Debug for Once {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Once").field("done", &self.is_done()).finish()
+        f.debug_struct("Once")
+            .field("done", &self.is_done())
+            .finish()
     }
 }
 
@@ -277,7 +285,10 @@ impl<F: FnOnce()> Future for CallOnce<'_, F> {
                 }
                 INCOMPLETE => continue,
                 _ => {
-                    if core.poll_wait(&this.node, cx, this.at, "sync.Once").is_pending() {
+                    if core
+                        .poll_wait(&this.node, cx, this.at, "sync.Once")
+                        .is_pending()
+                    {
                         return Poll::Pending;
                     }
                 }
@@ -294,7 +305,9 @@ impl<F> Drop for CallOnce<'_, F> {
 
 impl<F> fmt::Debug for CallOnce<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallOnce").field("status", &self.node.status()).finish()
+        f.debug_struct("CallOnce")
+            .field("status", &self.node.status())
+            .finish()
     }
 }
 
@@ -415,7 +428,9 @@ impl<T> Drop for OnceValue<T> {
 
 impl<T: fmt::Debug> fmt::Debug for OnceValue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnceValue").field("value", &self.get()).finish()
+        f.debug_struct("OnceValue")
+            .field("value", &self.get())
+            .finish()
     }
 }
 
@@ -481,7 +496,10 @@ where
                 }
                 INCOMPLETE => {}
                 _ => {
-                    if core.poll_wait(&this.node, cx, this.at, "sync.OnceValue").is_pending() {
+                    if core
+                        .poll_wait(&this.node, cx, this.at, "sync.OnceValue")
+                        .is_pending()
+                    {
                         return Poll::Pending;
                     }
                 }

@@ -49,7 +49,7 @@ use std::task::{Context, Poll};
 
 use crate::hook::{self, ObjectDetail, WaitObject, WaitReason};
 use crate::loom::{AtomicUsize, Ordering};
-use crate::sema::{End, Pick, Sema, Status, WakeList, Waiter};
+use crate::sema::{End, Pick, Sema, Status, Waiter, WakeList};
 
 /// A writer holds the lock.
 const WRITER: usize = 1;
@@ -198,7 +198,8 @@ impl<T: ?Sized> RwMutex<T> {
     /// assert!(m.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwMutexReadGuard<'_, T>> {
-        self.try_acquire_read().then(|| RwMutexReadGuard { lock: self })
+        self.try_acquire_read()
+            .then(|| RwMutexReadGuard { lock: self })
     }
 
     /// Locks for writing if that is possible without waiting (Go: `TryLock`).
@@ -233,7 +234,12 @@ impl<T: ?Sized> RwMutex<T> {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & (WRITER | WRITER_WAITING) == 0 {
             // Acquire: pairs with the Release of the last writer's unlock.
-            match self.state.compare_exchange_weak(s, s + READER, Ordering::Acquire, Ordering::Relaxed) {
+            match self.state.compare_exchange_weak(
+                s,
+                s + READER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return true,
                 Err(a) => s = a,
             }
@@ -322,18 +328,20 @@ impl<T: ?Sized> RwMutex<T> {
                     break;
                 }
                 let mut taken = false;
-                locked.queue.drain(u64::MAX, Status::Handed, &mut wl, |kind| {
-                    if taken {
-                        Pick::Stop
-                    } else if kind == KIND_WRITE {
-                        taken = true;
-                        // Before the handoff is published (see `drain`).
-                        self.state.fetch_or(WRITER, Ordering::Relaxed);
-                        Pick::Take
-                    } else {
-                        Pick::Skip
-                    }
-                });
+                locked
+                    .queue
+                    .drain(u64::MAX, Status::Handed, &mut wl, |kind| {
+                        if taken {
+                            Pick::Stop
+                        } else if kind == KIND_WRITE {
+                            taken = true;
+                            // Before the handoff is published (see `drain`).
+                            self.state.fetch_or(WRITER, Ordering::Relaxed);
+                            Pick::Take
+                        } else {
+                            Pick::Skip
+                        }
+                    });
                 if taken {
                     locked.state.writers -= 1;
                 }
@@ -444,7 +452,10 @@ impl<'a, T: ?Sized> Acquire<'a, T> {
         loop {
             let (free, must_wait) = match this.side {
                 Side::Read => (s & (WRITER | WRITER_WAITING) == 0, s | QUEUED),
-                Side::Write => (s & (WRITER | QUEUED) == 0 && readers(s) == 0, s | QUEUED | WRITER_WAITING),
+                Side::Write => (
+                    s & (WRITER | QUEUED) == 0 && readers(s) == 0,
+                    s | QUEUED | WRITER_WAITING,
+                ),
             };
             let (new, order) = if free {
                 let new = match this.side {
@@ -455,7 +466,10 @@ impl<'a, T: ?Sized> Acquire<'a, T> {
             } else {
                 (must_wait, Ordering::Relaxed)
             };
-            match m.state.compare_exchange_weak(s, new, order, Ordering::Relaxed) {
+            match m
+                .state
+                .compare_exchange_weak(s, new, order, Ordering::Relaxed)
+            {
                 Ok(_) if free => return Poll::Ready(()),
                 Ok(_) => break,
                 Err(a) => s = a,
@@ -547,13 +561,17 @@ impl<'a, T: ?Sized> Future for WriteLock<'a, T> {
 
 impl<T: ?Sized> fmt::Debug for ReadLock<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadLock").field("status", &self.0.node.status()).finish()
+        f.debug_struct("ReadLock")
+            .field("status", &self.0.node.status())
+            .finish()
     }
 }
 
 impl<T: ?Sized> fmt::Debug for WriteLock<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteLock").field("status", &self.0.node.status()).finish()
+        f.debug_struct("WriteLock")
+            .field("status", &self.0.node.status())
+            .finish()
     }
 }
 

@@ -184,7 +184,6 @@ impl Waiter {
     }
 }
 
-
 /// A waiter popped by a releaser: wake `waker` after unlocking.
 pub(crate) struct Popped {
     pub(crate) waker: Waker,
@@ -489,7 +488,11 @@ impl<S> Sema<S> {
     /// # Safety
     ///
     /// `node` is alive and either not queued or queued in this `Sema`.
-    pub(crate) unsafe fn cancel(&self, node: &Waiter, removed: impl FnOnce(&mut Locked<S>)) -> Status {
+    pub(crate) unsafe fn cancel(
+        &self,
+        node: &Waiter,
+        removed: impl FnOnce(&mut Locked<S>),
+    ) -> Status {
         let s = match node.status() {
             Status::Idle => return Status::Idle,
             Status::Queued => {
@@ -576,7 +579,6 @@ pub(crate) fn release_batch<S>(
     }
 }
 
-
 #[cfg(all(test, not(goro_loom)))]
 mod tests {
     use super::*;
@@ -638,7 +640,11 @@ mod tests {
             }
         });
         for (i, n) in nodes.iter().enumerate() {
-            let want = if i % 2 == 0 { Status::Handed } else { Status::Queued };
+            let want = if i % 2 == 0 {
+                Status::Handed
+            } else {
+                Status::Queued
+            };
             assert_eq!(n.status(), want, "node {i}");
         }
         assert_eq!(late.status(), Status::Queued);

@@ -296,7 +296,10 @@ impl<C: Cancellation + ?Sized> Future for Acquire<'_, C> {
                     this.phase = Phase::Doomed;
                 } else {
                     // SAFETY: lock held; `node` is pinned here and removed on drop.
-                    unsafe { g.queue.push(&this.node, End::Back, this.n as u64, None, cx.waker()) };
+                    unsafe {
+                        g.queue
+                            .push(&this.node, End::Back, this.n as u64, None, cx.waker())
+                    };
                     drop(g);
                     this.phase = Phase::Queued;
                 }

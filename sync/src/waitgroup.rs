@@ -114,7 +114,9 @@ impl WaitGroup {
         let d = i32::try_from(delta).expect("sync: WaitGroup delta out of range");
         let inner = &*self.inner;
         // AcqRel: see the module's memory ordering.
-        let old = inner.state.fetch_add((d as i64 as u64) << 32, Ordering::AcqRel);
+        let old = inner
+            .state
+            .fetch_add((d as i64 as u64) << 32, Ordering::AcqRel);
         let v = counter(old).wrapping_add(d);
         if v < 0 {
             panic!("sync: negative WaitGroup counter");
@@ -212,7 +214,9 @@ impl Default for WaitGroup {
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.inner.state.load(Ordering::Relaxed);
-        f.debug_struct("WaitGroup").field("counter", &counter(s)).finish()
+        f.debug_struct("WaitGroup")
+            .field("counter", &counter(s))
+            .finish()
     }
 }
 
@@ -242,7 +246,11 @@ impl Future for Wait<'_> {
             Status::Idle => {}
             Status::Queued => {
                 if inner.sema.poll_queued(&this.node, cx.waker()) == Status::Queued {
-                    hook::note_park(WaitReason::WaitGroupWait, this.at, Some(this.wg.wait_object()));
+                    hook::note_park(
+                        WaitReason::WaitGroupWait,
+                        this.at,
+                        Some(this.wg.wait_object()),
+                    );
                     return Poll::Pending;
                 }
                 this.node.reset();
@@ -263,10 +271,12 @@ impl Future for Wait<'_> {
             if counter(s) == 0 {
                 return Poll::Ready(());
             }
-            match inner
-                .state
-                .compare_exchange_weak(s, s | WAITERS, Ordering::Acquire, Ordering::Acquire)
-            {
+            match inner.state.compare_exchange_weak(
+                s,
+                s | WAITERS,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => break,
                 Err(a) => s = a,
             }
@@ -274,7 +284,11 @@ impl Future for Wait<'_> {
         // SAFETY: lock held; `node` is pinned here and removed on drop.
         unsafe { g.queue.push(&this.node, End::Back, 0, None, cx.waker()) };
         drop(g);
-        hook::note_park(WaitReason::WaitGroupWait, this.at, Some(this.wg.wait_object()));
+        hook::note_park(
+            WaitReason::WaitGroupWait,
+            this.at,
+            Some(this.wg.wait_object()),
+        );
         Poll::Pending
     }
 }
@@ -291,6 +305,8 @@ impl Drop for Wait<'_> {
 
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wait").field("status", &self.node.status()).finish()
+        f.debug_struct("Wait")
+            .field("status", &self.node.status())
+            .finish()
     }
 }

@@ -112,7 +112,10 @@ fn mutex_starvation_handoff_and_cancelled_handoff() {
     assert!(pb.poll(b.as_mut()).is_pending());
     drop(barger); // starvation mode: hands the lock to `a` directly
     assert!(pa.woken());
-    assert!(m.try_lock().is_none(), "a newcomer cannot take a handed-off lock");
+    assert!(
+        m.try_lock().is_none(),
+        "a newcomer cannot take a handed-off lock"
+    );
     // Cancelled with the lock in hand: the lock must go on to `b`.
     drop(a);
     assert!(pb.woken(), "the handed lock was passed on");
@@ -138,7 +141,10 @@ fn mutex_starved_waiter_gets_the_lock_before_a_newcomer() {
     assert!(pa.poll(a.as_mut()).is_pending()); // loses once: starvation mode
     let pn = Probe::new();
     let mut newcomer = pin!(m.lock());
-    assert!(pn.poll(newcomer.as_mut()).is_pending(), "a newcomer queues in starvation mode");
+    assert!(
+        pn.poll(newcomer.as_mut()).is_pending(),
+        "a newcomer queues in starvation mode"
+    );
     drop(barger);
     let Poll::Ready(mut ga) = pa.poll(a.as_mut()) else {
         panic!("the starved waiter gets the lock first")
@@ -179,7 +185,10 @@ fn rwmutex_cancel_paths() {
     let (pw, pr2) = (Probe::new(), Probe::new());
     let mut wf = Box::pin(m.write());
     assert!(pw.poll(wf.as_mut()).is_pending());
-    assert!(m.try_read().is_none(), "a waiting writer blocks new readers");
+    assert!(
+        m.try_read().is_none(),
+        "a waiting writer blocks new readers"
+    );
     let mut r2 = pin!(m.read());
     assert!(pr2.poll(r2.as_mut()).is_pending());
     drop(wf);
@@ -239,7 +248,10 @@ fn once_value_runner_dropped_lets_a_waiter_run_its_init() {
         "a"
     }));
     let mut b = pin!(cell.get_or_init(|| async { "b" }));
-    assert!(pa.poll(a.as_mut()).is_pending(), "a runs its init and waits on the gate");
+    assert!(
+        pa.poll(a.as_mut()).is_pending(),
+        "a runs its init and waits on the gate"
+    );
     assert!(pb.poll(b.as_mut()).is_pending(), "b waits for a");
     drop(a); // the runner is cancelled mid-init
     assert!(pb.woken());
@@ -257,7 +269,10 @@ fn cond_signalled_waiter_dropped_passes_the_signal_on() {
     let mut b = pin!(c.wait(m.try_lock().unwrap()));
     assert!(pb.poll(b.as_mut()).is_pending());
     c.signal();
-    assert!(pa.woken() && !pb.woken(), "signal wakes the longest waiter only");
+    assert!(
+        pa.woken() && !pb.woken(),
+        "signal wakes the longest waiter only"
+    );
     drop(a);
     assert!(pb.woken(), "the signal went on to b");
     assert!(pb.poll(b.as_mut()).is_ready());
@@ -272,7 +287,10 @@ fn cond_dropped_while_relocking_releases_nothing_it_does_not_hold() {
     assert!(pa.poll(a.as_mut()).is_pending());
     let held = m.try_lock().unwrap();
     c.broadcast();
-    assert!(pa.poll(a.as_mut()).is_pending(), "woken, now waiting for the mutex");
+    assert!(
+        pa.poll(a.as_mut()).is_pending(),
+        "woken, now waiting for the mutex"
+    );
     drop(a);
     drop(held);
     assert_eq!(*m.try_lock().unwrap(), 1);

@@ -172,7 +172,12 @@ fn negative_waitgroup_counter_panics_with_gos_text() {
 #[test]
 fn guards_and_futures_are_send() {
     fn send<T: Send>(_: &T) {}
-    let (m, rw, wg, c) = (Mutex::new(0), RwMutex::new(0), WaitGroup::new(), Cond::new());
+    let (m, rw, wg, c) = (
+        Mutex::new(0),
+        RwMutex::new(0),
+        WaitGroup::new(),
+        Cond::new(),
+    );
     send(&m.lock());
     send(&m.try_lock());
     send(&rw.read());

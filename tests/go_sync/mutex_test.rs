@@ -35,7 +35,10 @@ fn test_mutex() {
         let m = Arc::new(Mutex::new(()));
         {
             let g = m.try_lock().expect("TryLock failed with mutex unlocked");
-            assert!(m.try_lock().is_none(), "TryLock succeeded with mutex locked");
+            assert!(
+                m.try_lock().is_none(),
+                "TryLock succeeded with mutex locked"
+            );
             drop(g);
         }
         let c = make::<bool>(0);
@@ -64,7 +67,9 @@ fn test_mutex_fairness() {
                     // The hog's hold time: the behaviour under test.
                     goro::time::sleep(Duration::from_micros(100)).await;
                     drop(g);
-                    if stop.try_recv().is_ok() || stop.try_recv() == Err(goro::chan::TryRecvError::Closed) {
+                    if stop.try_recv().is_ok()
+                        || stop.try_recv() == Err(goro::chan::TryRecvError::Closed)
+                    {
                         return;
                     }
                 }

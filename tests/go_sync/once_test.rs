@@ -87,7 +87,11 @@ fn test_once_value_panic() {
         }));
     };
     assert_eq!(panic_message(call).as_deref(), Some("x"));
-    assert_eq!(panic_message(call).as_deref(), Some("x"), "the second call panics too");
+    assert_eq!(
+        panic_message(call).as_deref(),
+        Some("x"),
+        "the second call panics too"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the init ran once");
 }
 
@@ -116,7 +120,7 @@ fn once_value_panic_reaches_waiters() {
                 }))
                 .catch_unwind()
                 .await
-                .map(|v| *v)
+                .copied()
                 .map_err(message)
             })
         };
@@ -127,7 +131,7 @@ fn once_value_panic_reaches_waiters() {
                 AssertUnwindSafe(f.get_or_init(|| async { 0 }))
                     .catch_unwind()
                     .await
-                    .map(|v| *v)
+                    .copied()
                     .map_err(message)
             })
         };

@@ -14,7 +14,12 @@ use goro::sync::RwMutex;
 
 use crate::common::{go, run};
 
-async fn parallel_reader(m: Arc<RwMutex<()>>, clocked: Chan<bool>, cunlock: Chan<bool>, cdone: Chan<bool>) {
+async fn parallel_reader(
+    m: Arc<RwMutex<()>>,
+    clocked: Chan<bool>,
+    cunlock: Chan<bool>,
+    cdone: Chan<bool>,
+) {
     let g = m.read().await;
     clocked.send(true).await;
     cunlock.recv().await;
@@ -26,7 +31,12 @@ async fn do_test_parallel_readers(num_readers: usize) {
     let m = Arc::new(RwMutex::new(()));
     let (clocked, cunlock, cdone) = (make(0), make(0), make(0));
     for _ in 0..num_readers {
-        go(parallel_reader(m.clone(), clocked.clone(), cunlock.clone(), cdone.clone()));
+        go(parallel_reader(
+            m.clone(),
+            clocked.clone(),
+            cunlock.clone(),
+            cdone.clone(),
+        ));
     }
     // Wait for all parallel RLock()s to succeed.
     for _ in 0..num_readers {
@@ -50,7 +60,12 @@ fn test_parallel_readers() {
     });
 }
 
-async fn reader(rwm: Arc<RwMutex<()>>, iterations: usize, activity: Arc<AtomicI32>, cdone: Chan<bool>) {
+async fn reader(
+    rwm: Arc<RwMutex<()>>,
+    iterations: usize,
+    activity: Arc<AtomicI32>,
+    cdone: Chan<bool>,
+) {
     for _ in 0..iterations {
         let g = rwm.read().await;
         let n = activity.fetch_add(1, Ordering::SeqCst) + 1;
@@ -62,7 +77,12 @@ async fn reader(rwm: Arc<RwMutex<()>>, iterations: usize, activity: Arc<AtomicI3
     cdone.send(true).await;
 }
 
-async fn writer(rwm: Arc<RwMutex<()>>, iterations: usize, activity: Arc<AtomicI32>, cdone: Chan<bool>) {
+async fn writer(
+    rwm: Arc<RwMutex<()>>,
+    iterations: usize,
+    activity: Arc<AtomicI32>,
+    cdone: Chan<bool>,
+) {
     for _ in 0..iterations {
         let g = rwm.write().await;
         let n = activity.fetch_add(10000, Ordering::SeqCst) + 10000;
@@ -78,15 +98,35 @@ async fn hammer_rwmutex(num_readers: usize, iterations: usize) {
     let activity = Arc::new(AtomicI32::new(0));
     let rwm = Arc::new(RwMutex::new(()));
     let cdone = make::<bool>(0);
-    go(writer(rwm.clone(), iterations, activity.clone(), cdone.clone()));
+    go(writer(
+        rwm.clone(),
+        iterations,
+        activity.clone(),
+        cdone.clone(),
+    ));
     let mut i = 0;
     while i < num_readers / 2 {
-        go(reader(rwm.clone(), iterations, activity.clone(), cdone.clone()));
+        go(reader(
+            rwm.clone(),
+            iterations,
+            activity.clone(),
+            cdone.clone(),
+        ));
         i += 1;
     }
-    go(writer(rwm.clone(), iterations, activity.clone(), cdone.clone()));
+    go(writer(
+        rwm.clone(),
+        iterations,
+        activity.clone(),
+        cdone.clone(),
+    ));
     while i < num_readers {
-        go(reader(rwm.clone(), iterations, activity.clone(), cdone.clone()));
+        go(reader(
+            rwm.clone(),
+            iterations,
+            activity.clone(),
+            cdone.clone(),
+        ));
         i += 1;
     }
     // Wait for the 2 writers and all readers to finish.
@@ -137,7 +177,11 @@ fn writer_preference() {
             let (m, order) = (m.clone(), order.clone());
             go(async move {
                 let g = m.read().await;
-                assert_eq!(*g, ["writer"], "a reader that came after a waiting writer went first");
+                assert_eq!(
+                    *g,
+                    ["writer"],
+                    "a reader that came after a waiting writer went first"
+                );
                 order.send("late reader").await;
             });
         }

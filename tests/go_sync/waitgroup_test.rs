@@ -27,7 +27,10 @@ async fn test_waitgroup(wg1: &WaitGroup, wg2: &WaitGroup) {
     }
     wg1.wait().await;
     for _ in 0..n {
-        assert!(exited.try_recv().is_err(), "WaitGroup released group too soon");
+        assert!(
+            exited.try_recv().is_err(),
+            "WaitGroup released group too soon"
+        );
         wg2.done();
     }
     for _ in 0..n {
