@@ -178,3 +178,27 @@ fn loom_weighted_handoff_and_cancel() {
         assert!(sem.try_acquire(1), "the permit was lost");
     });
 }
+
+/// Two callers of `Once::call_once`: f runs once, and the caller that did
+/// not run it returns only after f finished.
+#[test]
+fn loom_once_two_callers() {
+    use crate::Once;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    model(|| {
+        let once = Arc::new(Once::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (o2, r2) = (once.clone(), runs.clone());
+        let t = thread::spawn(move || {
+            block_on(o2.call_once(|| {
+                r2.fetch_add(1, Ordering::SeqCst);
+            }));
+            assert_eq!(r2.load(Ordering::SeqCst), 1);
+        });
+        block_on(once.call_once(|| {
+            runs.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        t.join().unwrap();
+    });
+}
