@@ -72,4 +72,7 @@ pub use rwmutex::{RwMutex, RwMutexReadGuard, RwMutexWriteGuard};
 pub use waitgroup::WaitGroup;
 
 // Context and the x/sync groups (context helper).
+mod catch_unwind;
 pub mod context;
+pub mod errgroup;
+pub mod singleflight;
