@@ -143,23 +143,15 @@ fn loom_rwmutex_write_unlock_admits_reader() {
 /// acquirer, racing with a cancelled acquirer (the pass-on rule).
 #[test]
 fn loom_weighted_handoff_and_cancel() {
-    use crate::semaphore::{Cancellation, Weighted};
-    struct Never;
-    impl Cancellation for Never {
-        type Error = ();
-        fn done(&self) -> goro_chan::Receiver<()> {
-            goro_chan::Receiver::nil()
-        }
-        fn err(&self) -> Option<()> {
-            None
-        }
-    }
+    use crate::context::background;
+    use crate::semaphore::Weighted;
     model(|| {
         let sem = Arc::new(Weighted::new(1));
         assert!(sem.try_acquire(1));
         let (s2, s3) = (sem.clone(), sem.clone());
         let canceller = thread::spawn(move || {
-            let mut f = pin!(s2.acquire(&Never, 1));
+            let bg = background();
+            let mut f = pin!(s2.acquire(&bg, 1));
             if let std::task::Poll::Ready(r) =
                 f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
             {
@@ -169,7 +161,7 @@ fn loom_weighted_handoff_and_cancel() {
             }
         });
         let acquirer = thread::spawn(move || {
-            block_on(s3.acquire(&Never, 1)).unwrap();
+            block_on(s3.acquire(&background(), 1)).unwrap();
             s3.release(1);
         });
         sem.release(1);

@@ -19,8 +19,8 @@
 //! didn't"), and one that leaves the queue lets the waiters behind it be
 //! granted if they now fit.
 //!
-//! The context's `done()` channel is received from inside the future, so a
-//! cancellation wakes it; the waiting future allocates nothing.
+//! The [`Context`]'s `done()` channel is received from inside the future, so
+//! a cancellation wakes it; the waiting future allocates nothing.
 //!
 //! # Invariants
 //!
@@ -32,23 +32,13 @@ use std::future::Future;
 use std::marker::PhantomPinned;
 use std::panic::Location;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use goro_chan::{Receiver, Recv, TryRecvError};
 
+use crate::context::{self, Context};
 use crate::hook::{self, ObjectDetail, WaitObject, WaitReason};
 use crate::sema::{release_batch, End, Pick, Sema, Status, Waiter};
-
-/// What [`Weighted::acquire`] needs of a context: its `done()` channel and
-/// its `err()`. Implemented by the crate's `Context`.
-pub trait Cancellation {
-    /// The error `err` reports (`context::Error`).
-    type Error;
-    /// A channel closed when the context is cancelled (nil if never).
-    fn done(&self) -> Receiver<()>;
-    /// Why the context is done, `None` while it is not.
-    fn err(&self) -> Option<Self::Error>;
-}
 
 /// A weighted semaphore (x/sync's `semaphore.Weighted`): a bound on the total
 /// weight of concurrent holders.
@@ -93,23 +83,22 @@ impl Weighted {
     /// blocking other requests. Cancel-safe.
     ///
     /// ```
-    /// # use goro_sync::semaphore::{Cancellation, Weighted};
-    /// # struct Never;
-    /// # impl Cancellation for Never {
-    /// #     type Error = ();
-    /// #     fn done(&self) -> goro_chan::Receiver<()> { goro_chan::Receiver::nil() }
-    /// #     fn err(&self) -> Option<()> { None }
-    /// # }
-    /// # let ctx = Never;
+    /// use goro_sync::{context, semaphore::Weighted};
+    ///
     /// let sem = Weighted::new(3);
+    /// let ctx = context::background();
     /// futures::executor::block_on(async {
     ///     sem.acquire(&ctx, 2).await.unwrap();
     ///     assert!(!sem.try_acquire(2));
     ///     sem.release(2);
+    ///     // A cancelled context fails the acquire, even with weight free.
+    ///     let (ctx, cancel) = context::with_cancel(&ctx);
+    ///     cancel();
+    ///     assert_eq!(sem.acquire(&ctx, 1).await, Err(context::Error::Canceled));
     /// });
     /// ```
     #[track_caller]
-    pub fn acquire<'a, C: Cancellation + ?Sized>(&'a self, ctx: &'a C, n: i64) -> Acquire<'a, C> {
+    pub fn acquire<'a>(&'a self, ctx: &'a Context, n: i64) -> Acquire<'a> {
         Acquire {
             sem: self,
             ctx,
@@ -215,21 +204,15 @@ enum Phase {
 /// Future of [`Weighted::acquire`].
 ///
 /// ```
-/// # use goro_sync::semaphore::{Cancellation, Weighted};
-/// # struct Never;
-/// # impl Cancellation for Never {
-/// #     type Error = ();
-/// #     fn done(&self) -> goro_chan::Receiver<()> { goro_chan::Receiver::nil() }
-/// #     fn err(&self) -> Option<()> { None }
-/// # }
-/// let sem = Weighted::new(1);
-/// let f: goro_sync::semaphore::Acquire<'_, Never> = sem.acquire(&Never, 1);
+/// use goro_sync::{context, semaphore::Weighted};
+/// let (sem, ctx) = (Weighted::new(1), context::background());
+/// let f: goro_sync::semaphore::Acquire<'_> = sem.acquire(&ctx, 1);
 /// assert!(futures::executor::block_on(f).is_ok());
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct Acquire<'a, C: Cancellation + ?Sized> {
+pub struct Acquire<'a> {
     sem: &'a Weighted,
-    ctx: &'a C,
+    ctx: &'a Context,
     n: i64,
     phase: Phase,
     /// A receive on `done`; borrows it, so it is declared (and dropped)
@@ -243,10 +226,10 @@ pub struct Acquire<'a, C: Cancellation + ?Sized> {
     _pin: PhantomPinned,
 }
 
-impl<C: Cancellation + ?Sized> Acquire<'_, C> {
+impl Acquire<'_> {
     /// Polls the receive on the context's done channel; `Ready` once it is
     /// closed (or a value arrived: a done channel only closes).
-    fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_done(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         if self.done_recv.is_none() {
             let rx = self.done.insert(self.ctx.done());
             // SAFETY: `rx` lives in this pinned future and is neither moved
@@ -260,15 +243,15 @@ impl<C: Cancellation + ?Sized> Acquire<'_, C> {
         recv.poll(cx).map(|_| ())
     }
 
-    fn ctx_error(&self) -> C::Error {
+    fn ctx_error(&self) -> context::Error {
         self.ctx.err().expect("context done but err() is None")
     }
 }
 
-impl<C: Cancellation + ?Sized> Future for Acquire<'_, C> {
-    type Output = Result<(), C::Error>;
+impl Future for Acquire<'_> {
+    type Output = Result<(), context::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `node` and `done_recv` are structurally pinned and never
         // moved out; the other fields are plain data.
         let this = unsafe { self.get_unchecked_mut() };
@@ -335,7 +318,7 @@ impl<C: Cancellation + ?Sized> Future for Acquire<'_, C> {
     }
 }
 
-impl<C: Cancellation + ?Sized> Acquire<'_, C> {
+impl Acquire<'_> {
     /// Leaves the queue, applying the pass-on rule; returns whether the
     /// weight had been granted (and is now given back).
     fn give_up(&mut self) -> bool {
@@ -356,7 +339,7 @@ impl<C: Cancellation + ?Sized> Acquire<'_, C> {
     }
 }
 
-impl<C: Cancellation + ?Sized> Drop for Acquire<'_, C> {
+impl Drop for Acquire<'_> {
     fn drop(&mut self) {
         self.done_recv = None;
         if self.phase == Phase::Queued {
@@ -365,7 +348,7 @@ impl<C: Cancellation + ?Sized> Drop for Acquire<'_, C> {
     }
 }
 
-impl<C: Cancellation + ?Sized> fmt::Debug for Acquire<'_, C> {
+impl fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acquire")
             .field("n", &self.n)

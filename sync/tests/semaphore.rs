@@ -13,49 +13,15 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 
-use goro_chan::{make, Chan, Receiver};
-use goro_sync::semaphore::{Cancellation, Weighted};
+use goro_sync::context::{self, background, CancelFunc, Context, Error::Canceled};
+use goro_sync::semaphore::Weighted;
 use goro_sync::WaitGroup;
 
-/// A cancellable context for these tests: `done` is closed on cancel.
-#[derive(Clone)]
-struct Ctx {
-    done: Option<Chan<()>>,
-}
-
-#[derive(Debug, PartialEq)]
-struct Canceled;
-
-impl Ctx {
-    fn background() -> Ctx {
-        Ctx { done: None }
-    }
-    fn with_cancel() -> Ctx {
-        Ctx { done: Some(make(0)) }
-    }
-    fn cancel(&self) {
-        if let Some(d) = &self.done {
-            if d.try_recv() != Err(goro_chan::TryRecvError::Closed) {
-                d.close();
-            }
-        }
-    }
-}
-
-impl Cancellation for Ctx {
-    type Error = Canceled;
-    fn done(&self) -> Receiver<()> {
-        match &self.done {
-            Some(d) => d.receiver(),
-            None => Receiver::nil(),
-        }
-    }
-    fn err(&self) -> Option<Canceled> {
-        let d = self.done.as_ref()?;
-        (d.try_recv() == Err(goro_chan::TryRecvError::Closed)).then_some(Canceled)
-    }
+/// A cancellable context and its cancel function, as Go's `WithCancel`.
+fn with_cancel() -> (Context, CancelFunc) {
+    context::with_cancel(&background())
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -63,7 +29,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(Waker::noop()))
+    f.poll(&mut std::task::Context::from_waker(Waker::noop()))
 }
 
 /// x/sync: `TestWeighted` (`HammerWeighted` with `n` = 4 threads).
@@ -77,7 +43,7 @@ fn test_weighted() {
             let sem = sem.clone();
             std::thread::spawn(move || {
                 for _ in 0..loops {
-                    block_on(sem.acquire(&Ctx::background(), i as i64)).unwrap();
+                    block_on(sem.acquire(&background(), i as i64)).unwrap();
                     sem.release(i as i64);
                 }
             })
@@ -99,7 +65,7 @@ fn test_weighted_panic() {
 /// x/sync: `TestWeightedTryAcquire`.
 #[test]
 fn test_weighted_try_acquire() {
-    let ctx = Ctx::background();
+    let ctx = background();
     let sem = Weighted::new(2);
     let mut tries = Vec::new();
     block_on(sem.acquire(&ctx, 1)).unwrap();
@@ -116,15 +82,15 @@ fn test_weighted_try_acquire() {
 /// context is cancelled (Go: a 10 ms timeout; here cancelled once it waits).
 #[test]
 fn test_weighted_acquire() {
-    let ctx = Ctx::background();
+    let ctx = background();
     let sem = Weighted::new(2);
     let try_acquire = |n: i64| -> bool {
-        let c = Ctx::with_cancel();
+        let (c, cancel) = with_cancel();
         let mut f = pin!(sem.acquire(&c, n));
         match poll_once(f.as_mut()) {
             Poll::Ready(r) => r.is_ok(),
             Poll::Pending => {
-                c.cancel();
+                cancel();
                 block_on(f).is_ok()
             }
         }
@@ -146,7 +112,7 @@ fn test_weighted_acquire() {
 fn test_weighted_doesnt_block_if_too_big() {
     let n = 2;
     let sem = Arc::new(Weighted::new(n));
-    let ctx = Ctx::with_cancel();
+    let (ctx, cancel) = with_cancel();
     let big = {
         let (sem, ctx) = (sem.clone(), ctx.clone());
         std::thread::spawn(move || block_on(sem.acquire(&ctx, n + 1)))
@@ -157,14 +123,14 @@ fn test_weighted_doesnt_block_if_too_big() {
             wg.add(1);
             let (sem, wg) = (sem.clone(), wg.clone());
             std::thread::spawn(move || {
-                block_on(sem.acquire(&Ctx::background(), 1)).unwrap();
+                block_on(sem.acquire(&background(), 1)).unwrap();
                 sem.release(1);
                 wg.done();
             })
         })
         .collect();
     wg.wait_blocking();
-    ctx.cancel();
+    cancel();
     assert_eq!(big.join().unwrap(), Err(Canceled));
     for t in threads {
         t.join().unwrap();
@@ -175,7 +141,7 @@ fn test_weighted_doesnt_block_if_too_big() {
 /// granted although small holders keep releasing and re-acquiring.
 #[test]
 fn test_large_acquire_doesnt_starve() {
-    let ctx = Ctx::background();
+    let ctx = background();
     let n = 4;
     let sem = Arc::new(Weighted::new(n));
     let running = Arc::new(AtomicBool::new(true));
@@ -188,7 +154,7 @@ fn test_large_acquire_doesnt_starve() {
         threads.push(std::thread::spawn(move || {
             while running.load(Ordering::SeqCst) {
                 sem.release(1);
-                block_on(sem.acquire(&Ctx::background(), 1)).unwrap();
+                block_on(sem.acquire(&background(), 1)).unwrap();
             }
             sem.release(1);
             wg.done();
@@ -209,16 +175,16 @@ fn test_large_acquire_doesnt_starve() {
 fn test_alloc_cancel_doesnt_starve() {
     let sem = Weighted::new(10);
     // Block off a portion of the semaphore so that acquire(10) must wait.
-    block_on(sem.acquire(&Ctx::background(), 1)).unwrap();
-    let ctx = Ctx::with_cancel();
+    block_on(sem.acquire(&background(), 1)).unwrap();
+    let (ctx, cancel) = with_cancel();
     let mut big = pin!(sem.acquire(&ctx, 10));
     assert!(poll_once(big.as_mut()).is_pending(), "acquire(10) waits");
     // Now a small request queues behind it...
-    let bg = Ctx::background();
+    let bg = background();
     let mut small = pin!(sem.acquire(&bg, 1));
     assert!(poll_once(small.as_mut()).is_pending(), "FIFO: behind the large request");
     // ...and cancelling the large one must let it through.
-    ctx.cancel();
+    cancel();
     assert_eq!(poll_once(big.as_mut()), Poll::Ready(Err(Canceled)));
     assert_eq!(poll_once(small.as_mut()), Poll::Ready(Ok(())));
     sem.release(1);
@@ -232,13 +198,13 @@ fn test_alloc_cancel_doesnt_starve() {
 #[test]
 fn test_weighted_acquire_canceled() {
     let sem = Weighted::new(2);
-    let ctx = Ctx::with_cancel();
-    block_on(sem.acquire(&Ctx::background(), 1)).unwrap();
+    let (ctx, cancel) = with_cancel();
+    block_on(sem.acquire(&background(), 1)).unwrap();
     let mut f = pin!(sem.acquire(&ctx, 2));
     assert!(poll_once(f.as_mut()).is_pending());
     // Cancel, then release the token: the grant may race with the cancel;
     // either way the acquire fails and gives back what it was granted.
-    ctx.cancel();
+    cancel();
     sem.release(1);
     assert_eq!(block_on(f), Err(Canceled));
     assert!(sem.try_acquire(2), "TryAcquire after canceled Acquire failed");
@@ -252,7 +218,7 @@ fn test_weighted_acquire_canceled() {
 #[test]
 fn dropped_acquires_lose_nothing() {
     let sem = Weighted::new(3);
-    let ctx = Ctx::background();
+    let ctx = background();
     assert!(sem.try_acquire(3));
     let mut a = Box::pin(sem.acquire(&ctx, 2));
     let mut b = pin!(sem.acquire(&ctx, 1));
@@ -276,7 +242,7 @@ async fn tokio_weighted_bounds_concurrency() {
         set.spawn(async move {
             let w = 1 + i % 3;
             for _ in 0..50 {
-                sem.acquire(&Ctx::background(), w).await.unwrap();
+                sem.acquire(&background(), w).await.unwrap();
                 let now = inside.fetch_add(w, Ordering::SeqCst) + w;
                 assert!(now <= 3, "weight {now} inside a semaphore of 3");
                 tokio::task::yield_now().await;

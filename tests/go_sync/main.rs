@@ -16,4 +16,5 @@ mod cond_test;
 mod mutex_test;
 mod once_test;
 mod rwmutex_test;
+mod semaphore_test;
 mod waitgroup_test;
