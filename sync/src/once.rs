@@ -31,7 +31,6 @@
 //!   runner leaves `RUNNING` before taking the queue lock to wake everyone:
 //!   so no waiter sleeps through the end of a run.
 
-use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
@@ -135,17 +134,6 @@ impl Core {
     fn cancel_wait(&self, node: &Waiter) {
         // SAFETY: the node is alive and queued only in this queue.
         unsafe { self.sema.cancel(node, |_| {}) };
-    }
-}
-
-/// Text of a panic payload (`&str` or `String`), for the other callers.
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "sync: OnceValue initialiser panicked".to_string()
     }
 }
 
@@ -481,7 +469,7 @@ where
                     Err(payload) => {
                         this.fut = None;
                         // SAFETY: we are the runner: sole writer before PANICKED.
-                        unsafe { *cell.panic.get() = Some(panic_message(&*payload)) };
+                        unsafe { *cell.panic.get() = Some(crate::catch_unwind::message(&payload)) };
                         core.finish(PANICKED);
                         panic::resume_unwind(payload);
                     }
