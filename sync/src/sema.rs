@@ -559,13 +559,20 @@ impl Drop for WakeList {
 /// Wakes, in batches, every waiter pushed before now that `pick` takes,
 /// giving each status `to`; `pick` sees the primitive's state and the
 /// waiter's data word. Locks and unlocks `sema` itself.
-pub(crate) fn release_batch<S>(
-    sema: &Sema<S>,
+pub(crate) fn release_batch<S>(sema: &Sema<S>, to: Status, pick: impl FnMut(&mut S, u64) -> Pick) {
+    release_batch_locked(sema, sema.lock(), to, pick)
+}
+
+/// [`release_batch`] starting under a lock the caller already holds: "now"
+/// is the moment that lock was taken, so a state change made under it and
+/// the set of waiters released belong together.
+pub(crate) fn release_batch_locked<'a, S>(
+    sema: &'a Sema<S>,
+    mut g: SemaGuard<'a, S>,
     to: Status,
     mut pick: impl FnMut(&mut S, u64) -> Pick,
 ) {
     let mut wl = WakeList::new();
-    let mut g = sema.lock();
     let before = g.queue.next_ticket();
     loop {
         let Locked { queue, state } = &mut *g;

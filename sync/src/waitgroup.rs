@@ -36,7 +36,7 @@ use std::task::{Context, Poll};
 
 use crate::hook::{self, ObjectDetail, WaitObject, WaitReason};
 use crate::loom::{AtomicU64, Ordering};
-use crate::sema::{release_batch, End, Pick, Sema, Status, Waiter};
+use crate::sema::{release_batch_locked, End, Pick, Sema, Status, Waiter};
 
 /// Someone waits (under the queue lock).
 const WAITERS: u64 = 1;
@@ -142,23 +142,21 @@ impl WaitGroup {
     #[cold]
     fn release_waiters(&self) {
         let inner = &*self.inner;
+        let g = inner.sema.lock();
+        // Only the exact state "zero, with waiters" is released: an `add`
+        // that raced in (Go calls that misuse) leaves the waiters for the
+        // next zero.
+        if inner
+            .state
+            .compare_exchange(WAITERS, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
         {
-            let _g = inner.sema.lock();
-            // Only the exact state "zero, with waiters" is released: an
-            // `add` that raced in (Go calls that misuse) leaves the waiters
-            // for the next zero.
-            if inner
-                .state
-                .compare_exchange(WAITERS, 0, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
-                return;
-            }
+            return;
         }
-        // Everyone queued before the reset waits for this zero. Waiters that
-        // arrive after it see a fresh counter (and queue for the next zero
-        // if it is positive): the ticket bound of `release_batch` leaves them.
-        release_batch(&inner.sema, Status::Handed, |_, _| Pick::Take);
+        // Everyone queued before the reset (under this same lock hold)
+        // waits for this zero; a waiter that arrives after it waits for the
+        // next one, and the ticket bound leaves it queued.
+        release_batch_locked(&inner.sema, g, Status::Handed, |_, _| Pick::Take);
     }
 
     /// Parks until the counter is zero (Go: `wg.Wait()`). Cancel-safe.
