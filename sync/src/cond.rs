@@ -6,7 +6,7 @@
 //!
 //! # Design
 //!
-//! Waiters queue FIFO in a [`Sema`](crate::sema). `wait(guard)` queues its
+//! Waiters queue FIFO in a `Sema` (`src/sema.rs`). `wait(guard)` queues its
 //! node *before* unlocking the mutex (Go's `notifyListAdd` before `Unlock`),
 //! so a `signal` that follows the unlock cannot be missed. `signal` hands the
 //! first waiter the signal (`Handed`); `broadcast` wakes every waiter queued

@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! The state is one atomic word (bits below) and the waiters are a
-//! [`Sema`](crate::sema) FIFO. The uncontended lock and unlock are one
+//! `Sema` (`src/sema.rs`) FIFO. The uncontended lock and unlock are one
 //! compare-and-swap each and never touch the queue.
 //!
 //! Go's two modes, as in `mutex.go`:
@@ -37,7 +37,7 @@
 //!
 //! # Locking
 //!
-//! The queue lock ([`Sema`]) is a leaf. No waker is woken under it.
+//! The queue lock (`Sema`) is a leaf. No waker is woken under it.
 //!
 //! # Memory ordering
 //!
@@ -71,6 +71,10 @@ const WAITERS: usize = 8;
 
 /// How long a waiter may wait before the mutex switches to starvation mode
 /// (Go's `starvationThresholdNs`, 1 ms).
+///
+/// ```
+/// assert_eq!(goro_sync::mutex::STARVATION_THRESHOLD.as_micros(), 1000);
+/// ```
 pub const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
 /// A mutual-exclusion lock protecting a `T`, with Go's fairness (see the

@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! One atomic state (`INCOMPLETE -> RUNNING -> DONE | PANICKED`) and a
-//! [`Sema`](crate::sema) queue. The first caller to move `INCOMPLETE ->
+//! `Sema` (`src/sema.rs`) queue. The first caller to move `INCOMPLETE ->
 //! RUNNING` runs the function; callers that find `RUNNING` queue up and are
 //! all woken (status `Woken`) when the state leaves `RUNNING`; they then read
 //! the state again. The fast path, once done, is one Acquire load.

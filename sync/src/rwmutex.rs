@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! One atomic word holds the write bit, the count of active readers and two
-//! summary bits of the [`Sema`](crate::sema) queue (`QUEUED`, `WRITER_WAITING`).
+//! summary bits of the `Sema` (`src/sema.rs`) queue (`QUEUED`, `WRITER_WAITING`).
 //! The fast paths (uncontended `read`, `write` and their unlocks) are one
 //! atomic operation each. Readers and writers wait in one FIFO.
 //!

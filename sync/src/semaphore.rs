@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! As x/sync's: `size`, `cur` (the weight held) and a FIFO of waiters, all
-//! under one lock (the [`Sema`](crate::sema) lock). A request is granted at
+//! under one lock (the `Sema` (`src/sema.rs`) lock). A request is granted at
 //! once only if it fits *and nobody waits*; `release` grants queued requests
 //! in order and stops at the first that does not fit, so a large request is
 //! not starved by a stream of small ones. A request larger than `size` can

@@ -6,7 +6,7 @@
 //!
 //! As Go's: one 64-bit atomic word, the counter in the high 32 bits (an
 //! `i32`); the low bit says "someone waits" (Go keeps a waiter count there;
-//! here the [`Sema`](crate::sema) queue knows the count). `add` and `done`
+//! here the `Sema` (`src/sema.rs`) queue knows the count). `add` and `done`
 //! are one `fetch_add`; only the call that brings the counter to zero with
 //! waiters takes the queue lock, resets the word to zero (so the group is
 //! reusable at once) and wakes every waiter that was queued, in batches.
