@@ -182,7 +182,10 @@ fn test_alloc_cancel_doesnt_starve() {
     // Now a small request queues behind it...
     let bg = background();
     let mut small = pin!(sem.acquire(&bg, 1));
-    assert!(poll_once(small.as_mut()).is_pending(), "FIFO: behind the large request");
+    assert!(
+        poll_once(small.as_mut()).is_pending(),
+        "FIFO: behind the large request"
+    );
     // ...and cancelling the large one must let it through.
     cancel();
     assert_eq!(poll_once(big.as_mut()), Poll::Ready(Err(Canceled)));
@@ -207,7 +210,10 @@ fn test_weighted_acquire_canceled() {
     cancel();
     sem.release(1);
     assert_eq!(block_on(f), Err(Canceled));
-    assert!(sem.try_acquire(2), "TryAcquire after canceled Acquire failed");
+    assert!(
+        sem.try_acquire(2),
+        "TryAcquire after canceled Acquire failed"
+    );
     sem.release(2);
     assert_eq!(block_on(sem.acquire(&ctx, 1)), Err(Canceled));
     assert!(sem.try_acquire(2));
