@@ -1,19 +1,17 @@
-//! Per-thread runtime context: which worker core, if any, this thread runs;
-//! the poll scope a goroutine is polled in.
+//! Per-thread runtime context: which worker core, if any, this thread runs,
+//! and which runtime a blocking-pool thread belongs to.
 //!
-//! Go: `getg().m.p` — the current M's P, and `getg()` itself.
+//! Go: `getg().m.p` — the current M's P.
 //!
 //! # Design
 //!
 //! A worker thread (or the thread inside `block_on`) points the `WORKER`
-//! thread-local at its [`WorkerCtx`] for as long as it runs a core. Each
-//! goroutine poll runs inside a `goro_hook::PollScope` ([`poll_scoped`]):
-//! the primitives' hooks (`note_park`, `poll_budget`, `rand_below`) only
-//! touch that scope (no lock, no allocation), and the goroutine wrapper
-//! stores the noted park into the registry record when the poll returns
-//! `Pending`. Threads of the blocking pool set `RUNTIME` so that `spawn`
-//! works there too. Both install the runtime's timers as goro-hook's timer
-//! driver of the thread, so timers created there use the runtime's wheel.
+//! thread-local at its [`WorkerCtx`] for as long as it runs a core. Threads
+//! of the blocking pool set `RUNTIME` so that `spawn` works there too. Both
+//! install the runtime's timers as goro-hook's timer driver of the thread,
+//! so timers created there use the runtime's wheel. Which goroutine is being
+//! polled is goro-hook's business (each poll runs in a `PollScope`, see
+//! `task::poll_scoped`); [`current_goroutine`] reads it from there.
 //!
 //! # Invariants
 //!
@@ -22,19 +20,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::ptr;
-use std::task::Waker;
 use std::time::Instant;
 
-use goro_hook::{ParkNote, PollScope, TimerDriverGuard, WaitReason};
+use goro_hook::TimerDriverGuard;
 
 use crate::loom::StdArc;
-use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
+use crate::registry::GoroutineId;
 use crate::scheduler::{Core, Shared};
-
-/// Ready operations a goroutine may do per poll before `poll_budget` makes it
-/// yield. Go preempts a goroutine after 10 ms; an async task can only be
-/// asked to yield at an await point, and this is the usual count (tokio's).
-pub(crate) const BUDGET: u32 = 128;
 
 /// The state of a thread that runs a worker core.
 pub(crate) struct WorkerCtx {
@@ -128,41 +120,4 @@ pub(crate) fn current_runtime() -> Option<StdArc<Shared>> {
 /// The id of the goroutine this thread is polling.
 pub(crate) fn current_goroutine() -> Option<GoroutineId> {
     goro_hook::current_goroutine().map(GoroutineId::new)
-}
-
-/// Polls the goroutine `record` with `waker` (the waker of the goroutine's
-/// own poll, `cx.waker()`): runs `poll` inside a hook scope for it and
-/// returns `poll`'s result with the park the goroutine noted, if any.
-#[inline]
-pub(crate) fn poll_scoped<R>(
-    record: &GoroutineRecord,
-    waker: &Waker,
-    poll: impl FnOnce() -> R,
-) -> (R, Option<ParkNote>) {
-    let scope = PollScope::new(record.id.as_u64(), waker)
-        .with_budget(BUDGET)
-        .with_rng_state(record.rng_state());
-    let out = scope.enter(poll);
-    record.set_rng_state(scope.rng_state());
-    (out, scope.park())
-}
-
-/// The wait to record for a poll that returned `Pending` after noting
-/// `noted` (`FutureWait` when the pending future said nothing).
-pub(crate) fn wait_record(noted: Option<ParkNote>) -> WaitRecord {
-    let since = with_worker(|w| w.map_or_else(Instant::now, |c| c.now.get()));
-    match noted {
-        Some(n) => WaitRecord {
-            reason: n.reason,
-            at: Some(n.at),
-            on: n.on,
-            since,
-        },
-        None => WaitRecord {
-            reason: WaitReason::FutureWait,
-            at: None,
-            on: None,
-            since,
-        },
-    }
 }

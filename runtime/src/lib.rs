@@ -74,7 +74,9 @@ pub mod net {
 mod io;
 
 mod blocking;
+mod config;
 mod context;
+mod error;
 mod loom;
 mod registry;
 mod scheduler;
@@ -116,11 +118,11 @@ where
     let at = Location::caller();
     let parent = context::current_goroutine();
     let fut = match context::with_worker(|w| w.map(|w| w.shared.clone())) {
-        Some(shared) => return task::spawn_on(&shared, fut, at, parent),
+        Some(shared) => return scheduler::spawn(&shared, fut, at, parent),
         None => fut,
     };
     match context::current_runtime() {
-        Some(shared) => task::spawn_on(&shared, fut, at, parent),
+        Some(shared) => scheduler::spawn(&shared, fut, at, parent),
         None => panic!("goro::spawn called outside a goro runtime (use Runtime::handle().spawn)"),
     }
 }
@@ -148,7 +150,7 @@ where
 {
     let at = Location::caller();
     match context::current_runtime() {
-        Some(shared) => task::spawn_blocking_on(&shared, f, at, context::current_goroutine()),
+        Some(shared) => scheduler::spawn_blocking(&shared, f, at, context::current_goroutine()),
         None => panic!("goro::spawn_blocking called outside a goro runtime"),
     }
 }

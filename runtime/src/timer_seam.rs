@@ -67,7 +67,7 @@ impl TimerDriver for RuntimeTimers {
         // Called on a thread of this runtime (the driver is installed only
         // there); should it ever run elsewhere, the function still runs.
         match context::current_runtime() {
-            Some(shared) => drop(crate::task::spawn_on(
+            Some(shared) => drop(crate::scheduler::spawn(
                 &shared,
                 async move { f() },
                 at,

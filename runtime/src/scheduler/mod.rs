@@ -68,6 +68,7 @@
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
+mod spawn;
 pub(crate) mod worker;
 
 #[cfg(all(test, not(goro_loom)))]
@@ -81,12 +82,14 @@ use std::thread as std_thread;
 use crossbeam_deque::{Injector, Stealer, Worker};
 
 use crate::blocking::BlockingPool;
+use crate::config::{Config, PanicPolicy};
 use crate::context::{self, WorkerCtx};
+use crate::error::RuntimeError;
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
 use crate::registry::{GoroutineId, Registry};
-use crate::runtime::{PanicPolicy, RuntimeError};
 use crate::task::{panic_message, Panic, Task};
 
+pub(crate) use spawn::{spawn, spawn_blocking};
 pub(crate) use worker::Core;
 
 use idle::Idle;
@@ -131,16 +134,12 @@ struct CoreSlot {
     wanted: AtomicUsize,
 }
 
-/// Configuration fixed at build time.
-pub(crate) struct Config {
-    pub(crate) workers: usize,
-    pub(crate) panic_policy: PanicPolicy,
-    pub(crate) rng_seed: u64,
-    pub(crate) detect_deadlocks: bool,
-    pub(crate) keep_alive: std::time::Duration,
-    pub(crate) driver: Option<StdArc<dyn park::Driver>>,
-    /// Handle of the same driver for timers and sockets created on this
-    /// runtime (`crate::io::driver::Handle::current`).
+/// The drivers a runtime is built with, besides its [`Config`]. Set once.
+pub(crate) struct Drivers {
+    /// Where the last idle worker parks (timers and IO), if any.
+    pub(crate) park: Option<StdArc<dyn park::Driver>>,
+    /// Handle of the same driver for sockets created on this runtime
+    /// (`crate::io::driver::Handle::current`).
     pub(crate) io: Option<crate::io::driver::Handle>,
     /// The same driver's timers as goro-hook's timer driver.
     pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
@@ -188,9 +187,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config) -> StdArc<Shared> {
+    pub(crate) fn new(cfg: Config, drivers: Drivers) -> StdArc<Shared> {
         let n = cfg.workers;
-        let driver = StdArc::new(DriverSlot::new(cfg.driver));
+        let driver = StdArc::new(DriverSlot::new(drivers.park));
         let mut remotes = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
@@ -213,8 +212,8 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
-            io: cfg.io,
-            timers: cfg.timers,
+            io: drivers.io,
+            timers: drivers.timers,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
