@@ -8,8 +8,9 @@
 //! A worker thread (or the thread inside `block_on`) points the `WORKER`
 //! thread-local at its [`WorkerCtx`] for as long as it runs a core. Threads
 //! of the blocking pool set `RUNTIME` so that `spawn` works there too. Both
-//! install the runtime's timers as goro-hook's timer driver of the thread,
-//! so timers created there use the runtime's wheel. Which goroutine is being
+//! let the runtime's driver install its per-thread state
+//! (`park::Driver::enter_thread`: the IO handle for sockets, goro-hook's
+//! timer driver), so timers and sockets created there use the runtime's. Which goroutine is being
 //! polled is goro-hook's business (each poll runs in a `PollScope`, see
 //! `task::poll_scoped`); [`current_goroutine`] reads it from there.
 //!
@@ -18,11 +19,10 @@
 //! - `WORKER` is non-null only between `enter_worker` and the drop of its
 //!   guard, and then points to a `WorkerCtx` that outlives the guard.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::time::Instant;
-
-use goro_hook::TimerDriverGuard;
 
 use crate::loom::StdArc;
 use crate::registry::GoroutineId;
@@ -56,7 +56,7 @@ thread_local! {
 /// Restores the previous `WORKER` value (and timer driver) on drop.
 pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
-    _timers: Option<TimerDriverGuard>,
+    _driver: Option<Box<dyn Any>>,
 }
 
 impl Drop for WorkerGuard {
@@ -71,13 +71,8 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
     let prev = WORKER.with(|w| w.replace(ctx));
     WorkerGuard {
         prev,
-        _timers: enter_timers(&ctx.shared),
+        _driver: ctx.shared.driver.enter_thread(),
     }
-}
-
-/// Installs the runtime's timers as goro-hook's timer driver of this thread.
-fn enter_timers(shared: &Shared) -> Option<TimerDriverGuard> {
-    shared.timers.clone().map(goro_hook::enter_timer_driver)
 }
 
 /// Runs `f` with this thread's worker context, if it runs a core.
@@ -92,7 +87,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
 /// Restores the previous `RUNTIME` (and timer driver) on drop.
 pub(crate) struct RuntimeGuard {
     prev: Option<StdArc<Shared>>,
-    _timers: Option<TimerDriverGuard>,
+    _driver: Option<Box<dyn Any>>,
 }
 
 impl Drop for RuntimeGuard {
@@ -104,11 +99,11 @@ impl Drop for RuntimeGuard {
 
 /// Makes `shared` the current runtime of this (non-worker) thread.
 pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
-    let timers = enter_timers(&shared);
+    let driver = shared.driver.enter_thread();
     let prev = RUNTIME.with(|r| r.borrow_mut().replace(shared));
     RuntimeGuard {
         prev,
-        _timers: timers,
+        _driver: driver,
     }
 }
 

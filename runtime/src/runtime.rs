@@ -16,7 +16,7 @@ use crate::context;
 use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
-use crate::scheduler::{self, worker, Drivers, Shared};
+use crate::scheduler::{self, worker, Shared};
 use crate::task::{self, panic_message, JoinHandle};
 
 pub use crate::config::PanicPolicy;
@@ -131,20 +131,16 @@ impl Builder {
         // The timer wheel and IO reactor, which the last idle worker blocks
         // in (unless a test installed its own driver; then timers and
         // sockets created on the runtime use the process-wide driver).
-        let (driver, io) = match self.driver {
-            Some(d) => (d, None),
+        let driver = match self.driver {
+            Some(d) => d,
             None => {
                 let io = crate::io::driver::Driver::new()?;
-                let handle = io.handle().clone();
+                let timers = crate::timer_seam::RuntimeTimers(io.handle().clone());
+                let io = io.with_hook_timers(StdArc::new(timers));
                 let d: StdArc<dyn Driver> = StdArc::new(io);
-                (d, Some(handle))
+                d
             }
         };
-        let timers = io.clone().map(|h| {
-            let t: StdArc<dyn goro_hook::TimerDriver> =
-                StdArc::new(crate::timer_seam::RuntimeTimers(h));
-            t
-        });
         let cfg = Config {
             workers,
             panic_policy: self.panic_policy,
@@ -152,12 +148,7 @@ impl Builder {
             detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
         };
-        let drivers = Drivers {
-            park: Some(driver),
-            io,
-            timers,
-        };
-        let shared = Shared::new(cfg, drivers);
+        let shared = Shared::new(cfg, Some(driver));
         shared.start()?;
         Ok(Runtime {
             handle: Handle { shared },

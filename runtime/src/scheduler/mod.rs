@@ -134,17 +134,6 @@ struct CoreSlot {
     wanted: AtomicUsize,
 }
 
-/// The drivers a runtime is built with, besides its [`Config`]. Set once.
-pub(crate) struct Drivers {
-    /// Where the last idle worker parks (timers and IO), if any.
-    pub(crate) park: Option<StdArc<dyn park::Driver>>,
-    /// Handle of the same driver for sockets created on this runtime
-    /// (`crate::io::driver::Handle::current`).
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// The same driver's timers as goro-hook's timer driver.
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
-}
-
 /// The runtime's shared state. Go: `sched` plus `allp`.
 pub(crate) struct Shared {
     /// Tasks scheduled from outside the workers. Go: `sched.runq`.
@@ -154,12 +143,6 @@ pub(crate) struct Shared {
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
-    /// The timer/IO driver's handle (set once): where timers and sockets
-    /// created on this runtime register.
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// goro-hook's timer driver for the runtime's threads (set once;
-    /// installed by `context`).
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -187,9 +170,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config, drivers: Drivers) -> StdArc<Shared> {
+    pub(crate) fn new(cfg: Config, driver: Option<StdArc<dyn park::Driver>>) -> StdArc<Shared> {
         let n = cfg.workers;
-        let driver = StdArc::new(DriverSlot::new(drivers.park));
+        let driver = StdArc::new(DriverSlot::new(driver));
         let mut remotes = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
@@ -212,8 +195,6 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
-            io: drivers.io,
-            timers: drivers.timers,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
@@ -235,7 +216,7 @@ impl Shared {
     /// while this is true.
     #[allow(dead_code)] // for the deadlock detector
     pub(crate) fn has_pending_activity(&self) -> bool {
-        self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
+        self.driver.has_pending() || self.blocking.busy() > 0
     }
 
     pub(crate) fn num_workers(&self) -> usize {
