@@ -19,17 +19,41 @@
 //!
 //! # Module map
 //!
-//! - `task/`: the task cell (async-task's header + future in one allocation),
-//!   the goroutine wrapper, [`JoinHandle`].
-//! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
-//!   `Driver` hook for timers and IO.
+//! - `config.rs`, `error.rs`: [`runtime::PanicPolicy`], the builder's
+//!   resolved configuration, [`runtime::RuntimeError`].
 //! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
 //!   cell per goroutine); the dump.
-//! - `blocking.rs`: the `spawn_blocking` pool.
-//! - `time/`, `io/` ([`net`]): the timer wheel and the mio reactor, installed
-//!   as the scheduler's driver; `timer_seam.rs`: the wheel as goro-hook's
-//!   timer driver on the runtime's threads.
-//! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
+//! - `task/`: the task cell (async-task's header + future in one allocation),
+//!   the goroutine wrapper and its goro-hook poll scope, [`JoinHandle`].
+//! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
+//!   park `Driver` trait, spawning; with `context.rs` (a worker thread's
+//!   state) and `blocking.rs` (the `spawn_blocking` pool), which it owns.
+//! - `time/`: the timing wheel and its clock.
+//! - `io/` ([`net`]): the mio reactor and the driver (reactor + wheel) that
+//!   implements the scheduler's park `Driver`.
+//! - `timer_seam.rs`: the wheel as goro-hook's timer driver.
+//! - [`runtime`]: `Runtime`, `Builder`, `Handle`, diagnostics.
+//!
+//! # Dependency directions
+//!
+//! A module imports only modules listed below it (and `loom`, the shim for
+//! atomics and locks, and the external `goro-hook`):
+//!
+//! 1. `lib.rs`, `runtime.rs`, `timer_seam.rs`: build, enter and spawn on a
+//!    runtime; wire the driver into the scheduler and goro-hook.
+//! 2. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
+//!    wheel. The scheduler never names it.
+//! 3. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
+//!    scheduler's thread state and blocking pool point back at `Shared`).
+//! 4. `time/`: the wheel and `Timers` (which hand a panicking action to a
+//!    handler given at construction: `io::driver::action_panicked`).
+//! 5. `task/`: takes its schedule function and a `task::Host` (implemented
+//!    by the scheduler) as parameters; imports only `registry/`.
+//! 6. Leaves: `registry/`, `config.rs`, `error.rs` (which names
+//!    `registry::GoroutineId`).
+//!
+//! So no cycle runs through `task/`, `time/`'s wheel or the hook; the only
+//! mutual imports are inside the scheduler unit of level 3.
 //!
 //! # Panics and Go
 //!

@@ -22,8 +22,7 @@ use std::time::Instant;
 use goro_hook::{TimerAction, TimerDriver};
 
 use crate::context;
-use crate::io::driver::Handle;
-use crate::time::action_panicked;
+use crate::io::driver::{action_panicked, Handle};
 use crate::time::wheel::{Action, Key};
 
 /// This runtime's timers, as goro-hook sees them.

@@ -43,7 +43,7 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::time::timers::Timers;
+use crate::time::timers::{ActionPanic, Timers};
 
 use super::reactor::Reactor;
 
@@ -72,7 +72,7 @@ impl Driver {
         Ok(Driver {
             handle: Handle {
                 inner: Arc::new(Inner {
-                    timers: Timers::new(),
+                    timers: Timers::new(|payload| action_panicked(payload, None)),
                     reactor: Reactor::new()?,
                 }),
             },
@@ -231,6 +231,23 @@ impl Drop for EnterGuard {
         // The thread-local may already be gone during thread teardown.
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
     }
+}
+
+/// A timer action panicked on this thread. On a worker of a goro runtime
+/// (the only threads that process a runtime's timers) the panic follows its
+/// `PanicPolicy`: under `Abort` the runtime stops and `block_on` returns
+/// `RuntimeError::TimerPanic`; under `Ignore` it is dropped. Elsewhere it
+/// is dropped. Either way the panic hook has already printed it.
+pub(crate) fn action_panicked(
+    payload: ActionPanic,
+    created_at: Option<&'static std::panic::Location<'static>>,
+) {
+    if let Some(shared) = crate::context::current_runtime() {
+        shared.timer_panicked(created_at, &payload);
+    }
+    // Dropping a payload can itself panic (a payload with a panicking
+    // destructor); do not let that unwind either.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
 }
 
 /// The process-wide driver for code running off a goro runtime, driven by

@@ -500,7 +500,7 @@ impl Shared {
     }
 
     /// A timer action panicked on one of this runtime's threads (see
-    /// `time::action_panicked`): like a goroutine panic, it stops the
+    /// `io::driver::action_panicked`): like a goroutine panic, it stops the
     /// runtime under `PanicPolicy::Abort` and is dropped under `Ignore`.
     pub(crate) fn timer_panicked(&self, at: Option<&'static Location<'static>>, payload: &Panic) {
         if self.panic_policy != PanicPolicy::Abort {
