@@ -288,7 +288,10 @@ impl<T> Op<T> {
                 Poll::Pending
             }
             // SAFETY: DONE observed: the slot is ours again. Empty = closed.
-            Poll::Ready(()) => Poll::Ready(unsafe { self.node.take_slot() }),
+            Poll::Ready(()) => match unsafe { self.node.take_slot() } {
+                Some(v) => Poll::Ready(Some(v)),
+                None => Poll::Ready(chan.recv_closed_outcome()),
+            },
         }
     }
 
