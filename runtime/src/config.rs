@@ -46,8 +46,6 @@ pub(crate) struct Config {
     pub(crate) panic_policy: PanicPolicy,
     /// Seed of every goroutine's generator.
     pub(crate) rng_seed: u64,
-    /// Whether the global deadlock check runs.
-    pub(crate) detect_deadlocks: bool,
     /// How long an idle blocking-pool thread waits for a job.
     pub(crate) keep_alive: Duration,
 }

@@ -145,7 +145,6 @@ impl Builder {
             workers,
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
-            detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
         };
         let shared = Shared::new(cfg, Some(driver));

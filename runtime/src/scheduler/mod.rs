@@ -148,9 +148,6 @@ pub(crate) struct Shared {
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
     pub(crate) rng_seed: u64,
     pub(crate) panic_policy: PanicPolicy,
-    /// Builder::detect_deadlocks (kept for the deadlock detector).
-    #[allow(dead_code)]
-    pub(crate) detect_deadlocks: bool,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
     stopping: AtomicBool,
     /// The main goroutine was woken (set by its waker, consumed by core 0's
@@ -199,7 +196,6 @@ impl Shared {
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
             panic_policy: cfg.panic_policy,
-            detect_deadlocks: cfg.detect_deadlocks,
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
