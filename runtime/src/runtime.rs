@@ -130,7 +130,8 @@ impl Builder {
         let workers = self.workers.unwrap_or_else(default_workers);
         // The timer wheel and IO reactor, which the last idle worker blocks
         // in (unless a test installed its own driver; then timers and
-        // sockets created on the runtime use the process-wide driver).
+        // sockets created on the runtime use the fallbacks: goro-hook's
+        // timer thread, the netpoll thread).
         let driver = match self.driver {
             Some(d) => d,
             None => {
