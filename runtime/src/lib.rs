@@ -37,23 +37,24 @@
 //! # Dependency directions
 //!
 //! A module imports only modules listed below it (and `loom`, the shim for
-//! atomics and locks, and the external `goro-hook`):
+//! atomics and locks, and the external `goro-hook`); the
+//! `module_directions` test checks this:
 //!
-//! 1. `lib.rs`, `runtime.rs`, `timer_seam.rs`: build, enter and spawn on a
-//!    runtime; wire the driver into the scheduler and goro-hook.
-//! 2. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
+//! 1. `lib.rs`, `runtime.rs`: build, enter and spawn on a runtime.
+//! 2. `timer_seam.rs`: the wheel as goro-hook's timer driver (wired into the
+//!    io driver by the builder).
+//! 3. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
 //!    wheel. The scheduler never names it.
-//! 3. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
+//! 4. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
 //!    scheduler's thread state and blocking pool point back at `Shared`).
-//! 4. `time/`: the wheel and `Timers` (which hand a panicking action to a
+//! 5. `time/`: the wheel and `Timers` (which hand a panicking action to a
 //!    handler given at construction: `io::driver::action_panicked`).
-//! 5. `task/`: takes its schedule function and a `task::Host` (implemented
-//!    by the scheduler) as parameters; imports only `registry/`.
-//! 6. Leaves: `registry/`, `config.rs`, `error.rs` (which names
-//!    `registry::GoroutineId`).
+//! 6. `task/`: takes its schedule function and a `task::Host` (implemented
+//!    by the scheduler) as parameters.
+//! 7. `config.rs`, `error.rs`; then `registry/`; then `loom.rs`.
 //!
-//! So no cycle runs through `task/`, `time/`'s wheel or the hook; the only
-//! mutual imports are inside the scheduler unit of level 3.
+//! So no cycle runs through `task/`, `time/` or the hook; the only mutual
+//! imports are inside the scheduler unit of level 4.
 //!
 //! # Panics and Go
 //!
