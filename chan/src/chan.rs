@@ -13,7 +13,7 @@ use std::panic::Location;
 
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};
-use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::hchan::{Hchan, SendNow};
 use crate::loom::Arc;
 use crate::recv::Recv;
 use crate::send::Send;
@@ -165,18 +165,7 @@ impl<T> Chan<T> {
         if h.recv_would_block() {
             return Err(TryRecvError::Empty);
         }
-        let mut g = h.lock();
-        match h.recv_locked(g.state()) {
-            RecvNow::Value(v, w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Ok(v)
-            }
-            RecvNow::Closed => Err(TryRecvError::Closed),
-            RecvNow::WouldBlock => Err(TryRecvError::Empty),
-        }
+        h.recv_now()
     }
 
     /// [`send`](Chan::send) from a plain thread: parks the thread until done.

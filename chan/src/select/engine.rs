@@ -88,7 +88,7 @@ use std::task::{Context, Poll, Waker};
 
 use goro_hook::{self as hook, WaitReason};
 
-use super::case::{BlockingCase, CaseKind, ChanLock, SelectCase};
+use super::case::{BlockingCase, CaseKind, ChanLock, Finished, SelectCase, StillQueued, TryLocked};
 use super::inline_vec::{InlineVec, INLINE_CASES};
 use crate::cell::{CellState, SelCell};
 use crate::loom::{lock, MutexGuard};
@@ -235,7 +235,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                 c.__release();
             }
         }
-        if self.cases[i].case().__finish() {
+        if self.cases[i].case().__finish() == Finished::SendOnClosed {
             panic!("send on closed channel");
         }
         Some(i)
@@ -358,7 +358,7 @@ impl<'a, C: AsCase> Select<'a, C> {
             if let CaseKind::Future = c.__kind() {
                 // SAFETY: as in `pass_ready`: the select releases every
                 // un-chosen future before it completes or is dropped.
-                if unsafe { c.__poll_future(cx) } {
+                if unsafe { c.__poll_future(cx) }.is_ready() {
                     let r = self.finish(i);
                     // SAFETY: `finish` unregistered every waiter.
                     drop(unsafe { self.cell.clear_waker() });
@@ -374,11 +374,11 @@ impl<'a, C: AsCase> Select<'a, C> {
             let c = self.cases[i].case();
             if let CaseKind::Chan(_) = c.__kind() {
                 // SAFETY: we hold every channel lock; the cell is abandoned.
-                if unsafe { c.__still_queued_locked() } {
+                if unsafe { c.__still_queued_locked() } == StillQueued::Yes {
                     continue;
                 }
                 // SAFETY: we hold the lock; this case's waiter is not queued.
-                if let Some(w) = unsafe { c.__try_locked() } {
+                if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                     drop(locks);
                     c.__after_unlock();
                     if let Some(w) = w {
@@ -401,7 +401,7 @@ impl<'a, C: AsCase> Select<'a, C> {
             if let CaseKind::Chan(_) = c.__kind() {
                 // SAFETY: we hold every channel lock. The cell is WAITING
                 // again, but no counterpart can claim it before we unlock.
-                if !unsafe { c.__still_queued_locked() } {
+                if unsafe { c.__still_queued_locked() } == StillQueued::No {
                     // SAFETY: we hold the lock; the waiter is not queued; the
                     // cell is pinned and outlives it (unregistered before the
                     // select completes or is dropped).
@@ -572,7 +572,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: the case is borrowed by the select, which releases
                 // (drops in place) every un-chosen future before it completes
                 // or is dropped, and is never leaked (`select`'s contract).
-                if unsafe { c.__poll_future(cx) } {
+                if unsafe { c.__poll_future(cx) }.is_ready() {
                     return Some(i);
                 }
             }
@@ -580,7 +580,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: the lock lives in a channel the case borrows or owns.
                 let g = lock(unsafe { &*l.0 });
                 // SAFETY: we hold the case's lock; nothing is queued (pass 1).
-                if let Some(w) = unsafe { c.__try_locked() } {
+                if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                     drop(g);
                     c.__after_unlock();
                     if let Some(w) = w {
@@ -608,7 +608,7 @@ unsafe fn try_all_locked<C: AsCase>(
         let c = cases[i].case();
         if let CaseKind::Chan(_) = c.__kind() {
             // SAFETY: we hold every channel lock; nothing is queued.
-            if let Some(w) = unsafe { c.__try_locked() } {
+            if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                 return Some((i, w));
             }
         }
