@@ -330,8 +330,6 @@ impl<T> fmt::Debug for CaseCore<'_, T> {
 /// [`CaseCore`]) by delegating to its core.
 macro_rules! chan_case_protocol {
     ($case:ident) => {
-        impl<T: Send> sealed::Sealed for $case<'_, T> {}
-
         impl<T: Send> SelectCase for $case<'_, T> {
             fn __kind(&self) -> CaseKind {
                 self.0.kind()
@@ -365,12 +363,6 @@ macro_rules! chan_case_protocol {
             }
         }
 
-        impl<T: Send> BlockingCase for $case<'_, T> {
-            fn __as_select_case(&mut self) -> &mut dyn SelectCase {
-                self
-            }
-        }
-
         impl<T> fmt::Debug for $case<'_, T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
@@ -397,7 +389,14 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
 chan_case_protocol!(RecvCase);
+
+impl<T: Send> BlockingCase for RecvCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
+    }
+}
 
 impl<T> CaseOutput for RecvCase<'_, T> {
     type Output = Option<T>;
@@ -428,7 +427,14 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
+impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
 chan_case_protocol!(SendCase);
+
+impl<T: Send> BlockingCase for SendCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
+    }
+}
 
 impl<T> CaseOutput for SendCase<'_, T> {
     type Output = ();
