@@ -37,11 +37,20 @@
 //! - `watchq` holds wake-only watchers (parked `Receiver` streams): no value
 //!   ever moves through them. A watcher is queued only after its receive
 //!   found nothing; whenever a critical section leaves a receive possible
-//!   (a buffered value, a blocked sender, closed) with watchers queued, the
+//!   (a buffered value, a blocked sender whose cell is still `WAITING`,
+//!   closed) with watchers queued, the
 //!   party that unlocks wakes them all ([`Hchan::wake_watchers`]).
 //!   `recv_waiting` does not count watchers: a non-blocking send to an
 //!   unbuffered channel whose only receiver is a parked stream fails, and a
 //!   blocking one parks, wakes the stream, and is received by its next poll.
+//! - A select that re-polls its own cases while its cell is abandoned
+//!   ([`crate::cell::polling`]) is never matched with itself: what acts on
+//!   a channel on its behalf skips its waiters in place, so it never wakes
+//!   itself through its own cases (issue 14).
+//! - `drained_seen` is set only by a receive that reports "closed and
+//!   drained" under the lock, never on behalf of a waiter that may still be
+//!   cancelled (a receive completed by `close` decides when it is polled:
+//!   [`Hchan::recv_closed_outcome`]).
 //! - `len` mirrors `buf.len()`; it is written only under the lock.
 //!
 //! # Locking

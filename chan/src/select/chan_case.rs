@@ -256,22 +256,25 @@ impl<'a, T> CaseCore<'a, T> {
         }
     }
 
-    /// The slot after `DONE` (the counterpart unlinked the node and handed
-    /// the slot back), if this case was queued; the case becomes idle.
-    fn take_done_slot(&mut self) -> Option<Option<T>> {
-        if !matches!(self.phase, Phase::Queued) {
-            return None;
+    /// Runs `f` on the slot after `DONE` (the counterpart unlinked the node
+    /// and handed the slot back) if this case was queued, leaving the case
+    /// idle; a case committed by `try_locked` is left as it is.
+    fn with_done_slot(&mut self, f: impl FnOnce(&Hchan<T>, Dir, Option<T>) -> Phase<T>) {
+        match (
+            std::mem::replace(&mut self.phase, Phase::Idle),
+            self.chan.get(),
+        ) {
+            (Phase::Queued, Some(h)) => {
+                // SAFETY: DONE for this case: the slot is ours again.
+                let slot = unsafe { self.node.node().take_slot() };
+                self.phase = f(h, self.dir, slot);
+            }
+            (other, _) => self.phase = other,
         }
-        self.phase = Phase::Idle;
-        // SAFETY: DONE for this case: the slot is ours again.
-        Some(unsafe { self.node.node().take_slot() })
     }
 
     fn finish(&mut self) -> Finished {
-        if let (Some(slot), Some(h)) = (self.take_done_slot(), self.chan.get()) {
-            let out = outcome_from_slot(h, self.dir, slot);
-            self.phase = Phase::Committed(out);
-        }
+        self.with_done_slot(|h, dir, slot| Phase::Committed(outcome_from_slot(h, dir, slot)));
         match (&self.phase, self.dir) {
             (Phase::Committed(Outcome::Closed), Dir::Send) => Finished::SendOnClosed,
             _ => Finished::Done,
@@ -279,9 +282,10 @@ impl<'a, T> CaseCore<'a, T> {
     }
 
     fn cancel_won(&mut self) {
-        if let (Some(slot), Some(h)) = (self.take_done_slot(), self.chan.get()) {
-            give_back_cancelled(h, self.dir, slot);
-        }
+        self.with_done_slot(|h, dir, slot| {
+            give_back_cancelled(h, dir, slot);
+            Phase::Idle
+        });
     }
 
     fn after_unlock(&self) {
