@@ -414,6 +414,19 @@ impl<T> Hchan<T> {
         }
     }
 
+    /// Whether an operation of direction `dir` could complete now, under the
+    /// lock (Go's `!full(c)`/`!empty(c)` or closed), counting only queued
+    /// counterparts whose cell is still `WAITING`. For a select re-checking
+    /// its own waiters that were skipped in place.
+    pub(crate) fn ready_for_locked(&self, st: &State<T>, dir: Dir) -> bool {
+        // SAFETY: `st` is only reachable under the channel lock.
+        st.closed
+            || match dir {
+                Dir::Send => st.buf.len() < self.cap || unsafe { st.recvq.has_live() },
+                Dir::Recv => !st.buf.is_empty() || unsafe { st.sendq.has_live() },
+            }
+    }
+
     /// Go's `chanrecv` fast part, under the lock.
     pub(crate) fn recv_locked(&self, st: &mut State<T>) -> RecvNow<T> {
         if let Some(v) = st.buf.pop_front() {

@@ -140,3 +140,62 @@ fn select_with_future_case_rechecks_skipped_waiters() {
     c1.take_output();
     assert_eq!(a.try_send(1), Err(TrySendError::Full(1)), "unregistered");
 }
+
+/// Wakes its task on the first poll; on the second, runs `act` once. Never
+/// completes.
+struct WakeThen<F: FnMut()>(u8, F);
+impl<F: FnMut() + Unpin> Future for WakeThen<F> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0 += 1;
+        match self.0 {
+            1 => cx.waker().wake_by_ref(),
+            2 => (self.1)(),
+            _ => {}
+        }
+        Poll::Pending
+    }
+}
+
+/// A parked select whose own future case, while re-polled, sends to a
+/// buffered channel on which the select's receive case waits (the send
+/// skips the select's own waiter, it cannot match itself, and buffers the
+/// value): the select re-checks that case and receives the value instead
+/// of parking beside it.
+#[test]
+fn select_receives_what_its_own_future_case_buffered() {
+    let ch = make::<u32>(1);
+    let tx = ch.clone();
+    let mut c0 = into_case!(ch.recv());
+    let mut c1 = into_case!(WakeThen(0, move || tx.try_send(1).unwrap()));
+    {
+        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
+        // SAFETY: pinned on the stack, so dropped at the end of this block,
+        // never leaked.
+        let mut s = pin!(unsafe { select(&mut cases, false) });
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending()); // queued; the future woke it
+        assert_eq!(s.as_mut().poll(&mut noop_cx()), Poll::Ready(Some(0)));
+    }
+    assert_eq!(c0.take_output(), Some(1));
+}
+
+/// The same for a send case: the own future case makes room in a full
+/// buffered channel on which the select's send case waits.
+#[test]
+fn select_sends_into_room_its_own_future_case_made() {
+    let ch = make::<u32>(1);
+    ch.try_send(1).unwrap();
+    let rx = ch.clone();
+    let mut c0 = into_case!(ch.send(2));
+    let mut c1 = into_case!(WakeThen(0, move || assert_eq!(rx.try_recv(), Ok(1))));
+    {
+        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
+        // SAFETY: pinned on the stack, so dropped at the end of this block,
+        // never leaked.
+        let mut s = pin!(unsafe { select(&mut cases, false) });
+        assert!(s.as_mut().poll(&mut noop_cx()).is_pending());
+        assert_eq!(s.as_mut().poll(&mut noop_cx()), Poll::Ready(Some(0)));
+    }
+    c0.take_output();
+    assert_eq!(ch.try_recv(), Ok(2));
+}

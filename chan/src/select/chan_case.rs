@@ -232,8 +232,29 @@ impl<'a, T> CaseCore<'a, T> {
         if !matches!(self.phase, Phase::Queued) {
             return StillQueued::No;
         }
-        // SAFETY: the caller holds this channel's lock.
-        if unsafe { self.node.node().is_queued() } {
+        let (Some(h), dir) = (self.chan.get(), self.dir) else {
+            return StillQueued::No;
+        };
+        let node = self.node.node();
+        // SAFETY: the caller holds this channel's lock (for `with_state_locked`
+        // too); the node is alive and at most queued on this queue.
+        let queued = unsafe {
+            node.is_queued()
+                && h.with_state_locked(|st| {
+                    // Skipped in place by a party acting for this select
+                    // (`cell::polling`), which may have made the channel ready
+                    // for this case (an own future case that sent to a buffered
+                    // channel): then take the waiter out, so the engine
+                    // re-checks the case.
+                    if h.ready_for_locked(st, dir) {
+                        st.queue(dir).remove(node);
+                        false
+                    } else {
+                        true
+                    }
+                })
+        };
+        if queued {
             return StillQueued::Yes;
         }
         self.phase = Phase::Idle;
