@@ -419,10 +419,12 @@ impl<T> Hchan<T> {
     /// counterparts whose cell is still `WAITING`. For a select re-checking
     /// its own waiters that were skipped in place.
     pub(crate) fn ready_for_locked(&self, st: &State<T>, dir: Dir) -> bool {
-        // SAFETY: `st` is only reachable under the channel lock.
+        // SAFETY (both blocks): `st` is only reachable under the channel lock.
         st.closed
             || match dir {
+                // SAFETY: see above.
                 Dir::Send => st.buf.len() < self.cap || unsafe { st.recvq.has_live() },
+                // SAFETY: see above.
                 Dir::Recv => !st.buf.is_empty() || unsafe { st.sendq.has_live() },
             }
     }
