@@ -311,3 +311,39 @@ impl<T> fmt::Debug for Chan<T> {
         }
     }
 }
+
+/// Implements the identity traits of a one-direction view (`Sender`,
+/// `Receiver`) through its `chan` field: `Default` (the nil channel),
+/// equality and hashing by channel identity, and `Debug`.
+macro_rules! view_identity_traits {
+    ($view:ident) => {
+        impl<T> Default for $view<T> {
+            /// The nil channel.
+            fn default() -> Self {
+                $view::nil()
+            }
+        }
+
+        impl<T> PartialEq for $view<T> {
+            fn eq(&self, other: &Self) -> bool {
+                self.chan == other.chan
+            }
+        }
+
+        impl<T> Eq for $view<T> {}
+
+        impl<T> std::hash::Hash for $view<T> {
+            /// By channel identity.
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.chan.hash(state);
+            }
+        }
+
+        impl<T> std::fmt::Debug for $view<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($view)).field(&self.chan).finish()
+            }
+        }
+    };
+}
+pub(crate) use view_identity_traits;

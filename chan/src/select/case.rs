@@ -154,7 +154,11 @@ pub trait SelectCase: Send + sealed::Sealed {
     /// Channel cases, after the engine abandoned the cell of a parked select
     /// (to poll its future cases): whether this case's waiter is still
     /// queued (no counterpart skipped it, so it keeps its place and its case
-    /// is not ready); if not, the case is reset to idle.
+    /// is not ready); if not, the case is reset to idle. A waiter skipped in
+    /// place by a party acting for this select (`cell::polling`) whose case
+    /// became ready meanwhile is taken out (`No`), so the engine re-checks
+    /// it. Called once per re-poll, before the cell is re-armed (own
+    /// waiters count as not live only while it is abandoned).
     ///
     /// # Safety
     ///

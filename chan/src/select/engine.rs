@@ -369,6 +369,8 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
         let locks = unsafe { lock_all(self.cases) };
+        // The cases to queue again once the cell is re-armed, in `perm` order.
+        let mut requeue: InlineVec<usize, INLINE_CASES> = InlineVec::new();
         for k in 0..perm.len() {
             let i = *perm.get(k);
             let c = self.cases[i].case();
@@ -377,6 +379,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                 if unsafe { c.__still_queued_locked() } == StillQueued::Yes {
                     continue;
                 }
+                requeue.push(i);
                 // SAFETY: we hold the lock; this case's waiter is not queued.
                 if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                     drop(locks);
@@ -395,19 +398,14 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: the cell is abandoned and we hold the lock of every channel
         // where one of its waiters is queued.
         let old = unsafe { self.cell.rearm(cx.waker()) };
-        for k in 0..perm.len() {
-            let i = *perm.get(k);
-            let c = self.cases[i].case();
-            if let CaseKind::Chan(_) = c.__kind() {
-                // SAFETY: we hold every channel lock. The cell is WAITING
-                // again, but no counterpart can claim it before we unlock.
-                if unsafe { c.__still_queued_locked() } == StillQueued::No {
-                    // SAFETY: we hold the lock; the waiter is not queued; the
-                    // cell is pinned and outlives it (unregistered before the
-                    // select completes or is dropped).
-                    unsafe { c.__enqueue_locked(&self.cell, i) };
-                }
-            }
+        for k in 0..requeue.len() {
+            let i = *requeue.get(k);
+            // SAFETY: we hold every channel lock; the waiter is not queued
+            // (found above under these locks); the cell is pinned and
+            // outlives it (unregistered before the select completes or is
+            // dropped). The cell is WAITING again, but no counterpart can
+            // claim it before we unlock.
+            unsafe { self.cases[i].case().__enqueue_locked(&self.cell, i) };
         }
         drop(locks);
         drop(old);
