@@ -43,7 +43,11 @@ mod object;
 mod reason;
 mod rng;
 mod scope;
+mod timer;
 
 pub use object::{ObjectDetail, WaitObject};
 pub use reason::WaitReason;
 pub use scope::{current_goroutine, note_park, poll_budget, rand_below, ParkNote, PollScope};
+pub use timer::{
+    enter_timer_driver, spawn_detached, TimerAction, TimerDriver, TimerDriverGuard, TimerEntry,
+};

@@ -12,7 +12,8 @@
 //! touch that scope (no lock, no allocation), and the goroutine wrapper
 //! stores the noted park into the registry record when the poll returns
 //! `Pending`. Threads of the blocking pool set `RUNTIME` so that `spawn`
-//! works there too.
+//! works there too. Both install the runtime's timers as goro-hook's timer
+//! driver of the thread, so timers created there use the runtime's wheel.
 //!
 //! # Invariants
 //!
@@ -24,7 +25,7 @@ use std::ptr;
 use std::task::Waker;
 use std::time::Instant;
 
-use goro_hook::{ParkNote, PollScope, WaitReason};
+use goro_hook::{ParkNote, PollScope, TimerDriverGuard, WaitReason};
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
@@ -60,9 +61,10 @@ thread_local! {
     static RUNTIME: RefCell<Option<StdArc<Shared>>> = const { RefCell::new(None) };
 }
 
-/// Restores the previous `WORKER` value on drop.
+/// Restores the previous `WORKER` value (and timer driver) on drop.
 pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
+    _timers: Option<TimerDriverGuard>,
 }
 
 impl Drop for WorkerGuard {
@@ -75,7 +77,15 @@ impl Drop for WorkerGuard {
 /// caller keeps `ctx` alive (and in place) longer than the guard.
 pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
     let prev = WORKER.with(|w| w.replace(ctx));
-    WorkerGuard { prev }
+    WorkerGuard {
+        prev,
+        _timers: enter_timers(&ctx.shared),
+    }
+}
+
+/// Installs the runtime's timers as goro-hook's timer driver of this thread.
+fn enter_timers(shared: &Shared) -> Option<TimerDriverGuard> {
+    shared.timers.clone().map(goro_hook::enter_timer_driver)
 }
 
 /// Runs `f` with this thread's worker context, if it runs a core.
@@ -87,9 +97,10 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     f(unsafe { p.as_ref() })
 }
 
-/// Restores the previous `RUNTIME` on drop.
+/// Restores the previous `RUNTIME` (and timer driver) on drop.
 pub(crate) struct RuntimeGuard {
     prev: Option<StdArc<Shared>>,
+    _timers: Option<TimerDriverGuard>,
 }
 
 impl Drop for RuntimeGuard {
@@ -101,8 +112,12 @@ impl Drop for RuntimeGuard {
 
 /// Makes `shared` the current runtime of this (non-worker) thread.
 pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
+    let timers = enter_timers(&shared);
     let prev = RUNTIME.with(|r| r.borrow_mut().replace(shared));
-    RuntimeGuard { prev }
+    RuntimeGuard {
+        prev,
+        _timers: timers,
+    }
 }
 
 /// The runtime this thread belongs to (worker or blocking-pool thread).

@@ -81,7 +81,7 @@ pub enum RuntimeError {
         /// was entered).
         spawned_at: &'static Location<'static>,
     },
-    /// A timer callback (an [`Alarm`](crate::time::Alarm)'s function, run by
+    /// A timer callback (a `goro_time::Alarm`'s function, run by
     /// the runtime when the alarm fires) panicked under
     /// [`PanicPolicy::Abort`]. Go: a panic in a runtime timer function is
     /// fatal.
@@ -90,7 +90,7 @@ pub enum RuntimeError {
     /// use goro_runtime::runtime::{Runtime, RuntimeError};
     /// let rt = Runtime::builder().build().unwrap();
     /// let err = rt.block_on(async {
-    ///     let a = goro_runtime::time::Alarm::new(|| panic!("tick"));
+    ///     let a = goro_time::Alarm::new(|| panic!("tick"));
     ///     a.reset(std::time::Duration::from_millis(1));
     ///     std::future::pending::<()>().await
     /// }).unwrap_err();
@@ -263,6 +263,11 @@ impl Builder {
                 (d, Some(handle))
             }
         };
+        let timers = io.clone().map(|h| {
+            let t: StdArc<dyn goro_hook::TimerDriver> =
+                StdArc::new(crate::timer_seam::RuntimeTimers(h));
+            t
+        });
         let shared = Shared::new(Config {
             workers,
             panic_policy: self.panic_policy,
@@ -271,6 +276,7 @@ impl Builder {
             keep_alive: self.keep_alive,
             driver: Some(driver),
             io,
+            timers,
         });
         shared.start()?;
         Ok(Runtime {
