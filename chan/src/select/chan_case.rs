@@ -414,15 +414,6 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
-impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
-chan_case_protocol!(RecvCase);
-
-impl<T: Send> BlockingCase for RecvCase<'_, T> {
-    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
-        self
-    }
-}
-
 impl<T> CaseOutput for RecvCase<'_, T> {
     type Output = Option<T>;
 
@@ -452,20 +443,30 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
-impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
-chan_case_protocol!(SendCase);
-
-impl<T: Send> BlockingCase for SendCase<'_, T> {
-    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
-        self
-    }
-}
-
 impl<T> CaseOutput for SendCase<'_, T> {
     type Output = ();
 
     fn take_output(&mut self) {
         // A send on a closed channel panicked in the engine already.
         let _ = self.0.take_outcome("send");
+    }
+}
+
+// The protocol of both case types (one core, see the module docs). The
+// sealing and `BlockingCase` impls stay outside the macro so that compiler
+// diagnostics name the types.
+impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
+impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
+chan_case_protocol!(RecvCase);
+chan_case_protocol!(SendCase);
+
+impl<T: Send> BlockingCase for RecvCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
+    }
+}
+impl<T: Send> BlockingCase for SendCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
     }
 }
