@@ -69,6 +69,7 @@ pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
+mod spawn;
 pub(crate) mod watchdog;
 pub(crate) mod worker;
 
@@ -83,12 +84,14 @@ use std::thread as std_thread;
 use crossbeam_deque::{Injector, Stealer, Worker};
 
 use crate::blocking::BlockingPool;
+use crate::config::{Config, PanicPolicy};
 use crate::context::{self, WorkerCtx};
+use crate::error::RuntimeError;
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
 use crate::registry::{GoroutineId, Registry};
-use crate::runtime::{PanicPolicy, RuntimeError};
 use crate::task::{panic_message, Panic, Task};
 
+pub(crate) use spawn::{spawn, spawn_blocking};
 pub(crate) use worker::Core;
 
 use idle::Idle;
@@ -133,22 +136,6 @@ struct CoreSlot {
     wanted: AtomicUsize,
 }
 
-/// Configuration fixed at build time.
-pub(crate) struct Config {
-    pub(crate) workers: usize,
-    pub(crate) panic_policy: PanicPolicy,
-    pub(crate) rng_seed: u64,
-    pub(crate) detect_deadlocks: bool,
-    pub(crate) watchdog: Option<std::time::Duration>,
-    pub(crate) keep_alive: std::time::Duration,
-    pub(crate) driver: Option<StdArc<dyn park::Driver>>,
-    /// Handle of the same driver for timers and sockets created on this
-    /// runtime (`crate::io::driver::Handle::current`).
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// The same driver's timers as goro-hook's timer driver.
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
-}
-
 /// The runtime's shared state. Go: `sched` plus `allp`.
 pub(crate) struct Shared {
     /// Tasks scheduled from outside the workers. Go: `sched.runq`.
@@ -158,12 +145,6 @@ pub(crate) struct Shared {
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
-    /// The timer/IO driver's handle (set once): where timers and sockets
-    /// created on this runtime register.
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// goro-hook's timer driver for the runtime's threads (set once;
-    /// installed by `context`).
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -180,8 +161,7 @@ pub(crate) struct Shared {
     watchdog: Option<std::time::Duration>,
     /// Incremented by every `start` (the watchdog of an older start exits).
     pub(crate) start_gen: AtomicUsize,
-    /// A deadlock seen by the check but not yet confirmed: when, and the
-    /// parked goroutines' (id, parked since). Leaf lock.
+    /// A deadlock seen by the check but not yet confirmed. Leaf lock.
     pub(crate) deadlock_suspect: Mutex<Option<deadlock::Suspect>>,
     /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
     pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
@@ -204,9 +184,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config) -> StdArc<Shared> {
+    pub(crate) fn new(cfg: Config, driver: Option<StdArc<dyn park::Driver>>) -> StdArc<Shared> {
         let n = cfg.workers;
-        let driver = StdArc::new(DriverSlot::new(cfg.driver));
+        let driver = StdArc::new(DriverSlot::new(driver));
         let mut remotes = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
@@ -229,8 +209,6 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
-            io: cfg.io,
-            timers: cfg.timers,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
@@ -257,7 +235,7 @@ impl Shared {
     /// running `spawn_blocking` job. The deadlock detector must not fire
     /// while this is true.
     pub(crate) fn has_pending_activity(&self) -> bool {
-        self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
+        self.driver.has_pending() || self.blocking.busy() > 0
     }
 
     pub(crate) fn num_workers(&self) -> usize {
@@ -545,7 +523,7 @@ impl Shared {
     }
 
     /// A timer action panicked on one of this runtime's threads (see
-    /// `time::action_panicked`): like a goroutine panic, it stops the
+    /// `io::driver::action_panicked`): like a goroutine panic, it stops the
     /// runtime under `PanicPolicy::Abort` and is dropped under `Ignore`.
     pub(crate) fn timer_panicked(&self, at: Option<&'static Location<'static>>, payload: &Panic) {
         if self.panic_policy != PanicPolicy::Abort {
