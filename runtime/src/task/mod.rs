@@ -307,7 +307,10 @@ where
         host.registry()
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
-    (runnable, JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize))
+    (
+        runnable,
+        JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize),
+    )
 }
 
 pin_project! {
