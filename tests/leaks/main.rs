@@ -23,6 +23,7 @@ mod istio_18454;
 mod kubernetes_5316;
 mod moby_21233;
 mod must_not_report;
+mod serving_2137;
 
 /// Runs `kernel` as a goroutine of a fresh runtime; returns the goroutines
 /// left once it settled (printing their report).
