@@ -22,6 +22,7 @@ mod grpc_1424;
 mod istio_18454;
 mod kubernetes_5316;
 mod moby_21233;
+mod moby_29733;
 mod must_not_report;
 mod serving_2137;
 
