@@ -21,6 +21,7 @@ mod grpc_1275;
 mod grpc_1424;
 mod istio_18454;
 mod kubernetes_5316;
+mod kubernetes_58107;
 mod kubernetes_6632;
 mod moby_17176;
 mod moby_21233;
