@@ -20,6 +20,7 @@ mod first_replica;
 mod grpc_1275;
 mod grpc_1424;
 mod istio_18454;
+mod kubernetes_13135;
 mod kubernetes_5316;
 mod kubernetes_58107;
 mod kubernetes_6632;
