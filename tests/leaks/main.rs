@@ -19,6 +19,8 @@ mod cockroach_35073;
 mod first_replica;
 mod grpc_1275;
 mod grpc_1424;
+mod grpc_3017;
+mod grpc_795;
 mod istio_17860;
 mod istio_18454;
 mod kubernetes_13135;
