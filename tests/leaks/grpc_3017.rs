@@ -35,7 +35,12 @@ struct Entry {
 
 impl Entry {
     fn cancel(&self) {
-        let stopped = self.timer.lock().unwrap().as_ref().is_some_and(|t| t.stop());
+        let stopped = self
+            .timer
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|t| t.stop());
         if !stopped {
             self.abort_deleting.store(true, Ordering::SeqCst);
         }
@@ -98,7 +103,8 @@ impl LbCacheClientConn {
         let (ccc, e) = (self.clone(), entry.clone());
         let timer = goro::time::after_func(self.timeout, move || {
             let (ccc, e) = (ccc.clone(), e.clone());
-            goro::go!(async move { ccc.delete_after_timeout(e, sc, addr).await }); // G3
+            goro::go!(async move { ccc.delete_after_timeout(e, sc, addr).await });
+            // G3
         });
         *entry.timer.lock().unwrap() = Some(timer);
     }
@@ -155,7 +161,10 @@ async fn kernel(fixed: bool) {
 #[test]
 fn buggy_leaks_remover_and_test() {
     let leaked = leaks_of(kernel(false));
-    assert_eq!(forever_reasons(&leaked), ["chan receive", "sync.Mutex.Lock"]);
+    assert_eq!(
+        forever_reasons(&leaked),
+        ["chan receive", "sync.Mutex.Lock"]
+    );
 }
 
 #[test]

@@ -54,9 +54,7 @@ impl Cacher {
     /// `WatchCache.Replace` with its `onReplace` callback.
     async fn replace(&self, cacher: MutexGuard<'_, ()>) {
         let _w = self.watch_cache.write().await;
-        self.init_once
-            .call_once(|| self.initialized.done())
-            .await;
+        self.init_once.call_once(|| self.initialized.done()).await;
         drop(cacher);
     }
 
