@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use goro::leak::{self, GoroutineInfo, Options};
 
+mod cockroach_10214;
 mod cockroach_35073;
 mod cockroach_584;
+mod cockroach_7504;
 mod cockroach_9935;
 mod etcd_10492;
 mod etcd_5509;
