@@ -16,6 +16,8 @@ use std::time::Duration;
 use goro::leak::{self, GoroutineInfo, Options};
 
 mod cockroach_10214;
+mod cockroach_10790;
+mod cockroach_16167;
 mod cockroach_35073;
 mod cockroach_584;
 mod cockroach_7504;
