@@ -17,6 +17,7 @@ use goro::leak::{self, GoroutineInfo, Options};
 
 mod cockroach_10214;
 mod cockroach_10790;
+mod cockroach_1462;
 mod cockroach_16167;
 mod cockroach_35073;
 mod cockroach_584;
