@@ -26,6 +26,7 @@ mod cockroach_9935;
 mod etcd_10492;
 mod etcd_5509;
 mod etcd_7492;
+mod etcd_7902;
 mod first_replica;
 mod grpc_1275;
 mod grpc_1424;
