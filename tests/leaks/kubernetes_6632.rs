@@ -30,20 +30,15 @@ impl IdleAwareFramer {
     async fn monitor(&self, locked: Chan<()>, fixed: bool) {
         let reset_chan = self.reset_chan.clone();
         locked.recv().await;
-        loop {
-            goro::select! {
-                _ = self.close_chan.recv() => {
-                    if fixed {
-                        let drain = reset_chan.clone();
-                        goro::go!(async move { while drain.recv().await.is_some() {} });
-                    }
-                    let mut nil = self.write_lock.lock().await;
-                    reset_chan.close();
-                    *nil = true;
-                    break;
-                }
-            }
+        // Go: `for { select { case <-i.conn.closeChan: ...; break Loop } }`
+        self.close_chan.recv().await;
+        if fixed {
+            let drain = reset_chan.clone();
+            goro::go!(async move { while drain.recv().await.is_some() {} });
         }
+        let mut nil = self.write_lock.lock().await;
+        reset_chan.close();
+        *nil = true;
     }
 
     async fn write_frame(&self, locked: Chan<()>) {
