@@ -42,7 +42,8 @@
 //!
 //! 1. `lib.rs`, `runtime.rs`: build, enter and spawn on a runtime.
 //! 2. `timer_seam.rs`: the wheel as goro-hook's timer driver (wired into the
-//!    io driver by the builder).
+//!    io driver by the builder); `leak.rs`: the leak checks (on the
+//!    scheduler's registry and analyses).
 //! 3. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
 //!    wheel. The scheduler never names it.
 //! 4. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the

@@ -297,7 +297,8 @@ impl Runtime {
                     std::mem::size_of::<F>(),
                 );
                 record.set_running();
-                let (polled, noted) = task::poll_scoped(&record, &waker, || {
+                let host = StdArc::as_ptr(shared).cast::<()>() as usize;
+                let (polled, noted) = task::poll_scoped(&record, &waker, host, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {

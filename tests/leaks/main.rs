@@ -22,7 +22,9 @@ mod grpc_1424;
 mod istio_18454;
 mod kubernetes_5316;
 mod moby_21233;
+mod moby_25384;
 mod must_not_report;
+mod paper_figure7;
 
 /// Runs `kernel` as a goroutine of a fresh runtime; returns the goroutines
 /// left once it settled (printing their report).

@@ -70,6 +70,7 @@ pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
 mod spawn;
+pub(crate) mod stuck;
 pub(crate) mod watchdog;
 pub(crate) mod worker;
 
