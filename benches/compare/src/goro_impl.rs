@@ -436,7 +436,7 @@ mod select {
 mod sync_w {
     use std::sync::Arc;
 
-    use goro::sync::{Mutex, RwMutex, WaitGroup, WaitGroupExt};
+    use goro::sync::{Mutex, RwMutex, WaitGroup};
 
     use crate::measure::{Measurement, Stopwatch};
 
