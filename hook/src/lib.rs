@@ -50,5 +50,6 @@ pub use object::{ObjectDetail, WaitObject};
 pub use reason::WaitReason;
 pub use scope::{current_goroutine, note_park, poll_budget, rand_below, ParkNote, PollScope};
 pub use timer::{
-    enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver, TimerDriverGuard, TimerEntry,
+    enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,
+    TimerDriverGuard, TimerEntry,
 };

@@ -228,10 +228,7 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// goro_hook::spawn_at(async move { tx.send(7).unwrap() }, std::panic::Location::caller());
 /// assert_eq!(rx.recv().unwrap(), 7);
 /// ```
-pub fn spawn_at(
-    fut: impl Future<Output = ()> + Send + 'static,
-    at: &'static Location<'static>,
-) {
+pub fn spawn_at(fut: impl Future<Output = ()> + Send + 'static, at: &'static Location<'static>) {
     current_driver().spawn(Box::pin(fut), at);
 }
 
