@@ -30,7 +30,8 @@ use std::time::Instant;
 use crate::hook::{WaitObject, WaitReason};
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
-use crate::scheduler::{Core, Shared};
+use crate::scheduler::handoff::Holder;
+use crate::scheduler::{CoreBox, Shared};
 
 /// Ready operations a goroutine may do per poll before `poll_budget` makes it
 /// yield. Go preempts a goroutine after 10 ms; an async task can only be
@@ -53,7 +54,14 @@ pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     /// The core, while this thread holds it; borrowed briefly by the run loop
     /// and by wakers running on this thread.
-    pub(crate) core: RefCell<Option<Box<Core>>>,
+    /// `None` once the monitor retook the core while this thread was
+    /// stuck in a poll (see `scheduler::handoff`).
+    pub(crate) core: RefCell<Option<CoreBox>>,
+    /// This thread's side of the core's lease (see `scheduler::handoff`).
+    pub(crate) lease: Holder,
+    /// Set while a goroutine is polled: the core may be retaken then, and
+    /// a waker on this thread touches it only inside a lease section.
+    pub(crate) in_poll: Cell<bool>,
     /// The goroutine being polled (see module invariants).
     pub(crate) current: Cell<Option<NonNull<GoroutineRecord>>>,
     /// Remaining cooperative budget of the current poll.

@@ -19,6 +19,8 @@
 //!   `Idle::num_searching`.
 
 use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::time::Instant;
 
 use crossbeam_deque::{Steal, Worker};
@@ -103,20 +105,87 @@ impl Core {
     }
 }
 
+/// A core, owned through a raw pointer rather than a `Box`: while its
+/// thread is inside a goroutine poll the monitor may take it over (see
+/// [`handoff`](super::handoff)), and the thread then gives up its pointer
+/// without freeing the core ([`CoreBox::lose`]). A `Box` would claim unique
+/// access for as long as it lives.
+pub(crate) struct CoreBox(NonNull<Core>);
+
+// SAFETY: a `CoreBox` owns its `Core` (which is `Send`) like a `Box` does.
+unsafe impl Send for CoreBox {}
+
+impl CoreBox {
+    pub(crate) fn new(core: Core) -> Self {
+        CoreBox(NonNull::from(Box::leak(Box::new(core))))
+    }
+
+    /// The pointer a retaker takes the core back from (see
+    /// `handoff::Lease::begin`).
+    pub(crate) fn as_ptr(&self) -> NonNull<Core> {
+        self.0
+    }
+
+    /// Takes ownership of a core that was lent through [`CoreBox::as_ptr`]
+    /// and retaken.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` comes from `as_ptr` of a `CoreBox` whose holder has given it
+    /// up or will only [`lose`](CoreBox::lose) it, and nobody else owns it.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Core>) -> Self {
+        CoreBox(ptr)
+    }
+
+    /// Gives up this handle without dropping the core: it was retaken and
+    /// belongs to another thread now.
+    pub(crate) fn lose(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Deref for CoreBox {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        // SAFETY: a `CoreBox` owns its core (type invariant) until `lose`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl DerefMut for CoreBox {
+    fn deref_mut(&mut self) -> &mut Core {
+        // SAFETY: as in `deref`; `&mut self` is the only access.
+        unsafe { self.0.as_mut() }
+    }
+}
+
+impl Drop for CoreBox {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `new` and is owned
+        // by this handle (type invariant).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
 /// The main goroutine, polled by core 0 inside `block_on`: returns `true`
 /// when the main goroutine finished (returned or panicked).
 pub(crate) type MainPoll<'a> = &'a mut dyn FnMut(&WorkerCtx) -> bool;
 
 /// Runs core `index` on this thread until the runtime stops, the main
-/// goroutine (if given) finishes or a panic aborts it, or (core 0's
-/// dedicated thread) `block_on` wants the core. Returns the core.
+/// goroutine (if given) finishes or a panic aborts it, (core 0's
+/// dedicated thread) `block_on` wants the core, or the monitor retakes the
+/// core while this thread is stuck in a poll. Returns the core, or `None`
+/// if it was retaken.
 pub(crate) fn run(
     shared: &StdArc<Shared>,
     index: usize,
-    core: Box<Core>,
+    core: CoreBox,
     mut main: Option<MainPoll<'_>>,
-) -> Box<Core> {
+) -> Option<CoreBox> {
+    let lease = shared.remotes[index].lease.begin(core.as_ptr());
     let ctx = WorkerCtx {
+        lease,
+        in_poll: Cell::new(false),
         shared: shared.clone(),
         index,
         core: RefCell::new(Some(core)),
@@ -150,12 +219,12 @@ pub(crate) fn run(
                 // write. Acquire pairs with the Release store in `wake_main`.
                 if shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
-                    && {
-                        reset_searching(&ctx);
-                        poll_main(&ctx)
-                    }
                 {
-                    break;
+                    reset_searching(&ctx);
+                    let done = poll(&ctx, || poll_main(&ctx));
+                    if done || lost(&ctx) {
+                        break;
+                    }
                 }
             }
             None => {
@@ -166,7 +235,10 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             reset_searching(&ctx);
-            task.run();
+            poll(&ctx, || task.run());
+            if lost(&ctx) {
+                break;
+            }
             continue;
         }
         if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
@@ -174,7 +246,10 @@ pub(crate) fn run(
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
-            task.run();
+            poll(&ctx, || task.run());
+            if lost(&ctx) {
+                break;
+            }
             continue;
         }
         park(&ctx, main.is_some());
@@ -182,9 +257,41 @@ pub(crate) fn run(
     unwind.armed = false;
     drop(unwind);
     drop(guard);
-    let mut core = ctx.core.take().expect("core taken while running");
+    let mut core = ctx.core.take()?;
     stop_searching(shared, &mut core);
-    core
+    Some(core)
+}
+
+/// Runs one goroutine poll (`f`) with the core open to retaking (see
+/// [`handoff`](super::handoff)); afterwards this thread either holds the
+/// core again or has given it up ([`lost`]).
+#[inline]
+fn poll<R>(ctx: &WorkerCtx, f: impl FnOnce() -> R) -> R {
+    ctx.lease.enter_poll();
+    ctx.in_poll.set(true);
+    let r = f();
+    ctx.in_poll.set(false);
+    leave_poll(ctx);
+    r
+}
+
+/// This thread leaves its poll: keeps the core, or gives it up if it was
+/// retaken meanwhile.
+fn leave_poll(ctx: &WorkerCtx) {
+    let mut core = ctx.core.borrow_mut();
+    // A section inside the poll may have found the core gone already; then
+    // this thread must not touch the lease any more.
+    if core.is_some() && !ctx.lease.leave_poll(&ctx.shared.remotes[ctx.index].lease) {
+        if let Some(c) = core.take() {
+            c.lose();
+        }
+    }
+}
+
+/// Whether this thread lost its core to the monitor.
+#[inline]
+fn lost(ctx: &WorkerCtx) -> bool {
+    ctx.core.borrow().is_none()
 }
 
 /// About to run a task (or main): a worker that was woken as a searcher
@@ -222,6 +329,13 @@ impl Drop for ReleaseOnUnwind<'_> {
     fn drop(&mut self) {
         if !self.armed {
             return;
+        }
+        if self.ctx.in_poll.get() {
+            // Unwound out of a poll: the core may have been retaken.
+            self.ctx.in_poll.set(false);
+            if self.ctx.core.try_borrow_mut().is_ok() {
+                leave_poll(self.ctx);
+            }
         }
         // The unwind dropped any borrow of the core on its way here.
         let core = self
@@ -432,6 +546,7 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         ctx.in_park.set(false);
     }
     let notified = shared.idle.transition_from_parked(ctx.index);
+    shared.monitor.worker_unparked();
     let more = with_core(ctx, |c| {
         c.searching = notified;
         !c.local.is_empty()

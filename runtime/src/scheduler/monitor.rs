@@ -1,0 +1,209 @@
+//! The monitor thread: retakes the core of a thread stuck in one goroutine
+//! poll.
+//!
+//! Go: `sysmon` and `retake` in `runtime/proc.go`.
+//!
+//! # Design
+//!
+//! A goroutine that blocks its thread (`std::thread::sleep`, synchronous file
+//! IO, a long loop without `.await`) would stall every goroutine queued on
+//! its core, and on a one-worker runtime the timers too. The monitor looks
+//! at every core's [`Lease`](super::handoff::Lease) now and then; a core
+//! whose thread is in the same poll at two looks in a row, for long enough,
+//! is retaken ([`handoff`](super::handoff)) and handed to a spare thread
+//! (`Shared::hand_off`), as Go hands the P of an M blocked in a system call
+//! to another M. The blocked thread finishes its poll without a core and then
+//! waits as a spare.
+//!
+//! When to retake (Go's rule, plus Go's preemption delay for threads that
+//! compute): the thread is blocked in the kernel (Linux: its state in
+//! `/proc`) for [`BLOCKED_AFTER`], or computes for [`RUNNING_AFTER`]; and
+//! either the core has queued work, or no other worker is idle (nobody else
+//! would run new work or fire timers), or it has been [`RUNNING_AFTER`]
+//! already (restore the parallelism the blocked thread took).
+//!
+//! Cost: the monitor sleeps [`MIN_DELAY`] between looks, doubling up to
+//! [`MAX_DELAY`] once nothing needed retaking for [`IDLE_LOOKS`] looks
+//! (Go: 20 µs to 10 ms after 50 idle cycles), and sleeps until woken while
+//! every worker is parked. The workers pay nothing per poll for it beyond
+//! two stores (see `handoff`); a worker leaving its parker pays one load
+//! ([`Monitor::worker_unparked`]).
+
+use std::time::{Duration, Instant};
+
+use super::handoff::Observed;
+use super::Shared;
+use crate::loom::{lock, AtomicBool, Condvar, Mutex, Ordering, StdArc};
+
+/// Shortest sleep between looks (Go: sysmon's 20 µs).
+pub(crate) const MIN_DELAY: Duration = Duration::from_micros(20);
+
+/// Longest sleep between looks while a worker is awake (Go: 10 ms).
+pub(crate) const MAX_DELAY: Duration = Duration::from_millis(10);
+
+/// Looks without a retake before the delay starts doubling (Go: 50).
+const IDLE_LOOKS: u32 = 50;
+
+/// A thread blocked in the kernel this long in one poll loses its core
+/// (Go: a P in a system call for one sysmon tick, at least 20 µs).
+pub(crate) const BLOCKED_AFTER: Duration = Duration::from_micros(20);
+
+/// A thread computing this long in one poll loses its core (Go preempts a
+/// goroutine after 10 ms: `forcePreemptNS`).
+pub(crate) const RUNNING_AFTER: Duration = Duration::from_millis(10);
+
+/// The monitor's shared state (in `Shared`).
+pub(crate) struct Monitor {
+    /// Set while the monitor waits for a worker to wake (every worker
+    /// parked); protected by `lock` for the condvar handshake.
+    sleeping: AtomicBool,
+    lock: Mutex<MonitorState>,
+    cvar: Condvar,
+}
+
+struct MonitorState {
+    /// The monitor should exit (the runtime stops).
+    exit: bool,
+    /// A worker woke while the monitor was sleeping.
+    woken: bool,
+}
+
+impl Monitor {
+    pub(crate) fn new() -> Self {
+        Monitor {
+            sleeping: AtomicBool::new(false),
+            lock: Mutex::new(MonitorState {
+                exit: false,
+                woken: false,
+            }),
+            cvar: Condvar::new(),
+        }
+    }
+
+    /// Before starting the monitor thread.
+    pub(crate) fn reset(&self) {
+        let mut st = lock(&self.lock);
+        st.exit = false;
+        st.woken = false;
+    }
+
+    /// Makes the monitor thread exit soon.
+    pub(crate) fn shut_down(&self) {
+        lock(&self.lock).exit = true;
+        self.cvar.notify_all();
+    }
+
+    /// A worker left its parker (called by every worker after `park`).
+    /// Go: `sysmonwake` when an M starts running again.
+    #[inline]
+    pub(crate) fn worker_unparked(&self) {
+        // SeqCst: Dekker with `wait_for_worker` (`sleeping` there, the
+        // worker's `Idle` count here, which the caller's transition made
+        // with SeqCst): either the monitor sees this worker unparked, or
+        // this load sees it sleeping.
+        if self.sleeping.load(Ordering::SeqCst) {
+            lock(&self.lock).woken = true;
+            self.cvar.notify_all();
+        }
+    }
+
+    /// Sleeps `d`; false when the monitor must exit.
+    fn sleep(&self, d: Duration) -> bool {
+        let st = lock(&self.lock);
+        if st.exit {
+            return false;
+        }
+        let (st, _) = self
+            .cvar
+            .wait_timeout(st, d)
+            .unwrap_or_else(|e| e.into_inner());
+        !st.exit
+    }
+
+    /// Sleeps until a worker unparks (all are parked: none can be stuck).
+    /// False when the monitor must exit.
+    fn wait_for_worker(&self, shared: &Shared) -> bool {
+        let mut st = lock(&self.lock);
+        st.woken = false;
+        // SeqCst: see `worker_unparked`.
+        self.sleeping.store(true, Ordering::SeqCst);
+        while !st.exit && !st.woken && shared.idle.all_parked() {
+            st = self.cvar.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+        !st.exit
+    }
+}
+
+/// A core's owner as seen at the previous look.
+struct Seen {
+    obs: Observed,
+    since: Instant,
+}
+
+/// Body of the monitor thread. Go: `sysmon`.
+pub(crate) fn run(shared: StdArc<Shared>) {
+    let n = shared.num_workers();
+    let mut seen: Vec<Option<Seen>> = (0..n).map(|_| None).collect();
+    let mut delay = MIN_DELAY;
+    let mut idle_looks = 0u32;
+    loop {
+        let go_on = if shared.idle.all_parked() {
+            seen.iter_mut().for_each(|s| *s = None);
+            delay = MIN_DELAY;
+            idle_looks = 0;
+            shared.monitor.wait_for_worker(&shared)
+        } else {
+            shared.monitor.sleep(delay)
+        };
+        if !go_on || shared.is_stopping() {
+            return;
+        }
+        let now = Instant::now();
+        let mut retook = false;
+        for (i, slot) in seen.iter_mut().enumerate() {
+            let Some(obs) = shared.remotes[i].lease.observe() else {
+                *slot = None;
+                continue;
+            };
+            let since = match slot {
+                Some(s) if s.obs.same_poll(&obs) => s.since,
+                _ => {
+                    *slot = Some(Seen { obs, since: now });
+                    continue;
+                }
+            };
+            if should_retake(&shared, i, &obs, now.duration_since(since)) && shared.retake(i, &obs)
+            {
+                retook = true;
+                *slot = None;
+            }
+        }
+        if retook {
+            delay = MIN_DELAY;
+            idle_looks = 0;
+        } else {
+            idle_looks += 1;
+            if idle_looks > IDLE_LOOKS {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+    }
+}
+
+/// Whether core `i`, whose owner has been in the poll `obs` for `stuck`,
+/// should be retaken. Go: the conditions in `retake`.
+fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: Duration) -> bool {
+    if stuck < BLOCKED_AFTER {
+        return false;
+    }
+    if stuck < RUNNING_AFTER && !obs.thread_blocked() {
+        // Computing: Go would preempt it only after 10 ms.
+        return false;
+    }
+    let r = &shared.remotes[i];
+    let queue_empty = !r.runnext.is_occupied() && r.stealer.is_empty();
+    // Go: `runqempty(pp) && nmspinning+npidle > 0 && syscall < 10ms`: others
+    // can take new work and the core's queue is empty: leave it for now.
+    !(queue_empty && shared.idle.some_idle() && stuck < RUNNING_AFTER)
+}
