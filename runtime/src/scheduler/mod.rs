@@ -81,6 +81,7 @@ use std::ptr::NonNull;
 use std::thread as std_thread;
 
 use crossbeam_deque::{Injector, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 
 use crate::blocking::BlockingPool;
 use crate::context::{self, WorkerCtx};
@@ -181,7 +182,9 @@ pub(crate) struct Shared {
     /// Tasks scheduled from outside the workers. Go: `sched.runq`.
     pub(crate) injector: Injector<Task>,
     /// Per core, indexed by core number. Go: `allp`.
-    pub(crate) remotes: Box<[Remote]>,
+    /// Cache-line padded: each core's thread writes its own `runnext`,
+    /// `ticks` and lease words on every task.
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
@@ -228,13 +231,13 @@ impl Shared {
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
             let local = Worker::new_fifo();
-            remotes.push(Remote {
+            remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
                 runnext: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
                 lease: Lease::new(),
-            });
+            }));
             slots.push(CoreSlot {
                 state: Mutex::new(SlotState {
                     core: Some(CoreBox::new(Core::new(local, cfg.rng_seed, i))),

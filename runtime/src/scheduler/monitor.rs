@@ -22,10 +22,15 @@
 //! would run new work or fire timers), or it has been [`RUNNING_AFTER`]
 //! already (restore the parallelism the blocked thread took).
 //!
-//! Cost: the monitor sleeps [`MIN_DELAY`] between looks, doubling up to
-//! [`MAX_DELAY`] once nothing needed retaking for [`IDLE_LOOKS`] looks
-//! (Go: 20 µs to 10 ms after 50 idle cycles), and sleeps until woken while
-//! every worker is parked. The workers pay nothing per poll for it beyond
+//! Cost: the monitor looks every [`MAX_DELAY`] while every poll it sees is
+//! new; once a core is in the same poll at two looks it looks every
+//! [`MIN_DELAY`], doubling back up to [`MAX_DELAY`] after [`IDLE_LOOKS`]
+//! looks without such a core (Go: 20 µs, doubling to 10 ms after 50 idle
+//! cycles; Go resets on a retake, goro on a suspect, and starts slow, so
+//! that a runtime whose polls are short pays about 100 looks a second).
+//! It sleeps until woken while every worker is parked. So a thread that
+//! blocks is retaken after 10–20 ms at worst, and within a few looks of
+//! 20 µs while the monitor is looking closely. The workers pay nothing per poll for it beyond
 //! two stores (see `handoff`); a worker leaving its parker pays one load
 //! ([`Monitor::worker_unparked`]).
 
@@ -145,13 +150,15 @@ struct Seen {
 pub(crate) fn run(shared: StdArc<Shared>) {
     let n = shared.num_workers();
     let mut seen: Vec<Option<Seen>> = (0..n).map(|_| None).collect();
-    let mut delay = MIN_DELAY;
-    let mut idle_looks = 0u32;
+    // Nothing is suspect yet: start slow (a runtime whose polls are all
+    // short never makes the monitor look more often than every 10 ms).
+    let mut delay = MAX_DELAY;
+    let mut idle_looks = IDLE_LOOKS;
     loop {
         let go_on = if shared.idle.all_parked() {
             seen.iter_mut().for_each(|s| *s = None);
-            delay = MIN_DELAY;
-            idle_looks = 0;
+            delay = MAX_DELAY;
+            idle_looks = IDLE_LOOKS;
             shared.monitor.wait_for_worker(&shared)
         } else {
             shared.monitor.sleep(delay)
@@ -160,7 +167,10 @@ pub(crate) fn run(shared: StdArc<Shared>) {
             return;
         }
         let now = Instant::now();
-        let mut retook = false;
+        // A core in the same poll as at the previous look (Go's sysmon
+        // counts a retake as activity; here a long poll that may need one
+        // is enough to look closely).
+        let mut suspect = false;
         for (i, slot) in seen.iter_mut().enumerate() {
             let Some(obs) = shared.remotes[i].lease.observe() else {
                 *slot = None;
@@ -173,13 +183,13 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                     continue;
                 }
             };
+            suspect = true;
             if should_retake(&shared, i, &obs, now.duration_since(since)) && shared.retake(i, &obs)
             {
-                retook = true;
                 *slot = None;
             }
         }
-        if retook {
+        if suspect {
             delay = MIN_DELAY;
             idle_looks = 0;
         } else {

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use crossbeam_deque::{Steal, Worker};
 
+use super::handoff::Lease;
 use super::Shared;
 use crate::context::{self, WorkerCtx, BUDGET};
 use crate::loom::{Ordering, StdArc};
@@ -182,9 +183,9 @@ pub(crate) fn run(
     core: CoreBox,
     mut main: Option<MainPoll<'_>>,
 ) -> Option<CoreBox> {
-    let lease = shared.remotes[index].lease.begin(core.as_ptr());
+    let lease = &shared.remotes[index].lease;
     let ctx = WorkerCtx {
-        lease,
+        lease: lease.begin(core.as_ptr()),
         in_poll: Cell::new(false),
         shared: shared.clone(),
         index,
@@ -221,8 +222,8 @@ pub(crate) fn run(
                     && shared.main_woken.swap(false, Ordering::Acquire)
                 {
                     reset_searching(&ctx);
-                    let done = poll(&ctx, || poll_main(&ctx));
-                    if done || lost(&ctx) {
+                    let (done, kept) = poll(&ctx, lease, || poll_main(&ctx));
+                    if done || !kept {
                         break;
                     }
                 }
@@ -235,8 +236,7 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             reset_searching(&ctx);
-            poll(&ctx, || task.run());
-            if lost(&ctx) {
+            if !poll(&ctx, lease, || task.run()).1 {
                 break;
             }
             continue;
@@ -246,8 +246,7 @@ pub(crate) fn run(
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
-            poll(&ctx, || task.run());
-            if lost(&ctx) {
+            if !poll(&ctx, lease, || task.run()).1 {
                 break;
             }
             continue;
@@ -263,35 +262,34 @@ pub(crate) fn run(
 }
 
 /// Runs one goroutine poll (`f`) with the core open to retaking (see
-/// [`handoff`](super::handoff)); afterwards this thread either holds the
-/// core again or has given it up ([`lost`]).
+/// [`handoff`](super::handoff)). Returns `f`'s result and whether this
+/// thread still holds the core (else it has given it up).
 #[inline]
-fn poll<R>(ctx: &WorkerCtx, f: impl FnOnce() -> R) -> R {
+fn poll<R>(ctx: &WorkerCtx, lease: &Lease<Core>, f: impl FnOnce() -> R) -> (R, bool) {
     ctx.lease.enter_poll();
     ctx.in_poll.set(true);
     let r = f();
     ctx.in_poll.set(false);
-    leave_poll(ctx);
-    r
+    (r, leave_poll(ctx, lease))
 }
 
 /// This thread leaves its poll: keeps the core, or gives it up if it was
-/// retaken meanwhile.
-fn leave_poll(ctx: &WorkerCtx) {
-    let mut core = ctx.core.borrow_mut();
-    // A section inside the poll may have found the core gone already; then
-    // this thread must not touch the lease any more.
-    if core.is_some() && !ctx.lease.leave_poll(&ctx.shared.remotes[ctx.index].lease) {
-        if let Some(c) = core.take() {
-            c.lose();
-        }
+/// retaken meanwhile (a section inside the poll may have found that out
+/// and given it up already; asking the lease again gives the same answer).
+#[inline]
+fn leave_poll(ctx: &WorkerCtx, lease: &Lease<Core>) -> bool {
+    if ctx.lease.leave_poll(lease) {
+        return true;
     }
+    lose_core(ctx);
+    false
 }
 
-/// Whether this thread lost its core to the monitor.
-#[inline]
-fn lost(ctx: &WorkerCtx) -> bool {
-    ctx.core.borrow().is_none()
+#[cold]
+fn lose_core(ctx: &WorkerCtx) {
+    if let Some(c) = ctx.core.borrow_mut().take() {
+        c.lose();
+    }
 }
 
 /// About to run a task (or main): a worker that was woken as a searcher
@@ -334,7 +332,7 @@ impl Drop for ReleaseOnUnwind<'_> {
             // Unwound out of a poll: the core may have been retaken.
             self.ctx.in_poll.set(false);
             if self.ctx.core.try_borrow_mut().is_ok() {
-                leave_poll(self.ctx);
+                leave_poll(self.ctx, &self.ctx.shared.remotes[self.ctx.index].lease);
             }
         }
         // The unwind dropped any borrow of the core on its way here.
