@@ -157,3 +157,37 @@ fn runtime_restarts_after_a_blocked_thread_came_back() {
         }
     });
 }
+
+#[test]
+fn one_worker_long_loop_without_await_does_not_stall_a_queued_goroutine() {
+    // A goroutine computes (no `.await`, no blocking call) until a goroutine
+    // queued behind it on the only worker has run: Go would preempt it
+    // after 10 ms; goro gives the queue another thread.
+    let ran = within(Duration::from_secs(30), "block_on", || {
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let looper = {
+                let flag = flag.clone();
+                goro_runtime::spawn(async move {
+                    let f = flag.clone();
+                    let queued =
+                        goro_runtime::spawn(async move { f.store(true, Ordering::SeqCst) });
+                    let t = Instant::now();
+                    while !flag.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(10) {
+                        std::hint::spin_loop();
+                    }
+                    let ran = flag.load(Ordering::SeqCst);
+                    queued.await.unwrap();
+                    ran
+                })
+            };
+            looper.await.unwrap()
+        })
+        .unwrap()
+    });
+    assert!(
+        ran,
+        "the queued goroutine did not run while the loop went on"
+    );
+}

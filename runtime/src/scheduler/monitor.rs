@@ -15,12 +15,14 @@
 //! to another M. The blocked thread finishes its poll without a core and then
 //! waits as a spare.
 //!
-//! When to retake (Go's rule, plus Go's preemption delay for threads that
-//! compute): the thread is blocked in the kernel (Linux: its state in
-//! `/proc`) for [`BLOCKED_AFTER`], or computes for [`RUNNING_AFTER`]; and
-//! either the core has queued work, or no other worker is idle (nobody else
-//! would run new work or fire timers), or it has been [`RUNNING_AFTER`]
-//! already (restore the parallelism the blocked thread took).
+//! When to retake (`should_retake`): a thread blocked in the kernel
+//! (Linux: its state in `/proc`) for [`BLOCKED_AFTER`], when the core has
+//! queued work, or no other worker is idle (nobody else would run new work
+//! or fire timers), or after [`RUNNING_AFTER`] anyway (restore the
+//! parallelism the blocked thread took): Go's rule for a P in a system
+//! call. A thread that computes (its CPU clock advances) for
+//! [`RUNNING_AFTER`] while goroutines wait in its queue and no other worker
+//! is idle to steal them: where Go would preempt the goroutine.
 //!
 //! Cost: the monitor looks every [`MAX_DELAY`] while every poll it sees is
 //! new; once a core is in the same poll at two looks it looks every
@@ -144,6 +146,9 @@ impl Monitor {
 struct Seen {
     obs: Observed,
     since: Instant,
+    /// The owner thread's CPU time when the poll first looked long (`None`
+    /// until then, or where it cannot be read).
+    cpu: Option<Option<Duration>>,
 }
 
 /// Body of the monitor thread. Go: `sysmon`.
@@ -176,16 +181,25 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                 *slot = None;
                 continue;
             };
-            let since = match slot {
-                Some(s) if s.obs.same_poll(&obs) => s.since,
+            let seen = match slot {
+                Some(s) if s.obs.same_poll(&obs) => s,
                 _ => {
-                    *slot = Some(Seen { obs, since: now });
+                    *slot = Some(Seen {
+                        obs,
+                        since: now,
+                        cpu: None,
+                    });
                     continue;
                 }
             };
             suspect = true;
-            if should_retake(&shared, i, &obs, now.duration_since(since)) && shared.retake(i, &obs)
-            {
+            let cpu0 = *seen.cpu.get_or_insert_with(|| obs.thread_cpu());
+            let stuck = Stuck {
+                wall: now.duration_since(seen.since),
+                computed: cpu0.and_then(|c0| Some(obs.thread_cpu()?.saturating_sub(c0))),
+                alone: n == 1,
+            };
+            if should_retake(&shared, i, &obs, &stuck) && shared.retake(i, &obs) {
                 *slot = None;
             }
         }
@@ -201,19 +215,38 @@ pub(crate) fn run(shared: StdArc<Shared>) {
     }
 }
 
-/// Whether core `i`, whose owner has been in the poll `obs` for `stuck`,
-/// should be retaken. Go: the conditions in `retake`.
-fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: Duration) -> bool {
-    if stuck < BLOCKED_AFTER {
-        return false;
-    }
-    if stuck < RUNNING_AFTER && !obs.thread_blocked() {
-        // Computing: Go would preempt it only after 10 ms.
+/// How long a core's owner has been in one poll.
+struct Stuck {
+    /// Wall time since the monitor first saw the poll.
+    wall: Duration,
+    /// CPU time the owner used since the poll first looked long (`None`
+    /// where it cannot be read).
+    computed: Option<Duration>,
+    /// The runtime has one worker.
+    alone: bool,
+}
+
+/// Whether core `i`, whose owner is in the poll `obs`, should be retaken.
+/// Go: the conditions in `retake` (for a P in a system call) and
+/// `preemptone` (for a goroutine running 10 ms).
+fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: &Stuck) -> bool {
+    if stuck.wall < BLOCKED_AFTER {
         return false;
     }
     let r = &shared.remotes[i];
     let queue_empty = !r.runnext.is_occupied() && r.stealer.is_empty();
-    // Go: `runqempty(pp) && nmspinning+npidle > 0 && syscall < 10ms`: others
-    // can take new work and the core's queue is empty: leave it for now.
-    !(queue_empty && shared.idle.some_idle() && stuck < RUNNING_AFTER)
+    if obs.thread_blocked() {
+        // Go: `runqempty(pp) && nmspinning+npidle > 0 && syscall < 10ms`:
+        // others can take new work and the core's queue is empty: leave it
+        // for now.
+        return !(queue_empty && shared.idle.some_idle() && stuck.wall < RUNNING_AFTER);
+    }
+    // Computing (or runnable but not run by the OS). Go preempts a
+    // goroutine after 10 ms; goro can only give the queue another thread,
+    // which helps only if the owner really computes (an OS that does not
+    // run it would not run another thread either) and nobody else can take
+    // the queued work: another worker steals from this core's queue (and
+    // wakes for it: every push notifies an idle worker).
+    let computed = stuck.computed.unwrap_or(stuck.wall);
+    computed >= RUNNING_AFTER && (stuck.alone || !shared.idle.some_idle()) && !queue_empty
 }
