@@ -25,15 +25,16 @@
 //! is idle to steal them: where Go would preempt the goroutine.
 //!
 //! Cost: the monitor looks every [`MAX_DELAY`] while every poll it sees is
-//! new; once a core is in the same poll at two looks it looks every
-//! [`MIN_DELAY`], doubling back up to [`MAX_DELAY`] after [`IDLE_LOOKS`]
-//! looks without such a core (Go: 20 µs, doubling to 10 ms after 50 idle
-//! cycles; Go resets on a retake, goro on a suspect, and starts slow, so
-//! that a runtime whose polls are short pays about 100 looks a second).
-//! It sleeps until woken while every worker is parked. So a thread that
-//! blocks is retaken after 10–20 ms at worst, and within a few looks of
-//! 20 µs while the monitor is looking closely. The workers pay nothing per poll for it beyond
-//! two stores (see `handoff`); a worker leaving its parker pays one load
+//! new; when a poll first looks long (the same at two looks), or after a
+//! retake, it looks again after [`MIN_DELAY`], doubling back up to
+//! [`MAX_DELAY`] (Go: 20 µs after a retake, doubling to 10 ms after 50 idle
+//! cycles; goro starts slow and backs off at once, so that a runtime whose
+//! polls are short pays about 100 looks a second and a long poll about
+//! ten). The thread's state is read (a syscall) only when the cheap
+//! conditions allow a retake. It sleeps until woken once every worker has
+//! been parked for a whole look. So a thread that blocks is retaken after
+//! 10–20 ms at worst. The workers pay two stores and a load per poll for it
+//! (see `handoff`); a worker leaving its parker pays one load
 //! ([`Monitor::worker_unparked`]).
 
 use std::time::{Duration, Instant};
@@ -47,9 +48,6 @@ pub(crate) const MIN_DELAY: Duration = Duration::from_micros(20);
 
 /// Longest sleep between looks while a worker is awake (Go: 10 ms).
 pub(crate) const MAX_DELAY: Duration = Duration::from_millis(10);
-
-/// Looks without a retake before the delay starts doubling (Go: 50).
-const IDLE_LOOKS: u32 = 50;
 
 /// A thread blocked in the kernel this long in one poll loses its core
 /// (Go: a P in a system call for one sysmon tick, at least 20 µs).
@@ -158,24 +156,31 @@ pub(crate) fn run(shared: StdArc<Shared>) {
     // Nothing is suspect yet: start slow (a runtime whose polls are all
     // short never makes the monitor look more often than every 10 ms).
     let mut delay = MAX_DELAY;
-    let mut idle_looks = IDLE_LOOKS;
+    // Every worker was parked at the previous look too.
+    let mut was_idle = false;
     loop {
-        let go_on = if shared.idle.all_parked() {
+        // Sleep until a worker wakes only once the runtime has stayed idle
+        // for a whole look: a runtime whose workers park and wake all the
+        // time must not pay a monitor wakeup each time.
+        let idle = shared.idle.all_parked();
+        let go_on = if idle && was_idle {
             seen.iter_mut().for_each(|s| *s = None);
             delay = MAX_DELAY;
-            idle_looks = IDLE_LOOKS;
+            was_idle = false;
             shared.monitor.wait_for_worker(&shared)
         } else {
-            shared.monitor.sleep(delay)
+            was_idle = idle;
+            shared.monitor.sleep(if idle { MAX_DELAY } else { delay })
         };
         if !go_on || shared.is_stopping() {
             return;
         }
         let now = Instant::now();
-        // A core in the same poll as at the previous look (Go's sysmon
-        // counts a retake as activity; here a long poll that may need one
-        // is enough to look closely).
-        let mut suspect = false;
+        // Go's sysmon looks every 20 µs again after a retake; here also
+        // when a poll first looks long, so that a blocked thread loses its
+        // core within a few looks. A poll that stays long without needing a
+        // retake (it computes, others are idle) lets the delay grow again.
+        let mut closer = false;
         for (i, slot) in seen.iter_mut().enumerate() {
             let Some(obs) = shared.remotes[i].lease.observe() else {
                 *slot = None;
@@ -192,26 +197,25 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                     continue;
                 }
             };
-            suspect = true;
-            let cpu0 = *seen.cpu.get_or_insert_with(|| obs.thread_cpu());
+            let cpu0 = *seen.cpu.get_or_insert_with(|| {
+                closer = true;
+                obs.thread_cpu()
+            });
             let stuck = Stuck {
                 wall: now.duration_since(seen.since),
-                computed: cpu0.and_then(|c0| Some(obs.thread_cpu()?.saturating_sub(c0))),
+                cpu0,
                 alone: n == 1,
             };
             if should_retake(&shared, i, &obs, &stuck) && shared.retake(i, &obs) {
+                closer = true;
                 *slot = None;
             }
         }
-        if suspect {
-            delay = MIN_DELAY;
-            idle_looks = 0;
+        delay = if closer {
+            MIN_DELAY
         } else {
-            idle_looks += 1;
-            if idle_looks > IDLE_LOOKS {
-                delay = (delay * 2).min(MAX_DELAY);
-            }
-        }
+            (delay * 2).min(MAX_DELAY)
+        };
     }
 }
 
@@ -219,9 +223,9 @@ pub(crate) fn run(shared: StdArc<Shared>) {
 struct Stuck {
     /// Wall time since the monitor first saw the poll.
     wall: Duration,
-    /// CPU time the owner used since the poll first looked long (`None`
-    /// where it cannot be read).
-    computed: Option<Duration>,
+    /// The owner's CPU time when the poll first looked long (`None` where
+    /// it cannot be read).
+    cpu0: Option<Duration>,
     /// The runtime has one worker.
     alone: bool,
 }
@@ -235,18 +239,29 @@ fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: &Stuck) -> bo
     }
     let r = &shared.remotes[i];
     let queue_empty = !r.runnext.is_occupied() && r.stealer.is_empty();
-    if obs.thread_blocked() {
-        // Go: `runqempty(pp) && nmspinning+npidle > 0 && syscall < 10ms`:
-        // others can take new work and the core's queue is empty: leave it
-        // for now.
-        return !(queue_empty && shared.idle.some_idle() && stuck.wall < RUNNING_AFTER);
-    }
+    let some_idle = shared.idle.some_idle();
+    // The cheap checks first: reading the thread's state costs a syscall
+    // or three.
+    // Go: `runqempty(pp) && nmspinning+npidle > 0 && syscall < 10ms`:
+    // others can take new work and the core's queue is empty: leave it
+    // for now.
+    let blocked_rule = !(queue_empty && some_idle && stuck.wall < RUNNING_AFTER);
     // Computing (or runnable but not run by the OS). Go preempts a
     // goroutine after 10 ms; goro can only give the queue another thread,
     // which helps only if the owner really computes (an OS that does not
     // run it would not run another thread either) and nobody else can take
     // the queued work: another worker steals from this core's queue (and
     // wakes for it: every push notifies an idle worker).
-    let computed = stuck.computed.unwrap_or(stuck.wall);
-    computed >= RUNNING_AFTER && (stuck.alone || !shared.idle.some_idle()) && !queue_empty
+    let computing_rule = !queue_empty && (stuck.alone || !some_idle) && stuck.wall >= RUNNING_AFTER;
+    if !blocked_rule && !computing_rule {
+        return false;
+    }
+    if obs.thread_blocked() {
+        return blocked_rule;
+    }
+    let computed = match (stuck.cpu0, obs.thread_cpu()) {
+        (Some(c0), Some(c)) => c.saturating_sub(c0),
+        _ => stuck.wall,
+    };
+    computing_rule && computed >= RUNNING_AFTER
 }
