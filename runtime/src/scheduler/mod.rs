@@ -39,6 +39,11 @@
 //!   from random victims; a victim's `runnext` as a last resort: a few
 //!   rounds, or up to a time budget if the previous search stole work);
 //!   then parking.
+//! - A thread stuck in one goroutine poll (a blocking call, a long loop)
+//!   loses its core: the [`monitor`] thread (Go's sysmon) retakes it through
+//!   the core's [`handoff::Lease`] and hands it to a spare thread; the stuck
+//!   thread finishes its poll without a core and then waits as a spare.
+//!   So a core is run by one thread at a time, but not always the same one.
 //! - Idle workers ([`idle`]) park in their [`park::Parker`], or in the
 //!   external [`park::Driver`] (timers + IO) if one is installed and free.
 //!   Tasks the driver wakes inside a worker's park go to that worker's
@@ -54,8 +59,9 @@
 //!
 //! # Locking
 //!
-//! `block_on_turn` > `lifecycle` > `CoreSlot::core` (core handoff), all
-//! taken outside any other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
+//! `block_on_turn` > `lifecycle` > `CoreSlot::state` (core handoff) >
+//! `threads`, all taken outside any other runtime lock; `Idle::sleepers`,
+//! a lease's runner record and the monitor's lock are leaves. No scheduler lock is held
 //! while a task is polled or dropped.
 //!
 //! # Memory ordering
