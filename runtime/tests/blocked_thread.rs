@@ -37,7 +37,7 @@ fn one_worker_sleeping_goroutine_does_not_stop_a_ticker() {
                 let (ticks, stop) = (ticks.clone(), stop.clone());
                 goro_runtime::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        goro_runtime::time::sleep(Duration::from_millis(10)).await;
+                        goro_time::sleep(Duration::from_millis(10)).await;
                         ticks.fetch_add(1, Ordering::Relaxed);
                     }
                 })

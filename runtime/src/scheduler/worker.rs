@@ -27,7 +27,7 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::handoff::Lease;
 use super::Shared;
-use crate::context::{self, WorkerCtx, BUDGET};
+use crate::context::{self, WorkerCtx};
 use crate::loom::{Ordering, StdArc};
 use crate::task::Task;
 
@@ -170,7 +170,7 @@ impl Drop for CoreBox {
 
 /// The main goroutine, polled by core 0 inside `block_on`: returns `true`
 /// when the main goroutine finished (returned or panicked).
-pub(crate) type MainPoll<'a> = &'a mut dyn FnMut(&WorkerCtx) -> bool;
+pub(crate) type MainPoll<'a> = &'a mut dyn FnMut() -> bool;
 
 /// Runs core `index` on this thread until the runtime stops, the main
 /// goroutine (if given) finishes or a panic aborts it, (core 0's
@@ -190,10 +190,6 @@ pub(crate) fn run(
         shared: shared.clone(),
         index,
         core: RefCell::new(Some(core)),
-        current: Cell::new(None),
-        budget: Cell::new(BUDGET),
-        waker: Cell::new(std::ptr::null()),
-        noted: Cell::new(None),
         now: Cell::new(Instant::now()),
         in_park: Cell::new(false),
     };
@@ -222,7 +218,7 @@ pub(crate) fn run(
                     && shared.main_woken.swap(false, Ordering::Acquire)
                 {
                     reset_searching(&ctx);
-                    let (done, kept) = poll(&ctx, lease, || poll_main(&ctx));
+                    let (done, kept) = poll(&ctx, lease, &mut **poll_main);
                     if done || !kept {
                         break;
                     }
