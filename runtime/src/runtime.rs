@@ -343,6 +343,11 @@ impl Runtime {
     /// finish that call on its own (the goroutine is dropped when it
     /// returns). Jobs still running on the blocking pool are not waited for.
     ///
+    /// A goroutine that blocks its thread loses its worker core to another
+    /// thread (see the crate's scheduler docs), so the others keep running.
+    /// The main goroutine, though, is polled only by this thread: while
+    /// another goroutine blocks *this* thread, main waits for that call.
+    ///
     /// # Panics
     ///
     /// When called from inside a goroutine (it would block a worker), or if
