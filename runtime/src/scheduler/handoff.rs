@@ -468,17 +468,24 @@ mod loom_tests {
         }
     }
 
+    /// A core lent to this thread, which is inside a poll, as a retaker
+    /// observed it.
+    fn owner_in_poll() -> (&'static Core, Arc<Lease<Core>>, Holder, Observed) {
+        let core = Box::leak(Box::new(Core {
+            pushes: loom::cell::UnsafeCell::new(0),
+            users: AtomicUsize::new(0),
+        }));
+        let lease = Arc::new(Lease::<Core>::new());
+        let held = lease.begin(NonNull::from(&*core));
+        held.enter_poll();
+        let seen = lease.observe().expect("in a poll");
+        (core, lease, held, seen)
+    }
+
     #[test]
     fn loom_handoff_retake_during_poll() {
         loom::model(|| {
-            let core = Box::leak(Box::new(Core {
-                pushes: loom::cell::UnsafeCell::new(0),
-                users: AtomicUsize::new(0),
-            }));
-            let lease = Arc::new(Lease::<Core>::new());
-            let held = lease.begin(NonNull::from(&*core));
-            held.enter_poll();
-            let seen = lease.observe().expect("in a poll");
+            let (core, lease, held, seen) = owner_in_poll();
             let retaker = {
                 let lease = lease.clone();
                 thread::spawn(move || {
@@ -514,8 +521,8 @@ mod loom_tests {
             );
             let total = core.pushes.with(|p| unsafe { *p });
             assert_eq!(total, owner_pushes + usize::from(retaken));
-            // SAFETY: both threads are done with it.
-            drop(unsafe { Box::from_raw(core) });
+            // SAFETY: both threads are done with it (leaked above).
+            drop(unsafe { Box::from_raw(std::ptr::from_ref(core).cast_mut()) });
         });
     }
 
@@ -524,14 +531,7 @@ mod loom_tests {
         // The poll ends while a retaker that saw it is at work: exactly
         // one of them ends up with the core.
         loom::model(|| {
-            let core = Box::leak(Box::new(Core {
-                pushes: loom::cell::UnsafeCell::new(0),
-                users: AtomicUsize::new(0),
-            }));
-            let lease = Arc::new(Lease::<Core>::new());
-            let held = lease.begin(NonNull::from(&*core));
-            held.enter_poll();
-            let seen = lease.observe().expect("in a poll");
+            let (core, lease, held, seen) = owner_in_poll();
             let retaker = {
                 let lease = lease.clone();
                 thread::spawn(move || lease.try_retake(&seen).is_some())
@@ -542,8 +542,8 @@ mod loom_tests {
             }
             let retaken = retaker.join().unwrap();
             assert_eq!(kept, !retaken);
-            // SAFETY: both threads are done with it.
-            drop(unsafe { Box::from_raw(core) });
+            // SAFETY: both threads are done with it (leaked above).
+            drop(unsafe { Box::from_raw(std::ptr::from_ref(core).cast_mut()) });
         });
     }
 }
