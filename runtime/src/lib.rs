@@ -92,8 +92,10 @@
 //!
 //! Outside all of these, in this order: the `block_on` turn (held for a
 //! whole `block_on`), the runtime lifecycle lock (start/stop), a core-handoff
-//! slot; none is held while a goroutine is polled, except the turn, which
-//! only other `block_on` callers wait for.
+//! slot, the worker-thread list; none is held while a goroutine is polled,
+//! except the turn, which only other `block_on` callers wait for. Leaves,
+//! taken with nothing else held: a core lease's runner record
+//! (`scheduler::handoff`), the monitor's sleep lock.
 
 pub mod leak;
 pub mod runtime;
