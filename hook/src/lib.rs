@@ -58,5 +58,6 @@ pub use scope::{
     PollScope,
 };
 pub use timer::{
-    enter_timer_driver, spawn_detached, TimerAction, TimerDriver, TimerDriverGuard, TimerEntry,
+    enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,
+    TimerDriverGuard, TimerEntry,
 };

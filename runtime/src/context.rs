@@ -26,7 +26,8 @@ use std::time::Instant;
 
 use crate::loom::StdArc;
 use crate::registry::GoroutineId;
-use crate::scheduler::{Core, Shared};
+use crate::scheduler::handoff::Holder;
+use crate::scheduler::{CoreBox, Shared};
 
 /// The state of a thread that runs a worker core.
 pub(crate) struct WorkerCtx {
@@ -36,7 +37,14 @@ pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     /// The core, while this thread holds it; borrowed briefly by the run loop
     /// and by wakers running on this thread.
-    pub(crate) core: RefCell<Option<Box<Core>>>,
+    /// `None` once the monitor retook the core while this thread was
+    /// stuck in a poll (see `scheduler::handoff`).
+    pub(crate) core: RefCell<Option<CoreBox>>,
+    /// This thread's side of the core's lease (see `scheduler::handoff`).
+    pub(crate) lease: Holder,
+    /// Set while a goroutine is polled: the core may be retaken then, and
+    /// a waker on this thread touches it only inside a lease section.
+    pub(crate) in_poll: Cell<bool>,
     /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
     pub(crate) now: Cell<Instant>,
     /// Set while this worker is inside its parker: wakers then run on this

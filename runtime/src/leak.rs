@@ -72,8 +72,12 @@ impl Options {
     /// });
     /// ```
     pub fn ignore_current(mut self) -> Self {
-        self.ignored
-            .extend(crate::runtime::snapshot().into_iter().map(|g| g.id));
+        self.ignored.extend(
+            crate::context::current_runtime()
+                .into_iter()
+                .flat_map(|s| s.registry.snapshot())
+                .map(|g| g.id),
+        );
         self
     }
 
@@ -211,7 +215,7 @@ pub fn verify_none_with(opts: Options) -> Result<(), LeakReport> {
     let Some(h) = crate::context::current_runtime() else {
         return Ok(());
     };
-    let me = crate::current_id();
+    let me = crate::context::current_goroutine();
     let mut retry = Retry::new(opts.grace);
     loop {
         let Err(r) = check(&h, &opts, me, opts.caller_done) else {
@@ -243,14 +247,14 @@ pub async fn verify_none_async(opts: Options) -> Result<(), LeakReport> {
     let Some(h) = crate::context::current_runtime() else {
         return Ok(());
     };
-    let me = crate::current_id();
+    let me = crate::context::current_goroutine();
     let mut retry = Retry::new(opts.grace);
     loop {
         let Err(r) = check(&h, &opts, me, finished) else {
             return Ok(());
         };
         match retry.pause() {
-            Some(d) if d < Duration::from_micros(50) => crate::yield_now().await,
+            Some(d) if d < Duration::from_micros(50) => yield_once().await,
             Some(d) => nap(d).await,
             None => return settle(&h, &opts, me, r).await,
         }
@@ -295,7 +299,7 @@ async fn settle(
     let until = Instant::now() + Duration::from_millis(20);
     while opts.caller_done && !report.goroutines.iter().all(|g| g.forever) && Instant::now() < until
     {
-        crate::yield_now().await;
+        yield_once().await;
         if let Err(r) = check(h, opts, me, true) {
             report = r;
         } else {
@@ -312,7 +316,7 @@ fn check(
     finished: bool,
 ) -> Result<(), LeakReport> {
     let all = h.registry.snapshot();
-    let forever = crate::registry::stuck::forever_ids(h, &all, me, finished);
+    let forever = crate::scheduler::stuck::forever_ids(h, &all, me, finished);
     let left: Vec<GoroutineSnapshot> = all.into_iter().filter(|g| !opts.ignores(g, me)).collect();
     if left.is_empty() {
         return Ok(());
@@ -367,8 +371,8 @@ pub fn find_stuck() -> Vec<GoroutineInfo> {
         return Vec::new();
     };
     let all = h.registry.snapshot();
-    let me = crate::current_id();
-    let forever = crate::registry::stuck::forever_ids(&h, &all, me, false);
+    let me = crate::context::current_goroutine();
+    let forever = crate::scheduler::stuck::forever_ids(&h, &all, me, false);
     all.iter()
         .filter(|g| forever.contains(&g.id))
         .map(|g| GoroutineInfo::from_snapshot(g, true))
@@ -382,4 +386,18 @@ async fn nap(d: Duration) {
     ));
     entry.arm(Instant::now() + d);
     std::future::poll_fn(|cx| entry.poll_fired(cx)).await
+}
+
+/// Lets the other runnable goroutines run once (as `yield_now`).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }

@@ -42,7 +42,8 @@
 //!
 //! 1. `lib.rs`, `runtime.rs`: build, enter and spawn on a runtime.
 //! 2. `timer_seam.rs`: the wheel as goro-hook's timer driver (wired into the
-//!    io driver by the builder).
+//!    io driver by the builder); `leak.rs`: the leak checks (on the
+//!    scheduler's registry and analyses).
 //! 3. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
 //!    wheel. The scheduler never names it.
 //! 4. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
@@ -91,8 +92,10 @@
 //!
 //! Outside all of these, in this order: the `block_on` turn (held for a
 //! whole `block_on`), the runtime lifecycle lock (start/stop), a core-handoff
-//! slot; none is held while a goroutine is polled, except the turn, which
-//! only other `block_on` callers wait for.
+//! slot, the worker-thread list; none is held while a goroutine is polled,
+//! except the turn, which only other `block_on` callers wait for. Leaves,
+//! taken with nothing else held: a core lease's runner record
+//! (`scheduler::handoff`), the monitor's sleep lock.
 
 pub mod leak;
 pub mod runtime;

@@ -226,10 +226,16 @@ impl Runtime {
     ///
     /// Concurrent `block_on` calls on one runtime take turns.
     ///
-    /// Stopping joins the worker threads: a goroutine that blocks its worker
-    /// thread forever (a blocking call outside `spawn_blocking`) makes
-    /// `block_on` hang when main returns. Jobs still running on the blocking
-    /// pool are not waited for.
+    /// Stopping joins the worker threads, except one stuck in a goroutine
+    /// that blocks its thread (a blocking call outside `spawn_blocking`):
+    /// after a millisecond its core is taken back and the thread is left to
+    /// finish that call on its own (the goroutine is dropped when it
+    /// returns). Jobs still running on the blocking pool are not waited for.
+    ///
+    /// A goroutine that blocks its thread loses its worker core to another
+    /// thread (see the crate's scheduler docs), so the others keep running.
+    /// The main goroutine, though, is polled only by this thread: while
+    /// another goroutine blocks *this* thread, main waits for that call.
     ///
     /// # Panics
     ///
@@ -288,6 +294,7 @@ impl Runtime {
         let mut fut = Box::pin(fut);
         let mut output = None;
         let mut panicked = None;
+        let main_done = std::cell::Cell::new(false);
         shared.wake_main();
         {
             let mut poll_main = || -> bool {
@@ -297,7 +304,8 @@ impl Runtime {
                     std::mem::size_of::<F>(),
                 );
                 record.set_running();
-                let (polled, noted) = task::poll_scoped(&record, &waker, || {
+                let host = StdArc::as_ptr(shared).cast::<()>() as usize;
+                let (polled, noted) = task::poll_scoped(&record, &waker, host, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
@@ -311,16 +319,36 @@ impl Runtime {
                     }
                     Ok(Poll::Ready(v)) => {
                         output = Some(v);
+                        main_done.set(true);
                         true
                     }
                     Err(p) => {
                         panicked = Some(panic_message(&p));
+                        main_done.set(true);
                         true
                     }
                 }
             };
-            let core = worker::run(shared, 0, core, Some(&mut poll_main));
-            shared.release_core(0, core, true);
+            let mut core = Some(core);
+            loop {
+                let c = match core.take() {
+                    Some(c) => c,
+                    None => shared
+                        .acquire_core(0, true)
+                        .expect("core 0 is always handed to block_on"),
+                };
+                match worker::run(shared, 0, c, Some(&mut poll_main)) {
+                    Some(c) => {
+                        shared.release_core(0, c, true);
+                        break;
+                    }
+                    // The monitor took core 0 while this thread was stuck
+                    // in a poll (of main or of another goroutine): take it
+                    // back, unless main is done.
+                    None if main_done.get() || shared.aborted() => break,
+                    None => {}
+                }
+            }
         }
         drop(fut);
         drop(exit);

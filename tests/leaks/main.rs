@@ -40,10 +40,12 @@ mod kubernetes_58107;
 mod kubernetes_6632;
 mod moby_17176;
 mod moby_21233;
+mod moby_25384;
 mod moby_27782;
 mod moby_28462;
 mod moby_29733;
 mod must_not_report;
+mod paper_figure7;
 mod serving_2137;
 
 /// Runs `kernel` as a goroutine of a fresh runtime; returns the goroutines

@@ -34,7 +34,6 @@
 //! waking a task.
 
 mod dump;
-pub(crate) mod stuck;
 mod wait_cell;
 
 use std::fmt;

@@ -65,9 +65,9 @@ pub(crate) type Fingerprint = Vec<(u64, Instant)>;
 /// How long a deadlock must persist, unchanged, before it is reported.
 const CONFIRM: Duration = Duration::from_millis(30);
 
+use crate::error::RuntimeError;
 use crate::loom::{Ordering, StdArc};
 use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
-use crate::runtime::RuntimeError;
 use goro_hook::WaitReason;
 
 use super::Shared;

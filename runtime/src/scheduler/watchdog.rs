@@ -17,8 +17,8 @@ use std::collections::HashSet;
 use std::sync::Weak;
 use std::time::Duration;
 
+use super::stuck::forever_ids;
 use crate::loom::Ordering;
-use crate::registry::stuck::forever_ids;
 use crate::registry::Site;
 
 use super::Shared;

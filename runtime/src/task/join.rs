@@ -87,11 +87,7 @@ impl<T> Future for JoinHandle<T> {
             .expect("JoinHandle polled after completion");
         let out = match Pin::new(task).poll(cx) {
             Poll::Pending => {
-                if crate::context::with_worker(|w| {
-                    w.is_some_and(|w| {
-                        std::ptr::from_ref::<crate::scheduler::Shared>(&*w.shared) as usize == rt
-                    })
-                }) {
+                if rt != 0 && super::current_host() == rt {
                     goro_hook::note_park(
                         goro_hook::WaitReason::JoinWait,
                         std::panic::Location::caller(),

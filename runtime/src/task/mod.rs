@@ -140,7 +140,8 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let _entered = span.enter();
         record.set_running();
-        let (polled, noted) = poll_scoped(record, cx.waker(), || {
+        let host = StdArc::as_ptr(this.host).cast::<()>() as usize;
+        let (polled, noted) = poll_scoped(record, cx.waker(), host, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
@@ -201,15 +202,27 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
 /// Polls the goroutine `record` with `waker` (the waker of the goroutine's
 /// own poll, `cx.waker()`): runs `poll` inside a goro-hook poll scope for it
 /// and returns `poll`'s result with what the goroutine noted.
+///
+/// `host` identifies the runtime (its `Host`'s address): a `JoinHandle`
+/// awaited during the poll compares it with its own task's runtime.
 #[inline]
 pub(crate) fn poll_scoped<R>(
     record: &GoroutineRecord,
     waker: &Waker,
+    host: usize,
     poll: impl FnOnce() -> R,
 ) -> (R, Noted) {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
         .with_rng_state(record.rng_state());
+    /// Restores the previous host when the poll ends or unwinds.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT_HOST.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
     let out = scope.enter(poll);
     record.set_rng_state(scope.rng_state());
     let noted = Noted {
@@ -217,6 +230,17 @@ pub(crate) fn poll_scoped<R>(
         handle: scope.handle_use(),
     };
     (out, noted)
+}
+
+thread_local! {
+    /// The runtime (its `Host`'s address) of the goroutine being polled on
+    /// this thread; 0 between polls.
+    static CURRENT_HOST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The runtime of the goroutine being polled on this thread (0: none).
+pub(crate) fn current_host() -> usize {
+    CURRENT_HOST.with(std::cell::Cell::get)
 }
 
 /// What a poll told the hooks: its last park and its last handle use.

@@ -29,9 +29,9 @@
 //!    handles are dropped by then): a goroutine that may still act could
 //!    wake any of them.
 
-use super::{GoroutineId, GoroutineSnapshot, GoroutineState};
-use crate::scheduler::deadlock::asleep_for_good;
-use crate::scheduler::Shared;
+use super::deadlock::asleep_for_good;
+use super::Shared;
+use crate::registry::{GoroutineId, GoroutineSnapshot, GoroutineState};
 
 /// The goroutines of `all` (a snapshot of `shared`'s registry) that are
 /// provably parked forever. `finished`: the calling goroutine will not wake
