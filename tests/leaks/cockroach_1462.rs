@@ -3,7 +3,7 @@
 //! stopper only between sends; the event processor (G3) returns when the
 //! stopper stops. A send started just before the stop is never received:
 //! G2 blocks on it forever, and `Stopper.Stop` (G1) waits on its
-//! WaitGroup for G2 forever. Fix (as cockroach's): the worker's send also
+//! WaitGroup for G2 forever. Fixed form (ours): the worker's send also
 //! gives up when the stopper stops (`select` with `ShouldStop()`).
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/cockroach1462.go

@@ -1,6 +1,6 @@
 //! etcd#10492 (GoKer etcd_10492): the lessor's `Renew` holds its lock while
 //! it calls the checkpointer, and the checkpointer (`Checkpoint`) takes the
-//! same lock: the goroutine deadlocks on itself. Fix (as etcd's): `Renew`
+//! same lock: the goroutine deadlocks on itself. Fixed form (ours): `Renew`
 //! releases the lock before calling the checkpointer.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/etcd10492.go

@@ -2,7 +2,7 @@
 //! `ErrConnClosed` without releasing the client's read lock once the
 //! client is closed; `Close`, which releases and retakes the write lock
 //! after cancelling, then blocks forever on `Lock`, and never waits for the
-//! getter. Fix (as etcd's): `RUnlock` before returning.
+//! getter. Fixed form: `RUnlock` before returning.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/etcd5509.go
 //! (timmyyuan/gobench goker/blocking/etcd/5509). Forced interleaving: the

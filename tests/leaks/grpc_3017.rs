@@ -4,7 +4,7 @@
 //! after the timer fired, `cancel` cannot stop the timer and sets
 //! `abortDeleting`; the callback then returns holding the cache's mutex
 //! (missing `Unlock`), so G2's next `RemoveSubConn` blocks forever, and the
-//! test (G1) waits forever for G2. Fix (as grpc's): unlock on that path.
+//! test (G1) waits forever for G2. Fixed form: unlock on that path.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/grpc3017.go
 //! (timmyyuan/gobench goker/blocking/grpc/3017). Forced interleaving: the

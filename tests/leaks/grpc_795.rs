@@ -1,6 +1,6 @@
 //! grpc-go#795 (GoKer grpc_795): `GracefulStop` called a second time finds
 //! the server already draining and locks the server mutex again instead of
-//! unlocking it: the test goroutine deadlocks on itself. Fix (as grpc's):
+//! unlocking it: the test goroutine deadlocks on itself. Fixed form (the natural fix):
 //! unlock before returning.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/grpc795.go

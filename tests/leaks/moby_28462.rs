@@ -3,8 +3,9 @@
 //! result; `StateChanged` (G2) takes the container lock and then sends on
 //! the monitor's unbuffered stop channel. With G1 about to take the lock,
 //! G2 blocks on the send holding the lock and G1 blocks on the lock: both
-//! leak. Fix (as moby's): `CloseMonitorChannel` closes the stop channel
-//! instead of sending on it, so it never blocks.
+//! leak. Fixed form (ours, not checked against moby's fix):
+//! `CloseMonitorChannel` closes the stop channel instead of sending on it,
+//! so it never blocks.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/moby28462.go
 //! (timmyyuan/gobench goker/blocking/moby/28462). Forced interleaving: the

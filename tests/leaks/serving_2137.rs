@@ -4,9 +4,9 @@
 //! request 2's goroutine (G3) takes the slot and blocks on its mutex, held by
 //! G1; request 1's goroutine (G2) blocks on the full active channel; G1 has
 //! unlocked request 1 and waits for request 1's `accepted`, which G2 sends
-//! only once it got the slot: G1, G2 and G3 deadlock. Fix (as the real test
-//! helper does now): release every request's mutex before waiting for any
-//! result.
+//! only once it got the slot: G1, G2 and G3 deadlock. Fixed form (ours, not
+//! checked against the upstream fix): release every request's mutex before
+//! waiting for any result.
 //!
 //! Go origin: src/runtime/testdata/testgoroutineleakprofile/goker/serving2137.go
 //! (timmyyuan/gobench goker/blocking/serving/2137). Forced interleaving: the
