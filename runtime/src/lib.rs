@@ -41,6 +41,24 @@
 //! until channels report such outside use the runtime cannot prove that no
 //! goroutine will ever run again. A deadlocked program blocks instead.
 //!
+//! # tokio-based libraries inside goroutines
+//!
+//! With the feature `tokio-compat`, each runtime enters a tokio runtime's
+//! context on its worker threads, the thread inside `block_on` and its
+//! blocking-pool threads: the runtime given to
+//! [`Builder::tokio`](runtime::Builder), else one current-thread tokio
+//! runtime per process started on its own thread (`goro-tokio`). Then
+//! `tokio::spawn`, `tokio::time` and `tokio::net` (and the clients built on
+//! them) work inside goroutines as they are.
+//!
+//! The cost: tokio's reactor is a second reactor. A tokio socket or timer is
+//! driven by the tokio runtime's thread and wakes the goroutine from there
+//! (a cross-thread wake, a few microseconds more than goro's own `net` and
+//! `time`, which never go through tokio); `tokio::spawn` runs its task on the
+//! tokio runtime, not as a goroutine; the background runtime is one more
+//! thread and epoll instance per process. Without the feature nothing of
+//! this is compiled.
+//!
 //! # Lock ranks
 //!
 //! Locks are taken in this order, never the reverse; no task is woken while a
@@ -78,6 +96,7 @@ mod loom;
 mod registry;
 mod scheduler;
 mod task;
+mod tokio_compat;
 
 use std::future::Future;
 use std::panic::Location;

@@ -169,6 +169,9 @@ pub struct Builder {
     keep_alive: Duration,
     /// The timer/IO driver idle workers park in (see `scheduler::park`).
     driver: Option<StdArc<dyn Driver>>,
+    /// The tokio runtime the threads enter (`tokio-compat`; see
+    /// `crate::tokio_compat`, which also holds `Builder::tokio`).
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
 }
 
 impl fmt::Debug for Builder {
@@ -180,6 +183,7 @@ impl fmt::Debug for Builder {
             .field("detect_deadlocks", &self.detect_deadlocks)
             .field("thread_keep_alive", &self.keep_alive)
             .field("driver", &self.driver.is_some())
+            .field("tokio", &self.tokio.is_set())
             .finish()
     }
 }
@@ -193,6 +197,7 @@ impl Default for Builder {
             detect_deadlocks: true,
             keep_alive: Duration::from_secs(10),
             driver: None,
+            tokio: Default::default(),
         }
     }
 }
@@ -271,6 +276,7 @@ impl Builder {
             keep_alive: self.keep_alive,
             driver: Some(driver),
             io,
+            tokio: self.tokio.resolve()?,
         });
         shared.start()?;
         Ok(Runtime {
@@ -413,7 +419,9 @@ impl Runtime {
                     }
                 }
             };
+            let tokio = shared.tokio.enter();
             let core = worker::run(shared, 0, core, Some(&mut poll_main));
+            drop(tokio);
             shared.release_core(0, core, true);
         }
         drop(fut);

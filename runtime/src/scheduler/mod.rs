@@ -142,6 +142,8 @@ pub(crate) struct Config {
     /// Handle of the same driver for timers and sockets created on this
     /// runtime (`crate::io::driver::Handle::current`).
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// The tokio runtime every thread of this runtime enters.
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
 }
 
 /// The runtime's shared state. Go: `sched` plus `allp`.
@@ -156,6 +158,8 @@ pub(crate) struct Shared {
     /// The timer/IO driver's handle (set once): where timers and sockets
     /// created on this runtime register.
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// The tokio runtime entered by worker and blocking threads (set once).
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -209,6 +213,7 @@ impl Shared {
             idle: Idle::new(n),
             driver,
             io: cfg.io,
+            tokio: cfg.tokio,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
@@ -570,6 +575,7 @@ impl Shared {
 
 /// Body of the dedicated thread of core `i`.
 fn worker_thread(shared: StdArc<Shared>, i: usize) {
+    let _tokio = shared.tokio.enter();
     while let Some(core) = shared.acquire_core(i, false) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             worker::run(&shared, i, core, None)

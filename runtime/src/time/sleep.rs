@@ -125,6 +125,12 @@ impl Future for Sleep {
     }
 }
 
+/// hyper's timer future: `goro_http`'s `Timer` hands out `Sleep`s as they
+/// are (hyper's header-read timeout and HTTP/2 keep-alive run on goro's
+/// timer wheel).
+#[cfg(feature = "hyper")]
+impl hyper::rt::Sleep for Sleep {}
+
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some((handle, key)) = self.timer.take() {
