@@ -246,7 +246,19 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let rt = match runtime::Runtime::builder().build() {
+    main_entry_with(runtime::Runtime::builder(), fut)
+}
+
+/// Entry point of `#[goro::main(workers = 4, ..)]`: as [`main_entry`], on
+/// a runtime built by `builder` (the attribute's arguments are its knobs).
+#[doc(hidden)]
+#[track_caller]
+pub fn main_entry_with<F, T>(builder: runtime::Builder, fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("goro: could not start the runtime: {e}");
@@ -271,13 +283,29 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    run(fut)
+    test_entry_with(runtime::Runtime::builder(), fut)
+}
+
+/// Entry point of `#[goro::test(workers = 2, ..)]`: as [`test_entry`], on
+/// a runtime built by `builder`.
+#[doc(hidden)]
+#[track_caller]
+pub fn test_entry_with<F, T>(builder: runtime::Builder, fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = builder.build().expect("goro: could not start the runtime");
+    match rt.block_on(fut) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Paths used by macro expansions.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::{main_entry, test_entry};
+    pub use crate::{main_entry, main_entry_with, test_entry, test_entry_with};
 }
 
 #[cfg(test)]
