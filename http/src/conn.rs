@@ -42,8 +42,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use goro_runtime::net::TcpStream;
-use hyper::rt::{Read, Write};
 use goro_runtime::time::Sleep;
+use hyper::rt::{Read, Write};
 
 /// The timeouts, as configured on the `Server` (`None`: off).
 #[derive(Clone, Copy, Debug)]
@@ -168,7 +168,10 @@ impl ConnState {
             }
         }
         let idle = t.idle?;
-        Some((self.instant(self.idle_since.load(Relaxed)) + idle, Clock::Idle))
+        Some((
+            self.instant(self.idle_since.load(Relaxed)) + idle,
+            Clock::Idle,
+        ))
     }
 }
 

@@ -237,7 +237,7 @@ impl Server {
             done: goro_chan::make(0),
         });
         let all_done = tracker.done.clone();
-        let scope = crate::context::ServerScope::default();
+        let scope = crate::context::ServerScope;
         let mut shutdown = pin!(shutdown);
         let mut backoff = Duration::ZERO;
         let result = loop {
@@ -325,7 +325,10 @@ fn is_temporary(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | OutOfMemory
-    ) || matches!(e.raw_os_error(), Some(23 /* ENFILE */ | 24 /* EMFILE */ | 105 /* ENOBUFS */))
+    ) || matches!(
+        e.raw_os_error(),
+        Some(23 /* ENFILE */ | 24 /* EMFILE */ | 105 /* ENOBUFS */)
+    )
 }
 
 /// Closes `done` when the last connection goroutine drops its clone.
@@ -389,7 +392,10 @@ impl Connection {
                 Ok(Poll::Ready(_)) => return Poll::Ready(()),
                 Ok(Poll::Pending) => {}
                 Err(p) => {
-                    log(&format!("http: panic serving {peer}: {}", crate::service::panic_message(&*p)));
+                    log(&format!(
+                        "http: panic serving {peer}: {}",
+                        crate::service::panic_message(&*p)
+                    ));
                     return Poll::Ready(());
                 }
             }

@@ -118,7 +118,10 @@ where
                 }))),
                 Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(e)),
                 Err(p) => {
-                    log(&format!("http: panic serving {peer}: {}", panic_message(&*p)));
+                    log(&format!(
+                        "http: panic serving {peer}: {}",
+                        panic_message(&*p)
+                    ));
                     Poll::Ready(Err(HandlerPanic.into()))
                 }
             }

@@ -22,7 +22,13 @@ async fn within<T: Send>(what: &str, fut: impl std::future::Future<Output = T> +
 
 type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn call(client: &mut Client, addr: SocketAddr, method: Method, path: &str, body: &str) -> (StatusCode, String) {
+async fn call(
+    client: &mut Client,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    body: &str,
+) -> (StatusCode, String) {
     let req = Request::builder()
         .method(method)
         .uri(path)
@@ -63,7 +69,10 @@ async fn the_example_service_answers_and_shuts_down() {
     // The slow backend was cut off by the timeout; the fast ones answered.
     assert!(t0.elapsed() >= example::SEARCH_TIMEOUT);
     assert!(body.starts_with(r#"{"query":"goro","hits":["#), "{body}");
-    assert!(body.contains(r#"{"backend":"web","result":"web result for \"goro\""}"#), "{body}");
+    assert!(
+        body.contains(r#"{"backend":"web","result":"web result for \"goro\""}"#),
+        "{body}"
+    );
     assert!(body.contains(r#""backend":"images""#), "{body}");
     assert!(body.ends_with(r#""timed_out":["video"]}"#), "{body}");
 
@@ -79,6 +88,10 @@ async fn the_example_service_answers_and_shuts_down() {
     // Shutdown: the idle client connection is closed and serve returns.
     stop.close();
     within("serve to return", served).await.unwrap().unwrap();
-    let closed = within("client closed", std::future::poll_fn(|cx| client.poll_ready(cx))).await;
+    let closed = within(
+        "client closed",
+        std::future::poll_fn(|cx| client.poll_ready(cx)),
+    )
+    .await;
     assert!(closed.is_err());
 }

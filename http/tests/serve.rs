@@ -211,22 +211,31 @@ async fn a_panicking_handler_is_logged_and_the_server_keeps_serving() {
     // escaped would stop this test's runtime.
     let srv = start(server, hello_app()).await;
     let mut client = h1_client(srv.addr).await;
-    let err = within("panic response", client.send_request(get_req(srv.addr, "/panic")))
-        .await
-        .unwrap_err();
+    let err = within(
+        "panic response",
+        client.send_request(get_req(srv.addr, "/panic")),
+    )
+    .await
+    .unwrap_err();
     // Go closes the connection without a response.
     assert!(err.is_incomplete_message() || err.is_canceled(), "{err}");
     {
         let lines = logged.lock().unwrap();
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("http: panic serving 127.0.0.1:"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("http: panic serving 127.0.0.1:"),
+            "{lines:?}"
+        );
         assert!(lines[0].ends_with(": boom"), "{lines:?}");
     }
     // A new connection is served.
     let mut client = h1_client(srv.addr).await;
-    let resp = within("after panic", client.send_request(get_req(srv.addr, "/hello")))
-        .await
-        .unwrap();
+    let resp = within(
+        "after panic",
+        client.send_request(get_req(srv.addr, "/hello")),
+    )
+    .await
+    .unwrap();
     assert_eq!(body_text(resp).await, "hello");
     drop(client);
     srv.shutdown().await;

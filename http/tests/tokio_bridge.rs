@@ -107,7 +107,9 @@ async fn axum_serve_inside_a_goroutine() {
         .header(hyper::header::HOST, addr.to_string())
         .body(Empty::<bytes::Bytes>::new())
         .unwrap();
-    let resp = within("axum response", sender.send_request(req)).await.unwrap();
+    let resp = within("axum response", sender.send_request(req))
+        .await
+        .unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"from axum::serve");
 }

@@ -266,8 +266,10 @@ mod tests {
             quote! { async fn t() {} }
         )
         .contains("given twice"));
-        assert!(expand_err(Entry::Test, quote!(workers), quote! { async fn t() {} })
-            .contains("`knob = value`"));
+        assert!(
+            expand_err(Entry::Test, quote!(workers), quote! { async fn t() {} })
+                .contains("`knob = value`")
+        );
     }
 
     #[test]

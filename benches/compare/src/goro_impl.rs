@@ -96,7 +96,9 @@ async fn http_hello(n: u64) -> Measurement {
         .expect("load generator job");
     stop.close();
     let served = server.await;
-    m.expect(matches!(served, Ok(Ok(()))), || format!("serve: {served:?}"))
+    m.expect(matches!(served, Ok(Ok(()))), || {
+        format!("serve: {served:?}")
+    })
 }
 
 async fn pingpong(n: u64) -> Measurement {

@@ -103,7 +103,10 @@ pub fn fits(system: &str, workload: &str) -> bool {
     let mpmc = matches!(workload, "mpmc_cap1" | "mpmc_cap1024" | "parked_goroutine");
     match system {
         GORO | GO => true,
-        "tokio" => matches!(workload, "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello"),
+        "tokio" => matches!(
+            workload,
+            "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello"
+        ),
         "tokio-mpsc" => chan_common,
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
