@@ -2,7 +2,7 @@
 //!
 //! See the README for an overview; the public API contract is kept stable.
 
-pub use goro_runtime::hook;
+pub use goro_hook as hook;
 
 pub use goro_runtime::runtime::Runtime;
 pub use goro_runtime::{

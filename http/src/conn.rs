@@ -42,7 +42,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use goro_runtime::net::TcpStream;
-use goro_runtime::time::Sleep;
+use goro_time::Sleep;
 use hyper::rt::{Read, Write};
 
 /// The timeouts, as configured on the `Server` (`None`: off).
@@ -246,7 +246,7 @@ impl Write for ConnIo {
                     return Poll::Pending;
                 };
                 if this.write_timer.as_ref().map(Sleep::deadline) != Some(deadline) {
-                    this.write_timer = Some(goro_runtime::time::sleep_until(deadline));
+                    this.write_timer = Some(goro_time::sleep_until(deadline));
                 }
                 let timer = this.write_timer.as_mut().expect("just armed");
                 match Pin::new(timer).poll(cx) {

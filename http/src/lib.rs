@@ -8,7 +8,8 @@
 //! - [`Executor`] and [`Timer`]: hyper's runtime traits on goro, for hyper's
 //!   clients and lower-level servers. goro's `net::TcpStream` implements
 //!   hyper's `rt::Read`/`rt::Write` itself, and goro's `time::Sleep`
-//!   implements `rt::Sleep` itself (goro-runtime's feature `hyper`).
+//!   implements `rt::Sleep` itself (the `hyper` features of goro-runtime
+//!   and goro-time).
 //!
 //! Reached as `goro::http` with the facade's feature `http`.
 //!

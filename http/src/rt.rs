@@ -1,9 +1,10 @@
 //! hyper's runtime traits on goro: [`Executor`] starts goroutines, [`Timer`]
-//! hands out goro's [`Sleep`](goro_runtime::time::Sleep).
+//! hands out goro's [`Sleep`](goro_time::Sleep).
 //!
 //! The IO traits (`hyper::rt::Read`/`Write`) are implemented by
 //! `goro_runtime::net::TcpStream` itself (feature `hyper` of goro-runtime),
-//! and `hyper::rt::Sleep` by goro's `Sleep` itself: no wrapper types.
+//! and `hyper::rt::Sleep` by `goro_time::Sleep` itself (feature `hyper` of
+//! goro-time, the crate that owns it): no wrapper types.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,11 +57,11 @@ pub struct Timer;
 impl hyper::rt::Timer for Timer {
     #[track_caller]
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(goro_runtime::time::sleep(duration))
+        Box::pin(goro_time::sleep(duration))
     }
 
     #[track_caller]
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(goro_runtime::time::sleep_until(deadline))
+        Box::pin(goro_time::sleep_until(deadline))
     }
 }

@@ -256,7 +256,7 @@ impl Server {
                     // Go: "http: Accept error: %v; retrying in %v".
                     backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
                     log(&format!("http: Accept error: {e}; retrying in {backoff:?}"));
-                    goro_runtime::time::sleep(backoff).await;
+                    goro_time::sleep(backoff).await;
                     continue;
                 }
                 Some(Err(e)) => break Err(e),
@@ -379,7 +379,7 @@ impl Connection {
         let mut conn = pin!(builder.serve_connection_with_upgrades(io, svc));
         let mut stopped = pin!(stop.recv());
         let mut stopping = false;
-        let mut timer: Option<goro_runtime::time::Sleep> = None;
+        let mut timer: Option<goro_time::Sleep> = None;
         poll_fn(|cx| {
             if !stopping && stopped.as_mut().poll(cx).is_ready() {
                 stopping = true;
@@ -408,7 +408,7 @@ impl Connection {
                     return Poll::Pending;
                 };
                 if timer.as_ref().is_none_or(|t| at < t.deadline()) {
-                    timer = Some(goro_runtime::time::sleep_until(at));
+                    timer = Some(goro_time::sleep_until(at));
                 }
                 let t = timer.as_mut().expect("armed above");
                 if Pin::new(t).poll(cx).is_pending() {

@@ -142,6 +142,8 @@ pub(crate) struct Config {
     /// Handle of the same driver for timers and sockets created on this
     /// runtime (`crate::io::driver::Handle::current`).
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// The same driver's timers as goro-hook's timer driver.
+    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     /// The tokio runtime every thread of this runtime enters.
     pub(crate) tokio: crate::tokio_compat::TokioContext,
 }
@@ -158,6 +160,9 @@ pub(crate) struct Shared {
     /// The timer/IO driver's handle (set once): where timers and sockets
     /// created on this runtime register.
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// goro-hook's timer driver for the runtime's threads (set once;
+    /// installed by `context`).
+    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     /// The tokio runtime entered by worker and blocking threads (set once).
     pub(crate) tokio: crate::tokio_compat::TokioContext,
     pub(crate) registry: Registry,
@@ -213,6 +218,7 @@ impl Shared {
             idle: Idle::new(n),
             driver,
             io: cfg.io,
+            timers: cfg.timers,
             tokio: cfg.tokio,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
