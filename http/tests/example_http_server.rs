@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 
+// `select!` reads a bare path as a channel operand, so the future is wrapped.
+#[allow(clippy::redundant_async_block)]
 async fn within<T: Send>(what: &str, fut: impl std::future::Future<Output = T> + Send) -> T {
     goro::select! {
         v = async move { fut.await } => v,

@@ -7,6 +7,8 @@ use std::time::Duration;
 use goro::runtime::Runtime;
 
 /// Fails the test if `fut` takes longer than 10 s (a guard, not a sync).
+// `select!` reads a bare path as a channel operand, so the future is wrapped.
+#[allow(clippy::redundant_async_block)]
 async fn within<T: Send>(what: &str, fut: impl std::future::Future<Output = T> + Send) -> T {
     goro::select! {
         v = async move { fut.await } => v,

@@ -424,9 +424,10 @@ impl Runtime {
                     }
                 }
             };
-            let tokio = shared.tokio.enter();
-            let core = worker::run(shared, 0, core, Some(&mut poll_main));
-            drop(tokio);
+            let core = {
+                let _tokio = shared.tokio.enter();
+                worker::run(shared, 0, core, Some(&mut poll_main))
+            };
             shared.release_core(0, core, true);
         }
         drop(fut);
