@@ -21,7 +21,6 @@
 //!     let listener = goro_runtime::net::TcpListener::bind("127.0.0.1:8080").await?;
 //!     goro_http::serve(listener, app).await
 //! })
-//! .unwrap()
 //! .unwrap();
 //! ```
 //!
@@ -35,3 +34,4 @@ mod service;
 
 pub use rt::{Executor, Timer};
 pub use server::{serve, Server};
+pub use service::HttpService;

@@ -28,13 +28,10 @@ use std::time::{Duration, Instant};
 
 use goro_chan::Chan;
 use goro_runtime::net::{TcpListener, TcpStream};
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
 
 use crate::conn::{ConnIo, ConnState, Timeouts};
-use crate::service::{BoxError, ConnService, ErrorLog};
+use crate::service::{ConnService, ErrorLog, HttpService};
 use crate::{Executor, Timer};
 
 /// An HTTP server: Go's `http.Server`, with its timeouts on by default.
@@ -172,17 +169,9 @@ impl Server {
 
     /// Serves `listener` until an accept fails for good (Go:
     /// `Server.Serve`), one goroutine per connection.
-    pub async fn serve<S, B>(self, listener: TcpListener, service: S) -> io::Result<()>
+    pub async fn serve<S>(self, listener: TcpListener, service: S) -> io::Result<()>
     where
-        S: tower_service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService,
     {
         self.serve_with_shutdown(listener, service, std::future::pending())
             .await
@@ -205,25 +194,16 @@ impl Server {
     ///         })
     ///         .await
     /// })
-    /// .unwrap()
     /// .unwrap();
     /// ```
-    pub async fn serve_with_shutdown<S, B, F>(
+    pub async fn serve_with_shutdown<S, F>(
         self,
         listener: TcpListener,
         service: S,
         shutdown: F,
     ) -> io::Result<()>
     where
-        S: tower_service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService,
         F: Future<Output = ()>,
     {
         let Server {
@@ -303,17 +283,11 @@ impl Server {
 ///     let l = goro_runtime::net::TcpListener::bind("127.0.0.1:8080").await?;
 ///     goro_http::serve(l, app).await
 /// })
-/// .unwrap()
 /// .unwrap();
 /// ```
-pub async fn serve<S, B>(listener: TcpListener, service: S) -> io::Result<()>
+pub async fn serve<S>(listener: TcpListener, service: S) -> io::Result<()>
 where
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     Server::new().serve(listener, service).await
 }
@@ -354,17 +328,9 @@ struct Connection {
 
 impl Connection {
     /// Go: `conn.serve`.
-    async fn run<S, B>(self, svc: ConnService<S>)
+    async fn run<S>(self, svc: ConnService<S>)
     where
-        S: tower_service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService,
     {
         let Connection {
             builder,

@@ -79,15 +79,44 @@ impl Drop for RequestGuard {
     }
 }
 
-impl<S, B> hyper::service::Service<Request<Incoming>> for ConnService<S>
+/// The services [`serve`](crate::serve) accepts: any cloneable tower
+/// `Service` of hyper requests whose future and response body can move
+/// between goroutines (an axum `Router`, a `tower::ServiceBuilder` stack, a
+/// hand-written service). Implemented for every such type; not to be
+/// implemented by hand.
+///
+/// ```
+/// fn accepts(_: impl goro_http::HttpService) {}
+/// accepts(axum::Router::new());
+/// ```
+pub trait HttpService:
+    tower_service::Service<
+        Request<Incoming>,
+        Response = Response<Self::ResBody>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body type.
+    type ResBody: Body<Data: Send, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpService for S
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<B>>;
+    type ResBody = B;
+}
+
+impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<S> {
+    type Response = Response<ResponseBody<S::ResBody>>;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 

@@ -307,17 +307,12 @@ macro_rules! futures_io_impls {
                 // SAFETY: `poll_read_uninit` only writes into the slice (it
                 // never de-initialises bytes `buf` knows are initialised).
                 let unfilled = unsafe { buf.unfilled_mut() };
-                match self.poll_read_uninit(cx, unfilled, at) {
-                    Poll::Ready(Ok(n)) => {
-                        // SAFETY: the read initialised the first `n` bytes of
-                        // the unfilled part.
-                        unsafe { buf.assume_init(n) };
-                        buf.advance(n);
-                        Poll::Ready(Ok(()))
-                    }
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    Poll::Pending => Poll::Pending,
-                }
+                let n = std::task::ready!(self.poll_read_uninit(cx, unfilled, at))?;
+                // SAFETY: the read initialised the first `n` bytes of the
+                // unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
             }
         }
 
@@ -352,15 +347,10 @@ macro_rules! futures_io_impls {
                 let at = Location::caller();
                 // SAFETY: `poll_read_uninit` only writes into the slice.
                 let unfilled = unsafe { buf.as_mut() };
-                match self.poll_read_uninit(cx, unfilled, at) {
-                    Poll::Ready(Ok(n)) => {
-                        // SAFETY: the read initialised the first `n` bytes.
-                        unsafe { buf.advance(n) };
-                        Poll::Ready(Ok(()))
-                    }
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    Poll::Pending => Poll::Pending,
-                }
+                let n = std::task::ready!(self.poll_read_uninit(cx, unfilled, at))?;
+                // SAFETY: the read initialised the first `n` bytes.
+                unsafe { buf.advance(n) };
+                Poll::Ready(Ok(()))
             }
         }
 
