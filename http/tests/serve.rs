@@ -330,12 +330,6 @@ async fn a_client_going_away_cancels_the_request() {
     let entered = chan::make::<()>(0);
     let cancelled = chan::make::<()>(0);
     let (e, c) = (entered.clone(), cancelled.clone());
-    struct CloseOnDrop(Chan<()>);
-    impl Drop for CloseOnDrop {
-        fn drop(&mut self) {
-            self.0.close();
-        }
-    }
     let app = Router::new().route(
         "/wait",
         get(move || {
@@ -356,5 +350,82 @@ async fn a_client_going_away_cancels_the_request() {
     within("handler entered", entered.recv()).await;
     drop(s);
     assert_eq!(within("cancelled", cancelled.recv()).await, None);
+    srv.shutdown().await;
+}
+
+/// Closes its channel when dropped: tells the test that the server let go
+/// of a handler's future or a response body.
+struct CloseOnDrop(Chan<()>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Go's `WriteTimeout`: a response still being written when it runs out
+/// (here: an endless body to a client that never reads) fails, and the
+/// server lets go of the connection and the body.
+#[goro::test(workers = 2)]
+async fn a_response_past_the_write_timeout_is_cut_off() {
+    use futures::StreamExt;
+    let dropped = chan::make::<()>(0);
+    let d = dropped.clone();
+    let app = Router::new().route(
+        "/endless",
+        get(move || {
+            let guard = CloseOnDrop(d.clone());
+            async move {
+                let chunks = futures::stream::repeat_with(|| {
+                    Ok::<_, io::Error>(Bytes::from(vec![b'x'; 64 * 1024]))
+                })
+                .map(move |c| {
+                    let _ = &guard;
+                    c
+                });
+                axum::body::Body::from_stream(chunks)
+            }
+        }),
+    );
+    let server = Server::new().write_timeout(Duration::from_millis(100));
+    let srv = start(server, app).await;
+    let s = TcpStream::connect(srv.addr).await.unwrap();
+    s.write_all(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Never read: the server's writes block, then time out.
+    assert_eq!(within("body dropped", dropped.recv()).await, None);
+    drop(s);
+    srv.shutdown().await;
+}
+
+#[goro::test(workers = 2)]
+async fn a_panicking_handler_resets_only_its_http2_stream() {
+    let server = Server::new().error_log(|_| {});
+    let srv = start(server, hello_app()).await;
+    let stream = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(goro::http::Executor)
+        .handshake(stream)
+        .await
+        .unwrap();
+    goro::go!(async move {
+        let _ = conn.await;
+    });
+    let err = within(
+        "panic stream",
+        sender.send_request(get_req(srv.addr, "/panic")),
+    )
+    .await
+    .unwrap_err();
+    assert!(!err.is_incomplete_message(), "{err}");
+    // The connection itself goes on.
+    let resp = within(
+        "after panic",
+        sender.send_request(get_req(srv.addr, "/hello")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body_text(resp).await, "hello");
+    drop(sender);
     srv.shutdown().await;
 }
