@@ -38,6 +38,9 @@ async fn call(
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
+    // Keep-alive: the connection takes the next request once the previous
+    // response is done.
+    within("ready", client.ready()).await.unwrap();
     let resp = within(path, client.send_request(req)).await.unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

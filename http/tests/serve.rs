@@ -141,6 +141,9 @@ async fn http1_keep_alive_with_hyper_client() {
     let mut client = h1_client(srv.addr).await;
     // Three requests on one connection: keep-alive.
     for _ in 0..3 {
+        // A keep-alive client connection takes the next request once the
+        // previous response is done.
+        within("ready", client.ready()).await.unwrap();
         let resp = within("response", client.send_request(get_req(srv.addr, "/hello")))
             .await
             .unwrap();
@@ -148,6 +151,7 @@ async fn http1_keep_alive_with_hyper_client() {
         assert_eq!(resp.version(), Version::HTTP_11);
         assert_eq!(body_text(resp).await, "hello");
     }
+    within("ready", client.ready()).await.unwrap();
     let resp = client
         .send_request(get_req(srv.addr, "/missing"))
         .await
@@ -191,6 +195,7 @@ async fn http2_prior_knowledge() {
         let _ = conn.await;
     });
     // Several concurrent streams on the one connection.
+    within("ready", sender.ready()).await.unwrap();
     let mut pending = Vec::new();
     for _ in 0..4 {
         pending.push(sender.send_request(get_req(srv.addr, "/hello")));
@@ -213,6 +218,7 @@ async fn a_panicking_handler_is_logged_and_the_server_keeps_serving() {
     // escaped would stop this test's runtime.
     let srv = start(server, hello_app()).await;
     let mut client = h1_client(srv.addr).await;
+    within("ready", client.ready()).await.unwrap();
     let err = within(
         "panic response",
         client.send_request(get_req(srv.addr, "/panic")),
@@ -232,6 +238,7 @@ async fn a_panicking_handler_is_logged_and_the_server_keeps_serving() {
     }
     // A new connection is served.
     let mut client = h1_client(srv.addr).await;
+    within("ready", client.ready()).await.unwrap();
     let resp = within(
         "after panic",
         client.send_request(get_req(srv.addr, "/hello")),
@@ -302,6 +309,7 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
     // An idle keep-alive connection, which shutdown closes at once.
     let idle = TcpStream::connect(addr).await.unwrap();
     let req = goro::go!(async move {
+        client.ready().await?;
         let resp = client.send_request(get_req(addr, "/slow")).await?;
         Ok::<_, hyper::Error>((resp.status(), body_text(resp).await))
     });
@@ -411,6 +419,7 @@ async fn a_panicking_handler_resets_only_its_http2_stream() {
     goro::go!(async move {
         let _ = conn.await;
     });
+    within("ready", sender.ready()).await.unwrap();
     let err = within(
         "panic stream",
         sender.send_request(get_req(srv.addr, "/panic")),
@@ -419,6 +428,7 @@ async fn a_panicking_handler_resets_only_its_http2_stream() {
     .unwrap_err();
     assert!(!err.is_incomplete_message(), "{err}");
     // The connection itself goes on.
+    within("ready", sender.ready()).await.unwrap();
     let resp = within(
         "after panic",
         sender.send_request(get_req(srv.addr, "/hello")),

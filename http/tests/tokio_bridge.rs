@@ -109,6 +109,7 @@ async fn axum_serve_inside_a_goroutine() {
         .header(hyper::header::HOST, addr.to_string())
         .body(Empty::<bytes::Bytes>::new())
         .unwrap();
+    within("ready", sender.ready()).await.unwrap();
     let resp = within("axum response", sender.send_request(req))
         .await
         .unwrap();
