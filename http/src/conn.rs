@@ -26,17 +26,23 @@
 //!
 //! # Memory ordering
 //!
-//! The fields are independent counters and timestamps read as racy
-//! snapshots (Relaxed): a stale read only delays a decision to the next
-//! check, and deadlines only move later as activity happens, except when a
-//! request's bytes start the header clock, which happens inside the
-//! connection goroutine's own poll of the connection, so it re-reads right
-//! after (see `server`).
+//! The fields are counters and timestamps read as racy snapshots
+//! (Relaxed): a stale read only delays a decision to the next check, and
+//! deadlines only move later as activity happens, except when a request's
+//! bytes start the header clock, which happens inside the connection
+//! goroutine's own poll of the connection, so it re-reads right after (see
+//! `server`). One pair is ordered: a request ending on another goroutine
+//! (an HTTP/2 stream) stores `idle_since` before its Release decrement of
+//! `in_flight`, and the clock loads `in_flight` with Acquire, so a clock
+//! that sees no request in flight never uses an older `idle_since` (which
+//! could close the connection early).
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -125,7 +131,9 @@ impl ConnState {
     /// A request's response finished (or the request was abandoned).
     pub(crate) fn request_finished(&self) {
         self.idle_since.store(self.nanos(Instant::now()), Relaxed);
-        self.in_flight.fetch_sub(1, Relaxed);
+        // Release: pairs with the Acquire in `next_clock`, so a clock that
+        // sees the request gone also sees when it ended.
+        self.in_flight.fetch_sub(1, Release);
     }
 
     /// `buf` was just read from the socket.
@@ -153,7 +161,8 @@ impl ConnState {
     /// The connection's next clock and when it runs out.
     pub(crate) fn next_clock(&self) -> Option<(Instant, Clock)> {
         let t = &self.timeouts;
-        if self.in_flight.load(Relaxed) > 0 {
+        // Acquire: pairs with the Release in `request_finished`.
+        if self.in_flight.load(Acquire) > 0 {
             return t.idle.map(|idle| (Instant::now() + idle, Clock::Recheck));
         }
         let requests = self.requests.load(Relaxed);
