@@ -35,3 +35,47 @@ mod service;
 pub use rt::{Executor, Timer};
 pub use server::{serve, Server};
 pub use service::HttpService;
+
+#[cfg(test)]
+mod auto_traits {
+    //! Send/Sync of the public types and futures, checked at compile time.
+
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+
+    #[test]
+    fn public_types_have_the_expected_auto_traits() {
+        send_sync::<Server>();
+        send_sync::<Executor>();
+        send_sync::<Timer>();
+    }
+
+    /// `serve`'s future can be a goroutine (`go!` needs `Send`).
+    #[allow(dead_code)]
+    fn serve_futures_are_send(l: goro_runtime::net::TcpListener, s: Hello) {
+        send(&serve(l, s));
+    }
+
+    /// A minimal service for the check above.
+    #[derive(Clone)]
+    struct Hello;
+
+    impl tower_service::Service<http::Request<hyper::body::Incoming>> for Hello {
+        type Response = http::Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<hyper::body::Incoming>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new(String::new())))
+        }
+    }
+}
