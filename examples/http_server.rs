@@ -13,6 +13,12 @@
 //! srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 //! go func() { <-sigint; srv.Shutdown(context.Background()) }()
 //! srv.ListenAndServe()
+//!
+//! func search(w http.ResponseWriter, r *http.Request) {
+//!     ctx, cancel := context.WithTimeout(r.Context(), 300*time.Millisecond)
+//!     defer cancel()
+//!     // go backend(ctx, ...) for each backend; select on results and ctx.Done()
+//! }
 //! ```
 //!
 //! Run it with `cargo run --example http_server --features http,tokio-compat
@@ -21,13 +27,13 @@
 //! accepting, finishes the requests in flight, and exits.
 //! `http/tests/example_http_server.rs` drives [`serve`] with a real client.
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use axum::extract::Query;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use goro::context::{self, Context};
 use serde::{Deserialize, Serialize};
 
 /// How long `/search` waits for its backends.
@@ -59,13 +65,15 @@ pub struct SearchQuery {
     q: String,
 }
 
-/// A simulated backend: answers after `latency` (Go: a goroutine calling a
-/// remote service), or gives up when `cancel` is closed.
-async fn backend(name: &'static str, latency: Duration, query: String) -> Hit {
-    goro::time::sleep(latency).await;
-    Hit {
-        backend: name.to_owned(),
-        result: format!("{name} result for {query:?}"),
+/// A simulated backend (Go: a goroutine calling a remote service): answers
+/// after `latency`, or gives up when `ctx` is done.
+async fn backend(ctx: &Context, name: &'static str, latency: Duration, query: &str) -> Option<Hit> {
+    goro::select! {
+        _ = goro::time::sleep(latency) => Some(Hit {
+            backend: name.to_owned(),
+            result: format!("{name} result for {query:?}"),
+        }),
+        _ = ctx.done() => None,
     }
 }
 
@@ -76,31 +84,33 @@ const BACKENDS: [(&str, Duration); 3] = [
     ("video", Duration::from_secs(5)),
 ];
 
-/// GET /search?q=...: fans out to every backend in its own goroutine and
-/// replies with what arrived within [`SEARCH_TIMEOUT`] (Go's "Google
-/// search 2.1" from the concurrency talks).
-async fn search(Query(SearchQuery { q }): Query<SearchQuery>) -> Json<SearchReply> {
+/// GET /search?q=...: fans out to every backend in its own goroutine under
+/// the request's context with a timeout, and replies with what arrived in
+/// time (Go's "Google search 2.1" from the concurrency talks, with
+/// `context.WithTimeout(r.Context(), ...)`). When the client goes away, the
+/// request's context is cancelled, and so are the backends.
+async fn search(
+    Extension(ctx): Extension<Context>,
+    Query(SearchQuery { q }): Query<SearchQuery>,
+) -> Json<SearchReply> {
+    let (ctx, _cancel) = context::with_timeout(&ctx, SEARCH_TIMEOUT);
     let results = goro::chan::make::<Hit>(BACKENDS.len());
-    // The backends stop when the handler is done with them.
-    let done = goro::chan::make::<()>(0);
     for (name, latency) in BACKENDS {
-        let (results, done, q) = (results.clone(), done.clone(), q.clone());
+        let (ctx, results, q) = (ctx.clone(), results.clone(), q.clone());
         goro::go!(async move {
-            goro::select! {
-                hit = backend(name, latency, q) => results.send(hit).await,
-                _ = done.recv() => {}
+            if let Some(hit) = backend(&ctx, name, latency, &q).await {
+                results.send(hit).await; // buffered: never blocks
             }
         });
     }
-    let timeout = goro::time::after(SEARCH_TIMEOUT);
     let mut hits = Vec::new();
     while hits.len() < BACKENDS.len() {
         goro::select! {
             hit = results.recv() => hits.push(hit.expect("results is never closed")),
-            _ = &timeout => break,
+            _ = ctx.done() => break,
         }
     }
-    done.close();
+    // `_cancel` drops here: backends still running stop (Go: `defer cancel()`).
     let mut timed_out: Vec<String> = BACKENDS
         .iter()
         .map(|(name, _)| name.to_string())
@@ -136,14 +146,11 @@ pub fn app() -> Router {
         )
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes
+/// Serves [`app`] on `listener` until `ctx` is cancelled, then finishes
 /// the requests in flight and returns.
-pub async fn serve(
-    listener: goro::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+pub async fn serve(ctx: &Context, listener: goro::net::TcpListener) -> io::Result<()> {
     goro::http::Server::new()
-        .serve_with_shutdown(listener, app(), shutdown)
+        .serve_with_context(ctx, listener, app())
         .await
 }
 
@@ -154,12 +161,14 @@ async fn main() -> io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = goro::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    serve(listener, async {
+    let (ctx, cancel) = context::with_cancel(&context::background());
+    goro::go!(async move {
         // tokio's signal handling, inside a goroutine (the bridge).
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down: finishing the requests in flight");
-    })
-    .await?;
+        cancel();
+    });
+    serve(&ctx, listener).await?;
     println!("bye");
     Ok(())
 }

@@ -4,7 +4,11 @@
 //!   goroutine per connection, HTTP/1.1 and HTTP/2 (hyper-util's auto
 //!   builder), any tower `Service` (an axum `Router`, a `tower::ServiceBuilder`
 //!   stack), a panicking handler logged and survived, Go's read-header,
-//!   idle and write timeouts on by default, graceful shutdown.
+//!   idle and write timeouts on by default, graceful shutdown driven by a
+//!   `goro::context::Context` ([`Server::serve_with_context`]).
+//! - [`request_context`]: each request's `Context` (also in its extensions,
+//!   for axum's `Extension<Context>`), cancelled when the client goes away
+//!   or the response is done, as Go's `r.Context()`.
 //! - [`Executor`] and [`Timer`]: hyper's runtime traits on goro, for hyper's
 //!   clients and lower-level servers. goro's `net::TcpStream` implements
 //!   hyper's `rt::Read`/`rt::Write` itself, and goro's `time::Sleep`
@@ -32,6 +36,7 @@ mod rt;
 mod server;
 mod service;
 
+pub use context::request_context;
 pub use rt::{Executor, Timer};
 pub use server::{serve, Server};
 pub use service::HttpService;

@@ -30,7 +30,10 @@ use goro_chan::Chan;
 use goro_runtime::net::{TcpListener, TcpStream};
 use hyper_util::server::conn::auto;
 
+use goro_sync::context::{self, Context};
+
 use crate::conn::{ConnIo, ConnState, Timeouts};
+use crate::context::ServerScope;
 use crate::service::{ConnService, ErrorLog, HttpService};
 use crate::{Executor, Timer};
 
@@ -206,6 +209,56 @@ impl Server {
         S: HttpService,
         F: Future<Output = ()>,
     {
+        let scope = ServerScope::new(&context::background());
+        self.run(listener, service, shutdown, scope).await
+    }
+
+    /// Serves `listener` until `ctx` is cancelled, then shuts down
+    /// gracefully as [`serve_with_shutdown`](Self::serve_with_shutdown)
+    /// does (Go: `Server.Serve` plus `Server.Shutdown` when the program's
+    /// context ends). Each request's context carries `ctx`'s values (Go:
+    /// `BaseContext`) but not its cancellation, so in-flight requests
+    /// finish; see [`request_context`](crate::request_context).
+    ///
+    /// ```
+    /// use goro_sync::context;
+    /// goro_runtime::run(async {
+    ///     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    ///     let listener = goro_runtime::net::TcpListener::bind("127.0.0.1:0").await?;
+    ///     let (ctx, cancel) = context::with_cancel(&context::background());
+    ///     cancel(); // e.g. from a signal handler's goroutine
+    ///     goro_http::Server::new()
+    ///         .serve_with_context(&ctx, listener, app)
+    ///         .await
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn serve_with_context<S: HttpService>(
+        self,
+        ctx: &Context,
+        listener: TcpListener,
+        service: S,
+    ) -> io::Result<()> {
+        let done = ctx.done();
+        let shutdown = async move {
+            done.recv().await;
+        };
+        self.run(listener, service, shutdown, ServerScope::new(ctx))
+            .await
+    }
+
+    /// The accept loop and shutdown (see the module docs).
+    async fn run<S, F>(
+        self,
+        listener: TcpListener,
+        service: S,
+        shutdown: F,
+        scope: ServerScope,
+    ) -> io::Result<()>
+    where
+        S: HttpService,
+        F: Future<Output = ()>,
+    {
         let Server {
             timeouts,
             log,
@@ -217,7 +270,6 @@ impl Server {
             done: goro_chan::make(0),
         });
         let all_done = tracker.done.clone();
-        let scope = crate::context::ServerScope;
         let mut shutdown = pin!(shutdown);
         let mut backoff = Duration::ZERO;
         let result = loop {

@@ -51,11 +51,8 @@ async fn call(
 async fn the_example_service_answers_and_shuts_down() {
     let listener = goro::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let stop = goro::chan::make::<()>(0);
-    let stopped = stop.clone();
-    let served = goro::go!(example::serve(listener, async move {
-        stopped.recv().await;
-    }));
+    let (ctx, cancel) = goro::context::with_cancel(&goro::context::background());
+    let served = goro::go!(async move { example::serve(&ctx, listener).await });
 
     let stream = goro::net::TcpStream::connect(addr).await.unwrap();
     let (mut client, conn) = hyper::client::conn::http1::handshake(stream).await.unwrap();
@@ -89,7 +86,7 @@ async fn the_example_service_answers_and_shuts_down() {
     );
 
     // Shutdown: the idle client connection is closed and serve returns.
-    stop.close();
+    cancel();
     within("serve to return", served).await.unwrap().unwrap();
     // The server closed the idle client connection: the client's
     // connection task ends.

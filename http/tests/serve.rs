@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use bytes::Bytes;
 use goro::chan::{self, Chan};
+use goro::context::{self, Context};
 use goro::http::Server;
 use goro::net::{TcpListener, TcpStream};
 use http_body_util::{BodyExt, Empty};
@@ -29,17 +30,18 @@ async fn within<T: Send>(what: &str, fut: impl Future<Output = T> + Send) -> T {
     }
 }
 
-/// A running server: its address, its stop channel, its serve goroutine.
+/// A running server: its address, the cancel of the context it serves
+/// under, its serve goroutine.
 struct Running {
     addr: SocketAddr,
-    stop: Chan<()>,
+    cancel: context::CancelFunc,
     served: goro::JoinHandle<io::Result<()>>,
 }
 
 impl Running {
     /// Shuts the server down and waits for `serve` to return.
     async fn shutdown(self) {
-        self.stop.close();
+        (self.cancel)();
         within("serve to return", self.served)
             .await
             .unwrap()
@@ -47,19 +49,26 @@ impl Running {
     }
 }
 
+/// A context value: which tenant the server serves (requests see it).
+struct Tenant;
+
+impl context::Key for Tenant {
+    type Value = &'static str;
+}
+
+/// Serves `app` under a context that `Running::cancel` cancels (graceful
+/// shutdown, Go's `Server.Shutdown`) and that carries a `Tenant`.
 async fn start(server: Server, app: Router) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let stop = chan::make::<()>(0);
-    let stopped = stop.clone();
-    let served = goro::go!(async move {
-        server
-            .serve_with_shutdown(listener, app, async move {
-                stopped.recv().await;
-            })
-            .await
-    });
-    Running { addr, stop, served }
+    let (ctx, cancel) = context::with_cancel(&context::background());
+    let ctx = context::with_value(&ctx, Tenant, "acme");
+    let served = goro::go!(async move { server.serve_with_context(&ctx, listener, app).await });
+    Running {
+        addr,
+        cancel,
+        served,
+    }
 }
 
 fn hello_app() -> Router {
@@ -294,12 +303,14 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
     let (e, r) = (entered.clone(), release.clone());
     let app = Router::new().route(
         "/slow",
-        get(move || {
+        get(move |Extension(ctx): Extension<Context>| {
             let (e, r) = (e.clone(), r.clone());
             async move {
                 e.send(()).await;
                 r.recv().await;
-                "done"
+                // Shutdown does not cancel the request's context; the
+                // server context's values reach it.
+                format!("done {:?} {:?}", ctx.err(), ctx.value::<Tenant>())
             }
         }),
     );
@@ -314,7 +325,7 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
         Ok::<_, hyper::Error>((resp.status(), body_text(resp).await))
     });
     within("handler entered", entered.recv()).await;
-    srv.stop.close();
+    (srv.cancel)();
     // The idle connection is closed, the in-flight request is not cut.
     assert!(within("idle closed", read_to_end(&idle))
         .await
@@ -327,23 +338,34 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
     );
     release.send(()).await;
     let (status, body) = within("in-flight response", req).await.unwrap().unwrap();
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "done"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"done None Some("acme")"#)
+    );
     within("serve returns", srv.served).await.unwrap().unwrap();
 }
 
-/// The handler's future is dropped (so its request context is cancelled)
-/// when the client goes away mid-request.
+/// Go's `r.Context()`: when the client goes away mid-request, the
+/// request's context is cancelled (a goroutine the handler started sees it)
+/// and the handler's future is dropped.
 #[goro::test(workers = 2)]
-async fn a_client_going_away_cancels_the_request() {
+async fn a_client_going_away_cancels_the_request_context() {
     let entered = chan::make::<()>(0);
     let cancelled = chan::make::<()>(0);
-    let (e, c) = (entered.clone(), cancelled.clone());
+    let seen = chan::make::<Option<context::Error>>(1);
+    let (e, c, w) = (entered.clone(), cancelled.clone(), seen.clone());
     let app = Router::new().route(
         "/wait",
-        get(move || {
-            let (e, c) = (e.clone(), c.clone());
+        get(move |Extension(ctx): Extension<Context>| {
+            let (e, c, w) = (e.clone(), c.clone(), w.clone());
             async move {
                 let _guard = CloseOnDrop(c);
+                // A goroutine working for the request, as a Go handler's
+                // `go work(r.Context())`.
+                goro::go!(async move {
+                    ctx.done().recv().await;
+                    w.send(ctx.err()).await;
+                });
                 e.send(()).await;
                 std::future::pending::<()>().await;
                 ""
@@ -357,7 +379,11 @@ async fn a_client_going_away_cancels_the_request() {
         .unwrap();
     within("handler entered", entered.recv()).await;
     drop(s);
-    assert_eq!(within("cancelled", cancelled.recv()).await, None);
+    assert_eq!(within("handler dropped", cancelled.recv()).await, None);
+    assert_eq!(
+        within("context cancelled", seen.recv()).await,
+        Some(Some(context::Error::Canceled))
+    );
     srv.shutdown().await;
 }
 
