@@ -84,10 +84,34 @@ fn hello_app() -> Router {
         )
 }
 
+/// `GET path` on a hyper client connection (HTTP/1.1 or HTTP/2), once the
+/// connection is ready for it; bounded by `within`.
+macro_rules! get {
+    ($client:expr, $addr:expr, $path:expr) => {{
+        within("ready", $client.ready()).await.unwrap();
+        within($path, $client.send_request(get_req($addr, $path))).await
+    }};
+}
+
 /// An HTTP/1.1 client connection from hyper on a goro socket.
 async fn h1_client(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (sender, conn) = hyper::client::conn::http1::handshake(stream).await.unwrap();
+    goro::go!(async move {
+        let _ = conn.await;
+    });
+    sender
+}
+
+/// An HTTP/2 client connection (prior knowledge) from hyper on a goro
+/// socket, with goro's executor and timer.
+async fn h2_client(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(goro::http::Executor)
+        .timer(goro::http::Timer)
+        .handshake(stream)
+        .await
+        .unwrap();
     goro::go!(async move {
         let _ = conn.await;
     });
@@ -150,21 +174,14 @@ async fn http1_keep_alive_with_hyper_client() {
     let mut client = h1_client(srv.addr).await;
     // Three requests on one connection: keep-alive.
     for _ in 0..3 {
-        // A keep-alive client connection takes the next request once the
-        // previous response is done.
-        within("ready", client.ready()).await.unwrap();
-        let resp = within("response", client.send_request(get_req(srv.addr, "/hello")))
-            .await
-            .unwrap();
+        // `get!` waits for `ready()`: a keep-alive client connection takes
+        // the next request once the previous response is done.
+        let resp = get!(client, srv.addr, "/hello").unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.version(), Version::HTTP_11);
         assert_eq!(body_text(resp).await, "hello");
     }
-    within("ready", client.ready()).await.unwrap();
-    let resp = client
-        .send_request(get_req(srv.addr, "/missing"))
-        .await
-        .unwrap();
+    let resp = get!(client, srv.addr, "/missing").unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     drop(client);
     srv.shutdown().await;
@@ -194,15 +211,7 @@ async fn http1_keep_alive_on_a_raw_socket() {
 #[goro::test(workers = 2)]
 async fn http2_prior_knowledge() {
     let srv = start(Server::new(), hello_app()).await;
-    let stream = TcpStream::connect(srv.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(goro::http::Executor)
-        .timer(goro::http::Timer)
-        .handshake(stream)
-        .await
-        .unwrap();
-    goro::go!(async move {
-        let _ = conn.await;
-    });
+    let mut sender = h2_client(srv.addr).await;
     // Several concurrent streams on the one connection.
     within("ready", sender.ready()).await.unwrap();
     let mut pending = Vec::new();
@@ -227,13 +236,7 @@ async fn a_panicking_handler_is_logged_and_the_server_keeps_serving() {
     // escaped would stop this test's runtime.
     let srv = start(server, hello_app()).await;
     let mut client = h1_client(srv.addr).await;
-    within("ready", client.ready()).await.unwrap();
-    let err = within(
-        "panic response",
-        client.send_request(get_req(srv.addr, "/panic")),
-    )
-    .await
-    .unwrap_err();
+    let err = get!(client, srv.addr, "/panic").unwrap_err();
     // Go closes the connection without a response.
     assert!(err.is_incomplete_message() || err.is_canceled(), "{err}");
     {
@@ -247,13 +250,7 @@ async fn a_panicking_handler_is_logged_and_the_server_keeps_serving() {
     }
     // A new connection is served.
     let mut client = h1_client(srv.addr).await;
-    within("ready", client.ready()).await.unwrap();
-    let resp = within(
-        "after panic",
-        client.send_request(get_req(srv.addr, "/hello")),
-    )
-    .await
-    .unwrap();
+    let resp = get!(client, srv.addr, "/hello").unwrap();
     assert_eq!(body_text(resp).await, "hello");
     drop(client);
     srv.shutdown().await;
@@ -437,30 +434,11 @@ async fn a_response_past_the_write_timeout_is_cut_off() {
 async fn a_panicking_handler_resets_only_its_http2_stream() {
     let server = Server::new().error_log(|_| {});
     let srv = start(server, hello_app()).await;
-    let stream = TcpStream::connect(srv.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(goro::http::Executor)
-        .handshake(stream)
-        .await
-        .unwrap();
-    goro::go!(async move {
-        let _ = conn.await;
-    });
-    within("ready", sender.ready()).await.unwrap();
-    let err = within(
-        "panic stream",
-        sender.send_request(get_req(srv.addr, "/panic")),
-    )
-    .await
-    .unwrap_err();
+    let mut sender = h2_client(srv.addr).await;
+    let err = get!(sender, srv.addr, "/panic").unwrap_err();
     assert!(!err.is_incomplete_message(), "{err}");
     // The connection itself goes on.
-    within("ready", sender.ready()).await.unwrap();
-    let resp = within(
-        "after panic",
-        sender.send_request(get_req(srv.addr, "/hello")),
-    )
-    .await
-    .unwrap();
+    let resp = get!(sender, srv.addr, "/hello").unwrap();
     assert_eq!(body_text(resp).await, "hello");
     drop(sender);
     srv.shutdown().await;

@@ -263,6 +263,30 @@ impl fmt::Debug for TcpStream {
     }
 }
 
+/// The write half of each async IO trait: a write goes to the socket
+/// (`poll_write_at`), flushing has nothing to do (no user-space buffer),
+/// closing shuts the write half down (Go's `CloseWrite`).
+macro_rules! write_methods {
+    ($close:ident) => {
+        #[track_caller]
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_at(cx, buf, Location::caller())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn $close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(self.shutdown(Shutdown::Write))
+        }
+    };
+}
+
 macro_rules! futures_io_impls {
     ($ty:ty) => {
         impl futures_io::AsyncRead for $ty {
@@ -277,22 +301,7 @@ macro_rules! futures_io_impls {
         }
 
         impl futures_io::AsyncWrite for $ty {
-            #[track_caller]
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_at(cx, buf, Location::caller())
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
+            write_methods!(poll_close);
         }
 
         #[cfg(feature = "tokio-io")]
@@ -318,22 +327,7 @@ macro_rules! futures_io_impls {
 
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncWrite for $ty {
-            #[track_caller]
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_at(cx, buf, Location::caller())
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
+            write_methods!(poll_shutdown);
         }
 
         #[cfg(feature = "hyper")]
@@ -356,22 +350,7 @@ macro_rules! futures_io_impls {
 
         #[cfg(feature = "hyper")]
         impl hyper::rt::Write for $ty {
-            #[track_caller]
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_at(cx, buf, Location::caller())
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
+            write_methods!(poll_shutdown);
         }
     };
 }
