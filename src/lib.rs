@@ -14,9 +14,12 @@ pub use goro_chan as chan;
 /// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
 ///
 /// Everything in [`goro_sync`], plus what needs the runtime to spawn:
+/// [`WaitGroupExt`](sync::WaitGroupExt) (`wg.go(fut)`) and
 /// [`errgroup::GroupExt`](sync::errgroup::GroupExt) (`g.go(fut)`, `g.try_go(fut)`).
 pub mod sync {
     pub use goro_sync::*;
+
+    pub use crate::waitgroup_go::WaitGroupExt;
 
     /// Go: `golang.org/x/sync/errgroup` ([`goro_sync::errgroup`]), plus
     /// [`GroupExt`], which starts members as goroutines.
@@ -28,6 +31,7 @@ pub mod sync {
 }
 
 mod errgroup_go;
+mod waitgroup_go;
 
 /// Go's package `context`: cancellation, deadlines and values across goroutines.
 pub use goro_sync::context;

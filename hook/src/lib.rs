@@ -39,6 +39,7 @@
 //! Go: the `waitReason` argument of `runtime.gopark`, `getg()`, and the
 //! scheduler's preemption of a goroutine that runs too long.
 
+mod loom;
 mod object;
 mod reason;
 mod rng;

@@ -22,8 +22,7 @@ use std::time::Instant;
 use goro_hook::{TimerAction, TimerDriver};
 
 use crate::context;
-use crate::io::driver::Handle;
-use crate::time::action_panicked;
+use crate::io::driver::{action_panicked, Handle};
 use crate::time::wheel::{Action, Key};
 
 /// This runtime's timers, as goro-hook sees them.
@@ -67,7 +66,7 @@ impl TimerDriver for RuntimeTimers {
         // Called on a thread of this runtime (the driver is installed only
         // there); should it ever run elsewhere, the function still runs.
         match context::current_runtime() {
-            Some(shared) => drop(crate::task::spawn_on(
+            Some(shared) => drop(crate::scheduler::spawn(
                 &shared,
                 async move { f() },
                 at,

@@ -9,7 +9,7 @@
 //! no wrapper. Without the feature this module is an empty shell: the guard
 //! is zero-sized and entering does nothing.
 //!
-//! Which tokio runtime: the one given to [`Builder::tokio`](crate::runtime::Builder::tokio),
+//! Which tokio runtime: the one given to `Builder::tokio`,
 //! else one runtime per process, started on first use on its own thread
 //! (`goro-tokio`, a current-thread runtime with its IO and time drivers).
 //!
@@ -26,11 +26,13 @@
 //! through tokio at all, with or without the feature.
 //!
 //! Go: nothing to compare; Go has one runtime.
+//!
+//! A leaf module: it imports nothing from the rest of the crate.
 
 use std::marker::PhantomData;
 
 /// The tokio runtime a goro runtime's threads enter (set once at build).
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct TokioContext {
     /// The tokio runtime's handle: given to the builder, or (after
     /// `resolve`) the process-wide background runtime's.
@@ -53,6 +55,14 @@ impl TokioContext {
             #[cfg(feature = "tokio-compat")]
             _tokio: self.handle.as_ref().map(|h| h.enter()),
             _not_send: PhantomData,
+        }
+    }
+
+    /// The builder's choice: enter `handle`'s runtime.
+    #[cfg(feature = "tokio-compat")]
+    pub(crate) fn borrowed(handle: tokio::runtime::Handle) -> TokioContext {
+        TokioContext {
+            handle: Some(handle),
         }
     }
 
@@ -97,32 +107,4 @@ fn background() -> std::io::Result<tokio::runtime::Handle> {
         .spawn(move || rt.block_on(std::future::pending::<()>()))?;
     *slot = Some(handle.clone());
     Ok(handle)
-}
-
-#[cfg(feature = "tokio-compat")]
-impl crate::runtime::Builder {
-    /// Goroutines and blocking jobs of this runtime run inside `handle`'s
-    /// tokio context (feature `tokio-compat`), so `tokio::spawn`,
-    /// `tokio::time` and `tokio::net` work in them. Without this call the
-    /// runtime uses a tokio runtime of its own, started once per process on
-    /// its own thread. See the crate docs for the cost.
-    ///
-    /// ```
-    /// let tokio_rt = tokio::runtime::Runtime::new().unwrap();
-    /// let rt = goro_runtime::runtime::Runtime::builder()
-    ///     .tokio(tokio_rt.handle().clone())
-    ///     .build()
-    ///     .unwrap();
-    /// let v = rt.block_on(async {
-    ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    ///     tokio::spawn(async { 7 }).await.unwrap()
-    /// });
-    /// assert_eq!(v.unwrap(), 7);
-    /// ```
-    pub fn tokio(mut self, handle: tokio::runtime::Handle) -> Self {
-        self.tokio = TokioContext {
-            handle: Some(handle),
-        };
-        self
-    }
 }

@@ -1,5 +1,5 @@
-//! Timers driven off a goro runtime (`futures::executor`): the process-wide
-//! fallback driver fires them.
+//! Timers driven off a goro runtime (`futures::executor`): goro-hook's
+//! fallback timer thread fires them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -474,6 +474,86 @@ func tcpEchoRTT(n int) measurement {
 	return m.expect(bad == 0 && echoed == n*msgSize, fmt.Sprintf("bad_replies=%d,echoed=%d", bad, echoed))
 }
 
+// --- sync primitives ---
+
+func mutexUncontended(n int) measurement {
+	var mu sync.Mutex
+	count := 0
+	t := start()
+	for i := 0; i < n; i++ {
+		mu.Lock()
+		count++
+		mu.Unlock()
+	}
+	m := t.stop(int64(n))
+	return m.expect(count == n, fmt.Sprintf("count=%d", count))
+}
+
+func mutexContended(n, tasks int) measurement {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	count := 0
+	per := n / tasks
+	t := start()
+	for g := 0; g < tasks; g++ {
+		wg.Go(func() {
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				count++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	m := t.stop(int64(per * tasks))
+	return m.expect(count == per*tasks, fmt.Sprintf("count=%d", count))
+}
+
+func waitGroupFanIn(n, batch int) measurement {
+	var wg sync.WaitGroup
+	t := start()
+	for done := 0; done < n; {
+		k := min(batch, n-done)
+		wg.Add(k)
+		for i := 0; i < k; i++ {
+			go wg.Done()
+		}
+		wg.Wait()
+		done += k
+	}
+	m := t.stop(int64(n))
+	return m.expect(true, "")
+}
+
+func rwMutexReadMostly(n, tasks int) measurement {
+	var mu sync.RWMutex
+	var wg sync.WaitGroup
+	value := 0
+	per := n / tasks
+	t := start()
+	for g := 0; g < tasks; g++ {
+		wg.Go(func() {
+			seen := 0
+			for i := 0; i < per; i++ {
+				if i%10 == 0 {
+					mu.Lock()
+					value++
+					mu.Unlock()
+				} else {
+					mu.RLock()
+					seen += value
+					mu.RUnlock()
+				}
+			}
+			_ = seen
+		})
+	}
+	wg.Wait()
+	m := t.stop(int64(per * tasks))
+	writes := (per + 9) / 10 * tasks
+	return m.expect(value == writes, fmt.Sprintf("writes=%d", value))
+}
+
 // ctxCancelFanout (context, issue 10): n goroutines each wait on the Done of
 // their own child of one context; the section is from cancelling the root
 // until the last one has woken.
@@ -533,6 +613,14 @@ func run(workload string, n int) measurement {
 		return timersSleep(n)
 	case "tcp_echo_rtt":
 		return tcpEchoRTT(n)
+	case "mutex_uncontended":
+		return mutexUncontended(n)
+	case "mutex_contended":
+		return mutexContended(n, 8)
+	case "waitgroup_fanin":
+		return waitGroupFanIn(n, 10000)
+	case "rwmutex_read_mostly":
+		return rwMutexReadMostly(n, 8)
 	// context (issue 10).
 	case "ctx_cancel_fanout":
 		return ctxCancelFanout(n)

@@ -69,6 +69,10 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "timers_100k_sleep" => timers_sleep(n).await,
         #[cfg(feature = "goro-select")]
         "tcp_echo_rtt" => net::tcp_echo_rtt(n).await,
+        "mutex_uncontended" => sync_w::mutex_uncontended(n).await,
+        "mutex_contended" => sync_w::mutex_contended(n, 8).await,
+        "waitgroup_fanin" => sync_w::waitgroup_fanin(n, 10_000).await,
+        "rwmutex_read_mostly" => sync_w::rwmutex_read_mostly(n, 8).await,
         // context (issue 10).
         "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
         "http_hello" => http_hello(n).await,
@@ -453,6 +457,88 @@ mod select {
         }
         let m = sw.stop(n);
         m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+}
+
+/// The sync workloads: `goro::sync::{Mutex, RwMutex, WaitGroup}`.
+mod sync_w {
+    use std::sync::Arc;
+
+    use goro::sync::{Mutex, RwMutex, WaitGroup, WaitGroupExt};
+
+    use crate::measure::{Measurement, Stopwatch};
+
+    pub async fn mutex_uncontended(n: u64) -> Measurement {
+        let m = Mutex::new(0u64);
+        let sw = Stopwatch::start();
+        for _ in 0..n {
+            *m.lock().await += 1;
+        }
+        let r = sw.stop(n);
+        let v = *m.lock().await;
+        r.expect(v == n, || format!("count={v}"))
+    }
+
+    pub async fn mutex_contended(n: u64, tasks: u64) -> Measurement {
+        let m = Arc::new(Mutex::new(0u64));
+        let per = n / tasks;
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        for _ in 0..tasks {
+            let m = m.clone();
+            wg.go(async move {
+                for _ in 0..per {
+                    *m.lock().await += 1;
+                }
+            });
+        }
+        wg.wait().await;
+        let r = sw.stop(per * tasks);
+        let v = *m.lock().await;
+        r.expect(v == per * tasks, || format!("count={v}"))
+    }
+
+    pub async fn waitgroup_fanin(n: u64, batch: u64) -> Measurement {
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        let mut done = 0;
+        while done < n {
+            let k = batch.min(n - done);
+            wg.add(k as isize);
+            for _ in 0..k {
+                let wg = wg.clone();
+                drop(goro::spawn(async move { wg.done() }));
+            }
+            wg.wait().await;
+            done += k;
+        }
+        sw.stop(n).expect(true, String::new)
+    }
+
+    pub async fn rwmutex_read_mostly(n: u64, tasks: u64) -> Measurement {
+        let m = Arc::new(RwMutex::new(0u64));
+        let per = n / tasks;
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        for _ in 0..tasks {
+            let m = m.clone();
+            wg.go(async move {
+                let mut seen = 0;
+                for i in 0..per {
+                    if i % 10 == 0 {
+                        *m.write().await += 1;
+                    } else {
+                        seen += *m.read().await;
+                    }
+                }
+                std::hint::black_box(seen);
+            });
+        }
+        wg.wait().await;
+        let r = sw.stop(per * tasks);
+        let writes = per.div_ceil(10) * tasks;
+        let v = *m.read().await;
+        r.expect(v == writes, || format!("writes={v}"))
     }
 }
 

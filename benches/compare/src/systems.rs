@@ -6,7 +6,9 @@ use crate::measure::Measurement;
 use crate::peers::async_chan::{
     self as ac, AsyncChan, AsyncChannel, Flume, Kanal, Mpmc, TokioMpsc,
 };
-use crate::peers::{crossbeam_threads as cb, tokio_ctx, tokio_http, tokio_io, tokio_tasks};
+use crate::peers::{
+    crossbeam_threads as cb, tokio_ctx, tokio_http, tokio_io, tokio_sync, tokio_tasks,
+};
 
 /// The Go program's system name.
 pub const GO: &str = "go";
@@ -25,6 +27,7 @@ pub const SYSTEMS: &[&str] = &[
     "tokio-spawn",
     "tokio-joinset",
     "tokio-oneshot",
+    "tokio-sync",
     "flume",
     "kanal",
     "async-channel",
@@ -68,6 +71,11 @@ pub const NOTES: &[(&str, &str)] = &[
     ("tokio-spawn", "tokio::spawn + JoinHandle (skynet returns sums through JoinHandles)"),
     ("tokio-joinset", "tokio::task::JoinSet"),
     ("tokio-oneshot", "each parked task awaits its own tokio::sync::oneshot"),
+    (
+        "tokio-sync",
+        "tokio::sync::Mutex and RwLock (fair FIFO semaphores) in tokio::spawn'ed tasks; \
+         waitgroup_fanin joins each round's tasks with a JoinSet (tokio has no WaitGroup)",
+    ),
     (
         "flume",
         "flume::bounded, async API (capacity 0 is a rendezvous), tokio::select!; not run on \
@@ -119,6 +127,7 @@ pub fn fits(system: &str, workload: &str) -> bool {
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
         "tokio-oneshot" => workload == "parked_goroutine",
+        "tokio-sync" => is_sync_workload(workload),
         // flume releases many parked async receivers in quadratic time (here:
         // 70 s for 100k after the channel closes), so 1M cannot finish.
         "flume" => chan_common || (mpmc && workload != "parked_goroutine"),
@@ -141,6 +150,14 @@ pub fn fits(system: &str, workload: &str) -> bool {
         "tokio-cancel-token" => workload == "ctx_cancel_fanout",
         _ => false,
     }
+}
+
+/// The workloads of Go's `sync` primitives.
+fn is_sync_workload(workload: &str) -> bool {
+    matches!(
+        workload,
+        "mutex_uncontended" | "mutex_contended" | "waitgroup_fanin" | "rwmutex_read_mostly"
+    )
 }
 
 /// Why this build cannot run `system` on `workload`, when it fits but cannot.
@@ -270,6 +287,13 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio-oneshot" if workload == "parked_goroutine" => {
             Some(tokio_tasks::parked_oneshot(n).await)
         }
+        "tokio-sync" => match workload {
+            "mutex_uncontended" => Some(tokio_sync::mutex_uncontended(n).await),
+            "mutex_contended" => Some(tokio_sync::mutex_contended(n, 8).await),
+            "waitgroup_fanin" => Some(tokio_sync::waitgroup_fanin(n, 10_000).await),
+            "rwmutex_read_mostly" => Some(tokio_sync::rwmutex_read_mostly(n, 8).await),
+            _ => None,
+        },
         // context (issue 10).
         "tokio-cancel-token" if workload == "ctx_cancel_fanout" => {
             Some(tokio_ctx::cancel_fanout(n).await)

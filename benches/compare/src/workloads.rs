@@ -242,6 +242,43 @@ pub const WORKLOADS: &[Workload] = &[
         target_rss_mib: None,
         what: "loopback TCP: one connection, 64-byte write then 64-byte read back, sequential",
     },
+    // --- sync primitives (Go's sync.Mutex / RWMutex / WaitGroup) ---
+    Workload {
+        name: "mutex_uncontended",
+        full_n: 10_000_000,
+        quick_n: 1_000_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "one task locks and unlocks a mutex, incrementing the counter it guards",
+    },
+    Workload {
+        name: "mutex_contended",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "8 tasks share one mutex (n/8 lock+increment+unlock each)",
+    },
+    Workload {
+        name: "waitgroup_fanin",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("task"),
+        target: None,
+        target_rss_mib: None,
+        what: "rounds of 10,000 spawned tasks that each call done; the main task waits each round",
+    },
+    Workload {
+        name: "rwmutex_read_mostly",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "8 tasks share one RWMutex: 9 read locks to 1 write lock",
+    },
     // context (issue 10).
     Workload {
         name: "ctx_cancel_fanout",

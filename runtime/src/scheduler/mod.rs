@@ -68,6 +68,7 @@
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod runnext;
+mod spawn;
 pub(crate) mod worker;
 
 #[cfg(all(test, not(goro_loom)))]
@@ -81,12 +82,14 @@ use std::thread as std_thread;
 use crossbeam_deque::{Injector, Stealer, Worker};
 
 use crate::blocking::BlockingPool;
+use crate::config::{Config, PanicPolicy};
 use crate::context::{self, WorkerCtx};
+use crate::error::RuntimeError;
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
 use crate::registry::{GoroutineId, Registry};
-use crate::runtime::{PanicPolicy, RuntimeError};
 use crate::task::{panic_message, Panic, Task};
 
+pub(crate) use spawn::{spawn, spawn_blocking};
 pub(crate) use worker::Core;
 
 use idle::Idle;
@@ -131,23 +134,6 @@ struct CoreSlot {
     wanted: AtomicUsize,
 }
 
-/// Configuration fixed at build time.
-pub(crate) struct Config {
-    pub(crate) workers: usize,
-    pub(crate) panic_policy: PanicPolicy,
-    pub(crate) rng_seed: u64,
-    pub(crate) detect_deadlocks: bool,
-    pub(crate) keep_alive: std::time::Duration,
-    pub(crate) driver: Option<StdArc<dyn park::Driver>>,
-    /// Handle of the same driver for timers and sockets created on this
-    /// runtime (`crate::io::driver::Handle::current`).
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// The same driver's timers as goro-hook's timer driver.
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
-    /// The tokio runtime every thread of this runtime enters.
-    pub(crate) tokio: crate::tokio_compat::TokioContext,
-}
-
 /// The runtime's shared state. Go: `sched` plus `allp`.
 pub(crate) struct Shared {
     /// Tasks scheduled from outside the workers. Go: `sched.runq`.
@@ -157,22 +143,14 @@ pub(crate) struct Shared {
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
-    /// The timer/IO driver's handle (set once): where timers and sockets
-    /// created on this runtime register.
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// goro-hook's timer driver for the runtime's threads (set once;
-    /// installed by `context`).
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
-    /// The tokio runtime entered by worker and blocking threads (set once).
+    /// The tokio runtime entered by worker and blocking threads (set once;
+    /// `crate::tokio_compat`).
     pub(crate) tokio: crate::tokio_compat::TokioContext,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
     pub(crate) rng_seed: u64,
     pub(crate) panic_policy: PanicPolicy,
-    /// Builder::detect_deadlocks (kept for the deadlock detector).
-    #[allow(dead_code)]
-    pub(crate) detect_deadlocks: bool,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
     stopping: AtomicBool,
     /// The main goroutine was woken (set by its waker, consumed by core 0's
@@ -192,9 +170,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config) -> StdArc<Shared> {
+    pub(crate) fn new(cfg: Config, driver: Option<StdArc<dyn park::Driver>>) -> StdArc<Shared> {
         let n = cfg.workers;
-        let driver = StdArc::new(DriverSlot::new(cfg.driver));
+        let driver = StdArc::new(DriverSlot::new(driver));
         let mut remotes = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
@@ -217,14 +195,11 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
-            io: cfg.io,
-            timers: cfg.timers,
-            tokio: cfg.tokio,
+            tokio: cfg.tokio.clone(),
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
             panic_policy: cfg.panic_policy,
-            detect_deadlocks: cfg.detect_deadlocks,
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -241,7 +216,7 @@ impl Shared {
     /// while this is true.
     #[allow(dead_code)] // for the deadlock detector
     pub(crate) fn has_pending_activity(&self) -> bool {
-        self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
+        self.driver.has_pending() || self.blocking.busy() > 0
     }
 
     pub(crate) fn num_workers(&self) -> usize {
@@ -525,7 +500,7 @@ impl Shared {
     }
 
     /// A timer action panicked on one of this runtime's threads (see
-    /// `time::action_panicked`): like a goroutine panic, it stops the
+    /// `io::driver::action_panicked`): like a goroutine panic, it stops the
     /// runtime under `PanicPolicy::Abort` and is dropped under `Ignore`.
     pub(crate) fn timer_panicked(&self, at: Option<&'static Location<'static>>, payload: &Panic) {
         if self.panic_policy != PanicPolicy::Abort {
