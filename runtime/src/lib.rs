@@ -51,7 +51,8 @@
 //!    handler given at construction: `io::driver::action_panicked`).
 //! 6. `task/`: takes its schedule function and a `task::Host` (implemented
 //!    by the scheduler) as parameters.
-//! 7. `config.rs`, `error.rs`; then `registry/`; then `loom.rs`.
+//! 7. `config.rs`, `error.rs`; then `registry/`; then `tokio_compat.rs`
+//!    (the tokio bridge's handle, a leaf); then `loom.rs`.
 //!
 //! So no cycle runs through `task/`, `time/` or the hook; the only mutual
 //! imports are inside the scheduler unit of level 4.
