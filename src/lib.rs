@@ -4,6 +4,11 @@
 
 pub use goro_hook as hook;
 
+/// Leak checks for tests and goroutines provably parked forever
+/// (`verify_none`, `find_stuck`). Go: `go.uber.org/goleak` and the
+/// goroutine leak profile.
+pub use goro_runtime::leak;
+
 pub use goro_runtime::runtime::Runtime;
 pub use goro_runtime::{
     current_id, run, runtime, spawn, spawn_blocking, yield_now, GoroutineId, JoinError, JoinHandle,
@@ -12,26 +17,7 @@ pub use goro_runtime::{
 pub use goro_chan as chan;
 
 /// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
-///
-/// Everything in [`goro_sync`], plus what needs the runtime to spawn:
-/// [`WaitGroupExt`](sync::WaitGroupExt) (`wg.go(fut)`) and
-/// [`errgroup::GroupExt`](sync::errgroup::GroupExt) (`g.go(fut)`, `g.try_go(fut)`).
-pub mod sync {
-    pub use goro_sync::*;
-
-    pub use crate::waitgroup_go::WaitGroupExt;
-
-    /// Go: `golang.org/x/sync/errgroup` ([`goro_sync::errgroup`]), plus
-    /// [`GroupExt`], which starts members as goroutines.
-    pub mod errgroup {
-        pub use goro_sync::errgroup::*;
-
-        pub use crate::errgroup_go::GroupExt;
-    }
-}
-
-mod errgroup_go;
-mod waitgroup_go;
+pub use goro_sync as sync;
 
 /// Go's package `context`: cancellation, deadlines and values across goroutines.
 pub use goro_sync::context;

@@ -15,7 +15,7 @@ use std::task::Poll;
 use futures::poll;
 use goro::context;
 use goro::sync::semaphore::Weighted;
-use goro::sync::{Mutex, RwMutex, WaitGroup, WaitGroupExt};
+use goro::sync::{Mutex, RwMutex, WaitGroup};
 
 const GOROUTINES: u64 = 8;
 const ITERS: u64 = 2000;

@@ -26,7 +26,8 @@ use std::time::Instant;
 
 use crate::loom::StdArc;
 use crate::registry::GoroutineId;
-use crate::scheduler::{Core, Shared};
+use crate::scheduler::handoff::Holder;
+use crate::scheduler::{CoreBox, Shared};
 
 /// The state of a thread that runs a worker core.
 pub(crate) struct WorkerCtx {
@@ -36,7 +37,14 @@ pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     /// The core, while this thread holds it; borrowed briefly by the run loop
     /// and by wakers running on this thread.
-    pub(crate) core: RefCell<Option<Box<Core>>>,
+    /// `None` once the monitor retook the core while this thread was
+    /// stuck in a poll (see `scheduler::handoff`).
+    pub(crate) core: RefCell<Option<CoreBox>>,
+    /// This thread's side of the core's lease (see `scheduler::handoff`).
+    pub(crate) lease: Holder,
+    /// Set while a goroutine is polled: the core may be retaken then, and
+    /// a waker on this thread touches it only inside a lease section.
+    pub(crate) in_poll: Cell<bool>,
     /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
     pub(crate) now: Cell<Instant>,
     /// Set while this worker is inside its parker: wakers then run on this
@@ -57,6 +65,7 @@ thread_local! {
 pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
     _driver: Option<Box<dyn Any>>,
+    _runtime_thread: goro_hook::RuntimeThreadGuard,
 }
 
 impl Drop for WorkerGuard {
@@ -72,6 +81,7 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
     WorkerGuard {
         prev,
         _driver: ctx.shared.driver.enter_thread(),
+        _runtime_thread: goro_hook::enter_runtime_thread(),
     }
 }
 
@@ -88,6 +98,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
 pub(crate) struct RuntimeGuard {
     prev: Option<StdArc<Shared>>,
     _driver: Option<Box<dyn Any>>,
+    _runtime_thread: goro_hook::RuntimeThreadGuard,
 }
 
 impl Drop for RuntimeGuard {
@@ -104,6 +115,7 @@ pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
     RuntimeGuard {
         prev,
         _driver: driver,
+        _runtime_thread: goro_hook::enter_runtime_thread(),
     }
 }
 

@@ -193,6 +193,54 @@ impl WaitGroup {
         crate::block_on(self.wait())
     }
 
+    /// Go's `wg.Go(f)` (Go 1.25): adds one to the counter and runs `fut` in
+    /// a new goroutine that calls [`done`](WaitGroup::done) when it ends
+    /// (also if it panics or is dropped, as Go's `defer wg.Done()`). Never
+    /// blocks. On a goro runtime the goroutine is the runtime's, with this
+    /// call as its spawn site; elsewhere (tokio, a plain thread) it runs on
+    /// a thread of its own.
+    ///
+    /// ```
+    /// use goro_sync::WaitGroup;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// // Off a goro runtime each goroutine gets a thread; inside `goro::run`
+    /// // the same code starts goroutines.
+    /// futures::executor::block_on(async {
+    ///     let wg = WaitGroup::new();
+    ///     let n = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..10 {
+    ///         let n = n.clone();
+    ///         wg.go(async move { n.fetch_add(1, Ordering::Relaxed); });
+    ///     }
+    ///     wg.wait().await;
+    ///     assert_eq!(n.load(Ordering::Relaxed), 10);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn go<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        /// Go's `defer wg.Done()`.
+        struct Done(WaitGroup);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.done();
+            }
+        }
+        self.add(1);
+        let done = Done(self.clone());
+        hook::spawn_at(
+            async move {
+                let _done = done;
+                fut.await;
+            },
+            Location::caller(),
+        );
+    }
+
     fn wait_object(&self) -> WaitObject {
         WaitObject {
             id: Arc::as_ptr(&self.inner) as *const () as usize,

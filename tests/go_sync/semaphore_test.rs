@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use goro::context::{self, Error};
 use goro::sync::semaphore::Weighted;
-use goro::sync::{WaitGroup, WaitGroupExt};
+use goro::sync::WaitGroup;
 
 use crate::common::run;
 

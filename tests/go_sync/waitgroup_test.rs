@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use goro::chan::make;
-use goro::sync::{WaitGroup, WaitGroupExt};
+use goro::sync::WaitGroup;
 
 use crate::common::{go, panic_message, run};
 

@@ -106,6 +106,10 @@ pub const NOTES: &[(&str, &str)] = &[
 
 /// Whether `system` has a program for `workload` at all.
 pub fn fits(system: &str, workload: &str) -> bool {
+    let workload = crate::workloads::program_of(workload);
+    if let Some(fits) = go_shaped_fits(system, workload) {
+        return fits;
+    }
     let chan_common = matches!(
         workload,
         "pingpong_unbuffered"
@@ -152,6 +156,23 @@ pub fn fits(system: &str, workload: &str) -> bool {
     }
 }
 
+/// Which systems run the Go-shaped workloads (`None`: not one of them).
+fn go_shaped_fits(system: &str, program: &str) -> Option<bool> {
+    let chan = matches!(program, "pingpong_go" | "spsc_go" | "select4_go");
+    let mpmc = program == "mpmc_go";
+    if !(chan || mpmc || program == "spawn_wg") {
+        return None;
+    }
+    Some(match system {
+        GORO | GO => true,
+        "tokio-mpsc" => chan,
+        "flume" | "async-channel" | GORO_CHAN_ON_TOKIO => chan || mpmc,
+        "kanal" => (chan || mpmc) && program != "select4_go",
+        "tokio-spawn" => program == "spawn_wg",
+        _ => false,
+    })
+}
+
 /// The workloads of Go's `sync` primitives.
 fn is_sync_workload(workload: &str) -> bool {
     matches!(
@@ -193,6 +214,7 @@ pub fn run_rust(
     if !fits(system, workload) || system == GO {
         return Err(format!("{system} has no Rust program for {workload}"));
     }
+    let workload = crate::workloads::program_of(workload);
     if let Some(why) = unavailable(system, workload) {
         return Err(why.to_owned());
     }
@@ -273,6 +295,7 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         #[cfg(feature = "goro-chan")]
         GORO_CHAN_ON_TOKIO => chan_mpmc::<ac::GoroChanOnTokio>(workload, n).await,
         "tokio-spawn" => match workload {
+            "spawn_wg" => Some(tokio_tasks::spawn_wg(n).await),
             "spawn_join" => Some(tokio_tasks::spawn_join(n).await),
             "skynet" => Some(tokio_tasks::skynet(n).await),
             _ => None,
@@ -312,6 +335,9 @@ async fn chan_common<C: AsyncChan>(workload: &str, n: u64) -> Option<Measurement
         "prime_sieve" => ac::sieve::<C>(n).await,
         "select4_ready" => ac::select4_ready::<C>(n).await,
         "select4_idle" => ac::select4_idle::<C>(n).await,
+        "pingpong_go" => ac::pingpong_go::<C>(n).await,
+        "spsc_go" => ac::spsc_go::<C>(n).await,
+        "select4_go" => ac::select4_go::<C>(n).await,
         _ => return None,
     })
 }
@@ -319,7 +345,7 @@ async fn chan_common<C: AsyncChan>(workload: &str, n: u64) -> Option<Measurement
 async fn chan_mpmc<C: Mpmc>(workload: &str, n: u64) -> Option<Measurement> {
     Some(match workload {
         "mpmc_cap1" => ac::mpmc::<C>(n, 1, 4, 4).await,
-        "mpmc_cap1024" => ac::mpmc::<C>(n, 1024, 4, 4).await,
+        "mpmc_cap1024" | "mpmc_go" => ac::mpmc::<C>(n, 1024, 4, 4).await,
         "parked_goroutine" => ac::parked::<C>(n).await,
         _ => return chan_common::<C>(workload, n).await,
     })

@@ -38,7 +38,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use super::{TimerAction, TimerDriver};
+use super::{BoxFuture, TimerAction, TimerDriver};
 use crate::loom::{Condvar, Mutex, MutexGuard};
 
 /// The process-wide fallback driver, started on first use.
@@ -319,12 +319,31 @@ impl TimerDriver for Fallback {
         drop(old);
     }
 
-    fn spawn(&self, f: Box<dyn FnOnce() + Send>, _at: &'static Location<'static>) {
-        // The timer thread must not run user code that may block: give the
-        // function its own thread.
-        let _ = std::thread::Builder::new()
+    fn spawn(&self, fut: BoxFuture, _at: &'static Location<'static>) {
+        // The timer thread (or the caller) must not run user code that may
+        // block: give the future its own thread, which runs it to completion.
+        std::thread::Builder::new()
             .name("goro-detached".into())
-            .spawn(f);
+            .spawn(move || block_on(fut))
+            .expect("goro-hook: cannot start a thread for a detached goroutine");
+    }
+}
+
+/// Polls `fut` to completion on this thread, parking it between wakes.
+fn block_on(mut fut: BoxFuture) {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    while fut.as_mut().poll(&mut cx).is_pending() {
+        std::thread::park();
     }
 }
 
