@@ -92,27 +92,45 @@ fn a_borrowed_tokio_runtime() {
 }
 
 /// axum's own server (tokio's listener, `tokio::spawn` per connection) runs
-/// inside a goroutine; a goro hyper client talks to it.
+/// inside a goroutine; a goro hyper client talks to it; then axum's graceful
+/// shutdown, driven by a goro channel, ends the goroutine.
 #[goro::test(workers = 2)]
 async fn axum_serve_inside_a_goroutine() {
     use http_body_util::{BodyExt, Empty};
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "from axum::serve" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    goro::go!(async move { axum::serve(listener, app).await.unwrap() });
+    let stop = goro::chan::make::<()>(0);
+    let stopped = stop.clone();
+    let served = goro::go!(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                stopped.recv().await;
+            })
+            .await
+    });
     let stream = goro::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(stream).await.unwrap();
-    goro::go!(async move {
-        let _ = conn.await;
-    });
+    let client_conn = goro::go!(conn);
+    within("ready", sender.ready()).await.unwrap();
     let req = hyper::Request::get("/")
         .header(hyper::header::HOST, addr.to_string())
         .body(Empty::<bytes::Bytes>::new())
         .unwrap();
-    within("ready", sender.ready()).await.unwrap();
     let resp = within("axum response", sender.send_request(req))
         .await
         .unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"from axum::serve");
+    // Close the client connection, then shut axum down.
+    drop(sender);
+    within("client connection", client_conn)
+        .await
+        .unwrap()
+        .unwrap();
+    stop.close();
+    within("axum::serve to return", served)
+        .await
+        .unwrap()
+        .unwrap();
 }
