@@ -261,3 +261,43 @@ fn no_report_while_a_foreign_future_may_wake() {
 fn run_panics_with_the_report() {
     goro::run(async { make::<()>(0).send(()).await });
 }
+
+#[test]
+fn no_report_while_a_plain_thread_holds_a_mutex() {
+    // A plain thread takes a goro Mutex (without ever touching a channel)
+    // and holds it while it works; main waits for the lock. The thread's
+    // use of the Mutex makes it a possible waker, like a channel use does.
+    let rt = rt();
+    let m = std::sync::Arc::new(goro::sync::Mutex::new(0));
+    let m2 = m.clone();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let mut g = m2.try_lock().expect("uncontended");
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        *g = 7;
+    });
+    locked.recv().unwrap();
+    let v = rt.block_on(async move { *m.lock().await }).unwrap();
+    assert_eq!(v, 7);
+    t.join().unwrap();
+}
+
+#[test]
+fn no_report_while_a_plain_thread_owes_a_waitgroup_done() {
+    // The thread adds its own count (its first use), then works and calls
+    // done; main waits for the group.
+    let rt = rt();
+    let wg = goro::sync::WaitGroup::new();
+    let wg2 = wg.clone();
+    let (added_tx, added) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        wg2.add(1);
+        added_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        wg2.done();
+    });
+    added.recv().unwrap();
+    rt.block_on(async move { wg.wait().await }).unwrap();
+    t.join().unwrap();
+}
