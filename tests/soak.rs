@@ -444,8 +444,12 @@ fn soak(workers: usize) {
         );
         rounds += 1;
         // Unbuffered and buffered channels of a few capacities.
-        let chans: Arc<Vec<Chan<Token>>> =
-            Arc::new([0, 0, 0, 1, 1, 4, 16, 64].map(chan::make).into_iter().collect());
+        let chans: Arc<Vec<Chan<Token>>> = Arc::new(
+            [0, 0, 0, 1, 1, 4, 16, 64]
+                .map(chan::make)
+                .into_iter()
+                .collect(),
+        );
         let flags: Arc<Vec<AtomicBool>> =
             Arc::new(chans.iter().map(|_| AtomicBool::new(false)).collect());
         let ops = size.goroutines * size.ops_per_goroutine;

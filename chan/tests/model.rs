@@ -454,7 +454,10 @@ fn run(cap: usize, steps: &[Step]) -> Result<(), TestCaseError> {
                     }
                     drop(p);
                 }
-                Step::PollSend(_) | Step::PollRecv(_) | Step::CancelSend(_) | Step::CancelRecv(_) => {}
+                Step::PollSend(_)
+                | Step::PollRecv(_)
+                | Step::CancelSend(_)
+                | Step::CancelRecv(_) => {}
             }
             prop_assert_eq!(ch.len(), model.buf.len(), "len after {:?}", s);
         }
