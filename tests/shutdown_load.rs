@@ -149,6 +149,12 @@ fn stopping_under_load_frees_everything() {
         load(&rt, 30, 2, rx);
         drop(rt);
         drop(release);
+        // Its blocking jobs end now, on their own threads: wait (bounded).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while DROPS.load(Ordering::SeqCst) < MADE.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "warm-up jobs not dropped");
+            std::thread::yield_now();
+        }
     }
     let before = LIVE.load(Ordering::SeqCst);
     let (made0, drops0) = (MADE.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst));
