@@ -2,7 +2,7 @@
 //!
 //! See the README for an overview; the public API contract is kept stable.
 
-pub use goro_runtime::hook;
+pub use goro_hook as hook;
 
 pub use goro_runtime::runtime::Runtime;
 pub use goro_runtime::{
@@ -10,6 +10,12 @@ pub use goro_runtime::{
 };
 
 pub use goro_chan as chan;
+
+/// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
+pub use goro_sync as sync;
+
+/// Go's package `context`: cancellation, deadlines and values across goroutines.
+pub use goro_sync::context;
 
 /// Timers: `sleep`, `Timer`, `Ticker`, `after`, `tick`, `after_func` (Go's package `time`).
 pub use goro_time as time;

@@ -236,6 +236,72 @@ impl SelCell {
     }
 }
 
+/// One select whose own queued waiters are abandoned while it polls its
+/// future cases on this thread ([`polling`]); frames of nested selects link
+/// to their parent.
+struct Frame {
+    cell: *const SelCell,
+    parent: *const Frame,
+}
+
+#[cfg(not(goro_loom))]
+std::thread_local! {
+    /// The innermost [`Frame`] of this thread, or null.
+    static POLLING: std::cell::Cell<*const Frame> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+#[cfg(goro_loom)]
+loom::thread_local! {
+    /// The innermost [`Frame`] of this (model) thread, or null.
+    static POLLING: std::cell::Cell<*const Frame> = std::cell::Cell::new(std::ptr::null());
+}
+
+/// Runs `f` (a select re-polling its own cases while its cell is
+/// `ABANDONED`) with `cell` marked as polling on this thread: counterparts
+/// acting on this thread inside `f` (the select's own future cases, such as
+/// a `Receiver` stream, and its own re-checks) skip the select's own queued
+/// waiters *without unlinking them* ([`is_polling_here`]).
+///
+/// A select cannot match itself (one select commits one case), so such a
+/// skip is not a counterpart passing the waiter by: the waiter keeps its
+/// FIFO place and the select need not re-queue it. Re-queuing would tell
+/// the channel's stream watchers that a sender arrived, and when the
+/// watcher is the select's own stream case that wakes the select itself,
+/// which re-polls, skips, re-queues and wakes again forever (issue 14).
+pub(crate) fn polling<R>(cell: *const SelCell, f: impl FnOnce() -> R) -> R {
+    let frame = Frame {
+        cell,
+        parent: POLLING.with(|p| p.get()),
+    };
+    struct Restore(*const Frame);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            POLLING.with(|p| p.set(self.0));
+        }
+    }
+    let _restore = Restore(frame.parent);
+    POLLING.with(|p| p.set(&frame));
+    f()
+}
+
+/// True if `cell` belongs to a select that is re-polling its own cases on
+/// this thread, in [`polling`] (or an enclosing select's [`polling`], for a
+/// select nested in another's future case). Used only for waiters whose
+/// claim failed, so the common path never reads the thread-local.
+pub(crate) fn is_polling_here(cell: *const SelCell) -> bool {
+    let mut f = POLLING.with(|p| p.get());
+    while !f.is_null() {
+        // SAFETY: frames live on the stack of the `polling` calls that are
+        // still running on this thread (each restores its parent on exit).
+        let frame = unsafe { &*f };
+        if frame.cell == cell {
+            return true;
+        }
+        f = frame.parent;
+    }
+    false
+}
+
 /// Stores a clone of `new` in `slot` unless the stored waker already wakes
 /// the same task; returns the replaced waker (a waker's drop may run foreign
 /// code, which must not run under a channel lock).

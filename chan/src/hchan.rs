@@ -126,9 +126,17 @@ pub(crate) struct State<T> {
 
 impl<T> State<T> {
     /// True when a parked watcher must be woken: a receive could succeed now
-    /// (a buffered value, a blocked sender, or closed).
+    /// (a buffered value, a blocked sender that is still waiting, or closed).
+    ///
+    /// A sender whose cell is not `WAITING` does not count: a select that is
+    /// re-polling its future cases keeps its abandoned waiters queued
+    /// ([`crate::cell::polling`]), and its own stream case, which skipped
+    /// them, must not be woken by them (issue 14). Walking `sendq` costs
+    /// only while watchers are parked.
     fn watchers_need_wake(&self) -> bool {
-        !self.watchq.is_empty() && (!self.buf.is_empty() || !self.sendq.is_empty() || self.closed)
+        // SAFETY: `State` is only reachable under the channel lock.
+        !self.watchq.is_empty()
+            && (!self.buf.is_empty() || self.closed || unsafe { self.sendq.has_live() })
     }
 }
 
@@ -392,15 +400,15 @@ impl<T> Hchan<T> {
                 }
                 while n < WAKE_BATCH {
                     // Receivers get "closed" (their slot stays empty); senders keep
-                    // their value and panic when they see it.
+                    // their value and panic when they see it. `drained_seen` is
+                    // not set on a claimed receiver's behalf: it may be cancelled
+                    // before it reports anything (issue 14); it re-checks under
+                    // the lock when it does ([`Hchan::recv_closed_outcome`]).
+                    // Every waiter is unlinked, a polling select's own included.
                     // SAFETY: we hold the lock and finish each claim at once.
-                    let r = unsafe { st.recvq.claim_front() };
-                    if r.is_some() {
-                        // That receiver will report "closed and drained".
-                        st.drained_seen = true;
-                    }
+                    let r = unsafe { st.recvq.claim_front_closing() };
                     // SAFETY: as above.
-                    let c = r.or_else(|| unsafe { st.sendq.claim_front() });
+                    let c = r.or_else(|| unsafe { st.sendq.claim_front_closing() });
                     match c {
                         Some(c) => {
                             wakers[n] = c.finish();
@@ -418,6 +426,28 @@ impl<T> Hchan<T> {
             if n < WAKE_BATCH {
                 return;
             }
+        }
+    }
+
+    /// The outcome of a receive that was completed by `close` (its slot
+    /// stayed empty), decided now under the lock: a value given back to the
+    /// buffer meanwhile by a cancelled receive ([`Hchan::give_back`]) is
+    /// received first; otherwise the receive reports "closed and drained",
+    /// recorded as `drained_seen`. Close never records that on a receiver's
+    /// behalf, since the receiver may be cancelled before it reports.
+    #[cold]
+    pub(crate) fn recv_closed_outcome(&self) -> Option<T> {
+        let mut g = self.lock();
+        match self.recv_locked(g.state()) {
+            RecvNow::Value(v, w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Some(v)
+            }
+            RecvNow::Closed => None,
+            RecvNow::WouldBlock => unreachable!("a closed channel never blocks a receive"),
         }
     }
 

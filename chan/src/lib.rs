@@ -30,7 +30,7 @@
 //! `select.go`).
 //!
 //! Nothing here knows the scheduler: parking goes through
-//! [`goro_runtime::hook`], a no-op off the goro runtime, so channels work on
+//! [`goro_hook`], a no-op off the goro runtime, so channels work on
 //! any executor and on plain threads (`*_blocking`).
 //!
 //! # Invariants

@@ -401,3 +401,143 @@ fn loom_stream_watcher_vs_unbuffered_send_and_close() {
         t.join().unwrap();
     });
 }
+
+/// A future that counts its polls (a loom-model probe).
+struct Counted<'a, F> {
+    f: F,
+    /// A std atomic, untracked by loom: only the polling thread touches it.
+    polls: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl<F: Future + Unpin> Future for Counted<'_, F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.f).poll(cx)
+    }
+}
+
+/// The stream's `next()` as an `Unpin` future (no `futures-util` here).
+fn next<T>(rx: &mut crate::Receiver<T>) -> impl Future<Output = Option<T>> + Unpin + '_ {
+    use futures_core::Stream;
+    std::future::poll_fn(move |cx| std::pin::Pin::new(&mut *rx).poll_next(cx))
+}
+
+/// Issue 14, defect 1: a select with a send case and a `Receiver` stream
+/// case on the same unbuffered channel parks instead of waking itself
+/// through its own cases (without the fix the model never ends: the select
+/// re-polls forever); a receiver on another thread takes the send.
+#[test]
+fn loom_select_send_and_own_stream_on_one_channel_park() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let rx2 = ch.clone();
+        let t = thread::spawn(move || rx2.recv_blocking());
+        let mut rx = ch.receiver();
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        let mut c0 = into_case!(ch.send(1));
+        let mut c1 = into_case!(Counted {
+            f: next(&mut rx),
+            polls: &polls,
+        });
+        // SAFETY: run to completion here, never leaked.
+        let i = crate::blocking::block_on(unsafe {
+            select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+        });
+        assert_eq!(i, Some(0));
+        let polls = polls.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(polls <= 3, "stream case polled {polls} times");
+        assert_eq!(t.join().unwrap(), Some(1));
+    });
+}
+
+/// A select with a send case, re-polling its future case (woken through
+/// another channel) while a stream on another thread waits on the send
+/// case's channel: the stream may skip the select's abandoned waiter in
+/// that window, and must still be woken when the select re-queues it (the
+/// skip-in-place is only for the select's own cases).
+#[test]
+fn loom_foreign_stream_during_select_repoll_is_woken() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let b = make::<u32>(0);
+        let (ch2, b2) = (ch.clone(), b.clone());
+        let t = thread::spawn(move || {
+            b2.send_blocking(0);
+            let mut rx = ch2.receiver();
+            crate::blocking::block_on(next(&mut rx))
+        });
+        let mut c0 = into_case!(ch.send(1));
+        let mut c1 = into_case!(async {
+            loop {
+                b.recv().await;
+            }
+        });
+        // SAFETY: run to completion here, never leaked.
+        let i = crate::blocking::block_on(unsafe {
+            select(&mut [&mut c0 as &mut dyn SelectCase, &mut c1], false)
+        });
+        assert_eq!(i, Some(0));
+        assert_eq!(t.join().unwrap(), Some(1));
+    });
+}
+
+/// Issue 14, defect 2: a receive completed by `close` and then cancelled
+/// before it reported "closed" does not make the channel drop a value
+/// handed to another cancelled receive: in every interleaving of the send,
+/// the close and the two cancellations, the value is received afterwards,
+/// then `Closed`.
+#[test]
+fn loom_close_vs_cancelled_receives_keeps_the_value() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let mut r1 = Box::pin(ch.recv());
+        let mut r2 = Box::pin(ch.recv());
+        assert!(r1.as_mut().poll(&mut cx()).is_pending());
+        assert!(r2.as_mut().poll(&mut cx()).is_pending());
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            let sent = tx.try_send(7).is_ok();
+            tx.close();
+            sent
+        });
+        drop(r2);
+        drop(r1);
+        let sent = t.join().unwrap();
+        if sent {
+            assert_eq!(ch.try_recv(), Ok(7), "a completed send was lost");
+        }
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// As above with the cancelled receive being a select's receive case.
+#[test]
+fn loom_close_vs_cancelled_select_receive_keeps_the_value() {
+    model(|| {
+        let ch = make::<u32>(0);
+        let other = make::<u32>(0);
+        let mut r1 = Box::pin(ch.recv());
+        assert!(r1.as_mut().poll(&mut cx()).is_pending());
+        let mut c0 = into_case!(&ch);
+        let mut c1 = into_case!(&other);
+        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
+        // SAFETY: boxed and dropped below, never leaked.
+        let mut sel = Box::pin(unsafe { select(&mut cases, false) });
+        assert!(sel.as_mut().poll(&mut cx()).is_pending());
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            let sent = tx.try_send(7).is_ok();
+            tx.close();
+            sent
+        });
+        drop(sel);
+        drop(r1);
+        let sent = t.join().unwrap();
+        if sent {
+            assert_eq!(ch.try_recv(), Ok(7), "a completed send was lost");
+        }
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    });
+}

@@ -63,7 +63,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use goro_runtime::hook::{self, ObjectDetail, WaitObject, WaitReason};
+use goro_hook::{self as hook, ObjectDetail, WaitObject, WaitReason};
 
 use crate::cell::{CellState, SelCell};
 use crate::hchan::{Hchan, Locked, RecvNow, SendNow};
@@ -288,7 +288,10 @@ impl<T> Op<T> {
                 Poll::Pending
             }
             // SAFETY: DONE observed: the slot is ours again. Empty = closed.
-            Poll::Ready(()) => Poll::Ready(unsafe { self.node.take_slot() }),
+            Poll::Ready(()) => match unsafe { self.node.take_slot() } {
+                Some(v) => Poll::Ready(Some(v)),
+                None => Poll::Ready(chan.recv_closed_outcome()),
+            },
         }
     }
 

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use goro_runtime::hook::{self, WaitReason};
+use goro_hook::{self as hook, WaitReason};
 
 use crate::chan::Chan;
 use crate::error::TryRecvError;

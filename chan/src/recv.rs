@@ -8,7 +8,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use goro_runtime::hook::{self, WaitReason};
+use goro_hook::{self as hook, WaitReason};
 
 use crate::hchan::Hchan;
 use crate::op::LazyOp;

@@ -34,7 +34,7 @@ use std::marker::PhantomPinned;
 use std::ptr;
 use std::task::Waker;
 
-use crate::cell::SelCell;
+use crate::cell::{CellState, SelCell};
 use crate::loom::UnsafeCell;
 
 /// Link fields of a waiter; protected by the lock of the channel it is queued on.
@@ -240,25 +240,53 @@ impl<T> WaitQueue<T> {
 
     /// Pops nodes from the front until one's cell is claimed by the caller
     /// (Go: `waitq.dequeue`, which skips selects that already completed).
-    /// Nodes whose cell was decided otherwise are unlinked and skipped.
+    /// Nodes whose cell was decided otherwise are unlinked and skipped,
+    /// except those of a select that is re-polling its own cases on this
+    /// thread ([`crate::cell::polling`]): this caller acts for that select,
+    /// which cannot match itself, so its waiters stay queued in place.
     ///
     /// # Safety
     ///
     /// The caller holds this queue's channel lock and must call
     /// [`Claimed::finish`] before releasing it.
+    #[inline]
     pub(crate) unsafe fn claim_front(&mut self) -> Option<Claimed<T>> {
-        while !self.head.is_null() {
-            let node = self.head;
-            // SAFETY: head is queued, hence alive; we hold the lock.
-            let (cell, index) = unsafe {
-                self.remove(node);
-                (*node).links.with(|l| ((*l).cell, (*l).index))
-            };
+        // SAFETY: forwarded.
+        unsafe { self.claim(true) }
+    }
+
+    /// As [`WaitQueue::claim_front`], but unlinks every skipped node, a
+    /// polling select's own included: `close` empties the queues for good.
+    ///
+    /// # Safety
+    ///
+    /// As [`WaitQueue::claim_front`].
+    pub(crate) unsafe fn claim_front_closing(&mut self) -> Option<Claimed<T>> {
+        // SAFETY: forwarded.
+        unsafe { self.claim(false) }
+    }
+
+    /// Claims the first claimable node; `keep_own`: leave the waiters of a
+    /// select polling on this thread in place.
+    ///
+    /// # Safety
+    ///
+    /// As [`WaitQueue::claim_front`].
+    #[inline]
+    unsafe fn claim(&mut self, keep_own: bool) -> Option<Claimed<T>> {
+        let mut node = self.head;
+        while !node.is_null() {
+            // SAFETY: `node` is queued, hence alive; we hold the lock.
+            let (cell, index, next) =
+                unsafe { (*node).links.with(|l| ((*l).cell, (*l).index, (*l).next)) };
             // SAFETY: the cell outlives its queued nodes (push_back contract).
             let cell_ref = unsafe { &*cell };
             if cell_ref.try_claim(index) {
-                // SAFETY: we just won the claim.
-                let waker = unsafe { cell_ref.take_waker() };
+                // SAFETY: queued here; we hold the lock. Then: we just won the claim.
+                let waker = unsafe {
+                    self.remove(node);
+                    cell_ref.take_waker()
+                };
                 return Some(Claimed {
                     node,
                     cell,
@@ -266,8 +294,33 @@ impl<T> WaitQueue<T> {
                     waker,
                 });
             }
+            if !(keep_own && crate::cell::is_polling_here(cell)) {
+                // SAFETY: queued here; we hold the lock.
+                unsafe { self.remove(node) };
+            }
+            node = next;
         }
         None
+    }
+
+    /// True if some queued node's cell is still `WAITING` (a counterpart
+    /// could claim it now).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds this queue's channel lock.
+    pub(crate) unsafe fn has_live(&self) -> bool {
+        let mut node = self.head;
+        while !node.is_null() {
+            // SAFETY: `node` is queued, hence alive; we hold the lock.
+            let (cell, next) = unsafe { (*node).links.with(|l| ((*l).cell, (*l).next)) };
+            // SAFETY: the cell outlives its queued nodes.
+            if unsafe { &*cell }.state() == CellState::Waiting {
+                return true;
+            }
+            node = next;
+        }
+        false
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! This crate owns everything that owns threads or time: tasks, the scheduler,
 //! the goroutine registry, timers and the IO reactor. Channels (`goro-chan`)
-//! and sync primitives talk to it only through [`hook`].
+//! and sync primitives talk to it only through `goro-hook`: the runtime polls
+//! every goroutine inside a `goro_hook::PollScope`.
 //!
 //! ```
 //! let sum = goro_runtime::run(async {
@@ -25,8 +26,9 @@
 //! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
 //!   cell per goroutine); the dump.
 //! - `blocking.rs`: the `spawn_blocking` pool.
-//! - [`time`], `io/` ([`net`]): the timer wheel and the mio reactor, installed
-//!   as the scheduler's driver.
+//! - `time/`, `io/` ([`net`]): the timer wheel and the mio reactor, installed
+//!   as the scheduler's driver; `timer_seam.rs`: the wheel as goro-hook's
+//!   timer driver on the runtime's threads.
 //! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
 //!
 //! # Panics and Go
@@ -47,7 +49,8 @@
 //! channel lock is held:
 //!
 //! 0. a `goro-time` timer's state (it sends on its channel and re-arms its
-//!    alarm while holding it)
+//!    alarm while holding it); goro-hook's fallback timer state is a leaf
+//!    (nothing runs under it)
 //! 1. channel locks (several: in address order)
 //! 2. the reactor's poll lock (only try-locked; held while blocked in the OS
 //!    and while computing the timeout), then the timer wheel, then the
@@ -61,9 +64,7 @@
 //! slot; none is held while a goroutine is polled, except the turn, which
 //! only other `block_on` callers wait for.
 
-pub mod hook;
 pub mod runtime;
-pub mod time;
 
 /// TCP and UDP sockets for goroutines (Go's package `net`).
 pub mod net {
@@ -78,6 +79,8 @@ mod loom;
 mod registry;
 mod scheduler;
 mod task;
+mod time;
+mod timer_seam;
 
 use std::future::Future;
 use std::panic::Location;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::context::{self, WorkerCtx};
+use crate::context;
 use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
@@ -81,7 +81,7 @@ pub enum RuntimeError {
         /// was entered).
         spawned_at: &'static Location<'static>,
     },
-    /// A timer callback (an [`Alarm`](crate::time::Alarm)'s function, run by
+    /// A timer callback (a `goro_time::Alarm`'s function, run by
     /// the runtime when the alarm fires) panicked under
     /// [`PanicPolicy::Abort`]. Go: a panic in a runtime timer function is
     /// fatal.
@@ -90,7 +90,7 @@ pub enum RuntimeError {
     /// use goro_runtime::runtime::{Runtime, RuntimeError};
     /// let rt = Runtime::builder().build().unwrap();
     /// let err = rt.block_on(async {
-    ///     let a = goro_runtime::time::Alarm::new(|| panic!("tick"));
+    ///     let a = goro_time::Alarm::new(|| panic!("tick"));
     ///     a.reset(std::time::Duration::from_millis(1));
     ///     std::future::pending::<()>().await
     /// }).unwrap_err();
@@ -263,6 +263,11 @@ impl Builder {
                 (d, Some(handle))
             }
         };
+        let timers = io.clone().map(|h| {
+            let t: StdArc<dyn goro_hook::TimerDriver> =
+                StdArc::new(crate::timer_seam::RuntimeTimers(h));
+            t
+        });
         let shared = Shared::new(Config {
             workers,
             panic_policy: self.panic_policy,
@@ -271,6 +276,7 @@ impl Builder {
             keep_alive: self.keep_alive,
             driver: Some(driver),
             io,
+            timers,
         });
         shared.start()?;
         Ok(Runtime {
@@ -391,16 +397,15 @@ impl Runtime {
         let mut panicked = None;
         shared.wake_main();
         {
-            let mut poll_main = |ctx: &WorkerCtx| -> bool {
+            let mut poll_main = || -> bool {
                 let mut cx = Context::from_waker(&waker);
-                // SAFETY: `record` outlives this poll (it lives until after
-                // the run loop returns); `waker` outlives the guard (dropped
-                // at the end of this closure).
-                let guard = unsafe { context::enter_poll(Some(ctx), &record, &waker) };
                 record.set_running();
-                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                let (polled, noted) = context::poll_scoped(&record, &waker, || {
+                    catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                });
+                match polled {
                     Ok(Poll::Pending) => {
-                        record.set_waiting(guard.wait_record());
+                        record.set_waiting(context::wait_record(noted));
                         false
                     }
                     Ok(Poll::Ready(v)) => {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use goro_runtime::hook::{note_park, ObjectDetail, WaitObject, WaitReason};
+use goro_hook::{note_park, ObjectDetail, WaitObject, WaitReason};
 use goro_runtime::runtime::{self, GoroutineState, Runtime};
 
 /// Parks forever after noting a `chan send` park, like a send on an

@@ -67,7 +67,7 @@ impl Future for Greedy {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u32, u32)> {
         self.polls += 1;
         let mut n = 0;
-        while goro_runtime::hook::poll_budget(cx).is_ready() {
+        while goro_hook::poll_budget(cx).is_ready() {
             n += 1;
             if n > 10_000 {
                 break;
@@ -99,9 +99,9 @@ fn budget_is_128_ready_operations_per_poll() {
 #[test]
 fn budget_is_unlimited_off_runtime() {
     let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
+    let cx = Context::from_waker(&waker);
     for _ in 0..1000 {
-        assert!(goro_runtime::hook::poll_budget(&mut cx).is_ready());
+        assert!(goro_hook::poll_budget(&cx).is_ready());
     }
 }
 
@@ -114,12 +114,10 @@ fn rand_below_is_reproducible_with_a_seed() {
             .build()
             .unwrap();
         rt.block_on(async {
-            let main: Vec<u32> = (0..16)
-                .map(|_| goro_runtime::hook::rand_below(1000))
-                .collect();
+            let main: Vec<u32> = (0..16).map(|_| goro_hook::rand_below(1000)).collect();
             let child = goro_runtime::spawn(async {
                 (0..16)
-                    .map(|_| goro_runtime::hook::rand_below(1000))
+                    .map(|_| goro_hook::rand_below(1000))
                     .collect::<Vec<u32>>()
             })
             .await

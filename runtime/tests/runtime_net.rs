@@ -63,10 +63,10 @@ fn io_and_timers_share_the_parked_worker() {
         });
         let sleeper = goro_runtime::spawn(async {
             let t = Instant::now();
-            goro_runtime::time::sleep(Duration::from_millis(10)).await;
+            goro_time::sleep(Duration::from_millis(10)).await;
             t.elapsed()
         });
-        goro_runtime::time::sleep(Duration::from_millis(2)).await;
+        goro_time::sleep(Duration::from_millis(2)).await;
         let _c = TcpStream::connect(addr).await.unwrap();
         let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         s.send_to(b"ping", udp_addr).await.unwrap();

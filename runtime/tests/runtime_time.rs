@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro_runtime::runtime::Runtime;
-use goro_runtime::time::sleep;
+use goro_time::sleep;
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
 use futures::future::join_all;
-use goro_runtime::time::{sleep, Alarm};
+use goro_time::{sleep, Alarm};
 
 /// Sleeps finish in deadline order and never early.
 #[test]

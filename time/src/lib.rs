@@ -1,9 +1,13 @@
 //! goro-time: Go's package `time` for goroutines (`goro::time`).
 //!
-//! `sleep`, `sleep_until` and [`Alarm`] come from `goro_runtime::time`; this
-//! crate adds the channel forms: [`Timer`], [`Ticker`], [`after`], [`tick`]
-//! and [`after_func`]. They live here, not in `goro-runtime`, because they
-//! need `goro-chan`'s `Receiver`, and `goro-chan` depends on `goro-runtime`.
+//! [`sleep`], [`sleep_until`], [`Alarm`] (a re-armable callback timer) and
+//! the channel forms [`Timer`], [`Ticker`], [`after`], [`tick`] and
+//! [`after_func`]. This crate depends only on `goro-hook` (its timer seam:
+//! the runtime's timing wheel on a goroutine, a fallback timer thread
+//! elsewhere) and `goro-chan`, so Go's timers work on any executor without
+//! compiling the scheduler. It is its own crate, not part of `goro-chan`,
+//! because it is Go's package `time`, not part of the channel core: a user
+//! of the channels alone does not pay for timers.
 //!
 //! Go: `time/sleep.go`, `time/tick.go` and the channel timer parts of
 //! `runtime/time.go` (Go 1.23 semantics).
@@ -49,7 +53,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use goro_chan::{Chan, Receiver};
-pub use goro_runtime::time::{sleep, sleep_until, Alarm, Sleep};
+
+mod alarm;
+mod sleep;
+
+pub use alarm::Alarm;
+pub use sleep::{sleep, sleep_until, Sleep};
 
 /// What a firing does.
 enum Kind {
@@ -395,8 +404,8 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
 /// [`reset`](Timer::reset) schedules it again; dropping the timer does not
 /// cancel it. Its [`c`](Timer::c) is nil.
 ///
-/// The goroutine is spawned on the runtime whose driver fires the timer;
-/// off a goro runtime (the process-wide driver) `f` runs on a new thread.
+/// The goroutine is spawned on the runtime whose timers fire the timer;
+/// off a goro runtime (the fallback timer thread) `f` runs on a new thread.
 ///
 /// ```
 /// goro_runtime::run(async {
@@ -418,16 +427,9 @@ pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
     }
 }
 
-/// Runs an `after_func` function in a new goroutine of the current runtime.
+/// Runs an `after_func` function in a new goroutine of the runtime that
+/// fired it (on a new thread off a runtime: the fallback timer thread must
+/// not run user code that may block).
 fn spawn_func(f: Arc<dyn Fn() + Send + Sync>) {
-    match goro_runtime::runtime::Handle::try_current() {
-        Some(rt) => drop(rt.spawn(async move { f() })),
-        None => {
-            // Off a runtime: the fallback driver's thread must not run user
-            // code that may block; give it its own thread.
-            let _ = std::thread::Builder::new()
-                .name("goro-after-func".into())
-                .spawn(move || f());
-        }
-    }
+    goro_hook::spawn_detached(move || f());
 }

@@ -249,8 +249,12 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     fn __finish(&mut self) -> bool {
         if self.phase == Phase::Queued {
             // SAFETY: the cell says DONE for this case: the counterpart unlinked
-            // the node and handed the slot back.
-            self.out = Some(unsafe { self.node.node().take_slot() });
+            // the node and handed the slot back. Empty: completed by `close`,
+            // decided now under the lock (a value given back comes first).
+            self.out = Some(match unsafe { self.node.node().take_slot() } {
+                Some(v) => Some(v),
+                None => self.chan.get().and_then(Hchan::recv_closed_outcome),
+            });
             self.phase = Phase::Committed;
         }
         false

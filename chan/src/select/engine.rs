@@ -86,7 +86,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use goro_runtime::hook::{self, WaitReason};
+use goro_hook::{self as hook, WaitReason};
 
 use super::case::{BlockingCase, CaseKind, ChanLock, SelectCase};
 use super::inline_vec::{InlineVec, INLINE_CASES};
@@ -338,7 +338,19 @@ impl<'a, C: AsCase> Select<'a, C> {
     /// waiter a counterpart skipped meanwhile (a waiter still queued is not
     /// ready: a counterpart that found its channel ready would have dequeued
     /// it on the way), re-queues those at the tail and re-arms the cell.
+    ///
+    /// All of it runs inside [`crate::cell::polling`]: what acts on a channel
+    /// from here on behalf of this select (its future cases, its re-checks)
+    /// skips this select's own queued waiters without unlinking them, so
+    /// they keep their places and the select never wakes itself through its
+    /// own cases (a send case and a `Receiver` stream case on one channel).
     fn repoll_parked(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let cell: *const SelCell = &self.cell;
+        crate::cell::polling(cell, || self.repoll_parked_inner(cx))
+    }
+
+    /// [`Select::repoll_parked`] under the polling mark.
+    fn repoll_parked_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         let perm = permutation(self.cases.len());
         for k in 0..perm.len() {
             let i = *perm.get(k);

@@ -18,7 +18,10 @@
 //!
 //! Off a goro runtime (a future polled by tokio or `block_on`), [`Handle::current`]
 //! falls back to one process-wide driver driven by a background thread named
-//! `goro-netpoll`, started on first use, so `sleep` and sockets work anywhere.
+//! `goro-netpoll`, started on first use, so sockets work anywhere. (Timers
+//! reach the runtime's wheel through goro-hook's timer seam,
+//! `crate::timer_seam`; off a runtime they use goro-hook's fallback timer
+//! thread, so the wheel of this fallback stays empty.)
 //!
 //! [`Handle::has_pending`] tells the deadlock detector that a goroutine may
 //! still be woken from outside: a timer is armed or a task waits for IO
@@ -410,7 +413,7 @@ mod tests {
         rt.block_on(async move {
             assert!(!s.has_pending_activity());
             // A sleeping goroutine: an armed timer.
-            let sleeper = crate::spawn(crate::time::sleep(Duration::from_millis(30)));
+            let sleeper = crate::spawn(goro_time::sleep(Duration::from_millis(30)));
             crate::yield_now().await;
             assert!(s.has_pending_activity(), "armed timer not pending");
             sleeper.await.unwrap();

@@ -24,7 +24,7 @@ use mio::{Interest, Token};
 
 use super::driver::Handle;
 use super::scheduled_io::{Direction, ReadyEvent, ScheduledIo, SHUTDOWN};
-use crate::hook::{note_park, WaitReason};
+use goro_hook::{note_park, WaitReason};
 
 /// A registered mio source.
 pub(crate) struct IoSource<E: mio::event::Source> {

@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::time::Instant;
 
 use super::GoroutineId;
-use crate::hook::{WaitObject, WaitReason};
+use goro_hook::{WaitObject, WaitReason};
 
 /// What a goroutine was doing when a snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +122,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::hook::ObjectDetail;
+    use goro_hook::ObjectDetail;
 
     fn waiting(minutes_ago: u64) -> GoroutineSnapshot {
         let since = Instant::now()

@@ -45,8 +45,8 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::hook::{WaitObject, WaitReason};
 use crate::loom::{lock, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
+use goro_hook::{WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
 
@@ -115,7 +115,7 @@ pub(crate) struct GoroutineRecord {
     /// The last park; written only by the goroutine's own poll, without a
     /// lock (see `wait_cell`).
     wait: wait_cell::WaitCell,
-    /// State of this goroutine's random generator (`hook::rand_below`); only
+    /// State of this goroutine's random generator (`goro_hook::rand_below`); only
     /// touched by the thread polling the goroutine.
     rng: AtomicU64,
     /// Where the record is registered: `index << SHARD_BITS | shard`; set
@@ -165,16 +165,20 @@ impl GoroutineRecord {
         self.state.store(WAITING, Ordering::Release);
     }
 
-    /// Draws a number in `0..n` from this goroutine's generator.
+    /// The state of this goroutine's generator, for its next poll scope.
     #[inline]
-    pub(crate) fn rand_below(&self, n: u32) -> u32 {
+    pub(crate) fn rng_state(&self) -> u64 {
         // Relaxed: only the polling thread uses the generator, and moving the
         // goroutine to another worker goes through the run queues, which
         // order everything before the next poll.
-        let mut rng = fastrand::Rng::with_seed(self.rng.load(Ordering::Relaxed));
-        let v = rng.u32(0..n);
-        self.rng.store(rng.get_seed(), Ordering::Relaxed);
-        v
+        self.rng.load(Ordering::Relaxed)
+    }
+
+    /// Keeps the generator state a poll scope ended with.
+    #[inline]
+    pub(crate) fn set_rng_state(&self, state: u64) {
+        // Relaxed: as in `rng_state`.
+        self.rng.store(state, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> GoroutineSnapshot {

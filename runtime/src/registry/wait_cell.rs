@@ -33,10 +33,10 @@ use std::ptr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::hook::{ObjectDetail, WaitObject, WaitReason};
 use crate::loom::{
     fence, spin_wait, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
+use goro_hook::{ObjectDetail, WaitObject, WaitReason};
 
 use super::WaitRecord;
 
@@ -95,7 +95,7 @@ impl WaitCell {
         self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
         // Pairs with the reader's Acquire fence (see module docs).
         fence(Ordering::Release);
-        self.reason.store(w.reason as u8, Ordering::Relaxed);
+        self.reason.store(w.reason.as_u8(), Ordering::Relaxed);
         self.at.store(loc_ptr(w.at), Ordering::Relaxed);
         let (kind, id, made_at, a, b) = match w.on {
             None => (KIND_NO_OBJECT, 0, None, 0, 0),
@@ -108,6 +108,9 @@ impl WaitCell {
                     name.as_ptr() as usize,
                     name.len(),
                 ),
+                // A kind added to goro-hook after this runtime was written:
+                // record the park without its object.
+                _ => (KIND_NO_OBJECT, 0, None, 0, 0),
             },
         };
         self.kind.store(kind, Ordering::Relaxed);
@@ -166,7 +169,7 @@ impl WaitCell {
                 _ => None,
             };
             return Some(WaitRecord {
-                reason: WaitReason::from_u8(reason),
+                reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
                 at,
                 on: detail.map(|detail| WaitObject {
                     id,
@@ -222,6 +225,7 @@ mod tests {
             ObjectDetail::Other(name) => {
                 w.reason == WaitReason::MutexLock && name == "sync.Mutex" && o.made_at.is_none()
             }
+            _ => false,
         }
     }
 

@@ -142,6 +142,8 @@ pub(crate) struct Config {
     /// Handle of the same driver for timers and sockets created on this
     /// runtime (`crate::io::driver::Handle::current`).
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// The same driver's timers as goro-hook's timer driver.
+    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
 }
 
 /// The runtime's shared state. Go: `sched` plus `allp`.
@@ -156,6 +158,9 @@ pub(crate) struct Shared {
     /// The timer/IO driver's handle (set once): where timers and sockets
     /// created on this runtime register.
     pub(crate) io: Option<crate::io::driver::Handle>,
+    /// goro-hook's timer driver for the runtime's threads (set once;
+    /// installed by `context`).
+    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -209,6 +214,7 @@ impl Shared {
             idle: Idle::new(n),
             driver,
             io: cfg.io,
+            timers: cfg.timers,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,

@@ -24,7 +24,7 @@ use std::time::Instant;
 use crossbeam_deque::{Steal, Worker};
 
 use super::Shared;
-use crate::context::{self, WorkerCtx, BUDGET};
+use crate::context::{self, WorkerCtx};
 use crate::loom::{Ordering, StdArc};
 use crate::task::Task;
 
@@ -105,7 +105,7 @@ impl Core {
 
 /// The main goroutine, polled by core 0 inside `block_on`: returns `true`
 /// when the main goroutine finished (returned or panicked).
-pub(crate) type MainPoll<'a> = &'a mut dyn FnMut(&WorkerCtx) -> bool;
+pub(crate) type MainPoll<'a> = &'a mut dyn FnMut() -> bool;
 
 /// Runs core `index` on this thread until the runtime stops, the main
 /// goroutine (if given) finishes or a panic aborts it, or (core 0's
@@ -120,10 +120,6 @@ pub(crate) fn run(
         shared: shared.clone(),
         index,
         core: RefCell::new(Some(core)),
-        current: Cell::new(None),
-        budget: Cell::new(BUDGET),
-        waker: Cell::new(std::ptr::null()),
-        noted: Cell::new(None),
         now: Cell::new(Instant::now()),
         in_park: Cell::new(false),
     };
@@ -152,7 +148,7 @@ pub(crate) fn run(
                     && shared.main_woken.swap(false, Ordering::Acquire)
                     && {
                         reset_searching(&ctx);
-                        poll_main(&ctx)
+                        poll_main()
                     }
                 {
                     break;

@@ -10,8 +10,8 @@
 //! [`GoroutineRecord`] — and the future; its state machine and waker vtable
 //! are async-task's (model-checked and fuzzed upstream). On top of it:
 //!
-//! - [`Goroutine`] wraps the user's future: it points the worker context at
-//!   the record while polling, records the wait state when the poll returns
+//! - [`Goroutine`] wraps the user's future: it polls it inside a hook scope
+//!   for the record, records the wait state when the poll returns
 //!   `Pending`, catches panics (so they become a `JoinError` and follow the
 //!   runtime's `PanicPolicy`), and unregisters the record when dropped.
 //! - The schedule function is the scheduler's
@@ -106,45 +106,44 @@ impl<F: Future> Future for Goroutine<F> {
         // future being polled.
         let record = unsafe { this.record.0.as_ref() };
         let mut fut = this.fut;
-        let shared = &**this.shared;
-        context::with_worker(|ctx| {
-            // SAFETY: `record` is alive for this whole poll (see above), and
-            // the guard is dropped at the end of this closure, while `cx`
-            // (and its waker) is still borrowed.
-            let guard = unsafe { context::enter_poll(ctx, record, cx.waker()) };
-            record.set_running();
-            let polled = catch_unwind(AssertUnwindSafe(|| {
+        record.set_running();
+        let (polled, noted) = context::poll_scoped(record, cx.waker(), || {
+            let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
                     .expect("goroutine polled after completion")
                     .poll(cx)
-            }));
-            let out = match polled {
-                Ok(Poll::Pending) => {
-                    record.set_waiting(guard.wait_record());
-                    return Poll::Pending;
-                }
+            })) {
+                Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(v)) => Ok(v),
                 Err(payload) => Err(payload),
             };
             // Finished: drop the user's future now, inside `catch_unwind`
             // (async-task would drop it under its abort-on-unwind guard).
             let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
-            drop(guard);
-            let out = match (out, dropped) {
-                (Ok(v), Ok(())) => return Poll::Ready(Ok(v)),
-                // The destructor panicked: the goroutine panicked.
-                (Ok(v), Err(payload)) => {
-                    drop(v);
-                    payload
-                }
-                // A destructor panicking after a poll panic is dropped; the
-                // first panic is the goroutine's.
-                (Err(payload), _) => payload,
-            };
-            shared.goroutine_panicked(record.id, record.spawned_at, &out);
-            Poll::Ready(Err(out))
-        })
+            Poll::Ready((out, dropped))
+        });
+        let (out, dropped) = match polled {
+            Poll::Pending => {
+                record.set_waiting(context::wait_record(noted));
+                return Poll::Pending;
+            }
+            Poll::Ready(finished) => finished,
+        };
+        let out = match (out, dropped) {
+            (Ok(v), Ok(())) => return Poll::Ready(Ok(v)),
+            // The destructor panicked: the goroutine panicked.
+            (Ok(v), Err(payload)) => {
+                drop(v);
+                payload
+            }
+            // A destructor panicking after a poll panic is dropped; the
+            // first panic is the goroutine's.
+            (Err(payload), _) => payload,
+        };
+        this.shared
+            .goroutine_panicked(record.id, record.spawned_at, &out);
+        Poll::Ready(Err(out))
     }
 }
 

@@ -1,7 +1,8 @@
-//! Timers: `sleep`, and [`Alarm`], the callback timer that the channel-based
-//! `goro::time::{Timer, Ticker, after, tick, after_func}` are built on.
+//! The runtime's timers: the timing wheel behind goro-hook's timer seam,
+//! which `goro::time` (`sleep`, `Alarm`, `Timer`, `Ticker`, `after`, `tick`,
+//! `after_func`) and context deadlines are built on.
 //!
-//! Go: `runtime/time.go` and the runtime half of package `time`.
+//! Go: `runtime/time.go`, the runtime half of package `time`.
 //!
 //! # Design
 //!
@@ -11,7 +12,9 @@
 //! driver: the last worker to go idle blocks in the reactor with the next
 //! timer deadline as its timeout, and busy workers fire due timers between
 //! goroutines (Go's `checkTimers`). There is no timer thread on a runtime;
-//! off a runtime a process-wide driver thread serves timers.
+//! timers created off a runtime go to goro-hook's fallback timer thread.
+//! The runtime installs its wheel as the goro-hook timer driver of its
+//! threads (`crate::timer_seam`).
 //!
 //! # Invariants
 //!
@@ -28,12 +31,8 @@
 //! One mutex per driver guards the wheel (rank "timer wheel": after channel
 //! locks, before scheduler idle state). Nothing is called while it is held.
 
-mod alarm;
-mod sleep;
 pub(crate) mod timers;
 pub(crate) mod wheel;
-
-pub use alarm::Alarm;
 
 use std::panic::Location;
 
@@ -42,9 +41,8 @@ use crate::task::Panic;
 /// A timer action panicked on this thread. On a worker of a goro runtime
 /// (the only threads that process a runtime's timers) the panic follows its
 /// `PanicPolicy`: under `Abort` the runtime stops and `block_on` returns
-/// `RuntimeError::TimerPanic`; under `Ignore` it is dropped. Off a runtime
-/// (the process-wide timer thread) it is dropped. Either way the panic hook
-/// has already printed it.
+/// `RuntimeError::TimerPanic`; under `Ignore` it is dropped. Elsewhere it
+/// is dropped. Either way the panic hook has already printed it.
 pub(crate) fn action_panicked(payload: Panic, created_at: Option<&'static Location<'static>>) {
     if let Some(shared) = crate::context::current_runtime() {
         shared.timer_panicked(created_at, &payload);
@@ -53,4 +51,3 @@ pub(crate) fn action_panicked(payload: Panic, created_at: Option<&'static Locati
     // destructor); do not let that unwind either.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
 }
-pub use sleep::{sleep, sleep_until, Sleep};

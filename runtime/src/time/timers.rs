@@ -142,8 +142,8 @@ impl Timers {
     }
 
     /// Whether `key` has fired since it was armed; if not, stores `cx`'s
-    /// waker as its action (for [`Sleep`](super::Sleep)).
-    pub(crate) fn poll_fired(&self, key: Key, cx: &mut Context<'_>) -> Poll<()> {
+    /// waker as its action (for goro-time's `Sleep`).
+    pub(crate) fn poll_fired(&self, key: Key, cx: &Context<'_>) -> Poll<()> {
         let mut st = self.lock();
         if st.wheel.has_fired(key) {
             Poll::Ready(())

@@ -67,6 +67,21 @@ pub(crate) struct Key {
     generation: u32,
 }
 
+impl Key {
+    /// The key as one number (for goro-hook's `TimerDriver` keys).
+    pub(crate) fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The inverse of [`to_u64`](Self::to_u64).
+    pub(crate) fn from_u64(v: u64) -> Key {
+        Key {
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
+}
+
 /// What to do when an entry fires.
 #[derive(Default)]
 pub(crate) enum Action {

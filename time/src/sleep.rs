@@ -4,11 +4,12 @@
 //!
 //! # Design
 //!
-//! A [`Sleep`] takes a timer entry from the current driver's wheel on its
-//! first pending poll, with its task's waker as the action, and frees it on
-//! drop. A deadline already reached completes without touching the wheel.
-//! Re-polling with a new waker replaces the stored one (no clone if the
-//! waker is the same).
+//! A [`Sleep`] takes a timer entry from the current thread's timer driver
+//! (goro-hook's seam: the runtime's wheel on a goroutine, the fallback timer
+//! thread elsewhere) on its first pending poll, with its task's waker as the
+//! action, and frees it on drop. A deadline already reached completes
+//! without touching the driver. Re-polling with a new waker replaces the
+//! stored one (no clone if the waker is the same).
 
 use std::fmt;
 use std::future::Future;
@@ -17,9 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::wheel::{Action, Key};
-use crate::hook::{note_park, WaitReason};
-use crate::io::driver::Handle;
+use goro_hook::{note_park, TimerAction, TimerEntry, WaitReason};
 
 /// Pauses the current goroutine for at least `d` (Go's `time.Sleep`).
 ///
@@ -30,7 +29,7 @@ use crate::io::driver::Handle;
 /// ```
 /// # futures::executor::block_on(async {
 /// let start = std::time::Instant::now();
-/// goro_runtime::time::sleep(std::time::Duration::from_millis(5)).await;
+/// goro_time::sleep(std::time::Duration::from_millis(5)).await;
 /// assert!(start.elapsed() >= std::time::Duration::from_millis(5));
 /// # });
 /// ```
@@ -46,7 +45,7 @@ pub fn sleep(d: Duration) -> Sleep {
 /// ```
 /// # futures::executor::block_on(async {
 /// let deadline = std::time::Instant::now() + std::time::Duration::from_millis(2);
-/// goro_runtime::time::sleep_until(deadline).await;
+/// goro_time::sleep_until(deadline).await;
 /// assert!(std::time::Instant::now() >= deadline);
 /// # });
 /// ```
@@ -64,7 +63,7 @@ pub(crate) fn far_future() -> Instant {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// let s: goro_runtime::time::Sleep = goro_runtime::time::sleep(std::time::Duration::ZERO);
+/// let s: goro_time::Sleep = goro_time::sleep(std::time::Duration::ZERO);
 /// s.await;
 /// # });
 /// ```
@@ -73,7 +72,7 @@ pub struct Sleep {
     deadline: Instant,
     at: &'static Location<'static>,
     /// The timer, once registered.
-    timer: Option<(Handle, Key)>,
+    timer: Option<TimerEntry>,
 }
 
 impl Sleep {
@@ -89,7 +88,7 @@ impl Sleep {
     ///
     /// ```
     /// let d = std::time::Duration::from_millis(1);
-    /// let s = goro_runtime::time::sleep(d);
+    /// let s = goro_time::sleep(d);
     /// assert!(s.deadline() > std::time::Instant::now() - d);
     /// ```
     pub fn deadline(&self) -> Instant {
@@ -107,29 +106,18 @@ impl Future for Sleep {
                 if Instant::now() >= this.deadline {
                     return Poll::Ready(());
                 }
-                let handle = Handle::current();
-                let timers = &handle.inner().timers;
-                let key = timers.alloc(Action::Wake(cx.waker().clone()));
-                let armed = timers.arm(key, this.deadline);
-                handle.after_arm(armed.unpark);
-                this.timer = Some((handle, key));
+                let timer = TimerEntry::new(TimerAction::Wake(cx.waker().clone()));
+                timer.arm(this.deadline);
+                this.timer = Some(timer);
             }
-            Some((handle, key)) => {
-                if handle.inner().timers.poll_fired(*key, cx).is_ready() {
+            Some(timer) => {
+                if timer.poll_fired(cx).is_ready() {
                     return Poll::Ready(());
                 }
             }
         }
         note_park(WaitReason::Sleep, this.at, None);
         Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let Some((handle, key)) = self.timer.take() {
-            handle.inner().timers.free(key);
-        }
     }
 }
 

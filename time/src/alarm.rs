@@ -5,12 +5,14 @@
 //!
 //! # Design
 //!
-//! An alarm owns one wheel entry for its whole life, so [`Alarm::reset`]
-//! and [`Alarm::stop`] never allocate. The function runs on whichever thread
-//! processes the timers (a worker, or the thread parked in the reactor), with
-//! no runtime lock held; it must be short and must not block. A panic in it
-//! is caught and follows the runtime's `PanicPolicy`. Channel-based
-//! timers (`goro::time::Timer`) build on it by making the function a
+//! An alarm owns one goro-hook [`TimerEntry`] for its whole life (an entry
+//! of the runtime's wheel when created on a goroutine, of the fallback timer
+//! thread elsewhere), so [`Alarm::reset`] and [`Alarm::stop`] never
+//! allocate. The function runs on whichever thread processes the timers (a
+//! worker, the thread parked in the reactor, or the fallback timer thread),
+//! with no lock held; it must be short and must not block. A panic in it is
+//! caught and follows the runtime's `PanicPolicy`. Channel-based timers
+//! ([`Timer`](crate::Timer)) build on it by making the function a
 //! non-blocking send, and `after_func` by making it spawn a goroutine.
 //!
 //! # Invariants
@@ -22,13 +24,13 @@
 //!   1.23 channels) pair the function with their own generation check.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::sleep::far_future;
-use super::wheel::{Action, Key};
-use crate::io::driver::Handle;
+use goro_hook::{TimerAction, TimerEntry};
+
+use crate::sleep::far_future;
 
 /// A timer that calls a function when it fires; re-armable, not periodic.
 ///
@@ -36,7 +38,7 @@ use crate::io::driver::Handle;
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use goro_runtime::time::Alarm;
+/// use goro_time::Alarm;
 ///
 /// let fired = Arc::new(AtomicBool::new(false));
 /// let f = fired.clone();
@@ -47,31 +49,26 @@ use crate::io::driver::Handle;
 /// assert!(!fired.load(Ordering::SeqCst));
 /// ```
 pub struct Alarm {
-    handle: Handle,
-    key: Key,
+    timer: TimerEntry,
 }
 
 impl Alarm {
     /// A new, unarmed alarm that will call `f` each time it fires, on the
-    /// current runtime's driver (or the process-wide one off a runtime).
+    /// current runtime's timers (or the fallback timer thread off a
+    /// runtime).
     ///
-    /// If `f` panics, the panic follows the runtime's
-    /// [`PanicPolicy`](crate::runtime::PanicPolicy): under `Abort` the
-    /// runtime stops and `block_on` returns
-    /// [`RuntimeError::TimerPanic`](crate::runtime::RuntimeError::TimerPanic)
-    /// naming where the alarm was created; under `Ignore` (and off a
-    /// runtime) the panic is dropped. It never unwinds into the scheduler.
+    /// If `f` panics, the panic follows the runtime's `PanicPolicy`: under
+    /// `Abort` the runtime stops and `block_on` returns
+    /// `RuntimeError::TimerPanic` naming where the alarm was created; under
+    /// `Ignore` (and off a runtime) the panic is dropped. It never unwinds
+    /// into the scheduler.
     #[track_caller]
     pub fn new(f: impl Fn() + Send + Sync + 'static) -> Alarm {
-        let at = Location::caller();
-        let handle = Handle::current();
-        let f = move || {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(&f)) {
-                super::action_panicked(payload, Some(at));
-            }
-        };
-        let key = handle.inner().timers.alloc(Action::Call(Arc::new(f)));
-        Alarm { handle, key }
+        let timer = TimerEntry::new(TimerAction::Call {
+            f: Arc::new(f),
+            at: Location::caller(),
+        });
+        Alarm { timer }
     }
 
     /// Arms the alarm to fire once after `d` (replacing any earlier arming).
@@ -79,7 +76,7 @@ impl Alarm {
     /// at the next timer tick, never inside this call.
     ///
     /// ```
-    /// let a = goro_runtime::time::Alarm::new(|| {});
+    /// let a = goro_time::Alarm::new(|| {});
     /// assert!(!a.reset(std::time::Duration::from_secs(60)));
     /// assert!(a.reset(std::time::Duration::from_secs(60)));
     /// ```
@@ -90,29 +87,21 @@ impl Alarm {
     /// Arms the alarm to fire once at `deadline`. Returns whether it was armed.
     ///
     /// ```
-    /// let a = goro_runtime::time::Alarm::new(|| {});
+    /// let a = goro_time::Alarm::new(|| {});
     /// assert!(!a.reset_at(std::time::Instant::now() + std::time::Duration::from_secs(60)));
     /// ```
     pub fn reset_at(&self, deadline: Instant) -> bool {
-        let armed = self.handle.inner().timers.arm(self.key, deadline);
-        self.handle.after_arm(armed.unpark);
-        armed.was_armed
+        self.timer.arm(deadline)
     }
 
     /// Disarms the alarm. Returns whether it was armed (Go's `Stop` result).
     ///
     /// ```
-    /// let a = goro_runtime::time::Alarm::new(|| {});
+    /// let a = goro_time::Alarm::new(|| {});
     /// assert!(!a.stop());
     /// ```
     pub fn stop(&self) -> bool {
-        self.handle.inner().timers.cancel(self.key)
-    }
-}
-
-impl Drop for Alarm {
-    fn drop(&mut self) {
-        self.handle.inner().timers.free(self.key);
+        self.timer.cancel()
     }
 }
 

@@ -1,0 +1,53 @@
+//! goro-hook: the one seam between goro's primitives (channels, `sync`,
+//! timers) and the executor that runs them.
+//!
+//! A primitive that is about to return `Poll::Pending` calls [`note_park`]
+//! to say *why* the current goroutine parks, *where* (the user's call site),
+//! and *on what*; an operation that may complete without waiting first asks
+//! [`poll_budget`]; `select!` draws its case order from [`rand_below`]. The
+//! goro runtime records the park in its goroutine registry, so the dump, the
+//! deadlock detector and the leak checker can report it. Being woken needs
+//! no call: the runtime notes "running" when it polls the goroutine again.
+//!
+//! The executor side is one type, [`PollScope`]: the runtime creates one on
+//! its stack per goroutine poll and polls inside [`PollScope::enter`]. Every
+//! hook is a thread-local load and a few `Cell` accesses; with no scope
+//! entered (under tokio, any other executor, or on plain threads) every hook
+//! is a cheap no-op or a plain default, so the primitives work unchanged
+//! there.
+//!
+//! This crate depends on `std` only and keeps a small API, as `log` and
+//! `futures-core` do, so that one version serves a whole build: two copies
+//! of it would send park notes nowhere.
+//!
+//! ```
+//! use std::task::Waker;
+//! use goro_hook::{note_park, PollScope, WaitReason};
+//!
+//! // A primitive, about to return `Pending`:
+//! #[track_caller]
+//! fn park_on_sleep() {
+//!     note_park(WaitReason::Sleep, std::panic::Location::caller(), None);
+//! }
+//!
+//! // The executor, polling goroutine 7:
+//! let scope = PollScope::new(7, Waker::noop());
+//! scope.enter(park_on_sleep);
+//! assert_eq!(scope.park().unwrap().reason.to_string(), "sleep");
+//! ```
+//!
+//! Go: the `waitReason` argument of `runtime.gopark`, `getg()`, and the
+//! scheduler's preemption of a goroutine that runs too long.
+
+mod object;
+mod reason;
+mod rng;
+mod scope;
+mod timer;
+
+pub use object::{ObjectDetail, WaitObject};
+pub use reason::WaitReason;
+pub use scope::{current_goroutine, note_park, poll_budget, rand_below, ParkNote, PollScope};
+pub use timer::{
+    enter_timer_driver, spawn_detached, TimerAction, TimerDriver, TimerDriverGuard, TimerEntry,
+};

@@ -1,0 +1,387 @@
+//! The poll scope: what an executor tells the primitives about the goroutine
+//! it is polling, and what they tell it back.
+//!
+//! Go: `getg()` — the running goroutine — as seen by `gopark` (the wait
+//! reason) and by `fastrand` (the per-M generator).
+//!
+//! # Design
+//!
+//! An executor that wants goro's diagnostics creates a [`PollScope`] on its
+//! stack for each poll of a goroutine and polls inside
+//! [`PollScope::enter`]. `enter` points a thread-local at the scope and
+//! restores the previous value when the closure returns or unwinds, so
+//! scopes nest (a runtime polled inside another runtime's goroutine) and a
+//! primitive always sees the innermost one. Every hook is then one
+//! thread-local load, a null check and plain `Cell` reads and writes: no
+//! lock, no allocation, no virtual call. After the poll the executor reads
+//! what was noted ([`PollScope::park`], [`PollScope::rng_state`]).
+//!
+//! # Invariants
+//!
+//! - `CURRENT` is non-null only inside `PollScope::enter`, and then points to
+//!   the scope `enter` was called on, which is borrowed (so alive and not
+//!   moved) for the whole call.
+//! - A `&PollScope` obtained from `CURRENT` never outlives the closure of
+//!   `with_current` (the closure is generic over the reference's lifetime).
+//!   `PollScope` is `!Sync` (it holds `Cell`s), so it never reaches another
+//!   thread.
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::Location;
+use std::ptr;
+use std::task::{Context, Poll, Waker};
+
+use crate::rng;
+use crate::{WaitObject, WaitReason};
+
+thread_local! {
+    /// The innermost scope entered on this thread (see module invariants).
+    static CURRENT: Cell<*const PollScope<'static>> = const { Cell::new(ptr::null()) };
+}
+
+/// Runs `f` with the innermost scope entered on this thread, if any.
+#[inline]
+fn with_current<R>(f: impl for<'s> FnOnce(Option<&'s PollScope<'s>>) -> R) -> R {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: a non-null `CURRENT` points to a scope alive for the whole
+    // `enter` call we are inside of (module invariants); the reference given
+    // to `f` cannot outlive `f`, which returns before `enter` does.
+    f(unsafe { p.as_ref() })
+}
+
+/// A park noted during a poll: why, where and on what the goroutine waits.
+///
+/// ```
+/// use goro_hook::{PollScope, WaitReason};
+/// use std::panic::Location;
+///
+/// let waker = std::task::Waker::noop();
+/// let scope = PollScope::new(7, waker);
+/// scope.enter(|| goro_hook::note_park(WaitReason::Sleep, Location::caller(), None));
+/// let note = scope.park().unwrap();
+/// assert_eq!(note.reason, WaitReason::Sleep);
+/// assert!(note.on.is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParkNote {
+    /// Why the goroutine parks.
+    pub reason: WaitReason,
+    /// The user's call site of the parking operation.
+    pub at: &'static Location<'static>,
+    /// What it waits on, when the primitive knows.
+    pub on: Option<WaitObject>,
+}
+
+/// One poll of one goroutine, as the executor polling it describes it to
+/// the primitives (and learns back from them).
+///
+/// Create it on the stack right before polling the goroutine's future, poll
+/// inside [`enter`](Self::enter), then read [`park`](Self::park) if the poll
+/// returned `Pending` and keep [`rng_state`](Self::rng_state) for the next
+/// poll. Without a scope every hook is a no-op, which is what other
+/// executors (tokio, plain threads) get.
+///
+/// ```
+/// use std::task::{Context, Poll};
+/// use goro_hook::PollScope;
+///
+/// let waker = std::task::Waker::noop();
+/// let scope = PollScope::new(42, waker).with_budget(2).with_rng_state(1);
+/// let polled = scope.enter(|| {
+///     assert_eq!(goro_hook::current_goroutine(), Some(42));
+///     let cx = Context::from_waker(waker);
+///     (0..3).map(|_| goro_hook::poll_budget(&cx)).collect::<Vec<_>>()
+/// });
+/// assert_eq!(polled, [Poll::Ready(()), Poll::Ready(()), Poll::Pending]);
+/// assert_eq!(goro_hook::current_goroutine(), None);
+/// ```
+pub struct PollScope<'a> {
+    /// The goroutine's id, as the executor numbers it (Go: `goid`). Set once.
+    goroutine: u64,
+    /// The waker the goroutine is polled with. Set once.
+    waker: &'a Waker,
+    /// Ready operations left before [`poll_budget`] says `Pending`.
+    budget: Cell<u32>,
+    /// The goroutine's generator state ([`rand_below`]).
+    rng: Cell<u64>,
+    /// The last [`note_park`] of this poll.
+    park: Cell<Option<ParkNote>>,
+}
+
+impl<'a> PollScope<'a> {
+    /// A scope for polling goroutine `goroutine` with `waker` (the waker of
+    /// the `Context` the executor polls the goroutine's future with), with
+    /// an unlimited budget and a generator seeded from `goroutine`.
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(1, std::task::Waker::noop());
+    /// assert_eq!(scope.goroutine(), 1);
+    /// ```
+    pub fn new(goroutine: u64, waker: &'a Waker) -> Self {
+        PollScope {
+            goroutine,
+            waker,
+            budget: Cell::new(u32::MAX),
+            rng: Cell::new(goroutine),
+            park: Cell::new(None),
+        }
+    }
+
+    /// Allows `budget` ready operations in this poll (see [`poll_budget`]).
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(1, std::task::Waker::noop()).with_budget(128);
+    /// assert_eq!(scope.budget(), 128);
+    /// ```
+    #[must_use]
+    pub fn with_budget(self, budget: u32) -> Self {
+        self.budget.set(budget);
+        self
+    }
+
+    /// Continues the goroutine's generator from `state` (what
+    /// [`rng_state`](Self::rng_state) returned after its previous poll, or a
+    /// seed).
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(1, std::task::Waker::noop()).with_rng_state(9);
+    /// assert_eq!(scope.rng_state(), 9);
+    /// ```
+    #[must_use]
+    pub fn with_rng_state(self, state: u64) -> Self {
+        self.rng.set(state);
+        self
+    }
+
+    /// Runs `f` (the poll) with this scope as the current one on this
+    /// thread; the previous scope, if any, is current again when `f`
+    /// returns or unwinds.
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
+    /// assert_eq!(scope.enter(goro_hook::current_goroutine), Some(3));
+    /// ```
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Restores the previous `CURRENT` on drop (also when `f` unwinds).
+        struct Restore(*const PollScope<'static>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let this = ptr::from_ref(self).cast::<PollScope<'static>>();
+        let _restore = Restore(CURRENT.with(|c| c.replace(this)));
+        f()
+    }
+
+    /// The goroutine this scope polls.
+    ///
+    /// ```
+    /// assert_eq!(goro_hook::PollScope::new(5, std::task::Waker::noop()).goroutine(), 5);
+    /// ```
+    pub fn goroutine(&self) -> u64 {
+        self.goroutine
+    }
+
+    /// The last park noted in this scope (see [`note_park`]), if any.
+    ///
+    /// ```
+    /// assert!(goro_hook::PollScope::new(5, std::task::Waker::noop()).park().is_none());
+    /// ```
+    pub fn park(&self) -> Option<ParkNote> {
+        self.park.get()
+    }
+
+    /// The ready operations left in this poll's budget.
+    ///
+    /// ```
+    /// assert_eq!(goro_hook::PollScope::new(5, std::task::Waker::noop()).budget(), u32::MAX);
+    /// ```
+    pub fn budget(&self) -> u32 {
+        self.budget.get()
+    }
+
+    /// The generator state to continue from in the goroutine's next poll.
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(5, std::task::Waker::noop()).with_rng_state(1);
+    /// scope.enter(|| goro_hook::rand_below(10));
+    /// assert_ne!(scope.rng_state(), 1);
+    /// ```
+    pub fn rng_state(&self) -> u64 {
+        self.rng.get()
+    }
+}
+
+impl fmt::Debug for PollScope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollScope")
+            .field("goroutine", &self.goroutine)
+            .field("budget", &self.budget.get())
+            .field("park", &self.park.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The id of the goroutine being polled on this thread (the innermost
+/// [`PollScope`]), if any.
+///
+/// ```
+/// assert_eq!(goro_hook::current_goroutine(), None);
+/// ```
+#[inline]
+pub fn current_goroutine() -> Option<u64> {
+    with_current(|s| s.map(|s| s.goroutine))
+}
+
+/// Notes that the current goroutine is about to park (return `Poll::Pending`)
+/// for `reason`, at the user's call site `at`, waiting on `on`.
+///
+/// Call it on the path that returns `Pending`, after the waker is registered.
+/// A later call in the same poll replaces an earlier one (a `select!` notes
+/// [`WaitReason::Select`] after its cases noted theirs). Off a goro runtime this
+/// does nothing.
+///
+/// ```
+/// use goro_hook::{note_park, WaitReason};
+/// // Off the runtime: a no-op.
+/// note_park(WaitReason::ChanReceive, std::panic::Location::caller(), None);
+/// ```
+#[inline]
+pub fn note_park(reason: WaitReason, at: &'static Location<'static>, on: Option<WaitObject>) {
+    with_current(|s| {
+        if let Some(s) = s {
+            s.park.set(Some(ParkNote { reason, at, on }));
+        }
+    })
+}
+
+/// The cooperative budget: call at the start of every operation that may
+/// complete without waiting (a ready channel send or receive).
+///
+/// Returns `Poll::Pending` (after waking the task, so it is rescheduled behind
+/// the other runnable goroutines) once the current goroutine has used up its
+/// budget in this poll; the operation must then return `Pending` *before*
+/// committing anything. Off a goro runtime it is always `Ready`.
+///
+/// Only operations polled with the goroutine's own waker are charged. An
+/// operation polled by a nested executor inside the goroutine (e.g. a
+/// channel's `recv_blocking`, which polls with a thread-parking waker) is
+/// not: yielding there would only make the nested executor re-poll at once,
+/// forever, because the budget refills only when the executor polls the
+/// goroutine again. (A combinator that polls sub-futures with its own waker,
+/// like `FuturesUnordered`, is likewise not charged; it has its own yield
+/// rule.)
+///
+/// Go: the scheduler's preemption of a goroutine that runs too long.
+///
+/// ```
+/// let cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(goro_hook::poll_budget(&cx).is_ready());
+/// ```
+#[inline]
+pub fn poll_budget(cx: &Context<'_>) -> Poll<()> {
+    with_current(|s| match s {
+        Some(s) if cx.waker().will_wake(s.waker) => {
+            let left = s.budget.get();
+            if left == 0 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                s.budget.set(left - 1);
+                Poll::Ready(())
+            }
+        }
+        _ => Poll::Ready(()),
+    })
+}
+
+/// A uniformly random number in `0..n` (`n > 0`), from the current
+/// goroutine's generator when called inside a [`PollScope`] (the goro
+/// runtime seeds it from `Builder::rng_seed`, so `select!` choices are
+/// reproducible), else from a thread-local generator.
+///
+/// ```
+/// assert!(goro_hook::rand_below(6) < 6);
+/// ```
+#[inline]
+pub fn rand_below(n: u32) -> u32 {
+    debug_assert!(n > 0, "rand_below(0)");
+    with_current(|s| s.map(|s| rng::below(&s.rng, n))).unwrap_or_else(|| rng::thread_below(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn scopes_nest_and_unwind_restores_the_outer_one() {
+        let w = Waker::noop();
+        let outer = PollScope::new(1, w);
+        outer.enter(|| {
+            let inner = PollScope::new(2, w);
+            inner.enter(|| assert_eq!(current_goroutine(), Some(2)));
+            assert_eq!(current_goroutine(), Some(1));
+            let r = std::panic::catch_unwind(|| {
+                PollScope::new(3, w).enter(|| panic!("boom"));
+            });
+            assert!(r.is_err());
+            assert_eq!(current_goroutine(), Some(1));
+        });
+        assert_eq!(current_goroutine(), None);
+    }
+
+    #[test]
+    fn the_last_park_noted_wins() {
+        let scope = PollScope::new(1, Waker::noop());
+        let at = Location::caller();
+        scope.enter(|| {
+            note_park(WaitReason::ChanSend, at, None);
+            note_park(WaitReason::Select, at, None);
+        });
+        assert_eq!(scope.park().map(|p| p.reason), Some(WaitReason::Select));
+        // Outside the scope, noting does nothing.
+        note_park(WaitReason::Sleep, at, None);
+        assert_eq!(scope.park().map(|p| p.reason), Some(WaitReason::Select));
+    }
+
+    #[test]
+    fn an_exhausted_budget_wakes_the_goroutine_and_other_wakers_are_not_charged() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let scope = PollScope::new(1, &waker).with_budget(1);
+        scope.enter(|| {
+            let nested = Context::from_waker(Waker::noop());
+            for _ in 0..10 {
+                assert!(poll_budget(&nested).is_ready());
+            }
+            let cx = Context::from_waker(&waker);
+            assert!(poll_budget(&cx).is_ready());
+            assert!(poll_budget(&cx).is_pending());
+        });
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(scope.budget(), 0);
+    }
+
+    #[test]
+    fn the_same_rng_state_gives_the_same_draws_in_a_scope() {
+        let draw = |state| {
+            let scope = PollScope::new(1, Waker::noop()).with_rng_state(state);
+            scope.enter(|| (0..16).map(|_| rand_below(100)).collect::<Vec<_>>())
+        };
+        assert_eq!(draw(5), draw(5));
+        assert_ne!(draw(5), draw(6));
+    }
+}

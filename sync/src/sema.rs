@@ -1,0 +1,1 @@
+//! Go: `runtime/sema.go`: the one FIFO waiter queue every primitive builds on.
