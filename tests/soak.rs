@@ -241,6 +241,14 @@ async fn poll_at_most<F: Future>(fut: Pin<&mut F>, polls: u32) -> Option<F::Outp
 
 const RANDOM_PANIC: &str = "soak: random panic";
 
+/// A timeout for a `select!`: a `Timer`, stopped when dropped, rather than
+/// `time::after`, because an `after` timer still pending when the runtime is
+/// dropped is leaked with the runtime's IO driver (a reference cycle through
+/// its keep-alive), which the AddressSanitizer stage of CI would report.
+fn timeout_timer(d: Duration) -> goro::time::Timer {
+    goro::time::Timer::new(d)
+}
+
 /// One goroutine's life: `ops` random operations.
 async fn worker(
     chans: Arc<Vec<Chan<Token>>>,
@@ -295,10 +303,11 @@ async fn worker(
                 let t = ledger.token(c);
                 let id = t.id;
                 let d = timeout(&mut rng);
+                let timer = timeout_timer(d);
                 let sent = Op::new(async {
                     goro::select! {
                         _ = ch.send(t) => true,
-                        _ = goro::time::after(d) => false,
+                        _ = timer.c() => false,
                     }
                 })
                 .await;
@@ -307,10 +316,11 @@ async fn worker(
             // receive with a timeout (select)
             35..=49 => {
                 let d = timeout(&mut rng);
+                let timer = timeout_timer(d);
                 let got = Op::new(async {
                     goro::select! {
                         v = ch.recv() => v,
-                        _ = goro::time::after(d) => None,
+                        _ = timer.c() => None,
                     }
                 })
                 .await;
@@ -325,11 +335,12 @@ async fn worker(
                 let id = t.id;
                 let d = timeout(&mut rng);
                 let other = &chans[c2];
+                let timer = timeout_timer(d);
                 let got = Op::new(async {
                     goro::select! {
                         _ = ch.send(t) => Ok(()),
                         v = other.recv() => Err(v),
-                        _ = goro::time::after(d) => Err(None),
+                        _ = timer.c() => Err(None),
                     }
                 })
                 .await;
