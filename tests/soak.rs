@@ -249,6 +249,20 @@ fn timeout_timer(d: Duration) -> goro::time::Timer {
     goro::time::Timer::new(d)
 }
 
+/// Records the outcome of a `select!` with a send case (of token `id`) and
+/// a receive case: `Ok` if the send was chosen, else what was received.
+fn settle_send_or_recv(ledger: &Ledger, id: usize, got: Result<(), Option<Token>>) {
+    match got {
+        Ok(()) => ledger.saw(id, CONFIRMED),
+        Err(v) => {
+            ledger.saw(id, NOT_SENT);
+            if let Some(t) = v {
+                t.receive();
+            }
+        }
+    }
+}
+
 /// One goroutine's life: `ops` random operations.
 async fn worker(
     chans: Arc<Vec<Chan<Token>>>,
@@ -344,15 +358,7 @@ async fn worker(
                     }
                 })
                 .await;
-                match got {
-                    Ok(()) => ledger.saw(id, CONFIRMED),
-                    Err(v) => {
-                        ledger.saw(id, NOT_SENT);
-                        if let Some(t) = v {
-                            t.receive();
-                        }
-                    }
-                }
+                settle_send_or_recv(&ledger, id, got);
             }
             // a send future dropped after a few polls
             65..=74 => {
@@ -399,6 +405,21 @@ async fn worker(
             }
             // panic at random
             94 if rng.u32(..10) == 0 => panic!("{RANDOM_PANIC}"),
+            // a non-blocking select (default) with a send and a receive case
+            95..=97 => {
+                let other = &chans[rng.usize(..chans.len())];
+                let t = ledger.token(c);
+                let id = t.id;
+                let got = Op::new(async {
+                    goro::select! {
+                        _ = ch.send(t) => Ok(()),
+                        v = other.recv() => Err(v),
+                        default => Err(None),
+                    }
+                })
+                .await;
+                settle_send_or_recv(&ledger, id, got);
+            }
             _ => goro::yield_now().await,
         }
     }
