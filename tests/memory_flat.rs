@@ -5,7 +5,8 @@
 //! goroutine or channel would show as tens of MB.
 //!
 //! Sizes: CI runs 500,000 goroutines and 1,000,000 channels;
-//! `GORO_CHURN=full` runs 10,000,000 goroutines (use `--release`).
+//! `GORO_CHURN=full` runs 10,000,000 goroutines (use `--release`);
+//! `GORO_CHURN_TRACE=1` prints the RSS after every goroutine wave.
 
 #![cfg(target_os = "linux")]
 
