@@ -7,4 +7,7 @@
 pub mod sema;
 
 // Context and the x/sync groups (context helper).
+mod catch_unwind;
 pub mod context;
+pub mod errgroup;
+pub mod singleflight;

@@ -12,6 +12,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -472,6 +473,37 @@ func tcpEchoRTT(n int) measurement {
 	return m.expect(bad == 0 && echoed == n*msgSize, fmt.Sprintf("bad_replies=%d,echoed=%d", bad, echoed))
 }
 
+// ctxCancelFanout (context, issue 10): n goroutines each wait on the Done of
+// their own child of one context; the section is from cancelling the root
+// until the last one has woken.
+func ctxCancelFanout(n int) measurement {
+	root, cancel := context.WithCancel(context.Background())
+	var ready, woke sync.WaitGroup
+	ready.Add(n)
+	woke.Add(n)
+	var canceled atomic.Int64
+	for i := 0; i < n; i++ {
+		go func() {
+			child, cancelChild := context.WithCancel(root)
+			defer cancelChild()
+			done := child.Done()
+			ready.Done()
+			<-done
+			if child.Err() == context.Canceled {
+				canceled.Add(1)
+			}
+			woke.Done()
+		}()
+	}
+	ready.Wait()
+	t := start()
+	cancel()
+	woke.Wait()
+	m := t.stop(int64(n))
+	c := canceled.Load()
+	return m.expect(c == int64(n), fmt.Sprintf("canceled=%d", c))
+}
+
 func run(workload string, n int) measurement {
 	switch workload {
 	case "pingpong_unbuffered":
@@ -500,6 +532,9 @@ func run(workload string, n int) measurement {
 		return timersSleep(n)
 	case "tcp_echo_rtt":
 		return tcpEchoRTT(n)
+	// context (issue 10).
+	case "ctx_cancel_fanout":
+		return ctxCancelFanout(n)
 	}
 	fmt.Fprintf(os.Stderr, "unknown workload %q\n", workload)
 	os.Exit(2)

@@ -69,6 +69,8 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "timers_100k_sleep" => timers_sleep(n).await,
         #[cfg(feature = "goro-select")]
         "tcp_echo_rtt" => net::tcp_echo_rtt(n).await,
+        // context (issue 10).
+        "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
         other => unreachable!("goro: unsupported workload {other}"),
     }
 }
@@ -423,5 +425,56 @@ mod select {
         }
         let m = sw.stop(n);
         m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+}
+
+/// context (issue 10).
+mod ctx {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use goro::chan::make;
+    use goro::context::{self, Error};
+
+    use crate::measure::{Measurement, Stopwatch};
+
+    /// `n` goroutines each wait on the done channel of their own child of
+    /// one context; the section is from cancelling the root until the last
+    /// one has woken (Go's `ctxCancelFanout`).
+    pub async fn cancel_fanout(n: u64) -> Measurement {
+        let (root, cancel) = context::with_cancel(&context::background());
+        let (ready_left, woke_left) = (Arc::new(AtomicU64::new(n)), Arc::new(AtomicU64::new(n)));
+        let canceled = Arc::new(AtomicU64::new(0));
+        let (all_ready, all_woke) = (make::<()>(0), make::<()>(0));
+        for _ in 0..n {
+            let (root, ready_left, woke_left, canceled) = (
+                root.clone(),
+                ready_left.clone(),
+                woke_left.clone(),
+                canceled.clone(),
+            );
+            let (all_ready, all_woke) = (all_ready.clone(), all_woke.clone());
+            drop(goro::spawn(async move {
+                let (child, _cancel_child) = context::with_cancel(&root);
+                let done = child.done();
+                if ready_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    all_ready.close();
+                }
+                done.recv().await;
+                if child.err() == Some(Error::Canceled) {
+                    canceled.fetch_add(1, Ordering::Relaxed);
+                }
+                if woke_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    all_woke.close();
+                }
+            }));
+        }
+        all_ready.recv().await;
+        let sw = Stopwatch::start();
+        cancel();
+        all_woke.recv().await;
+        let m = sw.stop(n);
+        let c = canceled.load(Ordering::Relaxed);
+        m.expect(c == n, || format!("canceled={c}"))
     }
 }

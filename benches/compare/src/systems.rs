@@ -6,7 +6,7 @@ use crate::measure::Measurement;
 use crate::peers::async_chan::{
     self as ac, AsyncChan, AsyncChannel, Flume, Kanal, Mpmc, TokioMpsc,
 };
-use crate::peers::{crossbeam_threads as cb, tokio_io, tokio_tasks};
+use crate::peers::{crossbeam_threads as cb, tokio_ctx, tokio_io, tokio_tasks};
 
 /// The Go program's system name.
 pub const GO: &str = "go";
@@ -29,6 +29,8 @@ pub const SYSTEMS: &[&str] = &[
     "kanal",
     "async-channel",
     "crossbeam-threads",
+    // context (issue 10).
+    "tokio-cancel-token",
 ];
 
 /// One-line notes on how a system maps Go's constructs, for the report.
@@ -82,6 +84,12 @@ pub const NOTES: &[(&str, &str)] = &[
         "crossbeam-threads",
         "crossbeam-channel on one OS thread per task (not bound by the worker count), crossbeam select!",
     ),
+    // context (issue 10).
+    (
+        "tokio-cancel-token",
+        "tokio_util::sync::CancellationToken: child_token() per waiter, cancelled().await \
+         (goro: context::with_cancel + done(); Go: context.WithCancel + <-Done())",
+    ),
 ];
 
 /// Whether `system` has a program for `workload` at all.
@@ -122,6 +130,8 @@ pub fn fits(system: &str, workload: &str) -> bool {
                 | "select4_ready"
                 | "select4_idle"
         ),
+        // context (issue 10).
+        "tokio-cancel-token" => workload == "ctx_cancel_fanout",
         _ => false,
     }
 }
@@ -248,6 +258,10 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio-joinset" if workload == "spawn_join" => Some(tokio_tasks::spawn_join_set(n).await),
         "tokio-oneshot" if workload == "parked_goroutine" => {
             Some(tokio_tasks::parked_oneshot(n).await)
+        }
+        // context (issue 10).
+        "tokio-cancel-token" if workload == "ctx_cancel_fanout" => {
+            Some(tokio_ctx::cancel_fanout(n).await)
         }
         _ => None,
     };

@@ -240,6 +240,17 @@ pub const WORKLOADS: &[Workload] = &[
         target_rss_mib: None,
         what: "loopback TCP: one connection, 64-byte write then 64-byte read back, sequential",
     },
+    // context (issue 10).
+    Workload {
+        name: "ctx_cancel_fanout",
+        full_n: 10_000,
+        quick_n: 10_000,
+        metric: Metric::BatchMs("waiter"),
+        target: None,
+        target_rss_mib: None,
+        what:
+            "10k tasks each wait on their own child of one context: cancel the root, until all woke",
+    },
 ];
 
 /// Looks a workload up by name.
