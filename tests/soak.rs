@@ -1,6 +1,9 @@
 //! Soak: thousands of goroutines doing random channel operations on a shared
-//! set of buffered and unbuffered channels, with timeouts, closes, futures
-//! dropped at random points and goroutines panicking at random under
+//! set of buffered and unbuffered channels (sends, receives, `try_` forms,
+//! `select!` with send and receive cases, with and without `default`), with
+//! timeouts, closes, context cancellations (shared contexts cancelled at
+//! random, children with timeouts), futures dropped at random points and
+//! goroutines panicking at random under
 //! `PanicPolicy::Ignore`; a ledger proves that no value is lost or
 //! duplicated, and no goroutine is left at the end. Run on 1, 2 and 4 workers.
 //!
@@ -39,6 +42,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use goro::chan::{self, Chan, TryRecvError};
+use goro::context::{self, CancelFunc};
 use goro::runtime::PanicPolicy;
 
 /// The run's size.
@@ -85,6 +89,8 @@ struct Ledger {
     sender_saw: Vec<AtomicU8>,
     chan_of: Vec<AtomicU8>,
     next: AtomicU64,
+    /// Operations ended by their context (`ctx.done()` chosen).
+    ctx_done: AtomicU64,
 }
 
 impl Ledger {
@@ -95,6 +101,7 @@ impl Ledger {
             sender_saw: (0..max).map(v).collect(),
             chan_of: (0..max).map(v).collect(),
             next: AtomicU64::new(0),
+            ctx_done: AtomicU64::new(0),
         })
     }
 
@@ -267,6 +274,7 @@ fn settle_send_or_recv(ledger: &Ledger, id: usize, got: Result<(), Option<Token>
 async fn worker(
     chans: Arc<Vec<Chan<Token>>>,
     closed: Arc<Vec<AtomicBool>>,
+    ctxs: Arc<Vec<(context::Context, CancelFunc)>>,
     ledger: Arc<Ledger>,
     ops_done: Arc<AtomicU64>,
     seed: u64,
@@ -285,6 +293,10 @@ async fn worker(
             ch.close();
             closed[c].store(true, Ordering::Relaxed);
             continue;
+        }
+        if rng.u32(..close_one_in) == 0 {
+            // Cancel one of the round's shared contexts (again: a no-op).
+            (ctxs[rng.usize(..ctxs.len())].1)();
         }
         let mut kind = rng.u32(..100);
         // Like a Go program, mostly avoid sending on a channel known to be
@@ -405,6 +417,49 @@ async fn worker(
             }
             // panic at random
             94 if rng.u32(..10) == 0 => panic!("{RANDOM_PANIC}"),
+            // a send or a receive under a context: a shared one (cancelled
+            // at random during the round) or a fresh child with a timeout
+            98 | 99 => {
+                let shared = &ctxs[rng.usize(..ctxs.len())].0;
+                let (ctx, _cancel) = if rng.bool() {
+                    context::with_timeout(shared, timeout(&mut rng))
+                } else {
+                    context::with_cancel(shared)
+                };
+                let done = ctx.done();
+                if kind == 98 {
+                    let t = ledger.token(c);
+                    let id = t.id;
+                    let sent = Op::new(async {
+                        goro::select! {
+                            _ = ch.send(t) => true,
+                            _ = done => false,
+                        }
+                    })
+                    .await;
+                    ledger.saw(id, if sent { CONFIRMED } else { NOT_SENT });
+                    if !sent {
+                        assert!(ctx.err().is_some(), "done closed, no err");
+                        ledger.ctx_done.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else {
+                    let got = Op::new(async {
+                        goro::select! {
+                            v = ch.recv() => Ok(v),
+                            _ = done => Err(()),
+                        }
+                    })
+                    .await;
+                    match got {
+                        Ok(Some(t)) => t.receive(),
+                        Ok(None) => {}
+                        Err(()) => {
+                            assert!(ctx.err().is_some(), "done closed, no err");
+                            ledger.ctx_done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
             // a non-blocking select (default) with a send and a receive case
             95..=97 => {
                 let other = &chans[rng.usize(..chans.len())];
@@ -468,6 +523,7 @@ fn soak(workers: usize) {
     let ops_done = Arc::new(AtomicU64::new(0));
     let mut rng = fastrand::Rng::with_seed(seed);
     let (mut tokens, mut panicked, mut closes, mut rounds) = (0usize, 0usize, 0usize, 0usize);
+    let mut ctx_done = 0;
     while rounds < size.rounds || ops_done.load(Ordering::Relaxed) < size.min_ops {
         assert!(
             start.elapsed() < size.time_cap,
@@ -484,6 +540,10 @@ fn soak(workers: usize) {
         );
         let flags: Arc<Vec<AtomicBool>> =
             Arc::new(chans.iter().map(|_| AtomicBool::new(false)).collect());
+        // Contexts shared by the round's goroutines, cancelled at random.
+        let root = context::background();
+        let ctxs: Arc<Vec<(context::Context, CancelFunc)>> =
+            Arc::new((0..4).map(|_| context::with_cancel(&root)).collect());
         let ops = size.goroutines * size.ops_per_goroutine;
         // Each operation creates at most one token.
         let ledger = Ledger::new(ops + 1);
@@ -493,7 +553,7 @@ fn soak(workers: usize) {
         let round_seed = rng.u64(..);
         let (round_panicked, closed) = rt
             .block_on({
-                let (chans, flags) = (chans.clone(), flags.clone());
+                let (chans, flags, ctxs) = (chans.clone(), flags.clone(), ctxs.clone());
                 let (ledger, ops_done) = (ledger.clone(), ops_done.clone());
                 let (goroutines, per) = (size.goroutines, size.ops_per_goroutine);
                 async move {
@@ -503,6 +563,7 @@ fn soak(workers: usize) {
                             goro::go!(worker(
                                 chans.clone(),
                                 flags.clone(),
+                                ctxs.clone(),
                                 ledger.clone(),
                                 ops_done.clone(),
                                 rng.u64(..),
@@ -556,6 +617,7 @@ fn soak(workers: usize) {
             .expect("the soak's main goroutine failed");
         drop(chans);
         tokens += ledger.verify(&closed);
+        ctx_done += ledger.ctx_done.load(Ordering::SeqCst);
         panicked += round_panicked;
         closes += closed.iter().filter(|&&c| c).count();
     }
@@ -563,11 +625,12 @@ fn soak(workers: usize) {
     println!(
         "soak: workers {workers}: {rounds} rounds, {ops} operations, {tokens} values sent, \
          all received once or returned; {panicked} goroutines panicked, {closes} channels \
-         closed; {:.1?}",
+         closed, {ctx_done} operations ended by their context; {:.1?}",
         start.elapsed()
     );
     assert!(panicked > 0, "the soak must exercise goroutine panics");
     assert!(closes > 0, "the soak must exercise close");
+    assert!(ctx_done > 0, "the soak must exercise context cancellation");
 }
 
 #[test]
