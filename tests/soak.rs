@@ -270,17 +270,30 @@ fn settle_send_or_recv(ledger: &Ledger, id: usize, got: Result<(), Option<Token>
     }
 }
 
-/// One goroutine's life: `ops` random operations.
-async fn worker(
-    chans: Arc<Vec<Chan<Token>>>,
-    closed: Arc<Vec<AtomicBool>>,
-    ctxs: Arc<Vec<(context::Context, CancelFunc)>>,
+/// What a round's goroutines share.
+struct Round {
+    chans: Vec<Chan<Token>>,
+    /// Set (after `close`) for each closed channel.
+    closed: Vec<AtomicBool>,
+    /// Contexts cancelled at random during the round, with their cancels.
+    ctxs: Vec<(context::Context, CancelFunc)>,
     ledger: Arc<Ledger>,
     ops_done: Arc<AtomicU64>,
-    seed: u64,
-    ops: usize,
+    /// A close (and a context cancel) happens once in this many operations.
     close_one_in: u32,
-) {
+}
+
+/// One goroutine's life: `ops` random operations.
+async fn worker(round: Arc<Round>, seed: u64, ops: usize) {
+    let Round {
+        chans,
+        closed,
+        ctxs,
+        ledger,
+        ops_done,
+        close_one_in,
+    } = &*round;
+    let close_one_in = *close_one_in;
     let mut rng = fastrand::Rng::with_seed(seed);
     let timeout = |rng: &mut fastrand::Rng| Duration::from_micros(rng.u64(0..2_000));
     for i in 0..ops {
@@ -421,24 +434,40 @@ async fn worker(
             // at random during the round) or a fresh child with a timeout
             98 | 99 => {
                 let shared = &ctxs[rng.usize(..ctxs.len())].0;
-                let (ctx, _cancel) = if rng.bool() {
-                    context::with_timeout(shared, timeout(&mut rng))
+                // Every wait is bounded: by the child's timeout, or (a child
+                // that only its parent's random cancel can end) by a timer.
+                let d = timeout(&mut rng);
+                let (ctx, _cancel, timer) = if rng.bool() {
+                    let (ctx, cancel) = context::with_timeout(shared, d);
+                    (ctx, cancel, None)
                 } else {
-                    context::with_cancel(shared)
+                    let (ctx, cancel) = context::with_cancel(shared);
+                    (ctx, cancel, Some(timeout_timer(d)))
                 };
+                let expired = timer
+                    .as_ref()
+                    .map_or_else(chan::Receiver::nil, |t| t.c().clone());
                 let done = ctx.done();
                 if kind == 98 {
                     let t = ledger.token(c);
                     let id = t.id;
                     let sent = Op::new(async {
                         goro::select! {
-                            _ = ch.send(t) => true,
-                            _ = done => false,
+                            _ = ch.send(t) => Some(true),
+                            _ = done => Some(false),
+                            _ = expired => None,
                         }
                     })
                     .await;
-                    ledger.saw(id, if sent { CONFIRMED } else { NOT_SENT });
-                    if !sent {
+                    ledger.saw(
+                        id,
+                        if sent == Some(true) {
+                            CONFIRMED
+                        } else {
+                            NOT_SENT
+                        },
+                    );
+                    if sent == Some(false) {
                         assert!(ctx.err().is_some(), "done closed, no err");
                         ledger.ctx_done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -447,6 +476,7 @@ async fn worker(
                         goro::select! {
                             v = ch.recv() => Ok(v),
                             _ = done => Err(()),
+                            _ = expired => Ok(None),
                         }
                     })
                     .await;
@@ -532,49 +562,46 @@ fn soak(workers: usize) {
         );
         rounds += 1;
         // Unbuffered and buffered channels of a few capacities.
-        let chans: Arc<Vec<Chan<Token>>> = Arc::new(
-            [0, 0, 0, 1, 1, 4, 16, 64]
-                .map(chan::make)
-                .into_iter()
-                .collect(),
-        );
-        let flags: Arc<Vec<AtomicBool>> =
-            Arc::new(chans.iter().map(|_| AtomicBool::new(false)).collect());
-        // Contexts shared by the round's goroutines, cancelled at random.
-        let root = context::background();
-        let ctxs: Arc<Vec<(context::Context, CancelFunc)>> =
-            Arc::new((0..4).map(|_| context::with_cancel(&root)).collect());
+        let chans: Vec<Chan<Token>> = [0, 0, 0, 1, 1, 4, 16, 64].map(chan::make).into();
         let ops = size.goroutines * size.ops_per_goroutine;
         // Each operation creates at most one token.
         let ledger = Ledger::new(ops + 1);
-        // About half the channels get closed in a round, in its second
-        // half; now and then one twice (a panic).
-        let close_one_in = (ops / 2 / (chans.len() / 2)).max(1) as u32;
+        // Contexts shared by the round's goroutines, cancelled at random.
+        let root = context::background();
+        let round = Arc::new(Round {
+            closed: chans.iter().map(|_| AtomicBool::new(false)).collect(),
+            ctxs: (0..4).map(|_| context::with_cancel(&root)).collect(),
+            // About half the channels get closed in a round, in its second
+            // half; now and then one twice (a panic).
+            close_one_in: (ops / 2 / (chans.len() / 2)).max(1) as u32,
+            chans,
+            ledger: ledger.clone(),
+            ops_done: ops_done.clone(),
+        });
         let round_seed = rng.u64(..);
+        let time_left = size.time_cap.saturating_sub(start.elapsed());
         let (round_panicked, closed) = rt
             .block_on({
-                let (chans, flags, ctxs) = (chans.clone(), flags.clone(), ctxs.clone());
-                let (ledger, ops_done) = (ledger.clone(), ops_done.clone());
+                let round = round.clone();
                 let (goroutines, per) = (size.goroutines, size.ops_per_goroutine);
                 async move {
                     let mut rng = fastrand::Rng::with_seed(round_seed);
                     let handles: Vec<_> = (0..goroutines)
-                        .map(|_| {
-                            goro::go!(worker(
-                                chans.clone(),
-                                flags.clone(),
-                                ctxs.clone(),
-                                ledger.clone(),
-                                ops_done.clone(),
-                                rng.u64(..),
-                                per,
-                                close_one_in,
-                            ))
-                        })
+                        .map(|_| goro::go!(worker(round.clone(), rng.u64(..), per)))
                         .collect();
                     let mut panicked = 0;
-                    for h in handles {
-                        match h.await {
+                    // A stuck goroutine fails the run (with the dump) at the
+                    // time cap instead of hanging it.
+                    let cap = goro::time::Timer::new(time_left);
+                    for mut h in handles {
+                        let r = goro::select! {
+                            r = &mut h => r,
+                            _ = cap.c() => panic!(
+                                "soak round stuck at its time cap:\n{}",
+                                goro::runtime::dump()
+                            ),
+                        };
+                        match r {
                             Ok(()) => {}
                             Err(e) if e.is_panic() => panicked += 1,
                             Err(e) => panic!("goroutine failed: {e}"),
@@ -594,7 +621,7 @@ fn soak(workers: usize) {
                     }
                     // What is still buffered is received now.
                     let mut closed = Vec::new();
-                    for ch in chans.iter() {
+                    for ch in round.chans.iter() {
                         let _scope = OpScope::enter();
                         loop {
                             match ch.try_recv() {
@@ -615,7 +642,7 @@ fn soak(workers: usize) {
                 }
             })
             .expect("the soak's main goroutine failed");
-        drop(chans);
+        drop(round);
         tokens += ledger.verify(&closed);
         ctx_done += ledger.ctx_done.load(Ordering::SeqCst);
         panicked += round_panicked;
