@@ -383,7 +383,7 @@ async fn worker(round: Arc<Round>, seed: u64, ops: usize) {
                     }
                 })
                 .await;
-                settle_send_or_recv(&ledger, id, got);
+                settle_send_or_recv(ledger, id, got);
             }
             // a send future dropped after a few polls
             65..=74 => {
@@ -503,7 +503,7 @@ async fn worker(round: Arc<Round>, seed: u64, ops: usize) {
                     }
                 })
                 .await;
-                settle_send_or_recv(&ledger, id, got);
+                settle_send_or_recv(ledger, id, got);
             }
             _ => goro::yield_now().await,
         }
