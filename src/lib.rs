@@ -12,22 +12,7 @@ pub use goro_runtime::{
 pub use goro_chan as chan;
 
 /// Go's `sync` and `golang.org/x/sync`: Mutex, RwMutex, WaitGroup, Once, Cond, errgroup, singleflight, semaphore.
-///
-/// Everything in [`goro_sync`], plus what needs the runtime to spawn:
-/// [`errgroup::GroupExt`](sync::errgroup::GroupExt) (`g.go(fut)`, `g.try_go(fut)`).
-pub mod sync {
-    pub use goro_sync::*;
-
-    /// Go: `golang.org/x/sync/errgroup` ([`goro_sync::errgroup`]), plus
-    /// [`GroupExt`], which starts members as goroutines.
-    pub mod errgroup {
-        pub use goro_sync::errgroup::*;
-
-        pub use crate::errgroup_go::GroupExt;
-    }
-}
-
-mod errgroup_go;
+pub use goro_sync as sync;
 
 /// Go's package `context`: cancellation, deadlines and values across goroutines.
 pub use goro_sync::context;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use goro::chan::make;
 use goro::context::{self, Error};
 use goro::runtime::{PanicPolicy, Runtime, RuntimeError};
-use goro::sync::errgroup::{Group, GroupExt, Member};
+use goro::sync::errgroup::{Group, Member};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct E(u32);

@@ -78,7 +78,7 @@ mod imp {
 
 /// Polls `fut` to completion, parking the current thread while it is pending.
 #[cfg(not(goro_loom))]
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     imp::LOCAL.with(|local| {
         local.depth.set(local.depth.get() + 1);
@@ -105,6 +105,6 @@ pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
 
 /// Polls `fut` to completion under loom's scheduler.
 #[cfg(goro_loom)]
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+pub fn block_on<F: Future>(fut: F) -> F::Output {
     loom::future::block_on(fut)
 }

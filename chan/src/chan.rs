@@ -13,7 +13,7 @@ use std::panic::Location;
 
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};
-use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::hchan::{Hchan, SendNow};
 use crate::loom::Arc;
 use crate::recv::Recv;
 use crate::send::Send;
@@ -165,18 +165,7 @@ impl<T> Chan<T> {
         if h.recv_would_block() {
             return Err(TryRecvError::Empty);
         }
-        let mut g = h.lock();
-        match h.recv_locked(g.state()) {
-            RecvNow::Value(v, w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Ok(v)
-            }
-            RecvNow::Closed => Err(TryRecvError::Closed),
-            RecvNow::WouldBlock => Err(TryRecvError::Empty),
-        }
+        h.recv_now()
     }
 
     /// [`send`](Chan::send) from a plain thread: parks the thread until done.
@@ -322,3 +311,39 @@ impl<T> fmt::Debug for Chan<T> {
         }
     }
 }
+
+/// Implements the identity traits of a one-direction view (`Sender`,
+/// `Receiver`) through its `chan` field: `Default` (the nil channel),
+/// equality and hashing by channel identity, and `Debug`.
+macro_rules! view_identity_traits {
+    ($view:ident) => {
+        impl<T> Default for $view<T> {
+            /// The nil channel.
+            fn default() -> Self {
+                $view::nil()
+            }
+        }
+
+        impl<T> PartialEq for $view<T> {
+            fn eq(&self, other: &Self) -> bool {
+                self.chan == other.chan
+            }
+        }
+
+        impl<T> Eq for $view<T> {}
+
+        impl<T> std::hash::Hash for $view<T> {
+            /// By channel identity.
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.chan.hash(state);
+            }
+        }
+
+        impl<T> std::fmt::Debug for $view<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($view)).field(&self.chan).finish()
+            }
+        }
+    };
+}
+pub(crate) use view_identity_traits;

@@ -37,11 +37,20 @@
 //! - `watchq` holds wake-only watchers (parked `Receiver` streams): no value
 //!   ever moves through them. A watcher is queued only after its receive
 //!   found nothing; whenever a critical section leaves a receive possible
-//!   (a buffered value, a blocked sender, closed) with watchers queued, the
+//!   (a buffered value, a blocked sender whose cell is still `WAITING`,
+//!   closed) with watchers queued, the
 //!   party that unlocks wakes them all ([`Hchan::wake_watchers`]).
 //!   `recv_waiting` does not count watchers: a non-blocking send to an
 //!   unbuffered channel whose only receiver is a parked stream fails, and a
 //!   blocking one parks, wakes the stream, and is received by its next poll.
+//! - A select that re-polls its own cases while its cell is abandoned
+//!   ([`crate::cell::polling`]) is never matched with itself: what acts on
+//!   a channel on its behalf skips its waiters in place, so it never wakes
+//!   itself through its own cases (issue 14).
+//! - `drained_seen` is set only by a receive that reports "closed and
+//!   drained" under the lock, never on behalf of a waiter that may still be
+//!   cancelled (a receive completed by `close` decides when it is polled:
+//!   [`Hchan::recv_closed_outcome`]).
 //! - `len` mirrors `buf.len()`; it is written only under the lock.
 //!
 //! # Locking
@@ -62,6 +71,7 @@ use std::collections::VecDeque;
 use std::panic::Location;
 use std::task::Waker;
 
+use crate::error::TryRecvError;
 use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 use crate::waiter::{WaitQueue, Waiter};
 
@@ -138,6 +148,41 @@ impl<T> State<T> {
         !self.watchq.is_empty()
             && (!self.buf.is_empty() || self.closed || unsafe { self.sendq.has_live() })
     }
+}
+
+/// The direction of a channel operation (Go: `scase.c` with the case's
+/// kind): which queue its waiter joins and what moves through its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// `ch <- v`: the slot holds the value until a receiver takes it.
+    Send,
+    /// `<-ch`: the slot receives the value.
+    Recv,
+}
+
+impl<T> State<T> {
+    /// The waiter queue of direction `dir` (`sendq` or `recvq`).
+    #[inline]
+    pub(crate) fn queue(&mut self, dir: Dir) -> &mut WaitQueue<T> {
+        match dir {
+            Dir::Send => &mut self.sendq,
+            Dir::Recv => &mut self.recvq,
+        }
+    }
+}
+
+/// Result of an operation of either direction attempted under the lock
+/// ([`Hchan::ready_locked`]). Every waker is woken after unlocking.
+pub(crate) enum Now<T> {
+    /// A send completed.
+    Sent(Option<Waker>),
+    /// A receive took a value.
+    Received(T, Option<Waker>),
+    /// The channel is closed (and, for a receive, drained); a send's value
+    /// comes back.
+    Closed(Option<T>),
+    /// The operation must wait; a send's value comes back.
+    WouldBlock(Option<T>),
 }
 
 /// Result of a send attempted under the lock.
@@ -349,6 +394,41 @@ impl<T> Hchan<T> {
         SendNow::WouldBlock(v)
     }
 
+    /// The ready path of an operation of direction `dir` under the lock
+    /// (Go's `chansend`/`chanrecv` before they enqueue): `v` is the value to
+    /// send (`None` for a receive).
+    #[inline]
+    pub(crate) fn ready_locked(&self, st: &mut State<T>, dir: Dir, v: Option<T>) -> Now<T> {
+        match (dir, v) {
+            (Dir::Send, Some(v)) => match self.send_locked(st, v) {
+                SendNow::Sent(w) => Now::Sent(w),
+                SendNow::Closed(v) => Now::Closed(Some(v)),
+                SendNow::WouldBlock(v) => Now::WouldBlock(Some(v)),
+            },
+            (Dir::Send, None) => unreachable!("a send without a value"),
+            (Dir::Recv, _) => match self.recv_locked(st) {
+                RecvNow::Value(v, w) => Now::Received(v, w),
+                RecvNow::Closed => Now::Closed(None),
+                RecvNow::WouldBlock => Now::WouldBlock(None),
+            },
+        }
+    }
+
+    /// Whether an operation of direction `dir` could complete now, under the
+    /// lock (Go's `!full(c)`/`!empty(c)` or closed), counting only queued
+    /// counterparts whose cell is still `WAITING`. For a select re-checking
+    /// its own waiters that were skipped in place.
+    pub(crate) fn ready_for_locked(&self, st: &State<T>, dir: Dir) -> bool {
+        // SAFETY (both blocks): `st` is only reachable under the channel lock.
+        st.closed
+            || match dir {
+                // SAFETY: see above.
+                Dir::Send => st.buf.len() < self.cap || unsafe { st.recvq.has_live() },
+                // SAFETY: see above.
+                Dir::Recv => !st.buf.is_empty() || unsafe { st.sendq.has_live() },
+            }
+    }
+
     /// Go's `chanrecv` fast part, under the lock.
     pub(crate) fn recv_locked(&self, st: &mut State<T>) -> RecvNow<T> {
         if let Some(v) = st.buf.pop_front() {
@@ -429,6 +509,23 @@ impl<T> Hchan<T> {
         }
     }
 
+    /// A receive attempted now under the lock (`try_recv`'s locked part);
+    /// a sender it completes is woken after unlocking.
+    pub(crate) fn recv_now(&self) -> Result<T, TryRecvError> {
+        let mut g = self.lock();
+        match self.recv_locked(g.state()) {
+            RecvNow::Value(v, w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(v)
+            }
+            RecvNow::Closed => Err(TryRecvError::Closed),
+            RecvNow::WouldBlock => Err(TryRecvError::Empty),
+        }
+    }
+
     /// The outcome of a receive that was completed by `close` (its slot
     /// stayed empty), decided now under the lock: a value given back to the
     /// buffer meanwhile by a cancelled receive ([`Hchan::give_back`]) is
@@ -437,17 +534,10 @@ impl<T> Hchan<T> {
     /// behalf, since the receiver may be cancelled before it reports.
     #[cold]
     pub(crate) fn recv_closed_outcome(&self) -> Option<T> {
-        let mut g = self.lock();
-        match self.recv_locked(g.state()) {
-            RecvNow::Value(v, w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Some(v)
-            }
-            RecvNow::Closed => None,
-            RecvNow::WouldBlock => unreachable!("a closed channel never blocks a receive"),
+        match self.recv_now() {
+            Ok(v) => Some(v),
+            Err(TryRecvError::Closed) => None,
+            Err(TryRecvError::Empty) => unreachable!("a closed channel never blocks a receive"),
         }
     }
 
@@ -554,30 +644,16 @@ impl<T> Hchan<T> {
         }
     }
 
-    /// Unlinks `node` from the send (`is_send`) or receive queue if queued.
+    /// Unlinks `node` from the queue of direction `dir` if it is queued.
     ///
     /// # Safety
     ///
-    /// `node` is alive and, if queued, queued on this channel's chosen queue.
-    pub(crate) unsafe fn unlink(&self, node: &Waiter<T>, is_send: bool) {
+    /// `node` is alive and, if queued, queued on this channel's queue of
+    /// direction `dir`.
+    pub(crate) unsafe fn unlink(&self, node: &Waiter<T>, dir: Dir) {
         let mut g = self.lock();
         // SAFETY: we hold the lock; contract forwarded from the caller.
-        unsafe { Self::unlink_locked(g.state(), node, is_send) };
-    }
-
-    /// As [`Hchan::unlink`] with the lock already held.
-    ///
-    /// # Safety
-    ///
-    /// As [`Hchan::unlink`]; `st` is this channel's state under its lock.
-    pub(crate) unsafe fn unlink_locked(st: &mut State<T>, node: &Waiter<T>, is_send: bool) {
-        let q = if is_send {
-            &mut st.sendq
-        } else {
-            &mut st.recvq
-        };
-        // SAFETY: forwarded.
-        unsafe { q.remove(node) };
+        unsafe { g.state().queue(dir).remove(node) };
     }
 }
 

@@ -81,6 +81,13 @@ mod sender;
 pub(crate) mod waiter;
 
 pub use chan::{make, Chan};
+
+/// Polls a future to completion on the current plain thread, parking it
+/// while the future is pending (one cached waker per thread). The engine of
+/// the `*_blocking` forms; used by `goro-sync`'s blocking forms too. Not part
+/// of the API.
+#[doc(hidden)]
+pub use blocking::block_on as __block_on;
 pub use error::{TryRecvError, TrySendError};
 pub use receiver::Receiver;
 pub use recv::Recv;

@@ -377,7 +377,7 @@ fn loom_select_future_case_vs_channel_case() {
     });
 }
 
-/// A `Receiver` stream (a wake-only watcher, review finding #6) racing an
+/// A `Receiver` stream (a wake-only watcher) racing an
 /// unbuffered sender and then `close`: the parked sender wakes the stream,
 /// which takes the value itself; close wakes it again (no lost wake-up).
 #[test]
@@ -484,17 +484,31 @@ fn loom_foreign_stream_during_select_repoll_is_woken() {
 }
 
 /// Issue 14, defect 2: a receive completed by `close` and then cancelled
-/// before it reported "closed" does not make the channel drop a value
-/// handed to another cancelled receive: in every interleaving of the send,
-/// the close and the two cancellations, the value is received afterwards,
-/// then `Closed`.
-#[test]
-fn loom_close_vs_cancelled_receives_keeps_the_value() {
-    model(|| {
+/// before it reported "closed" (a plain receive, or a select's receive case
+/// when `select_case`) does not make the channel drop a value handed to
+/// another cancelled receive: in every interleaving of the send, the close
+/// and the two cancellations, the value is received afterwards, then
+/// `Closed`.
+fn close_vs_cancelled_receives_keep_the_value(select_case: bool) {
+    model(move || {
         let ch = make::<u32>(0);
+        let other = make::<u32>(0);
         let mut r1 = Box::pin(ch.recv());
-        let mut r2 = Box::pin(ch.recv());
         assert!(r1.as_mut().poll(&mut cx()).is_pending());
+        let mut c0 = into_case!(&ch);
+        let mut c1 = into_case!(&other);
+        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
+        let mut r2: std::pin::Pin<Box<dyn Future<Output = ()>>> = if select_case {
+            // SAFETY: boxed and dropped below, never leaked.
+            let sel = unsafe { select(&mut cases, false) };
+            Box::pin(async move {
+                sel.await;
+            })
+        } else {
+            Box::pin(async {
+                ch.recv().await;
+            })
+        };
         assert!(r2.as_mut().poll(&mut cx()).is_pending());
         let tx = ch.clone();
         let t = thread::spawn(move || {
@@ -512,32 +526,12 @@ fn loom_close_vs_cancelled_receives_keeps_the_value() {
     });
 }
 
-/// As above with the cancelled receive being a select's receive case.
+#[test]
+fn loom_close_vs_cancelled_receives_keeps_the_value() {
+    close_vs_cancelled_receives_keep_the_value(false);
+}
+
 #[test]
 fn loom_close_vs_cancelled_select_receive_keeps_the_value() {
-    model(|| {
-        let ch = make::<u32>(0);
-        let other = make::<u32>(0);
-        let mut r1 = Box::pin(ch.recv());
-        assert!(r1.as_mut().poll(&mut cx()).is_pending());
-        let mut c0 = into_case!(&ch);
-        let mut c1 = into_case!(&other);
-        let mut cases = [&mut c0 as &mut dyn SelectCase, &mut c1];
-        // SAFETY: boxed and dropped below, never leaked.
-        let mut sel = Box::pin(unsafe { select(&mut cases, false) });
-        assert!(sel.as_mut().poll(&mut cx()).is_pending());
-        let tx = ch.clone();
-        let t = thread::spawn(move || {
-            let sent = tx.try_send(7).is_ok();
-            tx.close();
-            sent
-        });
-        drop(sel);
-        drop(r1);
-        let sent = t.join().unwrap();
-        if sent {
-            assert_eq!(ch.try_recv(), Ok(7), "a completed send was lost");
-        }
-        assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
-    });
+    close_vs_cancelled_receives_keep_the_value(true);
 }

@@ -1,6 +1,7 @@
-//! One blocking channel operation: the state machine shared by the `Send` and
-//! `Recv` futures and by `Receiver`'s `Stream` implementation (which uses it
-//! as a wake-only watcher: [`Op::poll_watch`]).
+//! One blocking channel operation of either direction ([`Dir`]): the state
+//! machine shared by the `Send` and `Recv` futures ([`LazyOp::poll_op`], the
+//! one ready path) and by `Receiver`'s `Stream` implementation (which uses
+//! it as a wake-only watcher: [`Op::poll_watch`]).
 //!
 //! Go: the blocking tail of `chansend`/`chanrecv` (acquire a `sudog`, enqueue,
 //! `gopark`, then check `mysg.success`).
@@ -39,6 +40,11 @@
 //!                               Built(Op: Waiting) ──DONE──► Built(Op: Idle)
 //! ```
 //!
+//! The outcome is read from the slot, as Go reads `sudog.elem` and
+//! `success`: a send whose slot was emptied was received, one whose value is
+//! still there was woken by close; a receive whose slot holds a value got
+//! it, one with an empty slot was completed by close ([`Outcome`]).
+//!
 //! One lock acquisition either way: the ready path and, if it must wait, the
 //! building and queuing of the waiter happen in the same critical section
 //! (Go's `chansend`/`chanrecv` also enqueue their `sudog` under the lock that
@@ -66,7 +72,7 @@ use std::task::{Context, Poll, Waker};
 use goro_hook::{self as hook, ObjectDetail, WaitObject, WaitReason};
 
 use crate::cell::{CellState, SelCell};
-use crate::hchan::{Hchan, Locked, RecvNow, SendNow};
+use crate::hchan::{Dir, Hchan, Locked, Now, RecvNow};
 use crate::waiter::Waiter;
 
 /// Where an [`Op`] is in its life.
@@ -76,6 +82,55 @@ enum Phase {
     Idle,
     /// Queued on the channel; the outcome is decided by the cell.
     Waiting,
+}
+
+/// How a completed send or receive ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome<T> {
+    /// A receiver took the sent value (or it was buffered).
+    Sent,
+    /// The receive got a value.
+    Received(T),
+    /// The channel is closed: a send panics, a receive reports `None`.
+    Closed,
+}
+
+impl Dir {
+    /// What a goroutine parked in an operation of this direction waits for.
+    fn wait_reason(self) -> WaitReason {
+        match self {
+            Dir::Send => WaitReason::ChanSend,
+            Dir::Recv => WaitReason::ChanReceive,
+        }
+    }
+}
+
+/// The outcome of an operation of direction `dir` that a counterpart (or
+/// `close`) completed, read from its waiter's slot after `DONE` (Go reads
+/// `sudog.elem` and `success`). A send's value still there (woken by close)
+/// is dropped here; a receive completed by close decides under the lock
+/// ([`Hchan::recv_closed_outcome`]).
+pub(crate) fn outcome_from_slot<T>(chan: &Hchan<T>, dir: Dir, slot: Option<T>) -> Outcome<T> {
+    match (dir, slot) {
+        (Dir::Send, None) => Outcome::Sent,
+        (Dir::Send, Some(_)) => Outcome::Closed,
+        (Dir::Recv, Some(v)) => Outcome::Received(v),
+        (Dir::Recv, None) => match chan.recv_closed_outcome() {
+            Some(v) => Outcome::Received(v),
+            None => Outcome::Closed,
+        },
+    }
+}
+
+/// Settles an operation of direction `dir` that was completed by a
+/// counterpart but is cancelled before its owner saw the outcome (`slot`,
+/// read after `DONE`): a received value goes back to the channel
+/// ([`Hchan::give_back`]); a send stays sent, and a value a close left in a
+/// send's slot is dropped.
+pub(crate) fn give_back_cancelled<T>(chan: &Hchan<T>, dir: Dir, slot: Option<T>) {
+    if let (Dir::Recv, Some(v)) = (dir, slot) {
+        chan.give_back(v);
+    }
 }
 
 /// A pending channel operation (see the module docs).
@@ -125,10 +180,10 @@ impl<T> Op<T> {
         unsafe { self.node.take_slot() }
     }
 
-    /// Queues this idle op as the only waiter of a one-case selection on
-    /// `sendq` (`is_send`) or `recvq` of the channel whose lock `g` is, with
-    /// `waker`, and moves it to `Waiting`. Returns the replaced waker, to be
-    /// dropped after unlocking.
+    /// Queues this idle op, holding `v` (the value to send, or `None`), as
+    /// the only waiter of a one-case selection on the queue of direction
+    /// `dir` of the channel whose lock `g` is, with `waker`, and moves it to
+    /// `Waiting`. Returns the replaced waker, to be dropped after unlocking.
     ///
     /// # Safety
     ///
@@ -137,40 +192,38 @@ impl<T> Op<T> {
     /// (so the queue invariants of `src/hchan.rs` hold after queuing). The
     /// owner of the pinned op unlinks it (`cancel`) before it is dropped.
     #[must_use]
-    pub(crate) unsafe fn enqueue_locked(
+    unsafe fn enqueue_locked(
         self: Pin<&mut Self>,
         g: &mut Locked<'_, T>,
+        v: Option<T>,
         waker: &Waker,
-        is_send: bool,
+        dir: Dir,
     ) -> Option<Waker> {
         debug_assert_eq!(self.phase, Phase::Idle);
-        // SAFETY: the node is not queued (caller contract), so no counterpart
-        // can reach the cell; `self` is pinned, so node and cell stay put while
-        // queued, and the owner unlinks them before they are dropped.
+        // SAFETY: the node is not queued (caller contract), so the slot and
+        // the cell are ours; `self` is pinned, so node and cell stay put
+        // while queued, and the owner unlinks them before they are dropped.
         unsafe {
+            self.node.put_slot(v);
             let old = self.cell.reset(waker);
-            let st = g.state();
-            let q = if is_send {
-                &mut st.sendq
-            } else {
-                &mut st.recvq
-            };
-            q.push_back(&self.node, &self.cell, 0);
+            g.state().queue(dir).push_back(&self.node, &self.cell, 0);
             self.get_unchecked_mut().phase = Phase::Waiting;
             old
         }
     }
 
-    /// Waits for the cell to leave `WAITING`; `Ready` once the outcome (in the
-    /// slot) belongs to the owner again.
-    fn poll_outcome(self: Pin<&mut Self>, chan: &Hchan<T>, cx: &mut Context<'_>) -> Poll<()> {
+    /// Waits for the cell to leave `WAITING`; then reads the outcome from
+    /// the slot (see the module docs) and goes back to idle.
+    fn poll_outcome(
+        self: Pin<&mut Self>,
+        chan: &Hchan<T>,
+        cx: &mut Context<'_>,
+        dir: Dir,
+        at: &'static Location<'static>,
+    ) -> Poll<Outcome<T>> {
         loop {
             match self.cell.state() {
-                CellState::Done(_) => {
-                    // SAFETY: `phase` is not structurally pinned.
-                    unsafe { self.get_unchecked_mut().phase = Phase::Idle };
-                    return Poll::Ready(());
-                }
+                CellState::Done(_) => break,
                 CellState::Claimed(_) => {
                     // The claimer holds the lock until DONE (cell invariant).
                     drop(chan.lock());
@@ -183,116 +236,19 @@ impl<T> Op<T> {
                         let old = unsafe { self.cell.update_waker(cx.waker()) };
                         drop(g);
                         drop(old);
+                        hook::note_park(dir.wait_reason(), at, Some(wait_object(chan)));
                         return Poll::Pending;
                     }
                 }
                 CellState::Abandoned => unreachable!("owner polled an abandoned op"),
             }
         }
-    }
-
-    /// Polls a send of the value in the slot. Panics "send on closed channel".
-    pub(crate) fn poll_send(
-        mut self: Pin<&mut Self>,
-        chan: &Hchan<T>,
-        cx: &mut Context<'_>,
-        at: &'static Location<'static>,
-    ) -> Poll<()> {
-        if self.phase == Phase::Idle {
-            if hook::poll_budget(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let mut g = chan.lock();
-            // SAFETY: idle: the node is not queued, the slot is ours.
-            let v = match unsafe { self.node.take_slot() } {
-                Some(v) => v,
-                None => panic!("`Send` polled after completion"),
-            };
-            match chan.send_locked(g.state(), v) {
-                SendNow::Sent(w) => {
-                    drop(g);
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    return Poll::Ready(());
-                }
-                SendNow::Closed(v) => {
-                    drop(g);
-                    drop(v);
-                    panic!("send on closed channel");
-                }
-                SendNow::WouldBlock(v) => {
-                    // SAFETY: idle: the node is not queued, the slot is ours.
-                    unsafe { self.node.put_slot(Some(v)) };
-                    // SAFETY: idle (not queued) and pinned; `g` is `chan`'s lock.
-                    let old = unsafe { self.as_mut().enqueue_locked(&mut g, cx.waker(), true) };
-                    drop(g);
-                    drop(old);
-                    hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
-                    return Poll::Pending;
-                }
-            }
-        }
-        match self.as_mut().poll_outcome(chan, cx) {
-            Poll::Pending => {
-                hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
-                Poll::Pending
-            }
-            Poll::Ready(()) => {
-                // SAFETY: DONE observed: the slot is ours again.
-                if unsafe { self.node.slot_is_some() } {
-                    // Woken by close: the value was not taken.
-                    // SAFETY: as above.
-                    drop(unsafe { self.node.take_slot() });
-                    panic!("send on closed channel");
-                }
-                Poll::Ready(())
-            }
-        }
-    }
-
-    /// Polls a receive. `Ready(None)`: closed and drained.
-    pub(crate) fn poll_recv(
-        mut self: Pin<&mut Self>,
-        chan: &Hchan<T>,
-        cx: &mut Context<'_>,
-        at: &'static Location<'static>,
-    ) -> Poll<Option<T>> {
-        if self.phase == Phase::Idle {
-            if hook::poll_budget(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let mut g = chan.lock();
-            match chan.recv_locked(g.state()) {
-                RecvNow::Value(v, w) => {
-                    drop(g);
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    return Poll::Ready(Some(v));
-                }
-                RecvNow::Closed => return Poll::Ready(None),
-                RecvNow::WouldBlock => {
-                    // SAFETY: idle (not queued) and pinned; `g` is `chan`'s lock.
-                    let old = unsafe { self.as_mut().enqueue_locked(&mut g, cx.waker(), false) };
-                    drop(g);
-                    drop(old);
-                    hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
-                    return Poll::Pending;
-                }
-            }
-        }
-        match self.as_mut().poll_outcome(chan, cx) {
-            Poll::Pending => {
-                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
-                Poll::Pending
-            }
-            // SAFETY: DONE observed: the slot is ours again. Empty = closed.
-            Poll::Ready(()) => match unsafe { self.node.take_slot() } {
-                Some(v) => Poll::Ready(Some(v)),
-                None => Poll::Ready(chan.recv_closed_outcome()),
-            },
-        }
+        // SAFETY: `phase` is not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.phase = Phase::Idle;
+        // SAFETY: DONE observed: the slot is ours again.
+        let slot = unsafe { this.node.take_slot() };
+        Poll::Ready(outcome_from_slot(chan, dir, slot))
     }
 
     /// Polls a stream receive (`Receiver`'s `poll_next`) as a wake-only
@@ -309,24 +265,7 @@ impl<T> Op<T> {
             return Poll::Pending;
         }
         let mut g = chan.lock();
-        let mut old = None;
-        if self.phase == Phase::Waiting {
-            // Under the lock the cell is WAITING or DONE: a claimer holds this
-            // channel's lock (the only one the watcher is queued on) from its
-            // claim to DONE.
-            if self.cell.try_abandon() {
-                // SAFETY: we hold the lock; the node is alive and at most
-                // queued on this channel's watchq.
-                unsafe { g.state().watchq.remove(&self.node) };
-            }
-            // SAFETY: the node is unlinked (by us or by the claimer, which is
-            // done with it); nobody else sees the cell. `phase` is not
-            // structurally pinned.
-            unsafe {
-                old = self.cell.clear_waker();
-                self.as_mut().get_unchecked_mut().phase = Phase::Idle;
-            }
-        }
+        let old = self.as_mut().unwatch_locked(&mut g);
         match chan.recv_locked(g.state()) {
             RecvNow::Value(v, w) => {
                 drop(g);
@@ -359,31 +298,45 @@ impl<T> Op<T> {
         }
     }
 
-    /// Cancels a parked watcher (`poll_watch`): nothing was taken, so there is
+    /// Takes a parked watcher (`poll_watch`) off the channel's `watchq`
+    /// under the lock `g` and makes it idle; returns its waker, to be
+    /// dropped after unlocking. Nothing moves through a watcher, so there is
     /// nothing to give back.
+    fn unwatch_locked(self: Pin<&mut Self>, g: &mut Locked<'_, T>) -> Option<Waker> {
+        if self.phase != Phase::Waiting {
+            return None;
+        }
+        // Under the lock the cell is WAITING or DONE: a claimer holds this
+        // channel's lock (the only one the watcher is queued on) from its
+        // claim to DONE.
+        if self.cell.try_abandon() {
+            // SAFETY: we hold the lock; the node is alive and at most
+            // queued on this channel's watchq.
+            unsafe { g.state().watchq.remove(&self.node) };
+        }
+        // SAFETY: the node is unlinked (by us or by the claimer, which is
+        // done with it); nobody else sees the cell. `phase` is not
+        // structurally pinned.
+        unsafe {
+            let this = self.get_unchecked_mut();
+            this.phase = Phase::Idle;
+            this.cell.clear_waker()
+        }
+    }
+
+    /// Cancels a parked watcher (`poll_watch`).
     pub(crate) fn cancel_watch(self: Pin<&mut Self>, chan: &Hchan<T>) {
         if self.phase != Phase::Waiting {
             return;
         }
-        let old = {
-            let mut g = chan.lock();
-            if self.cell.try_abandon() {
-                // SAFETY: we hold the lock; the node is alive and at most
-                // queued on this channel's watchq.
-                unsafe { g.state().watchq.remove(&self.node) };
-            }
-            // SAFETY: unlinked (by us, or by the claimer, which finished under
-            // the lock we now hold); nobody else sees the cell.
-            unsafe { self.cell.clear_waker() }
-        };
+        let old = self.unwatch_locked(&mut chan.lock());
         drop(old);
-        // SAFETY: `phase` is not structurally pinned.
-        unsafe { self.get_unchecked_mut().phase = Phase::Idle };
     }
 
-    /// Cancels a pending operation (the owner is being dropped). For a
-    /// receive, a value already handed over is given back to the channel.
-    pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, is_send: bool) {
+    /// Cancels a pending operation of direction `dir` (the owner is being
+    /// dropped). For a receive, a value already handed over is given back
+    /// to the channel.
+    fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, dir: Dir) {
         if self.phase != Phase::Waiting {
             return;
         }
@@ -393,7 +346,7 @@ impl<T> Op<T> {
             // counterpart did already.
             // SAFETY: the node is alive and only ever queued on `chan`'s queue
             // of this direction.
-            unsafe { chan.unlink(&this.node, is_send) };
+            unsafe { chan.unlink(&this.node, dir) };
             // SAFETY: the node is unlinked: nobody else sees the cell.
             drop(unsafe { this.cell.clear_waker() });
         } else {
@@ -401,12 +354,8 @@ impl<T> Op<T> {
             if matches!(this.cell.state(), CellState::Claimed(_)) {
                 drop(chan.lock());
             }
-            if !is_send {
-                // SAFETY: DONE: the slot is ours again.
-                if let Some(v) = unsafe { this.node.take_slot() } {
-                    chan.give_back(v);
-                }
-            }
+            // SAFETY: DONE: the slot is ours again.
+            give_back_cancelled(chan, dir, unsafe { this.node.take_slot() });
         }
         // SAFETY: `phase` is not structurally pinned.
         unsafe { self.get_unchecked_mut().phase = Phase::Idle };
@@ -454,130 +403,94 @@ impl<T> LazyOp<T> {
         }
     }
 
-    /// Builds the waiting state in place (replacing `Init`), holding `v`
-    /// (the value to send, or `None`), and queues it under the lock `g` in
-    /// the same critical section that found the operation must wait.
+    /// The op to queue: an `Init` is replaced by an idle waiting state,
+    /// built in place.
     ///
     /// # Safety
     ///
-    /// `self` is `Init`; `g` is the lock of `chan`, under which the caller
-    /// found that the operation must wait; the owner cancels the built op
-    /// (`cancel`) before it is dropped.
-    unsafe fn build_and_enqueue(
-        self: Pin<&mut Self>,
-        g: &mut Locked<'_, T>,
-        v: Option<T>,
-        waker: &Waker,
-        is_send: bool,
-    ) -> Option<Waker> {
-        // SAFETY: `self` is `Init`, which is not structurally pinned (it holds
-        // at most an unpinned `None` now), so overwriting it in place is
-        // allowed; from here on `Built` stays at this pinned address until
-        // the owner drops it.
+    /// `self` is `Init` or an idle `Built`, and the caller queues the op
+    /// at once under the channel lock that found it must wait (so no value
+    /// is pending in `Init`); the owner cancels the built op (`cancel`)
+    /// before it is dropped.
+    unsafe fn build(self: Pin<&mut Self>) -> Pin<&mut Op<T>> {
+        // SAFETY: `Init` is not structurally pinned (it holds at most an
+        // unpinned `None` now), so overwriting it in place is allowed; from
+        // here on `Built` stays at this pinned address until the owner drops
+        // it. A `Built` is not moved.
         let this = unsafe { self.get_unchecked_mut() };
-        debug_assert!(matches!(this, LazyOp::Init(None)));
-        *this = LazyOp::Built(Op::new(v));
-        let LazyOp::Built(op) = this else {
-            unreachable!()
-        };
-        // SAFETY: the fresh op is idle and now pinned in place (above); the
-        // lock and cancellation contract is forwarded from the caller.
-        unsafe { Pin::new_unchecked(op).enqueue_locked(g, waker, is_send) }
+        if let LazyOp::Init(_) = this {
+            *this = LazyOp::Built(Op::new(None));
+        }
+        match this {
+            // SAFETY: as above.
+            LazyOp::Built(op) => unsafe { Pin::new_unchecked(op) },
+            LazyOp::Init(_) => unreachable!("built above"),
+        }
     }
 
-    /// Polls a send: on the first poll, the value is offered under the lock
-    /// and the waiting state is built and queued under that same lock only
-    /// if it must wait. Panics "send on closed channel".
-    pub(crate) fn poll_send(
+    /// Polls a send (`dir == Send`) or a receive: the one ready path. The
+    /// first poll (and a poll after completion) runs the operation under
+    /// the lock and, only if it must wait, builds and queues the waiting
+    /// state under that same lock; a queued operation waits for its cell.
+    ///
+    /// Panics "`Send` polled after completion" for a send without a value.
+    pub(crate) fn poll_op(
         mut self: Pin<&mut Self>,
         chan: &Hchan<T>,
         cx: &mut Context<'_>,
+        dir: Dir,
         at: &'static Location<'static>,
-    ) -> Poll<()> {
+    ) -> Poll<Outcome<T>> {
         if let Some(op) = self.as_mut().built() {
-            return op.poll_send(chan, cx, at);
+            if op.is_waiting() {
+                return op.poll_outcome(chan, cx, dir, at);
+            }
         }
         if hook::poll_budget(cx).is_pending() {
             return Poll::Pending;
         }
         let mut g = chan.lock();
-        // SAFETY: `Init` is not structurally pinned; only its value is moved out.
+        // SAFETY: not queued: `Init`'s value is not structurally pinned, and
+        // an idle op's slot is the owner's.
         let v = match unsafe { self.as_mut().get_unchecked_mut() } {
             LazyOp::Init(v) => v.take(),
-            LazyOp::Built(_) => unreachable!("checked above"),
+            // SAFETY: as above.
+            LazyOp::Built(op) => unsafe { op.node.take_slot() },
         };
-        let Some(v) = v else {
+        if dir == Dir::Send && v.is_none() {
             drop(g);
             panic!("`Send` polled after completion");
+        }
+        let (out, wake, unsent) = match chan.ready_locked(g.state(), dir, v) {
+            Now::Sent(w) => (Outcome::Sent, w, None),
+            Now::Received(v, w) => (Outcome::Received(v), w, None),
+            Now::Closed(v) => (Outcome::Closed, None, v),
+            Now::WouldBlock(v) => {
+                // SAFETY: not queued (checked above); `g` is `chan`'s lock,
+                // under which `ready_locked` found the operation must wait;
+                // the owning future's `Drop` cancels the built op.
+                let old = unsafe { self.build().enqueue_locked(&mut g, v, cx.waker(), dir) };
+                drop(g);
+                drop(old);
+                hook::note_park(dir.wait_reason(), at, Some(wait_object(chan)));
+                return Poll::Pending;
+            }
         };
-        match chan.send_locked(g.state(), v) {
-            SendNow::Sent(w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Poll::Ready(())
-            }
-            SendNow::Closed(v) => {
-                drop(g);
-                drop(v);
-                panic!("send on closed channel");
-            }
-            SendNow::WouldBlock(v) => {
-                // SAFETY: `self` is `Init` (its value taken above); `g` is
-                // `chan`'s lock, under which `send_locked` found no receiver
-                // and no room; `Send`'s `Drop` cancels the built op.
-                let old = unsafe { self.build_and_enqueue(&mut g, Some(v), cx.waker(), true) };
-                drop(g);
-                drop(old);
-                hook::note_park(WaitReason::ChanSend, at, Some(wait_object(chan)));
-                Poll::Pending
-            }
+        drop(g);
+        if let Some(w) = wake {
+            w.wake();
         }
+        // A send's value on a closed channel: user code, outside the lock.
+        drop(unsent);
+        Poll::Ready(out)
     }
 
-    /// Polls a receive (as [`LazyOp::poll_send`]). `Ready(None)`: closed and drained.
-    pub(crate) fn poll_recv(
-        mut self: Pin<&mut Self>,
-        chan: &Hchan<T>,
-        cx: &mut Context<'_>,
-        at: &'static Location<'static>,
-    ) -> Poll<Option<T>> {
-        if let Some(op) = self.as_mut().built() {
-            return op.poll_recv(chan, cx, at);
-        }
-        if hook::poll_budget(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let mut g = chan.lock();
-        match chan.recv_locked(g.state()) {
-            RecvNow::Value(v, w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Poll::Ready(Some(v))
-            }
-            RecvNow::Closed => Poll::Ready(None),
-            RecvNow::WouldBlock => {
-                // SAFETY: a receive's `Init` holds `None`; `g` is `chan`'s
-                // lock, under which `recv_locked` found nothing to receive;
-                // `Recv`'s `Drop` cancels the built op.
-                let old = unsafe { self.build_and_enqueue(&mut g, None, cx.waker(), false) };
-                drop(g);
-                drop(old);
-                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Cancels a pending operation (the owner is being dropped); see
-    /// [`Op::cancel`]. `Init` was never queued: nothing to undo (a value
-    /// still to send is dropped with the future, unsent).
-    pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, is_send: bool) {
+    /// Cancels a pending operation of direction `dir` (the owner is being
+    /// dropped); see [`Op::cancel`]. `Init` was never queued: nothing to
+    /// undo (a value still to send is dropped with the future, unsent).
+    pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, dir: Dir) {
         if let Some(op) = self.built() {
-            op.cancel(chan, is_send);
+            op.cancel(chan, dir);
         }
     }
 }

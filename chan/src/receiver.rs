@@ -20,7 +20,6 @@
 //! stream fails (`Full`); a blocking `send` parks, wakes the stream, and
 //! completes when the stream's next poll takes the value.
 
-use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -177,30 +176,4 @@ impl<T> Clone for Receiver<T> {
     }
 }
 
-impl<T> Default for Receiver<T> {
-    /// The nil channel.
-    fn default() -> Self {
-        Receiver::nil()
-    }
-}
-
-impl<T> PartialEq for Receiver<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.chan == other.chan
-    }
-}
-
-impl<T> Eq for Receiver<T> {}
-
-impl<T> std::hash::Hash for Receiver<T> {
-    /// By channel identity.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.chan.hash(state);
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Receiver").field(&self.chan).finish()
-    }
-}
+crate::chan::view_identity_traits!(Receiver);

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use goro_hook::{self as hook, WaitReason};
 
-use crate::hchan::Hchan;
-use crate::op::LazyOp;
+use crate::hchan::{Dir, Hchan};
+use crate::op::{LazyOp, Outcome};
 
 /// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
 /// once the channel is closed and drained.
@@ -65,7 +65,17 @@ impl<T> Future for Recv<'_, T> {
                 Poll::Pending
             }
             // SAFETY: `op` is structurally pinned (never moved out of a pinned `Recv`).
-            Some(chan) => unsafe { Pin::new_unchecked(&mut this.op) }.poll_recv(chan, cx, this.at),
+            Some(chan) => match unsafe { Pin::new_unchecked(&mut this.op) }.poll_op(
+                chan,
+                cx,
+                Dir::Recv,
+                this.at,
+            ) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Outcome::Received(v)) => Poll::Ready(Some(v)),
+                Poll::Ready(Outcome::Closed) => Poll::Ready(None),
+                Poll::Ready(Outcome::Sent) => unreachable!("a receive sent"),
+            },
         }
     }
 }
@@ -75,7 +85,7 @@ impl<T> Drop for Recv<'_, T> {
         if let Some(chan) = self.chan {
             // SAFETY: `drop` runs on the pinned location (or an unpinned,
             // hence never-queued, future); `op` is structurally pinned.
-            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, false);
+            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, Dir::Recv);
         }
     }
 }

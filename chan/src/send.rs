@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 
 use goro_hook::{self as hook, WaitReason};
 
-use crate::hchan::Hchan;
-use crate::op::LazyOp;
+use crate::hchan::{Dir, Hchan};
+use crate::op::{LazyOp, Outcome};
 
 /// Future of [`Chan::send`](crate::Chan::send): completes when the value was
 /// taken by a receiver or buffered.
@@ -85,7 +85,17 @@ impl<T> Future for Send<'_, T> {
                 Poll::Pending
             }
             // SAFETY: `op` is structurally pinned (never moved out of a pinned `Send`).
-            Some(chan) => unsafe { Pin::new_unchecked(&mut this.op) }.poll_send(chan, cx, this.at),
+            Some(chan) => match unsafe { Pin::new_unchecked(&mut this.op) }.poll_op(
+                chan,
+                cx,
+                Dir::Send,
+                this.at,
+            ) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Outcome::Sent) => Poll::Ready(()),
+                Poll::Ready(Outcome::Closed) => panic!("send on closed channel"),
+                Poll::Ready(Outcome::Received(_)) => unreachable!("a send received"),
+            },
         }
     }
 }
@@ -95,7 +105,7 @@ impl<T> Drop for Send<'_, T> {
         if let Some(chan) = self.chan {
             // SAFETY: `drop` runs on the pinned location (or an unpinned,
             // hence never-queued, future); `op` is structurally pinned.
-            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, true);
+            unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, Dir::Send);
         }
     }
 }

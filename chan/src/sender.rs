@@ -1,6 +1,5 @@
 //! `Sender<T>`: the send-only view of a channel (Go: `chan<- T`).
 
-use std::fmt;
 use std::panic::Location;
 
 use crate::chan::Chan;
@@ -122,30 +121,4 @@ impl<T> Clone for Sender<T> {
     }
 }
 
-impl<T> Default for Sender<T> {
-    /// The nil channel.
-    fn default() -> Self {
-        Sender::nil()
-    }
-}
-
-impl<T> PartialEq for Sender<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.chan == other.chan
-    }
-}
-
-impl<T> Eq for Sender<T> {}
-
-impl<T> std::hash::Hash for Sender<T> {
-    /// By channel identity.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.chan.hash(state);
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Sender").field(&self.chan).finish()
-    }
-}
+crate::chan::view_identity_traits!(Sender);

@@ -113,16 +113,6 @@ impl<T> Waiter<T> {
         // SAFETY: links are read under the channel lock (caller contract).
         self.links.with(|l| unsafe { (*l).queued })
     }
-
-    /// Whether the slot holds a value.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Waiter::take_slot`].
-    pub(crate) unsafe fn slot_is_some(&self) -> bool {
-        // SAFETY: exclusive access by the caller's contract.
-        self.slot.with(|s| unsafe { (*s).is_some() })
-    }
 }
 
 /// A FIFO of waiters (Go: `waitq`). Protected by its channel's lock.

@@ -39,6 +39,7 @@
 //! Go: the `waitReason` argument of `runtime.gopark`, `getg()`, and the
 //! scheduler's preemption of a goroutine that runs too long.
 
+mod loom;
 mod object;
 mod reason;
 mod rng;
@@ -49,5 +50,6 @@ pub use object::{ObjectDetail, WaitObject};
 pub use reason::WaitReason;
 pub use scope::{current_goroutine, note_park, poll_budget, rand_below, ParkNote, PollScope};
 pub use timer::{
-    enter_timer_driver, spawn_detached, TimerAction, TimerDriver, TimerDriverGuard, TimerEntry,
+    enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,
+    TimerDriverGuard, TimerEntry,
 };

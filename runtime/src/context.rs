@@ -1,40 +1,33 @@
-//! Per-thread runtime context: which worker core, if any, this thread runs;
-//! the poll scope a goroutine is polled in.
+//! Per-thread runtime context: which worker core, if any, this thread runs,
+//! and which runtime a blocking-pool thread belongs to.
 //!
-//! Go: `getg().m.p` — the current M's P, and `getg()` itself.
+//! Go: `getg().m.p` — the current M's P.
 //!
 //! # Design
 //!
 //! A worker thread (or the thread inside `block_on`) points the `WORKER`
-//! thread-local at its [`WorkerCtx`] for as long as it runs a core. Each
-//! goroutine poll runs inside a `goro_hook::PollScope` ([`poll_scoped`]):
-//! the primitives' hooks (`note_park`, `poll_budget`, `rand_below`) only
-//! touch that scope (no lock, no allocation), and the goroutine wrapper
-//! stores the noted park into the registry record when the poll returns
-//! `Pending`. Threads of the blocking pool set `RUNTIME` so that `spawn`
-//! works there too. Both install the runtime's timers as goro-hook's timer
-//! driver of the thread, so timers created there use the runtime's wheel.
+//! thread-local at its [`WorkerCtx`] for as long as it runs a core. Threads
+//! of the blocking pool set `RUNTIME` so that `spawn` works there too. Both
+//! let the runtime's driver install its per-thread state
+//! (`park::Driver::enter_thread`: the IO handle for sockets, goro-hook's
+//! timer driver), so timers and sockets created there use the runtime's. Which goroutine is being
+//! polled is goro-hook's business (each poll runs in a `PollScope`, see
+//! `task::poll_scoped`); [`current_goroutine`] reads it from there.
 //!
 //! # Invariants
 //!
 //! - `WORKER` is non-null only between `enter_worker` and the drop of its
 //!   guard, and then points to a `WorkerCtx` that outlives the guard.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ptr;
-use std::task::Waker;
 use std::time::Instant;
 
-use goro_hook::{ParkNote, PollScope, TimerDriverGuard, WaitReason};
-
 use crate::loom::StdArc;
-use crate::registry::{GoroutineId, GoroutineRecord, WaitRecord};
-use crate::scheduler::{Core, Shared};
-
-/// Ready operations a goroutine may do per poll before `poll_budget` makes it
-/// yield. Go preempts a goroutine after 10 ms; an async task can only be
-/// asked to yield at an await point, and this is the usual count (tokio's).
-pub(crate) const BUDGET: u32 = 128;
+use crate::registry::GoroutineId;
+use crate::scheduler::handoff::Holder;
+use crate::scheduler::{CoreBox, Shared};
 
 /// The state of a thread that runs a worker core.
 pub(crate) struct WorkerCtx {
@@ -44,7 +37,14 @@ pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     /// The core, while this thread holds it; borrowed briefly by the run loop
     /// and by wakers running on this thread.
-    pub(crate) core: RefCell<Option<Box<Core>>>,
+    /// `None` once the monitor retook the core while this thread was
+    /// stuck in a poll (see `scheduler::handoff`).
+    pub(crate) core: RefCell<Option<CoreBox>>,
+    /// This thread's side of the core's lease (see `scheduler::handoff`).
+    pub(crate) lease: Holder,
+    /// Set while a goroutine is polled: the core may be retaken then, and
+    /// a waker on this thread touches it only inside a lease section.
+    pub(crate) in_poll: Cell<bool>,
     /// Coarse clock for park timestamps (see `GoroutineState::Waiting`).
     pub(crate) now: Cell<Instant>,
     /// Set while this worker is inside its parker: wakers then run on this
@@ -64,7 +64,7 @@ thread_local! {
 /// Restores the previous `WORKER` value (and timer driver) on drop.
 pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
-    _timers: Option<TimerDriverGuard>,
+    _driver: Option<Box<dyn Any>>,
 }
 
 impl Drop for WorkerGuard {
@@ -79,13 +79,8 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
     let prev = WORKER.with(|w| w.replace(ctx));
     WorkerGuard {
         prev,
-        _timers: enter_timers(&ctx.shared),
+        _driver: ctx.shared.driver.enter_thread(),
     }
-}
-
-/// Installs the runtime's timers as goro-hook's timer driver of this thread.
-fn enter_timers(shared: &Shared) -> Option<TimerDriverGuard> {
-    shared.timers.clone().map(goro_hook::enter_timer_driver)
 }
 
 /// Runs `f` with this thread's worker context, if it runs a core.
@@ -100,7 +95,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
 /// Restores the previous `RUNTIME` (and timer driver) on drop.
 pub(crate) struct RuntimeGuard {
     prev: Option<StdArc<Shared>>,
-    _timers: Option<TimerDriverGuard>,
+    _driver: Option<Box<dyn Any>>,
 }
 
 impl Drop for RuntimeGuard {
@@ -112,11 +107,11 @@ impl Drop for RuntimeGuard {
 
 /// Makes `shared` the current runtime of this (non-worker) thread.
 pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
-    let timers = enter_timers(&shared);
+    let driver = shared.driver.enter_thread();
     let prev = RUNTIME.with(|r| r.borrow_mut().replace(shared));
     RuntimeGuard {
         prev,
-        _timers: timers,
+        _driver: driver,
     }
 }
 
@@ -128,41 +123,4 @@ pub(crate) fn current_runtime() -> Option<StdArc<Shared>> {
 /// The id of the goroutine this thread is polling.
 pub(crate) fn current_goroutine() -> Option<GoroutineId> {
     goro_hook::current_goroutine().map(GoroutineId::new)
-}
-
-/// Polls the goroutine `record` with `waker` (the waker of the goroutine's
-/// own poll, `cx.waker()`): runs `poll` inside a hook scope for it and
-/// returns `poll`'s result with the park the goroutine noted, if any.
-#[inline]
-pub(crate) fn poll_scoped<R>(
-    record: &GoroutineRecord,
-    waker: &Waker,
-    poll: impl FnOnce() -> R,
-) -> (R, Option<ParkNote>) {
-    let scope = PollScope::new(record.id.as_u64(), waker)
-        .with_budget(BUDGET)
-        .with_rng_state(record.rng_state());
-    let out = scope.enter(poll);
-    record.set_rng_state(scope.rng_state());
-    (out, scope.park())
-}
-
-/// The wait to record for a poll that returned `Pending` after noting
-/// `noted` (`FutureWait` when the pending future said nothing).
-pub(crate) fn wait_record(noted: Option<ParkNote>) -> WaitRecord {
-    let since = with_worker(|w| w.map_or_else(Instant::now, |c| c.now.get()));
-    match noted {
-        Some(n) => WaitRecord {
-            reason: n.reason,
-            at: Some(n.at),
-            on: n.on,
-            since,
-        },
-        None => WaitRecord {
-            reason: WaitReason::FutureWait,
-            at: None,
-            on: None,
-            since,
-        },
-    }
 }

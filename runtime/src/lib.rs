@@ -19,17 +19,42 @@
 //!
 //! # Module map
 //!
-//! - `task/`: the task cell (async-task's header + future in one allocation),
-//!   the goroutine wrapper, [`JoinHandle`].
-//! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
-//!   `Driver` hook for timers and IO.
+//! - `config.rs`, `error.rs`: [`runtime::PanicPolicy`], the builder's
+//!   resolved configuration, [`runtime::RuntimeError`].
 //! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
 //!   cell per goroutine); the dump.
-//! - `blocking.rs`: the `spawn_blocking` pool.
-//! - `time/`, `io/` ([`net`]): the timer wheel and the mio reactor, installed
-//!   as the scheduler's driver; `timer_seam.rs`: the wheel as goro-hook's
-//!   timer driver on the runtime's threads.
-//! - [`runtime`]: `Runtime`, `Builder`, `Handle`, errors, diagnostics.
+//! - `task/`: the task cell (async-task's header + future in one allocation),
+//!   the goroutine wrapper and its goro-hook poll scope, [`JoinHandle`].
+//! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
+//!   park `Driver` trait, spawning; with `context.rs` (a worker thread's
+//!   state) and `blocking.rs` (the `spawn_blocking` pool), which it owns.
+//! - `time/`: the timing wheel and its clock.
+//! - `io/` ([`net`]): the mio reactor and the driver (reactor + wheel) that
+//!   implements the scheduler's park `Driver`.
+//! - `timer_seam.rs`: the wheel as goro-hook's timer driver.
+//! - [`runtime`]: `Runtime`, `Builder`, `Handle`, diagnostics.
+//!
+//! # Dependency directions
+//!
+//! A module imports only modules listed below it (and `loom`, the shim for
+//! atomics and locks, and the external `goro-hook`); the
+//! `module_directions` test checks this:
+//!
+//! 1. `lib.rs`, `runtime.rs`: build, enter and spawn on a runtime.
+//! 2. `timer_seam.rs`: the wheel as goro-hook's timer driver (wired into the
+//!    io driver by the builder).
+//! 3. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
+//!    wheel. The scheduler never names it.
+//! 4. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
+//!    scheduler's thread state and blocking pool point back at `Shared`).
+//! 5. `time/`: the wheel and `Timers` (which hand a panicking action to a
+//!    handler given at construction: `io::driver::action_panicked`).
+//! 6. `task/`: takes its schedule function and a `task::Host` (implemented
+//!    by the scheduler) as parameters.
+//! 7. `config.rs`, `error.rs`; then `registry/`; then `loom.rs`.
+//!
+//! So no cycle runs through `task/`, `time/` or the hook; the only mutual
+//! imports are inside the scheduler unit of level 4.
 //!
 //! # Panics and Go
 //!
@@ -61,8 +86,10 @@
 //!
 //! Outside all of these, in this order: the `block_on` turn (held for a
 //! whole `block_on`), the runtime lifecycle lock (start/stop), a core-handoff
-//! slot; none is held while a goroutine is polled, except the turn, which
-//! only other `block_on` callers wait for.
+//! slot, the worker-thread list; none is held while a goroutine is polled,
+//! except the turn, which only other `block_on` callers wait for. Leaves,
+//! taken with nothing else held: a core lease's runner record
+//! (`scheduler::handoff`), the monitor's sleep lock.
 
 pub mod runtime;
 
@@ -74,7 +101,9 @@ pub mod net {
 mod io;
 
 mod blocking;
+mod config;
 mod context;
+mod error;
 mod loom;
 mod registry;
 mod scheduler;
@@ -116,11 +145,11 @@ where
     let at = Location::caller();
     let parent = context::current_goroutine();
     let fut = match context::with_worker(|w| w.map(|w| w.shared.clone())) {
-        Some(shared) => return task::spawn_on(&shared, fut, at, parent),
+        Some(shared) => return scheduler::spawn(&shared, fut, at, parent),
         None => fut,
     };
     match context::current_runtime() {
-        Some(shared) => task::spawn_on(&shared, fut, at, parent),
+        Some(shared) => scheduler::spawn(&shared, fut, at, parent),
         None => panic!("goro::spawn called outside a goro runtime (use Runtime::handle().spawn)"),
     }
 }
@@ -148,7 +177,7 @@ where
 {
     let at = Location::caller();
     match context::current_runtime() {
-        Some(shared) => task::spawn_blocking_on(&shared, f, at, context::current_goroutine()),
+        Some(shared) => scheduler::spawn_blocking(&shared, f, at, context::current_goroutine()),
         None => panic!("goro::spawn_blocking called outside a goro runtime"),
     }
 }

@@ -11,140 +11,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use crate::config::{default_workers, Config};
 use crate::context;
 use crate::loom::{lock, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
-use crate::scheduler::{worker, Config, Shared};
+use crate::scheduler::{self, worker, Shared};
 use crate::task::{self, panic_message, JoinHandle};
 
+pub use crate::config::PanicPolicy;
+pub use crate::error::RuntimeError;
 pub use crate::registry::{format_dump, GoroutineSnapshot, GoroutineState};
-
-/// What happens when a goroutine panics and the panic is not caught.
-///
-/// Go: an unrecovered panic in any goroutine ends the program (exit status
-/// 2). `Abort` is that: the runtime stops and `block_on` returns
-/// [`RuntimeError::GoroutinePanic`] — for *every* goroutine panic, whether or
-/// not its `JoinHandle` is held (the handle, if awaited in time, also sees
-/// the `JoinError`). `Ignore` keeps the runtime running: the panic reaches the
-/// goroutine's `JoinHandle` as a [`JoinError`](crate::JoinError) (and is lost
-/// if the handle was dropped), which is how to test `JoinError::is_panic`.
-///
-/// ```
-/// use goro_runtime::runtime::{PanicPolicy, Runtime, RuntimeError};
-/// let rt = Runtime::builder().on_goroutine_panic(PanicPolicy::Abort).build().unwrap();
-/// let err = rt.block_on(async {
-///     let _ = goro_runtime::spawn(async { panic!("boom") });
-///     std::future::pending::<()>().await
-/// }).unwrap_err();
-/// assert!(matches!(err, RuntimeError::GoroutinePanic { ref message, .. } if message == "boom"));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum PanicPolicy {
-    /// Stop the runtime (Go's behaviour; the default).
-    #[default]
-    Abort,
-    /// Deliver the panic to the goroutine's `JoinHandle` only.
-    Ignore,
-}
-
-/// Why `block_on` could not return the main goroutine's result.
-///
-/// ```
-/// use goro_runtime::runtime::RuntimeError;
-/// let rt = goro_runtime::runtime::Runtime::builder().build().unwrap();
-/// let err = rt.block_on(async { panic!("oops") }).unwrap_err();
-/// assert!(err.to_string().starts_with("panic: oops\n\ngoroutine 1 [running]:"));
-/// assert!(matches!(err, RuntimeError::GoroutinePanic { .. }));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuntimeError {
-    /// No goroutine can ever run again. Display: Go's fatal error text, then
-    /// the dump.
-    ///
-    /// Not returned yet: the global check needs to know about channels used
-    /// from outside threads to be free of false positives (see the crate
-    /// docs), so a deadlocked program currently blocks.
-    Deadlock {
-        /// The goroutine dump at the moment of detection.
-        dump: String,
-    },
-    /// A goroutine panicked (the main goroutine always; others under
-    /// [`PanicPolicy::Abort`]).
-    GoroutinePanic {
-        /// The goroutine that panicked.
-        id: GoroutineId,
-        /// The panic message.
-        message: String,
-        /// Where it was spawned (for the main goroutine: where the runtime
-        /// was entered).
-        spawned_at: &'static Location<'static>,
-    },
-    /// A timer callback (a `goro_time::Alarm`'s function, run by
-    /// the runtime when the alarm fires) panicked under
-    /// [`PanicPolicy::Abort`]. Go: a panic in a runtime timer function is
-    /// fatal.
-    ///
-    /// ```
-    /// use goro_runtime::runtime::{Runtime, RuntimeError};
-    /// let rt = Runtime::builder().build().unwrap();
-    /// let err = rt.block_on(async {
-    ///     let a = goro_time::Alarm::new(|| panic!("tick"));
-    ///     a.reset(std::time::Duration::from_millis(1));
-    ///     std::future::pending::<()>().await
-    /// }).unwrap_err();
-    /// assert!(matches!(err, RuntimeError::TimerPanic { ref message, .. } if message == "tick"));
-    /// ```
-    TimerPanic {
-        /// The panic message.
-        message: String,
-        /// Where the alarm was created (`None` for a panicking waker).
-        created_at: Option<&'static Location<'static>>,
-    },
-}
-
-impl fmt::Display for RuntimeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RuntimeError::Deadlock { dump } => {
-                write!(
-                    f,
-                    "fatal error: all goroutines are asleep - deadlock!\n\n{dump}"
-                )
-            }
-            RuntimeError::GoroutinePanic {
-                id,
-                message,
-                spawned_at,
-            } => write!(
-                f,
-                "panic: {message}\n\ngoroutine {id} [running]:\ncreated at {}:{}:{}",
-                spawned_at.file(),
-                spawned_at.line(),
-                spawned_at.column()
-            ),
-            RuntimeError::TimerPanic {
-                message,
-                created_at,
-            } => {
-                write!(f, "panic: {message}\n\n[timer callback]")?;
-                if let Some(at) = created_at {
-                    write!(
-                        f,
-                        "\nalarm created at {}:{}:{}",
-                        at.file(),
-                        at.line(),
-                        at.column()
-                    )?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for RuntimeError {}
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -242,7 +119,7 @@ impl Builder {
     /// Replaces the driver (timer wheel + IO reactor) that the last idle
     /// worker blocks in; by default `build` creates `io::driver::Driver`.
     /// For scheduler tests with a stand-in driver.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
         self.driver = Some(driver);
         self
@@ -253,45 +130,30 @@ impl Builder {
         let workers = self.workers.unwrap_or_else(default_workers);
         // The timer wheel and IO reactor, which the last idle worker blocks
         // in (unless a test installed its own driver; then timers and
-        // sockets created on the runtime use the process-wide driver).
-        let (driver, io) = match self.driver {
-            Some(d) => (d, None),
+        // sockets created on the runtime use the fallbacks: goro-hook's
+        // timer thread, the netpoll thread).
+        let driver = match self.driver {
+            Some(d) => d,
             None => {
                 let io = crate::io::driver::Driver::new()?;
-                let handle = io.handle().clone();
+                let timers = crate::timer_seam::RuntimeTimers(io.handle().clone());
+                let io = io.with_hook_timers(StdArc::new(timers));
                 let d: StdArc<dyn Driver> = StdArc::new(io);
-                (d, Some(handle))
+                d
             }
         };
-        let timers = io.clone().map(|h| {
-            let t: StdArc<dyn goro_hook::TimerDriver> =
-                StdArc::new(crate::timer_seam::RuntimeTimers(h));
-            t
-        });
-        let shared = Shared::new(Config {
+        let cfg = Config {
             workers,
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
-            detect_deadlocks: self.detect_deadlocks,
             keep_alive: self.keep_alive,
-            driver: Some(driver),
-            io,
-            timers,
-        });
+        };
+        let shared = Shared::new(cfg, Some(driver));
         shared.start()?;
         Ok(Runtime {
             handle: Handle { shared },
         })
     }
-}
-
-fn default_workers() -> usize {
-    std::env::var("GOMAXPROCS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1)
 }
 
 /// A goro runtime: worker threads, run queues, the goroutine registry and
@@ -337,10 +199,16 @@ impl Runtime {
     ///
     /// Concurrent `block_on` calls on one runtime take turns.
     ///
-    /// Stopping joins the worker threads: a goroutine that blocks its worker
-    /// thread forever (a blocking call outside `spawn_blocking`) makes
-    /// `block_on` hang when main returns. Jobs still running on the blocking
-    /// pool are not waited for.
+    /// Stopping joins the worker threads, except one stuck in a goroutine
+    /// that blocks its thread (a blocking call outside `spawn_blocking`):
+    /// after a millisecond its core is taken back and the thread is left to
+    /// finish that call on its own (the goroutine is dropped when it
+    /// returns). Jobs still running on the blocking pool are not waited for.
+    ///
+    /// A goroutine that blocks its thread loses its worker core to another
+    /// thread (see the crate's scheduler docs), so the others keep running.
+    /// The main goroutine, though, is polled only by this thread: while
+    /// another goroutine blocks *this* thread, main waits for that call.
     ///
     /// # Panics
     ///
@@ -395,31 +263,55 @@ impl Runtime {
         let mut fut = Box::pin(fut);
         let mut output = None;
         let mut panicked = None;
+        let main_done = std::cell::Cell::new(false);
         shared.wake_main();
         {
             let mut poll_main = || -> bool {
                 let mut cx = Context::from_waker(&waker);
                 record.set_running();
-                let (polled, noted) = context::poll_scoped(&record, &waker, || {
+                let (polled, noted) = task::poll_scoped(&record, &waker, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
                     Ok(Poll::Pending) => {
-                        record.set_waiting(context::wait_record(noted));
+                        record.set_waiting(task::wait_record(
+                            noted,
+                            task::Host::park_time(&**shared),
+                        ));
                         false
                     }
                     Ok(Poll::Ready(v)) => {
                         output = Some(v);
+                        main_done.set(true);
                         true
                     }
                     Err(p) => {
                         panicked = Some(panic_message(&p));
+                        main_done.set(true);
                         true
                     }
                 }
             };
-            let core = worker::run(shared, 0, core, Some(&mut poll_main));
-            shared.release_core(0, core, true);
+            let mut core = Some(core);
+            loop {
+                let c = match core.take() {
+                    Some(c) => c,
+                    None => shared
+                        .acquire_core(0, true)
+                        .expect("core 0 is always handed to block_on"),
+                };
+                match worker::run(shared, 0, c, Some(&mut poll_main)) {
+                    Some(c) => {
+                        shared.release_core(0, c, true);
+                        break;
+                    }
+                    // The monitor took core 0 while this thread was stuck
+                    // in a poll (of main or of another goroutine): take it
+                    // back, unless main is done.
+                    None if main_done.get() || shared.aborted() => break,
+                    None => {}
+                }
+            }
         }
         drop(fut);
         drop(exit);
@@ -510,7 +402,7 @@ impl Handle {
             Some(w) if StdArc::ptr_eq(&w.shared, &self.shared) => context::current_goroutine(),
             _ => None,
         });
-        task::spawn_on(&self.shared, fut, at, parent)
+        scheduler::spawn(&self.shared, fut, at, parent)
     }
 
     /// Runs `f` on this runtime's blocking pool.
@@ -520,7 +412,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        task::spawn_blocking_on(
+        scheduler::spawn_blocking(
             &self.shared,
             f,
             Location::caller(),

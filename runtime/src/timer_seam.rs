@@ -22,8 +22,7 @@ use std::time::Instant;
 use goro_hook::{TimerAction, TimerDriver};
 
 use crate::context;
-use crate::io::driver::Handle;
-use crate::time::action_panicked;
+use crate::io::driver::{action_panicked, Handle};
 use crate::time::wheel::{Action, Key};
 
 /// This runtime's timers, as goro-hook sees them.
@@ -63,21 +62,18 @@ impl TimerDriver for RuntimeTimers {
         self.0.inner().timers.free(Key::from_u64(key))
     }
 
-    fn spawn(&self, f: Box<dyn FnOnce() + Send>, at: &'static Location<'static>) {
-        // Called on a thread of this runtime (the driver is installed only
-        // there); should it ever run elsewhere, the function still runs.
-        match context::current_runtime() {
-            Some(shared) => drop(crate::task::spawn_on(
+    fn spawn(&self, fut: goro_hook::BoxFuture, at: &'static Location<'static>) {
+        // The driver is installed only on this runtime's threads, where the
+        // runtime is current; once it is no longer (the thread is leaving a
+        // stopped runtime) the goroutine is dropped unstarted, as every
+        // goroutine of a stopped runtime is (Go: the program has exited).
+        if let Some(shared) = context::current_runtime() {
+            drop(crate::scheduler::spawn(
                 &shared,
-                async move { f() },
+                fut,
                 at,
                 context::current_goroutine(),
-            )),
-            None => drop(
-                std::thread::Builder::new()
-                    .name("goro-detached".into())
-                    .spawn(f),
-            ),
+            ));
         }
     }
 }

@@ -13,13 +13,11 @@
 //! cancel-safe: a `go` dropped while parked took no token and started
 //! nothing; a `wait` dropped loses nothing.
 //!
-//! Starting a member needs an executor's spawn, and this crate does not
-//! depend on the runtime (it talks to it only through `goro-hook`, which
-//! spawns closures, not futures): [`Group::go_with`] and
-//! [`Group::try_go_with`] take the spawn function, and the facade's
-//! `goro::sync::errgroup::GroupExt` supplies goro's as `go` and `try_go`
-//! (as `goro::sync::WaitGroupExt` does for `WaitGroup::go`). Under tokio,
-//! pass `|m| drop(tokio::spawn(m))`.
+//! [`Group::go`] and [`Group::try_go`] start members as goroutines through
+//! `goro-hook`'s spawn seam (this crate does not depend on the runtime); off
+//! a goro runtime each member gets a thread. [`Group::go_with`] and
+//! [`Group::try_go_with`] take the spawn function instead: under tokio, pass
+//! `|m| drop(tokio::spawn(m))`.
 //!
 //! # Panics
 //!
@@ -62,18 +60,8 @@ pub type Member = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// A group of goroutines working on subtasks of one task (Go:
 /// `errgroup.Group`). `Clone` shares the group.
 ///
-/// On a goro runtime, `goro::sync::errgroup::GroupExt` adds `go` and
-/// `try_go`, which start members as goroutines:
-///
-/// ```ignore
-/// use goro::sync::errgroup::{Group, GroupExt};
-/// let g = Group::<String>::new();
-/// g.go(async { Err("failed".to_string()) }).await;
-/// assert_eq!(g.wait().await, Err("failed".to_string()));
-/// ```
-///
-/// This crate does not depend on the runtime, so here the spawning is
-/// explicit ([`go_with`](Group::go_with)); any executor's spawn will do:
+/// [`go`](Group::go) starts members as goroutines (see its example); with
+/// [`go_with`](Group::go_with) any executor's spawn will do:
 ///
 /// ```
 /// use goro_sync::errgroup::{Group, Member};
@@ -205,8 +193,8 @@ impl<E: Send + 'static> Group<E> {
     /// return an error sets the group's error and cancels its context.
     /// Cancel-safe: dropped while parked, it started nothing.
     ///
-    /// On a goro runtime, `goro::sync::errgroup::GroupExt::go` is this with
-    /// goro's spawn; under tokio, pass `|m| drop(tokio::spawn(m))`.
+    /// [`go`](Group::go) is this with goro's spawn; under tokio, pass
+    /// `|m| drop(tokio::spawn(m))` to run members as tokio tasks.
     ///
     /// ```
     /// use goro_sync::errgroup::{Group, Member};
@@ -266,6 +254,59 @@ impl<E: Send + 'static> Group<E> {
         }
         spawn(self.member(fut, sem));
         true
+    }
+
+    /// Starts `fut` as a member in a new goroutine, after first parking
+    /// while the group is at its limit (Go: `g.Go(f)`): [`go_with`](Group::go_with)
+    /// with goro's spawn, recording this call as the goroutine's spawn site.
+    /// Off a goro runtime each member runs on a thread of its own.
+    ///
+    /// ```
+    /// use goro_sync::errgroup::Group;
+    /// // Off a goro runtime each member gets a thread; inside `goro::run`
+    /// // the same code starts goroutines.
+    /// futures::executor::block_on(async {
+    ///     let g = Group::<String>::new();
+    ///     for i in 0..3 {
+    ///         g.go(async move { if i == 1 { Err(format!("task {i} failed")) } else { Ok(()) } })
+    ///             .await;
+    ///     }
+    ///     assert_eq!(g.wait().await, Err("task 1 failed".to_string()));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn go<F>(&self, fut: F) -> impl Future<Output = ()> + Send + '_
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let at = std::panic::Location::caller();
+        self.go_with(fut, move |m| goro_hook::spawn_at(m, at))
+    }
+
+    /// Starts `fut` as [`go`](Group::go) does if the group is below its
+    /// limit, and returns true; returns false (dropping `fut`) if it is at
+    /// its limit (Go: `g.TryGo(f)`).
+    ///
+    /// ```
+    /// use goro_sync::errgroup::Group;
+    /// futures::executor::block_on(async {
+    ///     let g = Group::<()>::new();
+    ///     g.set_limit(1);
+    ///     let gate = goro_chan::make::<()>(0);
+    ///     let r = gate.clone();
+    ///     assert!(g.try_go(async move { r.recv().await; Ok(()) }));
+    ///     assert!(!g.try_go(async { Ok(()) }));
+    ///     gate.close();
+    ///     assert!(g.wait().await.is_ok());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_go<F>(&self, fut: F) -> bool
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let at = std::panic::Location::caller();
+        self.try_go_with(fut, move |m| goro_hook::spawn_at(m, at))
     }
 
     /// Counts a member in and wraps `fut` as its body: record its error or

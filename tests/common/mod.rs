@@ -3,12 +3,16 @@
 //! `run` runs a future as the main goroutine of a fresh goro runtime with two
 //! workers, `go` spawns a goroutine and returns a handle whose `.await` gives
 //! its output (re-raising its panic), `yield_now` is Go's `runtime.Gosched`.
+//! `within` runs a test body on a helper thread with a deadline, so a hang
+//! fails the test instead of the suite; `until_parked` waits for goroutines
+//! to reach a wait state.
 
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// Runs `fut` to completion as the main goroutine of a fresh runtime.
 pub fn run<F>(fut: F) -> F::Output
@@ -83,4 +87,41 @@ pub fn panic_message(f: impl FnOnce()) -> Option<String> {
             .or_else(|| err.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "<non-string panic>".to_string()),
     )
+}
+
+/// Runs `f` on a helper thread; fails the test if it does not finish in
+/// `limit`.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: did not finish within {limit:?} (hang)"),
+    }
+}
+
+/// Waits (yielding) until `n` goroutines other than main are parked with
+/// wait reason `reason`.
+pub async fn until_parked(n: usize, reason: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let parked = goro::runtime::snapshot()
+            .iter()
+            .filter(|g| g.id.as_u64() != 1 && g.wait_reason() == reason)
+            .count();
+        if parked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "goroutines never parked in {reason}"
+        );
+        goro::yield_now().await;
+    }
 }

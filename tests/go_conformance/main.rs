@@ -10,9 +10,10 @@
 //! Not ported as modules: `select5.go` is a generator that writes and runs
 //! Go programs (its cases are covered by `select3` and `tests/select_semantics.rs`);
 //! the channel-only `test/chan` files (fifo, goroutines, nonblock, sieve1,
-//! zerosize) and the select-free parts of `runtime/chan_test.go` are ported in
-//! goro-chan's own suite, `chan/tests/go_conformance/`, where they also run
-//! under tokio and on plain threads; `perm.go` is a compile-error test (Rust's
+//! zerosize) and the select-free tests of `runtime/chan_test.go` are ported
+//! once, in goro-chan's own suite, `chan/tests/go_conformance/`, where they
+//! also run under tokio and on plain threads (`nonblock.go`'s non-blocking
+//! operations are `try_send`/`try_recv` there); `perm.go` is a compile-error test (Rust's
 //! `Sender`/`Receiver` types enforce it) and `powser*.go` are not ported yet.
 
 #[path = "../common/mod.rs"]
@@ -20,7 +21,6 @@ mod common;
 
 mod chan_test;
 mod doubleselect;
-mod nonblock;
 mod select;
 mod select2;
 mod select3;

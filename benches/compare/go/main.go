@@ -473,6 +473,170 @@ func tcpEchoRTT(n int) measurement {
 	return m.expect(bad == 0 && echoed == n*msgSize, fmt.Sprintf("bad_replies=%d,echoed=%d", bad, echoed))
 }
 
+// Go-shaped variants (issue 15): every producer and consumer is a goroutine;
+// main only starts them and waits.
+
+func pingpongGo(n int) measurement {
+	ping, pong := make(chan int), make(chan int)
+	done := make(chan int)
+	t := start()
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	go func() {
+		sum := 0
+		for i := 0; i < n; i++ {
+			ping <- i
+			sum += <-pong
+		}
+		close(ping)
+		done <- sum
+	}()
+	sum := <-done
+	m := t.stop(int64(n))
+	return m.expect(sum == triangle(n), fmt.Sprintf("sum=%d", sum))
+}
+
+func spscGo(n int) measurement {
+	ch := make(chan int, 1024)
+	done := make(chan [2]int)
+	t := start()
+	go func() {
+		for i := 0; i < n; i++ {
+			ch <- i
+		}
+		close(ch)
+	}()
+	go func() {
+		sum, cnt := 0, 0
+		for v := range ch {
+			sum += v
+			cnt++
+		}
+		done <- [2]int{sum, cnt}
+	}()
+	r := <-done
+	m := t.stop(int64(n))
+	return m.expect(r[0] == triangle(n) && r[1] == n, fmt.Sprintf("sum=%d,count=%d", r[0], r[1]))
+}
+
+func select4Go(n int) measurement {
+	var cs [4]chan int
+	for k := range cs {
+		cs[k] = make(chan int, 1024)
+	}
+	done := make(chan int)
+	t := start()
+	for k := range cs {
+		go func(k int) {
+			for i := k; i < n; i += 4 {
+				cs[k] <- i
+			}
+		}(k)
+	}
+	go func() {
+		sum := 0
+		for i := 0; i < n; i++ {
+			select {
+			case v := <-cs[0]:
+				sum += v
+			case v := <-cs[1]:
+				sum += v
+			case v := <-cs[2]:
+				sum += v
+			case v := <-cs[3]:
+				sum += v
+			}
+		}
+		done <- sum
+	}()
+	sum := <-done
+	m := t.stop(int64(n))
+	return m.expect(sum == triangle(n), fmt.Sprintf("sum=%d", sum))
+}
+
+// --- sync primitives ---
+
+func mutexUncontended(n int) measurement {
+	var mu sync.Mutex
+	count := 0
+	t := start()
+	for i := 0; i < n; i++ {
+		mu.Lock()
+		count++
+		mu.Unlock()
+	}
+	m := t.stop(int64(n))
+	return m.expect(count == n, fmt.Sprintf("count=%d", count))
+}
+
+func mutexContended(n, tasks int) measurement {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	count := 0
+	per := n / tasks
+	t := start()
+	for g := 0; g < tasks; g++ {
+		wg.Go(func() {
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				count++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	m := t.stop(int64(per * tasks))
+	return m.expect(count == per*tasks, fmt.Sprintf("count=%d", count))
+}
+
+func waitGroupFanIn(n, batch int) measurement {
+	var wg sync.WaitGroup
+	t := start()
+	for done := 0; done < n; {
+		k := min(batch, n-done)
+		wg.Add(k)
+		for i := 0; i < k; i++ {
+			go wg.Done()
+		}
+		wg.Wait()
+		done += k
+	}
+	m := t.stop(int64(n))
+	return m.expect(true, "")
+}
+
+func rwMutexReadMostly(n, tasks int) measurement {
+	var mu sync.RWMutex
+	var wg sync.WaitGroup
+	value := 0
+	per := n / tasks
+	t := start()
+	for g := 0; g < tasks; g++ {
+		wg.Go(func() {
+			seen := 0
+			for i := 0; i < per; i++ {
+				if i%10 == 0 {
+					mu.Lock()
+					value++
+					mu.Unlock()
+				} else {
+					mu.RLock()
+					seen += value
+					mu.RUnlock()
+				}
+			}
+			_ = seen
+		})
+	}
+	wg.Wait()
+	m := t.stop(int64(per * tasks))
+	writes := (per + 9) / 10 * tasks
+	return m.expect(value == writes, fmt.Sprintf("writes=%d", value))
+}
+
 // ctxCancelFanout (context, issue 10): n goroutines each wait on the Done of
 // their own child of one context; the section is from cancelling the root
 // until the last one has woken.
@@ -505,7 +669,24 @@ func ctxCancelFanout(n int) measurement {
 }
 
 func run(workload string, n int) measurement {
+	// NAME_w1 / NAME_w2: the same program at a fixed GOMAXPROCS (the runner
+	// sets it).
+	if i := strings.LastIndex(workload, "_w"); i > 0 {
+		if _, err := strconv.Atoi(workload[i+2:]); err == nil {
+			workload = workload[:i]
+		}
+	}
 	switch workload {
+	case "pingpong_go":
+		return pingpongGo(n)
+	case "spsc_go":
+		return spscGo(n)
+	case "mpmc_go":
+		return mpmc(n, 1024, 4, 4)
+	case "select4_go":
+		return select4Go(n)
+	case "spawn_wg":
+		return spawnJoin(n)
 	case "pingpong_unbuffered":
 		return pingpong(n)
 	case "spsc_cap1":
@@ -532,6 +713,14 @@ func run(workload string, n int) measurement {
 		return timersSleep(n)
 	case "tcp_echo_rtt":
 		return tcpEchoRTT(n)
+	case "mutex_uncontended":
+		return mutexUncontended(n)
+	case "mutex_contended":
+		return mutexContended(n, 8)
+	case "waitgroup_fanin":
+		return waitGroupFanIn(n, 10000)
+	case "rwmutex_read_mostly":
+		return rwMutexReadMostly(n, 8)
 	// context (issue 10).
 	case "ctx_cancel_fanout":
 		return ctxCancelFanout(n)

@@ -47,8 +47,10 @@ pub fn run(workload: &str, n: u64, warmup: u64, workers: usize) -> Option<Measur
 
 /// Workloads implemented with what this build of goro has.
 pub fn supports(workload: &str) -> bool {
-    !matches!(workload, "select4_ready" | "select4_idle" | "tcp_echo_rtt")
-        || cfg!(feature = "goro-select")
+    !matches!(
+        crate::workloads::program_of(workload),
+        "select4_ready" | "select4_idle" | "tcp_echo_rtt" | "select4_go"
+    ) || cfg!(feature = "goro-select")
 }
 
 async fn dispatch(workload: &str, n: u64) -> Measurement {
@@ -69,9 +71,13 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "timers_100k_sleep" => timers_sleep(n).await,
         #[cfg(feature = "goro-select")]
         "tcp_echo_rtt" => net::tcp_echo_rtt(n).await,
+        "mutex_uncontended" => sync_w::mutex_uncontended(n).await,
+        "mutex_contended" => sync_w::mutex_contended(n, 8).await,
+        "waitgroup_fanin" => sync_w::waitgroup_fanin(n, 10_000).await,
+        "rwmutex_read_mostly" => sync_w::rwmutex_read_mostly(n, 8).await,
         // context (issue 10).
         "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
-        other => unreachable!("goro: unsupported workload {other}"),
+        other => go_shaped::dispatch(crate::workloads::program_of(other), n).await,
     }
 }
 
@@ -428,6 +434,88 @@ mod select {
     }
 }
 
+/// The sync workloads: `goro::sync::{Mutex, RwMutex, WaitGroup}`.
+mod sync_w {
+    use std::sync::Arc;
+
+    use goro::sync::{Mutex, RwMutex, WaitGroup};
+
+    use crate::measure::{Measurement, Stopwatch};
+
+    pub async fn mutex_uncontended(n: u64) -> Measurement {
+        let m = Mutex::new(0u64);
+        let sw = Stopwatch::start();
+        for _ in 0..n {
+            *m.lock().await += 1;
+        }
+        let r = sw.stop(n);
+        let v = *m.lock().await;
+        r.expect(v == n, || format!("count={v}"))
+    }
+
+    pub async fn mutex_contended(n: u64, tasks: u64) -> Measurement {
+        let m = Arc::new(Mutex::new(0u64));
+        let per = n / tasks;
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        for _ in 0..tasks {
+            let m = m.clone();
+            wg.go(async move {
+                for _ in 0..per {
+                    *m.lock().await += 1;
+                }
+            });
+        }
+        wg.wait().await;
+        let r = sw.stop(per * tasks);
+        let v = *m.lock().await;
+        r.expect(v == per * tasks, || format!("count={v}"))
+    }
+
+    pub async fn waitgroup_fanin(n: u64, batch: u64) -> Measurement {
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        let mut done = 0;
+        while done < n {
+            let k = batch.min(n - done);
+            wg.add(k as isize);
+            for _ in 0..k {
+                let wg = wg.clone();
+                drop(goro::spawn(async move { wg.done() }));
+            }
+            wg.wait().await;
+            done += k;
+        }
+        sw.stop(n).expect(true, String::new)
+    }
+
+    pub async fn rwmutex_read_mostly(n: u64, tasks: u64) -> Measurement {
+        let m = Arc::new(RwMutex::new(0u64));
+        let per = n / tasks;
+        let wg = WaitGroup::new();
+        let sw = Stopwatch::start();
+        for _ in 0..tasks {
+            let m = m.clone();
+            wg.go(async move {
+                let mut seen = 0;
+                for i in 0..per {
+                    if i % 10 == 0 {
+                        *m.write().await += 1;
+                    } else {
+                        seen += *m.read().await;
+                    }
+                }
+                std::hint::black_box(seen);
+            });
+        }
+        wg.wait().await;
+        let r = sw.stop(per * tasks);
+        let writes = per.div_ceil(10) * tasks;
+        let v = *m.read().await;
+        r.expect(v == writes, || format!("writes={v}"))
+    }
+}
+
 /// context (issue 10).
 mod ctx {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -476,5 +564,143 @@ mod ctx {
         let m = sw.stop(n);
         let c = canceled.load(Ordering::Relaxed);
         m.expect(c == n, || format!("canceled={c}"))
+    }
+}
+
+/// The Go-shaped programs (issue 15): every producer and consumer is a
+/// goroutine; main only starts them and waits.
+mod go_shaped {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use goro::chan::make;
+
+    use crate::measure::{triangle, Measurement, Stopwatch};
+
+    pub async fn dispatch(program: &str, n: u64) -> Measurement {
+        match program {
+            "pingpong_go" => pingpong(n).await,
+            "spsc_go" => spsc(n).await,
+            "mpmc_go" => super::mpmc(n, 1024, 4, 4).await,
+            #[cfg(feature = "goro-select")]
+            "select4_go" => select4(n).await,
+            "spawn_wg" => spawn_wg(n).await,
+            other => unreachable!("goro: unsupported workload {other}"),
+        }
+    }
+
+    async fn pingpong(n: u64) -> Measurement {
+        let ping = make::<u64>(0);
+        let pong = make::<u64>(0);
+        let sw = Stopwatch::start();
+        {
+            let (ping, pong) = (ping.clone(), pong.clone());
+            let _echo = go!(async move {
+                while let Some(v) = ping.recv().await {
+                    pong.send(v).await;
+                }
+            });
+        }
+        let pinger = go!(async move {
+            let mut sum = 0;
+            for i in 0..n {
+                ping.send(i).await;
+                sum += pong.recv().await.unwrap_or(0);
+            }
+            ping.close();
+            sum
+        });
+        let sum = pinger.await.expect("pinger panicked");
+        let m = sw.stop(n);
+        m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+
+    async fn spsc(n: u64) -> Measurement {
+        let ch = make::<u64>(1024);
+        let sw = Stopwatch::start();
+        {
+            let ch = ch.clone();
+            let _producer = go!(async move {
+                for i in 0..n {
+                    ch.send(i).await;
+                }
+                ch.close();
+            });
+        }
+        let consumer = go!(async move {
+            let (mut sum, mut count) = (0, 0);
+            while let Some(v) = ch.recv().await {
+                sum += v;
+                count += 1;
+            }
+            (sum, count)
+        });
+        let (sum, count) = consumer.await.expect("consumer panicked");
+        let m = sw.stop(n);
+        m.expect(sum == triangle(n) && count == n, || {
+            format!("sum={sum},count={count}")
+        })
+    }
+
+    #[cfg(feature = "goro-select")]
+    async fn select4(n: u64) -> Measurement {
+        use goro::chan::Chan;
+        let cs: [Chan<u64>; 4] = std::array::from_fn(|_| make(1024));
+        let sw = Stopwatch::start();
+        for (k, c) in cs.iter().enumerate() {
+            let c = c.clone();
+            let _producer = go!(async move {
+                let mut i = k as u64;
+                while i < n {
+                    c.send(i).await;
+                    i += 4;
+                }
+            });
+        }
+        let selector = go!(async move {
+            let [c0, c1, c2, c3] = &cs;
+            let mut sum = 0;
+            for _ in 0..n {
+                sum += goro::select! {
+                    v = c0.recv() => v,
+                    v = c1.recv() => v,
+                    v = c2.recv() => v,
+                    v = c3.recv() => v,
+                }
+                .unwrap_or(0);
+            }
+            sum
+        });
+        let sum = selector.await.expect("selector panicked");
+        let m = sw.stop(n);
+        m.expect(sum == triangle(n), || format!("sum={sum}"))
+    }
+
+    /// Go's `wg.Add(n)`; each goroutine `wg.Done()`; main `wg.Wait()`: a
+    /// counter, and the goroutine that brings it to zero sends on `done`.
+    async fn spawn_wg(n: u64) -> Measurement {
+        struct Group {
+            sum: AtomicU64,
+            left: AtomicU64,
+        }
+        let g = Arc::new(Group {
+            sum: AtomicU64::new(0),
+            left: AtomicU64::new(n),
+        });
+        let done = make::<()>(1);
+        let sw = Stopwatch::start();
+        for i in 0..n {
+            let (g, done) = (g.clone(), done.clone());
+            drop(go!(async move {
+                g.sum.fetch_add(i, Ordering::Relaxed);
+                if g.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    done.send(()).await;
+                }
+            }));
+        }
+        done.recv().await;
+        let m = sw.stop(n);
+        let sum = g.sum.load(Ordering::Relaxed);
+        m.expect(sum == triangle(n), || format!("sum={sum}"))
     }
 }

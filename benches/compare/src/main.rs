@@ -186,6 +186,7 @@ fn cmd_run(args: &[String]) -> Result<ExitCode, String> {
     };
     let w = workloads::find(workload).ok_or_else(|| format!("unknown workload {workload}"))?;
     let n = n.unwrap_or(w.full_n);
+    let workers = w.fixed_workers().unwrap_or(workers);
     let m = systems::run_rust(system, workload, n, warmup, workers.max(1))?;
     println!("{}", m.result_line(workload, system));
     Ok(if m.ok {

@@ -281,7 +281,7 @@ fn stamp(r: &RunResults, opts: &Options) -> Vec<String> {
         format!("date: {}", command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
         format!("machine: {cores} cores, {model}, {mem}"),
         format!(
-            "workers: {} (GOMAXPROCS = goro workers = tokio worker_threads); {} run(s) per system, {} sizes, systems interleaved",
+            "workers: {} (GOMAXPROCS = goro workers = tokio worker_threads; rows named `..._w1`/`..._w2` always run with 1/2); {} run(s) per system, {} sizes, systems interleaved",
             opts.workers,
             opts.reps,
             if opts.quick { "quick" } else { "full" }

@@ -125,6 +125,7 @@ pub fn run_all(opts: &Options) -> RunResults {
                 let k = rep % order.len();
                 order.rotate_left(k);
             }
+            let workers = w.fixed_workers().unwrap_or(opts.workers);
             for s in order {
                 let mut cmd = if s == GO {
                     let (bin, _) = go.as_ref().expect("Go available");
@@ -138,10 +139,10 @@ pub fn run_all(opts: &Options) -> RunResults {
                     let mut c = Command::new(&exe);
                     c.args(["run", "--system", s, "--workload", w.name])
                         .args(["--n", &n.to_string(), "--warmup", &warmup.to_string()])
-                        .args(["--workers", &opts.workers.to_string()]);
+                        .args(["--workers", &workers.to_string()]);
                     c
                 };
-                cmd.env("GOMAXPROCS", opts.workers.to_string());
+                cmd.env("GOMAXPROCS", workers.to_string());
                 let outcome = run_child(cmd, opts.timeout);
                 let cell = cells.get_mut(&(w.name, s)).expect("cell");
                 let tag = format!("[{}/{}] {:<20} {:<18}", rep + 1, opts.reps, w.name, s);

@@ -6,7 +6,7 @@ use crate::measure::Measurement;
 use crate::peers::async_chan::{
     self as ac, AsyncChan, AsyncChannel, Flume, Kanal, Mpmc, TokioMpsc,
 };
-use crate::peers::{crossbeam_threads as cb, tokio_ctx, tokio_io, tokio_tasks};
+use crate::peers::{crossbeam_threads as cb, tokio_ctx, tokio_io, tokio_sync, tokio_tasks};
 
 /// The Go program's system name.
 pub const GO: &str = "go";
@@ -25,6 +25,7 @@ pub const SYSTEMS: &[&str] = &[
     "tokio-spawn",
     "tokio-joinset",
     "tokio-oneshot",
+    "tokio-sync",
     "flume",
     "kanal",
     "async-channel",
@@ -65,6 +66,11 @@ pub const NOTES: &[(&str, &str)] = &[
     ("tokio-joinset", "tokio::task::JoinSet"),
     ("tokio-oneshot", "each parked task awaits its own tokio::sync::oneshot"),
     (
+        "tokio-sync",
+        "tokio::sync::Mutex and RwLock (fair FIFO semaphores) in tokio::spawn'ed tasks; \
+         waitgroup_fanin joins each round's tasks with a JoinSet (tokio has no WaitGroup)",
+    ),
+    (
         "flume",
         "flume::bounded, async API (capacity 0 is a rendezvous), tokio::select!; not run on \
          parked_goroutine: releasing 100k parked receivers took 70 s here (quadratic), 1M cannot finish",
@@ -94,6 +100,10 @@ pub const NOTES: &[(&str, &str)] = &[
 
 /// Whether `system` has a program for `workload` at all.
 pub fn fits(system: &str, workload: &str) -> bool {
+    let workload = crate::workloads::program_of(workload);
+    if let Some(fits) = go_shaped_fits(system, workload) {
+        return fits;
+    }
     let chan_common = matches!(
         workload,
         "pingpong_unbuffered"
@@ -112,6 +122,7 @@ pub fn fits(system: &str, workload: &str) -> bool {
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
         "tokio-oneshot" => workload == "parked_goroutine",
+        "tokio-sync" => is_sync_workload(workload),
         // flume releases many parked async receivers in quadratic time (here:
         // 70 s for 100k after the channel closes), so 1M cannot finish.
         "flume" => chan_common || (mpmc && workload != "parked_goroutine"),
@@ -134,6 +145,31 @@ pub fn fits(system: &str, workload: &str) -> bool {
         "tokio-cancel-token" => workload == "ctx_cancel_fanout",
         _ => false,
     }
+}
+
+/// Which systems run the Go-shaped workloads (`None`: not one of them).
+fn go_shaped_fits(system: &str, program: &str) -> Option<bool> {
+    let chan = matches!(program, "pingpong_go" | "spsc_go" | "select4_go");
+    let mpmc = program == "mpmc_go";
+    if !(chan || mpmc || program == "spawn_wg") {
+        return None;
+    }
+    Some(match system {
+        GORO | GO => true,
+        "tokio-mpsc" => chan,
+        "flume" | "async-channel" | GORO_CHAN_ON_TOKIO => chan || mpmc,
+        "kanal" => (chan || mpmc) && program != "select4_go",
+        "tokio-spawn" => program == "spawn_wg",
+        _ => false,
+    })
+}
+
+/// The workloads of Go's `sync` primitives.
+fn is_sync_workload(workload: &str) -> bool {
+    matches!(
+        workload,
+        "mutex_uncontended" | "mutex_contended" | "waitgroup_fanin" | "rwmutex_read_mostly"
+    )
 }
 
 /// Why this build cannot run `system` on `workload`, when it fits but cannot.
@@ -166,6 +202,7 @@ pub fn run_rust(
     if !fits(system, workload) || system == GO {
         return Err(format!("{system} has no Rust program for {workload}"));
     }
+    let workload = crate::workloads::program_of(workload);
     if let Some(why) = unavailable(system, workload) {
         return Err(why.to_owned());
     }
@@ -246,6 +283,7 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         #[cfg(feature = "goro-chan")]
         GORO_CHAN_ON_TOKIO => chan_mpmc::<ac::GoroChanOnTokio>(workload, n).await,
         "tokio-spawn" => match workload {
+            "spawn_wg" => Some(tokio_tasks::spawn_wg(n).await),
             "spawn_join" => Some(tokio_tasks::spawn_join(n).await),
             "skynet" => Some(tokio_tasks::skynet(n).await),
             _ => None,
@@ -259,6 +297,13 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio-oneshot" if workload == "parked_goroutine" => {
             Some(tokio_tasks::parked_oneshot(n).await)
         }
+        "tokio-sync" => match workload {
+            "mutex_uncontended" => Some(tokio_sync::mutex_uncontended(n).await),
+            "mutex_contended" => Some(tokio_sync::mutex_contended(n, 8).await),
+            "waitgroup_fanin" => Some(tokio_sync::waitgroup_fanin(n, 10_000).await),
+            "rwmutex_read_mostly" => Some(tokio_sync::rwmutex_read_mostly(n, 8).await),
+            _ => None,
+        },
         // context (issue 10).
         "tokio-cancel-token" if workload == "ctx_cancel_fanout" => {
             Some(tokio_ctx::cancel_fanout(n).await)
@@ -277,6 +322,9 @@ async fn chan_common<C: AsyncChan>(workload: &str, n: u64) -> Option<Measurement
         "prime_sieve" => ac::sieve::<C>(n).await,
         "select4_ready" => ac::select4_ready::<C>(n).await,
         "select4_idle" => ac::select4_idle::<C>(n).await,
+        "pingpong_go" => ac::pingpong_go::<C>(n).await,
+        "spsc_go" => ac::spsc_go::<C>(n).await,
+        "select4_go" => ac::select4_go::<C>(n).await,
         _ => return None,
     })
 }
@@ -284,7 +332,7 @@ async fn chan_common<C: AsyncChan>(workload: &str, n: u64) -> Option<Measurement
 async fn chan_mpmc<C: Mpmc>(workload: &str, n: u64) -> Option<Measurement> {
     Some(match workload {
         "mpmc_cap1" => ac::mpmc::<C>(n, 1, 4, 4).await,
-        "mpmc_cap1024" => ac::mpmc::<C>(n, 1024, 4, 4).await,
+        "mpmc_cap1024" | "mpmc_go" => ac::mpmc::<C>(n, 1024, 4, 4).await,
         "parked_goroutine" => ac::parked::<C>(n).await,
         _ => return chan_common::<C>(workload, n).await,
     })

@@ -58,6 +58,13 @@ impl Workload {
         }
     }
 
+    /// The worker count this workload always runs with, whatever `--workers`
+    /// says: the Go-shaped channel rows come in pairs, `NAME_w1` and
+    /// `NAME_w2` (1 and 2 workers), so one run shows both.
+    pub fn fixed_workers(&self) -> Option<usize> {
+        go_shaped::fixed_workers(self.name)
+    }
+
     /// The primary metric of one RESULT sample.
     pub fn primary(&self, s: &Sample) -> Option<f64> {
         match self.metric {
@@ -240,6 +247,43 @@ pub const WORKLOADS: &[Workload] = &[
         target_rss_mib: None,
         what: "loopback TCP: one connection, 64-byte write then 64-byte read back, sequential",
     },
+    // --- sync primitives (Go's sync.Mutex / RWMutex / WaitGroup) ---
+    Workload {
+        name: "mutex_uncontended",
+        full_n: 10_000_000,
+        quick_n: 1_000_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "one task locks and unlocks a mutex, incrementing the counter it guards",
+    },
+    Workload {
+        name: "mutex_contended",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "8 tasks share one mutex (n/8 lock+increment+unlock each)",
+    },
+    Workload {
+        name: "waitgroup_fanin",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("task"),
+        target: None,
+        target_rss_mib: None,
+        what: "rounds of 10,000 spawned tasks that each call done; the main task waits each round",
+    },
+    Workload {
+        name: "rwmutex_read_mostly",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("lock+unlock"),
+        target: None,
+        target_rss_mib: None,
+        what: "8 tasks share one RWMutex: 9 read locks to 1 write lock",
+    },
     // context (issue 10).
     Workload {
         name: "ctx_cancel_fanout",
@@ -251,7 +295,118 @@ pub const WORKLOADS: &[Workload] = &[
         what:
             "10k tasks each wait on their own child of one context: cancel the root, until all woke",
     },
+    // Go-shaped variants (issue 15): every producer and consumer is a
+    // goroutine; main only starts them and waits. The channel rows come at 1
+    // and 2 workers.
+    go_shaped::PINGPONG_W1,
+    go_shaped::PINGPONG_W2,
+    go_shaped::SPSC_W1,
+    go_shaped::SPSC_W2,
+    go_shaped::MPMC_W1,
+    go_shaped::MPMC_W2,
+    go_shaped::SELECT4,
+    go_shaped::SPAWN_WG,
 ];
+
+/// The Go-shaped workloads (kept apart so other rows merge cleanly).
+mod go_shaped {
+    use super::{Metric, Workload};
+
+    /// The worker count a `NAME_wN` row is pinned to.
+    pub(super) fn fixed_workers(name: &str) -> Option<usize> {
+        let (_, n) = name.rsplit_once("_w")?;
+        n.parse().ok()
+    }
+
+    /// `NAME_wN` -> `NAME`.
+    pub(super) fn program(name: &str) -> &str {
+        match name.rsplit_once("_w") {
+            Some((base, n)) if n.parse::<usize>().is_ok() => base,
+            _ => name,
+        }
+    }
+
+    const PINGPONG: Workload = Workload {
+        name: "pingpong_go",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("round trip"),
+        target: None,
+        target_rss_mib: None,
+        what: "Go-shaped ping-pong: two goroutines bounce a value over two unbuffered \
+               channels; main waits for the sum",
+    };
+    pub(super) const PINGPONG_W1: Workload = Workload {
+        name: "pingpong_go_w1",
+        ..PINGPONG
+    };
+    pub(super) const PINGPONG_W2: Workload = Workload {
+        name: "pingpong_go_w2",
+        ..PINGPONG
+    };
+    const SPSC: Workload = Workload {
+        name: "spsc_go",
+        full_n: 4_000_000,
+        quick_n: 400_000,
+        metric: Metric::NsPerOp("msg"),
+        target: None,
+        target_rss_mib: None,
+        what: "Go-shaped SPSC, capacity 1024: producer and consumer goroutines; main waits \
+               for the consumer's sum",
+    };
+    pub(super) const SPSC_W1: Workload = Workload {
+        name: "spsc_go_w1",
+        ..SPSC
+    };
+    pub(super) const SPSC_W2: Workload = Workload {
+        name: "spsc_go_w2",
+        ..SPSC
+    };
+    const MPMC: Workload = Workload {
+        name: "mpmc_go",
+        full_n: 4_000_000,
+        quick_n: 400_000,
+        metric: Metric::NsPerOp("msg"),
+        target: None,
+        target_rss_mib: None,
+        what: "mpmc_cap1024 (4 producer and 4 consumer goroutines; main joins them) at a \
+               fixed worker count",
+    };
+    pub(super) const MPMC_W1: Workload = Workload {
+        name: "mpmc_go_w1",
+        ..MPMC
+    };
+    pub(super) const MPMC_W2: Workload = Workload {
+        name: "mpmc_go_w2",
+        ..MPMC
+    };
+    pub(super) const SELECT4: Workload = Workload {
+        name: "select4_go",
+        full_n: 2_000_000,
+        quick_n: 200_000,
+        metric: Metric::NsPerOp("select"),
+        target: None,
+        target_rss_mib: None,
+        what: "Go-shaped select4_ready: the selecting loop is a goroutine; main waits for \
+               its sum",
+    };
+    pub(super) const SPAWN_WG: Workload = Workload {
+        name: "spawn_wg",
+        full_n: 1_000_000,
+        quick_n: 100_000,
+        metric: Metric::NsPerOp("task"),
+        target: None,
+        target_rss_mib: None,
+        what: "spawn 1M goroutines that each add their index to a shared sum and mark \
+               themselves done (WaitGroup-style); main waits for the last (peak RSS)",
+    };
+}
+
+/// The program a system runs for the workload `name`: `name` without a
+/// `_w1`/`_w2` worker suffix (see [`Workload::fixed_workers`]).
+pub fn program_of(name: &str) -> &str {
+    go_shaped::program(name)
+}
 
 /// Looks a workload up by name.
 pub fn find(name: &str) -> Option<&'static Workload> {

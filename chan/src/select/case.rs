@@ -31,7 +31,7 @@
 //!   everything before it completes and in its `Drop`. (The `select!` macro
 //!   keeps cases as locals of the awaiting future, which is pinned.)
 
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 
 use crate::cell::SelCell;
 use crate::loom::Mutex;
@@ -60,10 +60,43 @@ pub enum CaseKind {
     Chan(ChanLock),
 }
 
+/// What [`SelectCase::__try_locked`] did.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum TryLocked {
+    /// The case is not ready; nothing changed.
+    NotReady,
+    /// The case committed; wake this counterpart (if any) after unlocking.
+    Committed(Option<Waker>),
+}
+
+/// Whether a parked case's waiter is still queued
+/// ([`SelectCase::__still_queued_locked`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StillQueued {
+    /// Still queued: no counterpart passed it by, its case is not ready.
+    Yes,
+    /// Not queued (the case is idle now).
+    No,
+}
+
+/// How the winning case finished ([`SelectCase::__finish`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Its output is ready.
+    Done,
+    /// A send on a closed channel: the engine raises Go's panic.
+    SendOnClosed,
+}
+
 /// One case of a `select`, as the engine sees it (object safe).
 ///
 /// Build cases with `select::into_case!`; the methods are the
-/// engine's protocol and are not meant to be called directly.
+/// engine's protocol and are not meant to be called directly. Methods that
+/// only channel cases or only future cases need have default bodies that do
+/// nothing (a future case is never queued; a channel case holds no future).
 ///
 /// The trait is sealed: the engine trusts the channel lock a case reports,
 /// so only this crate's case types ([`RecvCase`](super::RecvCase),
@@ -80,21 +113,11 @@ pub enum CaseKind {
 /// An implementation outside this crate does not compile:
 ///
 /// ```compile_fail,E0277
-/// use goro_chan::select::{CaseKind, SelCell, SelectCase};
-/// use std::task::{Context, Waker};
+/// use goro_chan::select::{CaseKind, SelectCase};
 /// struct Evil;
 /// impl SelectCase for Evil {
 ///     fn __kind(&self) -> CaseKind { CaseKind::Nil }
 ///     fn __would_block(&self) -> bool { true }
-///     unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> { None }
-///     unsafe fn __enqueue_locked(&mut self, _: *const SelCell, _: usize) {}
-///     unsafe fn __still_queued_locked(&mut self) -> bool { false }
-///     fn __unregister(&mut self) {}
-///     unsafe fn __poll_future(&mut self, _: &mut Context<'_>) -> bool { false }
-///     fn __finish(&mut self) -> bool { false }
-///     fn __cancel_won(&mut self) {}
-///     fn __release(&mut self) {}
-///     fn __after_unlock(&self) {}
 /// }
 /// ```
 pub trait SelectCase: Send + sealed::Sealed {
@@ -107,17 +130,18 @@ pub trait SelectCase: Send + sealed::Sealed {
     #[doc(hidden)]
     fn __would_block(&self) -> bool;
 
-    /// Commits the case now if its channel is ready; returns the waker of the
-    /// counterpart to wake after unlocking (`Some(None)`: committed, nobody to wake).
+    /// Channel cases: commits the case now if its channel is ready.
     ///
     /// # Safety
     ///
     /// The caller holds the lock named by [`SelectCase::__kind`], and no
     /// waiter of this case is queued.
     #[doc(hidden)]
-    unsafe fn __try_locked(&mut self) -> Option<Option<Waker>>;
+    unsafe fn __try_locked(&mut self) -> TryLocked {
+        TryLocked::NotReady
+    }
 
-    /// Queues this case's waiter as case `index` of `cell`.
+    /// Channel cases: queues this case's waiter as case `index` of `cell`.
     ///
     /// # Safety
     ///
@@ -125,54 +149,65 @@ pub trait SelectCase: Send + sealed::Sealed {
     /// time in the queue; the case is not moved until [`SelectCase::__unregister`]
     /// or [`SelectCase::__finish`].
     #[doc(hidden)]
-    unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize);
+    unsafe fn __enqueue_locked(&mut self, _cell: *const SelCell, _index: usize) {}
 
-    /// After the engine abandoned the cell of a parked select (to poll its
-    /// future cases): true if this case's waiter is still queued (no
-    /// counterpart skipped it, so it keeps its place and its case is not
-    /// ready); false, with the case reset to idle, if it is not queued.
+    /// Channel cases, after the engine abandoned the cell of a parked select
+    /// (to poll its future cases): whether this case's waiter is still
+    /// queued (no counterpart skipped it, so it keeps its place and its case
+    /// is not ready); if not, the case is reset to idle. A waiter skipped in
+    /// place by a party acting for this select (`cell::polling`) whose case
+    /// became ready meanwhile is taken out (`No`), so the engine re-checks
+    /// it. Called once per re-poll, before the cell is re-armed (own
+    /// waiters count as not live only while it is abandoned).
     ///
     /// # Safety
     ///
     /// The caller holds the lock named by [`SelectCase::__kind`], and the
     /// case's cell is `ABANDONED`.
     #[doc(hidden)]
-    unsafe fn __still_queued_locked(&mut self) -> bool;
+    unsafe fn __still_queued_locked(&mut self) -> StillQueued {
+        StillQueued::No
+    }
 
-    /// Removes this case's waiter from its channel if it is queued (takes the
-    /// channel lock). The cell must no longer be `WAITING`.
+    /// Channel cases: removes this case's waiter from its channel if it is
+    /// queued (takes the channel lock). The cell must no longer be `WAITING`.
     #[doc(hidden)]
-    fn __unregister(&mut self);
+    fn __unregister(&mut self) {}
 
-    /// Polls a future case; true once it completed (its output is stored).
+    /// Future cases: polls the future; `Ready` once it completed (its output
+    /// is stored).
     ///
     /// # Safety
     ///
     /// The future is polled in place: the case must not be moved until
     /// [`SelectCase::__release`] ran, the output was taken, or it is dropped.
     #[doc(hidden)]
-    unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool;
+    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
 
     /// Collects the outcome of the winning case after its cell says `DONE`
-    /// (or after [`SelectCase::__try_locked`] committed). Returns true for a
-    /// send on a closed channel, which the engine turns into Go's panic.
+    /// (or after [`SelectCase::__try_locked`] committed).
     #[doc(hidden)]
-    fn __finish(&mut self) -> bool;
+    fn __finish(&mut self) -> Finished {
+        Finished::Done
+    }
 
-    /// The select is dropped after a counterpart committed this case: a
-    /// received value goes back to the channel.
+    /// Channel cases: the select is dropped after a counterpart committed
+    /// this case: a received value goes back to the channel.
     #[doc(hidden)]
-    fn __cancel_won(&mut self);
+    fn __cancel_won(&mut self) {}
 
-    /// Drops a pending future in place (an un-chosen future case).
+    /// Future cases: drops a pending future in place (an un-chosen case).
     #[doc(hidden)]
-    fn __release(&mut self);
+    fn __release(&mut self) {}
 
-    /// Called by the engine after it released the channel locks under which
-    /// this case committed or was queued: wakes the channel's parked stream
-    /// watchers if a receive became possible (see `Hchan::wake_watchers`).
+    /// Channel cases: called by the engine after it released the channel
+    /// locks under which this case committed or was queued: wakes the
+    /// channel's parked stream watchers if a receive became possible (see
+    /// `Hchan::wake_watchers`).
     #[doc(hidden)]
-    fn __after_unlock(&self);
+    fn __after_unlock(&self) {}
 }
 
 /// The private supertrait that seals [`SelectCase`].

@@ -1,6 +1,7 @@
 //! Channel cases of a `select`: receive ([`RecvCase`]) and send ([`SendCase`]).
 //!
-//! Go: an `scase` with its `sudog` (`selectgo` acquires one sudog per case).
+//! Go: an `scase` with its `sudog` (`selectgo` acquires one sudog per case,
+//! and branches on the direction only where the value moves).
 //!
 //! # Design
 //!
@@ -14,6 +15,12 @@
 //! cell's claim completes exactly this case; the engine then collects its
 //! outcome with `__finish` and unlinks the other cases.
 //!
+//! Both directions share one core ([`CaseCore`]): the channel reference,
+//! the phase, the lazy waiter, enqueueing, unregistering and `Drop`; the
+//! direction ([`Dir`]) decides only which queue and which way the value
+//! moves (`Hchan::ready_locked`, [`crate::op::outcome_from_slot`]). The two
+//! public types differ only in their output.
+//!
 //! # Invariants
 //!
 //! - `phase == Queued` iff the waiter may be in the channel's queue; then
@@ -21,24 +28,25 @@
 //!   built, at the same pinned address, until the case is dropped).
 //! - While the node is not queued, the value to send is the case's: in
 //!   `Init`, or in the built node's slot.
-//! - `out` is `Some` only in phase `Committed`.
+//! - The outcome exists only in phase `Committed`.
 
 use std::fmt;
 use std::marker::PhantomPinned;
-use std::task::{Context, Waker};
 
-use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, SelectCase};
+use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, Finished, SelectCase};
+use super::case::{StillQueued, TryLocked};
 use crate::cell::SelCell;
-use crate::hchan::{Hchan, RecvNow, SendNow};
+use crate::hchan::{Dir, Hchan, Now};
 use crate::loom::Arc;
+use crate::op::{give_back_cancelled, outcome_from_slot, Outcome};
 use crate::waiter::Waiter;
 
 /// Where a channel case is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+enum Phase<T> {
     Idle,
     Queued,
-    Committed,
+    /// Committed, with its outcome (until `take_output`).
+    Committed(Outcome<T>),
 }
 
 /// A case's waiter, built on its first enqueue (see the module docs).
@@ -103,26 +111,7 @@ impl<T> LazyNode<T> {
     }
 }
 
-/// Whether a case's waiter is still queued; a queued case whose waiter a
-/// counterpart skipped and unlinked goes back to `Idle`. Shared by
-/// [`RecvCase`] and [`SendCase`].
-///
-/// # Safety
-///
-/// The caller holds the lock of the case's channel.
-unsafe fn still_queued_locked<T>(phase: &mut Phase, node: &LazyNode<T>) -> bool {
-    if *phase != Phase::Queued {
-        return false;
-    }
-    // SAFETY: the caller holds this channel's lock.
-    if unsafe { node.node().is_queued() } {
-        return true;
-    }
-    *phase = Phase::Idle;
-    false
-}
-
-/// How a receive case holds its channel.
+/// How a channel case holds its channel.
 pub(crate) enum ChanRef<'a, T> {
     Nil,
     Borrowed(&'a Hchan<T>),
@@ -148,11 +137,263 @@ impl<'a, T> From<Option<&'a Hchan<T>>> for ChanRef<'a, T> {
     }
 }
 
-fn kind_of<T>(h: Option<&Hchan<T>>) -> CaseKind {
-    match h {
-        None => CaseKind::Nil,
-        Some(h) => CaseKind::Chan(ChanLock(h.raw_lock())),
+/// The direction-independent part of a channel case (see the module docs).
+struct CaseCore<'a, T> {
+    chan: ChanRef<'a, T>,
+    dir: Dir,
+    phase: Phase<T>,
+    /// Holds the value to send until a receiver takes it; built on the
+    /// first enqueue.
+    node: LazyNode<T>,
+    _pin: PhantomPinned,
+}
+
+impl<'a, T> CaseCore<'a, T> {
+    fn new(chan: ChanRef<'a, T>, dir: Dir, value: Option<T>) -> Self {
+        CaseCore {
+            chan,
+            dir,
+            phase: Phase::Idle,
+            node: LazyNode::Init(value),
+            _pin: PhantomPinned,
+        }
     }
+
+    fn kind(&self) -> CaseKind {
+        match self.chan.get() {
+            None => CaseKind::Nil,
+            Some(h) => CaseKind::Chan(ChanLock(h.raw_lock())),
+        }
+    }
+
+    fn would_block(&self) -> bool {
+        self.chan.get().is_none_or(|h| match self.dir {
+            Dir::Send => h.send_would_block(),
+            Dir::Recv => h.recv_would_block(),
+        })
+    }
+
+    /// # Safety
+    ///
+    /// As [`SelectCase::__try_locked`].
+    unsafe fn try_locked(&mut self) -> TryLocked {
+        let Some(h) = self.chan.get() else {
+            return TryLocked::NotReady;
+        };
+        let dir = self.dir;
+        let v = match dir {
+            Dir::Send => {
+                // SAFETY: not queued (caller contract): the value is ours.
+                Some(unsafe { self.node.take_value() }.expect("send case without a value"))
+            }
+            Dir::Recv => None,
+        };
+        // SAFETY: the engine holds the lock (caller contract).
+        let (out, w) = match unsafe { h.with_state_locked(|st| h.ready_locked(st, dir, v)) } {
+            Now::Sent(w) => (Outcome::Sent, w),
+            Now::Received(v, w) => (Outcome::Received(v), w),
+            Now::Closed(v) => {
+                if let Some(v) = v {
+                    // SAFETY: as above. Kept, and dropped with the case.
+                    unsafe { self.node.put_value(v) };
+                }
+                (Outcome::Closed, None)
+            }
+            Now::WouldBlock(v) => {
+                if let Some(v) = v {
+                    // SAFETY: as above.
+                    unsafe { self.node.put_value(v) };
+                }
+                return TryLocked::NotReady;
+            }
+        };
+        self.phase = Phase::Committed(out);
+        TryLocked::Committed(w)
+    }
+
+    /// # Safety
+    ///
+    /// As [`SelectCase::__enqueue_locked`].
+    unsafe fn enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
+        let Some(h) = self.chan.get() else { return };
+        debug_assert!(matches!(self.phase, Phase::Idle));
+        let dir = self.dir;
+        // SAFETY: idle: not queued; the case stays put while queued (caller contract).
+        let node = unsafe { self.node.build() };
+        // SAFETY: lock held; the case stays put while queued (caller contract).
+        unsafe { h.with_state_locked(|st| st.queue(dir).push_back(node, cell, index)) };
+        self.phase = Phase::Queued;
+    }
+
+    /// # Safety
+    ///
+    /// As [`SelectCase::__still_queued_locked`].
+    unsafe fn still_queued_locked(&mut self) -> StillQueued {
+        if !matches!(self.phase, Phase::Queued) {
+            return StillQueued::No;
+        }
+        let (Some(h), dir) = (self.chan.get(), self.dir) else {
+            return StillQueued::No;
+        };
+        let node = self.node.node();
+        // SAFETY: the caller holds this channel's lock (for `with_state_locked`
+        // too); the node is alive and at most queued on this queue.
+        let queued = unsafe {
+            node.is_queued()
+                && h.with_state_locked(|st| {
+                    // Skipped in place by a party acting for this select
+                    // (`cell::polling`), which may have made the channel ready
+                    // for this case (an own future case that sent to a buffered
+                    // channel): then take the waiter out, so the engine
+                    // re-checks the case.
+                    if h.ready_for_locked(st, dir) {
+                        st.queue(dir).remove(node);
+                        false
+                    } else {
+                        true
+                    }
+                })
+        };
+        if queued {
+            return StillQueued::Yes;
+        }
+        self.phase = Phase::Idle;
+        StillQueued::No
+    }
+
+    /// Unlinks the waiter if it may be queued.
+    fn unlink(&mut self) {
+        if let (Phase::Queued, Some(h)) = (&self.phase, self.chan.get()) {
+            // SAFETY: the node is alive and at most queued on this channel's
+            // queue of this direction.
+            unsafe { h.unlink(self.node.node(), self.dir) };
+        }
+    }
+
+    fn unregister(&mut self) {
+        self.unlink();
+        if matches!(self.phase, Phase::Queued) {
+            self.phase = Phase::Idle;
+        }
+    }
+
+    /// Runs `f` on the slot after `DONE` (the counterpart unlinked the node
+    /// and handed the slot back) if this case was queued, leaving the case
+    /// idle; a case committed by `try_locked` is left as it is.
+    fn with_done_slot(&mut self, f: impl FnOnce(&Hchan<T>, Dir, Option<T>) -> Phase<T>) {
+        match (
+            std::mem::replace(&mut self.phase, Phase::Idle),
+            self.chan.get(),
+        ) {
+            (Phase::Queued, Some(h)) => {
+                // SAFETY: DONE for this case: the slot is ours again.
+                let slot = unsafe { self.node.node().take_slot() };
+                self.phase = f(h, self.dir, slot);
+            }
+            (other, _) => self.phase = other,
+        }
+    }
+
+    fn finish(&mut self) -> Finished {
+        self.with_done_slot(|h, dir, slot| Phase::Committed(outcome_from_slot(h, dir, slot)));
+        match (&self.phase, self.dir) {
+            (Phase::Committed(Outcome::Closed), Dir::Send) => Finished::SendOnClosed,
+            _ => Finished::Done,
+        }
+    }
+
+    fn cancel_won(&mut self) {
+        self.with_done_slot(|h, dir, slot| {
+            give_back_cancelled(h, dir, slot);
+            Phase::Idle
+        });
+    }
+
+    fn after_unlock(&self) {
+        if let Some(h) = self.chan.get() {
+            h.wake_watchers();
+        }
+    }
+
+    /// The committed outcome; the case becomes idle.
+    fn take_outcome(&mut self, what: &str) -> Outcome<T> {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Committed(out) => out,
+            other => {
+                self.phase = other;
+                panic!("take_output on a {what} case that did not commit")
+            }
+        }
+    }
+}
+
+impl<T> Drop for CaseCore<'_, T> {
+    fn drop(&mut self) {
+        // Safety net: the engine unregisters before it completes or is dropped.
+        self.unlink();
+    }
+}
+
+impl<T> fmt::Debug for CaseCore<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            Phase::Idle => "idle",
+            Phase::Queued => "queued",
+            Phase::Committed(_) => "committed",
+        };
+        f.debug_struct(match self.dir {
+            Dir::Send => "SendCase",
+            Dir::Recv => "RecvCase",
+        })
+        .field("nil", &self.chan.get().is_none())
+        .field("phase", &phase)
+        .finish()
+    }
+}
+
+/// Implements the select protocol of a channel case type (a newtype over
+/// [`CaseCore`]) by delegating to its core.
+macro_rules! chan_case_protocol {
+    ($case:ident) => {
+        impl<T: Send> SelectCase for $case<'_, T> {
+            fn __kind(&self) -> CaseKind {
+                self.0.kind()
+            }
+            fn __would_block(&self) -> bool {
+                self.0.would_block()
+            }
+            unsafe fn __try_locked(&mut self) -> TryLocked {
+                // SAFETY: forwarded.
+                unsafe { self.0.try_locked() }
+            }
+            unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
+                // SAFETY: forwarded.
+                unsafe { self.0.enqueue_locked(cell, index) }
+            }
+            unsafe fn __still_queued_locked(&mut self) -> StillQueued {
+                // SAFETY: forwarded.
+                unsafe { self.0.still_queued_locked() }
+            }
+            fn __unregister(&mut self) {
+                self.0.unregister()
+            }
+            fn __finish(&mut self) -> Finished {
+                self.0.finish()
+            }
+            fn __cancel_won(&mut self) {
+                self.0.cancel_won()
+            }
+            fn __after_unlock(&self) {
+                self.0.after_unlock()
+            }
+        }
+
+        impl<T> fmt::Debug for $case<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
 }
 
 /// A receive case (Go: `case v, ok := <-ch`); output `Option<T>`.
@@ -165,123 +406,11 @@ fn kind_of<T>(h: Option<&Hchan<T>>) -> CaseKind {
 /// assert_eq!(select_blocking(&mut [&mut c as &mut dyn BlockingCase], false), Some(0));
 /// assert_eq!(c.take_output(), Some("x"));
 /// ```
-pub struct RecvCase<'a, T> {
-    chan: ChanRef<'a, T>,
-    phase: Phase,
-    /// Built on the first enqueue.
-    node: LazyNode<T>,
-    /// The committed output: `Some(None)` = closed.
-    out: Option<Option<T>>,
-    _pin: PhantomPinned,
-}
+pub struct RecvCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> RecvCase<'a, T> {
     pub(crate) fn new(chan: ChanRef<'a, T>) -> Self {
-        RecvCase {
-            chan,
-            phase: Phase::Idle,
-            node: LazyNode::Init(None),
-            out: None,
-            _pin: PhantomPinned,
-        }
-    }
-}
-
-impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
-
-impl<T: Send> SelectCase for RecvCase<'_, T> {
-    fn __kind(&self) -> CaseKind {
-        kind_of(self.chan.get())
-    }
-
-    fn __would_block(&self) -> bool {
-        self.chan.get().is_none_or(Hchan::recv_would_block)
-    }
-
-    unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
-        let h = self.chan.get()?;
-        // SAFETY: the engine holds the lock (caller contract).
-        match unsafe { h.with_state_locked(|st| h.recv_locked(st)) } {
-            RecvNow::Value(v, w) => {
-                self.out = Some(Some(v));
-                self.phase = Phase::Committed;
-                Some(w)
-            }
-            RecvNow::Closed => {
-                self.out = Some(None);
-                self.phase = Phase::Committed;
-                Some(None)
-            }
-            RecvNow::WouldBlock => None,
-        }
-    }
-
-    unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
-        let Some(h) = self.chan.get() else { return };
-        debug_assert_eq!(self.phase, Phase::Idle);
-        // SAFETY: idle: not queued; the case stays put while queued (caller contract).
-        let node = unsafe { self.node.build() };
-        // SAFETY: lock held; the case stays put while queued (caller contract).
-        unsafe { h.with_state_locked(|st| st.recvq.push_back(node, cell, index)) };
-        self.phase = Phase::Queued;
-    }
-
-    unsafe fn __still_queued_locked(&mut self) -> bool {
-        // SAFETY: the engine holds this channel's lock (caller contract).
-        unsafe { still_queued_locked(&mut self.phase, &self.node) }
-    }
-
-    fn __unregister(&mut self) {
-        if self.phase != Phase::Queued {
-            return;
-        }
-        if let Some(h) = self.chan.get() {
-            // SAFETY: the node is alive and at most queued on this channel's recvq.
-            unsafe { h.unlink(self.node.node(), false) };
-        }
-        self.phase = Phase::Idle;
-    }
-
-    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
-        false
-    }
-
-    fn __finish(&mut self) -> bool {
-        if self.phase == Phase::Queued {
-            // SAFETY: the cell says DONE for this case: the counterpart unlinked
-            // the node and handed the slot back. Empty: completed by `close`,
-            // decided now under the lock (a value given back comes first).
-            self.out = Some(match unsafe { self.node.node().take_slot() } {
-                Some(v) => Some(v),
-                None => self.chan.get().and_then(Hchan::recv_closed_outcome),
-            });
-            self.phase = Phase::Committed;
-        }
-        false
-    }
-
-    fn __cancel_won(&mut self) {
-        if self.phase == Phase::Queued {
-            self.phase = Phase::Idle;
-            // SAFETY: as in `__finish`.
-            if let (Some(v), Some(h)) = (unsafe { self.node.node().take_slot() }, self.chan.get()) {
-                h.give_back(v);
-            }
-        }
-    }
-
-    fn __release(&mut self) {}
-
-    fn __after_unlock(&self) {
-        if let Some(h) = self.chan.get() {
-            h.wake_watchers();
-        }
-    }
-}
-
-impl<T: Send> BlockingCase for RecvCase<'_, T> {
-    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
-        self
+        RecvCase(CaseCore::new(chan, Dir::Recv, None))
     }
 }
 
@@ -289,34 +418,11 @@ impl<T> CaseOutput for RecvCase<'_, T> {
     type Output = Option<T>;
 
     fn take_output(&mut self) -> Option<T> {
-        match self.out.take() {
-            Some(v) => {
-                self.phase = Phase::Idle;
-                v
-            }
-            None => panic!("take_output on a receive case that did not commit"),
+        match self.0.take_outcome("receive") {
+            Outcome::Received(v) => Some(v),
+            Outcome::Closed => None,
+            Outcome::Sent => unreachable!("a receive case sent"),
         }
-    }
-}
-
-impl<T> Drop for RecvCase<'_, T> {
-    fn drop(&mut self) {
-        // Safety net: the engine unregisters before it completes or is dropped.
-        if self.phase == Phase::Queued {
-            if let Some(h) = self.chan.get() {
-                // SAFETY: the node is alive and at most queued on this recvq.
-                unsafe { h.unlink(self.node.node(), false) };
-            }
-        }
-    }
-}
-
-impl<T> fmt::Debug for RecvCase<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvCase")
-            .field("nil", &self.chan.get().is_none())
-            .field("phase", &self.phase)
-            .finish()
     }
 }
 
@@ -329,124 +435,11 @@ impl<T> fmt::Debug for RecvCase<'_, T> {
 /// // No receiver: with a default, the send is not taken.
 /// assert_eq!(select_blocking(&mut [&mut c as &mut dyn BlockingCase], true), None);
 /// ```
-pub struct SendCase<'a, T> {
-    chan: Option<&'a Hchan<T>>,
-    phase: Phase,
-    /// Holds the value until a receiver takes it; the waiter is built on
-    /// the first enqueue.
-    node: LazyNode<T>,
-    /// Committed on a closed channel (panics in the engine).
-    closed: bool,
-    _pin: PhantomPinned,
-}
+pub struct SendCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> SendCase<'a, T> {
     pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T) -> Self {
-        SendCase {
-            chan,
-            phase: Phase::Idle,
-            node: LazyNode::Init(Some(v)),
-            closed: false,
-            _pin: PhantomPinned,
-        }
-    }
-}
-
-impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
-
-impl<T: Send> SelectCase for SendCase<'_, T> {
-    fn __kind(&self) -> CaseKind {
-        kind_of(self.chan)
-    }
-
-    fn __would_block(&self) -> bool {
-        self.chan.is_none_or(Hchan::send_would_block)
-    }
-
-    unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
-        let h = self.chan?;
-        // SAFETY: not queued (caller contract): the value is ours.
-        let v = unsafe { self.node.take_value() }.expect("send case without a value");
-        // SAFETY: the engine holds the lock (caller contract).
-        match unsafe { h.with_state_locked(|st| h.send_locked(st, v)) } {
-            SendNow::Sent(w) => {
-                self.phase = Phase::Committed;
-                Some(w)
-            }
-            SendNow::Closed(v) => {
-                // SAFETY: as above.
-                unsafe { self.node.put_value(v) };
-                self.closed = true;
-                self.phase = Phase::Committed;
-                Some(None)
-            }
-            SendNow::WouldBlock(v) => {
-                // SAFETY: as above.
-                unsafe { self.node.put_value(v) };
-                None
-            }
-        }
-    }
-
-    unsafe fn __enqueue_locked(&mut self, cell: *const SelCell, index: usize) {
-        let Some(h) = self.chan else { return };
-        debug_assert_eq!(self.phase, Phase::Idle);
-        // SAFETY: idle: not queued; the case stays put while queued (caller contract).
-        let node = unsafe { self.node.build() };
-        // SAFETY: lock held; the case stays put while queued (caller contract).
-        unsafe { h.with_state_locked(|st| st.sendq.push_back(node, cell, index)) };
-        self.phase = Phase::Queued;
-    }
-
-    unsafe fn __still_queued_locked(&mut self) -> bool {
-        // SAFETY: the engine holds this channel's lock (caller contract).
-        unsafe { still_queued_locked(&mut self.phase, &self.node) }
-    }
-
-    fn __unregister(&mut self) {
-        if self.phase != Phase::Queued {
-            return;
-        }
-        if let Some(h) = self.chan {
-            // SAFETY: the node is alive and at most queued on this channel's sendq.
-            unsafe { h.unlink(self.node.node(), true) };
-        }
-        self.phase = Phase::Idle;
-    }
-
-    unsafe fn __poll_future(&mut self, _cx: &mut Context<'_>) -> bool {
-        false
-    }
-
-    fn __finish(&mut self) -> bool {
-        if self.phase == Phase::Queued {
-            self.phase = Phase::Committed;
-            // SAFETY: DONE for this case: the slot is ours again. A value still
-            // there means the channel was closed.
-            self.closed = unsafe { self.node.node().slot_is_some() };
-        }
-        self.closed
-    }
-
-    fn __cancel_won(&mut self) {
-        // The value was delivered (or the channel closed): nothing to undo.
-        if self.phase == Phase::Queued {
-            self.phase = Phase::Idle;
-        }
-    }
-
-    fn __release(&mut self) {}
-
-    fn __after_unlock(&self) {
-        if let Some(h) = self.chan {
-            h.wake_watchers();
-        }
-    }
-}
-
-impl<T: Send> BlockingCase for SendCase<'_, T> {
-    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
-        self
+        SendCase(CaseCore::new(chan.into(), Dir::Send, Some(v)))
     }
 }
 
@@ -454,32 +447,26 @@ impl<T> CaseOutput for SendCase<'_, T> {
     type Output = ();
 
     fn take_output(&mut self) {
-        assert_eq!(
-            self.phase,
-            Phase::Committed,
-            "take_output on a send case that did not commit"
-        );
-        self.phase = Phase::Idle;
+        // A send on a closed channel panicked in the engine already.
+        let _ = self.0.take_outcome("send");
     }
 }
 
-impl<T> Drop for SendCase<'_, T> {
-    fn drop(&mut self) {
-        // Safety net: the engine unregisters before it completes or is dropped.
-        if self.phase == Phase::Queued {
-            if let Some(h) = self.chan {
-                // SAFETY: the node is alive and at most queued on this sendq.
-                unsafe { h.unlink(self.node.node(), true) };
-            }
-        }
+// The protocol of both case types (one core, see the module docs). The
+// sealing and `BlockingCase` impls stay outside the macro so that compiler
+// diagnostics name the types.
+impl<T: Send> sealed::Sealed for RecvCase<'_, T> {}
+impl<T: Send> sealed::Sealed for SendCase<'_, T> {}
+chan_case_protocol!(RecvCase);
+chan_case_protocol!(SendCase);
+
+impl<T: Send> BlockingCase for RecvCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
     }
 }
-
-impl<T> fmt::Debug for SendCase<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendCase")
-            .field("nil", &self.chan.is_none())
-            .field("phase", &self.phase)
-            .finish()
+impl<T: Send> BlockingCase for SendCase<'_, T> {
+    fn __as_select_case(&mut self) -> &mut dyn SelectCase {
+        self
     }
 }

@@ -88,7 +88,7 @@ use std::task::{Context, Poll, Waker};
 
 use goro_hook::{self as hook, WaitReason};
 
-use super::case::{BlockingCase, CaseKind, ChanLock, SelectCase};
+use super::case::{BlockingCase, CaseKind, ChanLock, Finished, SelectCase, StillQueued, TryLocked};
 use super::inline_vec::{InlineVec, INLINE_CASES};
 use crate::cell::{CellState, SelCell};
 use crate::loom::{lock, MutexGuard};
@@ -235,7 +235,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                 c.__release();
             }
         }
-        if self.cases[i].case().__finish() {
+        if self.cases[i].case().__finish() == Finished::SendOnClosed {
             panic!("send on closed channel");
         }
         Some(i)
@@ -358,7 +358,7 @@ impl<'a, C: AsCase> Select<'a, C> {
             if let CaseKind::Future = c.__kind() {
                 // SAFETY: as in `pass_ready`: the select releases every
                 // un-chosen future before it completes or is dropped.
-                if unsafe { c.__poll_future(cx) } {
+                if unsafe { c.__poll_future(cx) }.is_ready() {
                     let r = self.finish(i);
                     // SAFETY: `finish` unregistered every waiter.
                     drop(unsafe { self.cell.clear_waker() });
@@ -369,16 +369,19 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
         let locks = unsafe { lock_all(self.cases) };
+        // The cases to queue again once the cell is re-armed, in `perm` order.
+        let mut requeue: InlineVec<usize, INLINE_CASES> = InlineVec::new();
         for k in 0..perm.len() {
             let i = *perm.get(k);
             let c = self.cases[i].case();
             if let CaseKind::Chan(_) = c.__kind() {
                 // SAFETY: we hold every channel lock; the cell is abandoned.
-                if unsafe { c.__still_queued_locked() } {
+                if unsafe { c.__still_queued_locked() } == StillQueued::Yes {
                     continue;
                 }
+                requeue.push(i);
                 // SAFETY: we hold the lock; this case's waiter is not queued.
-                if let Some(w) = unsafe { c.__try_locked() } {
+                if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                     drop(locks);
                     c.__after_unlock();
                     if let Some(w) = w {
@@ -395,19 +398,14 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: the cell is abandoned and we hold the lock of every channel
         // where one of its waiters is queued.
         let old = unsafe { self.cell.rearm(cx.waker()) };
-        for k in 0..perm.len() {
-            let i = *perm.get(k);
-            let c = self.cases[i].case();
-            if let CaseKind::Chan(_) = c.__kind() {
-                // SAFETY: we hold every channel lock. The cell is WAITING
-                // again, but no counterpart can claim it before we unlock.
-                if !unsafe { c.__still_queued_locked() } {
-                    // SAFETY: we hold the lock; the waiter is not queued; the
-                    // cell is pinned and outlives it (unregistered before the
-                    // select completes or is dropped).
-                    unsafe { c.__enqueue_locked(&self.cell, i) };
-                }
-            }
+        for k in 0..requeue.len() {
+            let i = *requeue.get(k);
+            // SAFETY: we hold every channel lock; the waiter is not queued
+            // (found above under these locks); the cell is pinned and
+            // outlives it (unregistered before the select completes or is
+            // dropped). The cell is WAITING again, but no counterpart can
+            // claim it before we unlock.
+            unsafe { self.cases[i].case().__enqueue_locked(&self.cell, i) };
         }
         drop(locks);
         drop(old);
@@ -572,7 +570,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: the case is borrowed by the select, which releases
                 // (drops in place) every un-chosen future before it completes
                 // or is dropped, and is never leaked (`select`'s contract).
-                if unsafe { c.__poll_future(cx) } {
+                if unsafe { c.__poll_future(cx) }.is_ready() {
                     return Some(i);
                 }
             }
@@ -580,7 +578,7 @@ fn pass_ready<C: AsCase>(
                 // SAFETY: the lock lives in a channel the case borrows or owns.
                 let g = lock(unsafe { &*l.0 });
                 // SAFETY: we hold the case's lock; nothing is queued (pass 1).
-                if let Some(w) = unsafe { c.__try_locked() } {
+                if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                     drop(g);
                     c.__after_unlock();
                     if let Some(w) = w {
@@ -608,7 +606,7 @@ unsafe fn try_all_locked<C: AsCase>(
         let c = cases[i].case();
         if let CaseKind::Chan(_) = c.__kind() {
             // SAFETY: we hold every channel lock; nothing is queued.
-            if let Some(w) = unsafe { c.__try_locked() } {
+            if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
                 return Some((i, w));
             }
         }

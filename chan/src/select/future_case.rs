@@ -14,10 +14,9 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::case::{sealed, CaseKind, CaseOutput, SelectCase};
-use crate::cell::SelCell;
 
 enum State<F: Future> {
     Pending(F),
@@ -68,21 +67,12 @@ where
         false
     }
 
-    unsafe fn __try_locked(&mut self) -> Option<Option<Waker>> {
-        None
-    }
-
-    unsafe fn __enqueue_locked(&mut self, _cell: *const SelCell, _index: usize) {}
-
-    unsafe fn __still_queued_locked(&mut self) -> bool {
-        false
-    }
-
-    fn __unregister(&mut self) {}
-
-    unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> bool {
+    unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let State::Pending(f) = &mut self.state else {
-            return matches!(self.state, State::Ready(_));
+            return match self.state {
+                State::Ready(_) => Poll::Ready(()),
+                _ => Poll::Pending,
+            };
         };
         // SAFETY: by the caller's contract the case is not moved before the
         // future is dropped in place (below, by `__release`, or with the
@@ -90,25 +80,17 @@ where
         match unsafe { Pin::new_unchecked(f) }.poll(cx) {
             Poll::Ready(out) => {
                 self.state = State::Ready(out);
-                true
+                Poll::Ready(())
             }
-            Poll::Pending => false,
+            Poll::Pending => Poll::Pending,
         }
     }
-
-    fn __finish(&mut self) -> bool {
-        false
-    }
-
-    fn __cancel_won(&mut self) {}
 
     fn __release(&mut self) {
         if matches!(self.state, State::Pending(_)) {
             self.state = State::Gone;
         }
     }
-
-    fn __after_unlock(&self) {}
 }
 
 impl<F: Future> CaseOutput for FutureCase<F> {

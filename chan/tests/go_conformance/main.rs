@@ -15,20 +15,20 @@
 //!   `try_send`/`try_recv`, Go's one-case select with default)
 //! - `test/chan/sieve1.go`: [`sieve1`]
 //! - `test/chan/zerosize.go`: [`zerosize`]
-//! - `src/runtime/chan_test.go`: [`chan_test`]: `TestChan`,
-//!   `TestNonblockRecvRace`, `TestNonblockSelectRace`, `TestNonblockSelectRace2`,
-//!   `TestSelfSelect`, `TestSelectStress`, `TestChanSendInterface`,
-//!   `TestPseudoRandomSend`, `TestMultiConsumer`, `TestSelectDuplicateChannel`.
+//! - `src/runtime/chan_test.go`: [`chan_test`]: its channel tests `TestChan`,
+//!   `TestNonblockRecvRace`, `TestMultiConsumer` (its select tests are ported
+//!   once, with the `select!` macro, in the workspace's
+//!   `tests/go_conformance/chan_test.rs`).
 //!
 //! Not ported:
 //! - `test/chan/powser1.go`, `powser2.go` (power series; long programs that
 //!   exercise nothing beyond what `sieve1` and `TestMultiConsumer` cover),
-//! - `test/chan/select*.go`, `doubleselect.go`, `select3.go` (need the
-//!   `select!` macro's syntax; they belong with the macro's conformance tests),
+//! - `test/chan/select*.go`, `doubleselect.go`, `sendstmt.go` and the select
+//!   tests of `chan_test.go`: they need the `select!` macro's syntax and are
+//!   ported in the workspace's `tests/go_conformance/`,
 //! - `TestShrinkStackDuringBlockedSend` (Go stack shrinking; no analogue),
 //!   the `chan_test.go` benchmarks (see `chan/benches`), and the tests about
-//!   the Go scheduler or GC (`TestSelectFairness` needs the runtime's seeded
-//!   generator and is covered by `select_engine::uniform_choice_among_ready_cases`).
+//!   the Go scheduler or GC.
 //!
 //! Iteration counts are Go's `testing.Short()` values where Go has them, so
 //! the suite stays quick on a loaded 2-core machine.

@@ -34,11 +34,12 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use super::{TimerAction, TimerDriver};
+use super::{BoxFuture, TimerAction, TimerDriver};
+use crate::loom::{Condvar, Mutex, MutexGuard};
 
 /// The process-wide fallback driver, started on first use.
 pub(super) fn driver() -> &'static Arc<dyn TimerDriver> {
@@ -102,10 +103,18 @@ struct State {
 }
 
 /// The fallback driver's shared state.
-#[derive(Default)]
 struct Fallback {
     state: Mutex<State>,
     wake: Condvar,
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Fallback {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        }
+    }
 }
 
 fn key(index: u32, generation: u32) -> u64 {
@@ -145,57 +154,68 @@ impl Fallback {
         let mut due = Vec::new();
         let mut st = self.lock();
         loop {
-            let now = Instant::now();
-            while let Some(&Reverse((when, index, arming))) = st.heap.peek() {
-                if when > now {
-                    break;
-                }
-                st.heap.pop();
-                let e = &mut st.entries[index as usize];
-                if e.arming != arming || e.deadline.is_none() {
-                    continue; // stale
-                }
-                e.deadline = None;
-                e.fired = true;
-                due.push(match &mut e.action {
-                    Stored::None => Stored::None,
-                    Stored::Wake(_) => std::mem::replace(&mut e.action, Stored::None),
-                    Stored::Call(f) => Stored::Call(f.clone()),
-                });
-                st.armed -= 1;
-            }
-            if !due.is_empty() {
-                st.wait = Some(Wait::Busy);
-                drop(st);
-                for action in due.drain(..) {
-                    // The panic hook has printed a panic; off a runtime
-                    // there is no policy to follow, so drop it (and a
-                    // panicking payload destructor) and go on.
-                    let _ = catch_unwind(AssertUnwindSafe(|| match action {
-                        Stored::None => {}
-                        Stored::Wake(w) => w.wake(),
-                        Stored::Call(f) => f(),
-                    }));
-                }
-                st = self.lock();
-                continue;
-            }
-            st = match st.heap.peek() {
-                Some(&Reverse((when, _, _))) => {
-                    st.wait = Some(Wait::Until(when));
-                    let timeout = when.saturating_duration_since(now);
-                    self.wake
-                        .wait_timeout(st, timeout)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-                None => {
-                    st.wait = Some(Wait::Forever);
-                    self.wake.wait(st).unwrap_or_else(|e| e.into_inner())
-                }
-            };
-            st.wait = Some(Wait::Busy);
+            st = self.turn(st, &mut due);
         }
+    }
+
+    /// One turn of the timer thread: fires what is due (running the
+    /// actions with the lock released), or else blocks until the earliest
+    /// deadline or a notification. Takes and returns the lock.
+    fn turn<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        due: &mut Vec<Stored>,
+    ) -> MutexGuard<'a, State> {
+        let now = Instant::now();
+        while let Some(&Reverse((when, index, arming))) = st.heap.peek() {
+            if when > now {
+                break;
+            }
+            st.heap.pop();
+            let e = &mut st.entries[index as usize];
+            if e.arming != arming || e.deadline.is_none() {
+                continue; // stale
+            }
+            e.deadline = None;
+            e.fired = true;
+            due.push(match &mut e.action {
+                Stored::None => Stored::None,
+                Stored::Wake(_) => std::mem::replace(&mut e.action, Stored::None),
+                Stored::Call(f) => Stored::Call(f.clone()),
+            });
+            st.armed -= 1;
+        }
+        if !due.is_empty() {
+            st.wait = Some(Wait::Busy);
+            drop(st);
+            for action in due.drain(..) {
+                // The panic hook has printed a panic; off a runtime there
+                // is no policy to follow, so drop it (and a panicking
+                // payload destructor) and go on.
+                let _ = catch_unwind(AssertUnwindSafe(|| match action {
+                    Stored::None => {}
+                    Stored::Wake(w) => w.wake(),
+                    Stored::Call(f) => f(),
+                }));
+            }
+            return self.lock();
+        }
+        let mut st = match st.heap.peek() {
+            Some(&Reverse((when, _, _))) => {
+                st.wait = Some(Wait::Until(when));
+                let timeout = when.saturating_duration_since(now);
+                self.wake
+                    .wait_timeout(st, timeout)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => {
+                st.wait = Some(Wait::Forever);
+                self.wake.wait(st).unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        st.wait = Some(Wait::Busy);
+        st
     }
 }
 
@@ -299,16 +319,35 @@ impl TimerDriver for Fallback {
         drop(old);
     }
 
-    fn spawn(&self, f: Box<dyn FnOnce() + Send>, _at: &'static Location<'static>) {
-        // The timer thread must not run user code that may block: give the
-        // function its own thread.
-        let _ = std::thread::Builder::new()
+    fn spawn(&self, fut: BoxFuture, _at: &'static Location<'static>) {
+        // The timer thread (or the caller) must not run user code that may
+        // block: give the future its own thread, which runs it to completion.
+        std::thread::Builder::new()
             .name("goro-detached".into())
-            .spawn(f);
+            .spawn(move || block_on(fut))
+            .expect("goro-hook: cannot start a thread for a detached goroutine");
     }
 }
 
-#[cfg(test)]
+/// Polls `fut` to completion on this thread, parking it between wakes.
+fn block_on(mut fut: BoxFuture) {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    while fut.as_mut().poll(&mut cx).is_pending() {
+        std::thread::park();
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
 mod tests {
     use super::*;
     use std::sync::mpsc;
@@ -402,5 +441,46 @@ mod tests {
         }
         assert!(timers.lock().heap.len() <= 65);
         timers.free(k);
+    }
+}
+
+/// Model of the arm/wait handshake: a timer armed (earlier than anything
+/// the thread waits for) while the timer thread decides how long to block
+/// is never missed. loom's `wait_timeout` never times out, so a lost
+/// notification deadlocks the model.
+/// Run with `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-hook --lib loom`.
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn loom_arm_while_the_timer_thread_waits_is_never_missed() {
+        loom::model(|| {
+            let timers = loom::sync::Arc::new(Fallback::default());
+            let fired = Arc::new(AtomicBool::new(false));
+            let f = fired.clone();
+            let key = timers.alloc(TimerAction::Call {
+                f: Arc::new(move || f.store(true, Ordering::SeqCst)),
+                at: Location::caller(),
+            });
+            // The thread first sees only a far deadline.
+            timers.arm(key, Instant::now() + Duration::from_secs(3600));
+            let thread = {
+                let (timers, fired) = (timers.clone(), fired.clone());
+                loom::thread::spawn(move || {
+                    let mut due = Vec::new();
+                    let mut st = timers.lock();
+                    while !fired.load(Ordering::SeqCst) {
+                        st = timers.turn(st, &mut due);
+                    }
+                })
+            };
+            // Re-armed as due now: the thread must notice.
+            assert!(timers.arm(key, Instant::now()));
+            thread.join().unwrap();
+            timers.free(key);
+        });
     }
 }

@@ -31,7 +31,9 @@ mod fallback;
 
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -104,8 +106,14 @@ impl fmt::Debug for TimerAction {
 ///     fn free(&self, key: u64) {
 ///         self.0.lock().unwrap()[key as usize] = None;
 ///     }
-///     fn spawn(&self, f: Box<dyn FnOnce() + Send>, _: &'static Location<'static>) {
-///         std::thread::spawn(f);
+///     fn spawn(&self, mut f: goro_hook::BoxFuture, _: &'static Location<'static>) {
+///         // A toy executor: poll on a thread of its own until done.
+///         std::thread::spawn(move || {
+///             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+///             while f.as_mut().poll(&mut cx).is_pending() {
+///                 std::thread::yield_now();
+///             }
+///         });
 ///     }
 /// }
 ///
@@ -135,9 +143,10 @@ pub trait TimerDriver: Send + Sync + 'static {
     /// Disarms and releases `key`.
     fn free(&self, key: u64);
 
-    /// Runs `f` in a new goroutine of this executor (a new thread for the
-    /// fallback driver); `at` is the spawn site to record.
-    fn spawn(&self, f: Box<dyn FnOnce() + Send>, at: &'static Location<'static>);
+    /// Runs `fut` in a new goroutine of this executor (the fallback driver
+    /// runs it to completion on a new thread); `at` is the spawn site to
+    /// record.
+    fn spawn(&self, fut: BoxFuture, at: &'static Location<'static>);
 }
 
 thread_local! {
@@ -201,7 +210,26 @@ impl fmt::Debug for TimerDriverGuard {
 /// ```
 #[track_caller]
 pub fn spawn_detached(f: impl FnOnce() + Send + 'static) {
-    current_driver().spawn(Box::new(f), Location::caller());
+    current_driver().spawn(Box::pin(async move { f() }), Location::caller());
+}
+
+/// A detached goroutine's future, as the executor receives it.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Go's `go` statement for primitives that cannot name the runtime
+/// (`WaitGroup::go`, `errgroup::Group::go`): runs `fut` in a new goroutine of
+/// the current thread's executor, recording `at` as its spawn site. Off a
+/// goro runtime (no driver installed on this thread) the future runs to
+/// completion on a new thread of its own, so `go` always starts something,
+/// as in Go.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// goro_hook::spawn_at(async move { tx.send(7).unwrap() }, std::panic::Location::caller());
+/// assert_eq!(rx.recv().unwrap(), 7);
+/// ```
+pub fn spawn_at(fut: impl Future<Output = ()> + Send + 'static, at: &'static Location<'static>) {
+    current_driver().spawn(Box::pin(fut), at);
 }
 
 /// One timer of the current thread's driver, owned for its whole life:

@@ -38,19 +38,21 @@
 //! Reactor `poll` (try-locked) < timer wheel < reactor slab. See
 //! [`super::reactor`] and [`crate::time`].
 
-#[cfg(test)]
 use std::cell::RefCell;
 use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::time::timers::Timers;
+use crate::time::timers::{ActionPanic, Timers};
 
 use super::reactor::Reactor;
 
 /// The reactor plus the timers. Owned by a runtime; shut down on drop.
 pub(crate) struct Driver {
     handle: Handle,
+    /// The same timers as goro-hook's timer driver, installed with the
+    /// handle on the runtime's threads (`enter_thread`). Set once.
+    hook_timers: Option<Arc<dyn goro_hook::TimerDriver>>,
 }
 
 /// A cheap, cloneable reference to a [`Driver`], held by timers and sockets.
@@ -70,11 +72,19 @@ impl Driver {
         Ok(Driver {
             handle: Handle {
                 inner: Arc::new(Inner {
-                    timers: Timers::new(),
+                    timers: Timers::new(|payload| action_panicked(payload, None)),
                     reactor: Reactor::new()?,
                 }),
             },
+            hook_timers: None,
         })
+    }
+
+    /// Installs `timers` (this driver's timers as goro-hook sees them) on
+    /// the threads this driver is entered on.
+    pub(crate) fn with_hook_timers(mut self, timers: Arc<dyn goro_hook::TimerDriver>) -> Self {
+        self.hook_timers = Some(timers);
+        self
     }
 
     /// The handle timers and sockets keep.
@@ -93,7 +103,6 @@ impl Driver {
     }
 
     /// See [`Handle::has_pending`].
-    #[cfg(test)]
     pub(crate) fn has_pending(&self) -> bool {
         self.handle.has_pending()
     }
@@ -117,6 +126,16 @@ impl crate::scheduler::park::Driver for Driver {
         // non-blocking poll could only dispatch events nobody waits for
         // (they stay queued in epoll for the next poll).
         inner.reactor.waiting() > 0 || inner.timers.maybe_due()
+    }
+
+    fn has_pending(&self) -> bool {
+        Driver::has_pending(self)
+    }
+
+    fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        let io = self.handle.enter();
+        let timers = self.hook_timers.clone().map(goro_hook::enter_timer_driver);
+        Some(Box::new((io, timers)))
     }
 }
 
@@ -177,48 +196,58 @@ impl Handle {
         }
     }
 
-    /// The driver of the current runtime (the thread is a worker or a
-    /// blocking-pool thread of a goro runtime, or entered one with
+    /// The driver entered on this thread (the thread is a worker or a
+    /// blocking-pool thread of a goro runtime, which enters its driver
+    /// through `park::Driver::enter_thread`, or a test entered one with
     /// [`enter`](Self::enter)), else the process-wide fallback.
     pub(crate) fn current() -> Handle {
-        if let Some(h) = crate::context::current_runtime().and_then(|rt| rt.io.clone()) {
-            return h;
-        }
-        #[cfg(test)]
-        if let Some(h) = CURRENT.with(|c| c.borrow().clone()) {
+        if let Some(h) = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten() {
             return h;
         }
         fallback().clone()
     }
 
     /// Makes this the current driver of the calling thread until the guard
-    /// is dropped (for driving a driver by hand, off any runtime).
-    #[cfg(test)]
+    /// is dropped.
     pub(crate) fn enter(&self) -> EnterGuard {
         let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
         EnterGuard { prev }
     }
 }
 
-#[cfg(test)]
 thread_local! {
-    /// A driver entered by hand on this thread (tests).
+    /// The driver entered on this thread.
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
 /// Restores the previous current driver on drop.
-#[cfg(test)]
 pub(crate) struct EnterGuard {
     prev: Option<Handle>,
 }
 
-#[cfg(test)]
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
         // The thread-local may already be gone during thread teardown.
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
     }
+}
+
+/// A timer action panicked on this thread. On a worker of a goro runtime
+/// (the only threads that process a runtime's timers) the panic follows its
+/// `PanicPolicy`: under `Abort` the runtime stops and `block_on` returns
+/// `RuntimeError::TimerPanic`; under `Ignore` it is dropped. Elsewhere it
+/// is dropped. Either way the panic hook has already printed it.
+pub(crate) fn action_panicked(
+    payload: ActionPanic,
+    created_at: Option<&'static std::panic::Location<'static>>,
+) {
+    if let Some(shared) = crate::context::current_runtime() {
+        shared.timer_panicked(created_at, &payload);
+    }
+    // Dropping a payload can itself panic (a payload with a panicking
+    // destructor); do not let that unwind either.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
 }
 
 /// The process-wide driver for code running off a goro runtime, driven by

@@ -138,6 +138,19 @@ impl Idle {
         }
     }
 
+    /// Whether every worker is parked (the monitor then sleeps).
+    pub(crate) fn all_parked(&self) -> bool {
+        // SeqCst: Dekker with `Monitor::worker_unparked` (see there).
+        self.num_unparked.load(Ordering::SeqCst) == 0
+    }
+
+    /// Whether some worker is parked or searching: it would take new work.
+    /// A hint for the monitor.
+    pub(crate) fn some_idle(&self) -> bool {
+        self.num_searching.load(Ordering::Relaxed) > 0
+            || self.num_unparked.load(Ordering::Relaxed) < self.num_workers
+    }
+
     /// Back to "every worker awake, none searching" (runtime restart).
     pub(crate) fn reset(&self) {
         let mut sleepers = lock(&self.sleepers);

@@ -39,6 +39,11 @@
 //!   from random victims; a victim's `runnext` as a last resort: a few
 //!   rounds, or up to a time budget if the previous search stole work);
 //!   then parking.
+//! - A thread stuck in one goroutine poll (a blocking call, a long loop)
+//!   loses its core: the [`monitor`] thread (Go's sysmon) retakes it through
+//!   the core's [`handoff::Lease`] and hands it to a spare thread; the stuck
+//!   thread finishes its poll without a core and then waits as a spare.
+//!   So a core is run by one thread at a time, but not always the same one.
 //! - Idle workers ([`idle`]) park in their [`park::Parker`], or in the
 //!   external [`park::Driver`] (timers + IO) if one is installed and free.
 //!   Tasks the driver wakes inside a worker's park go to that worker's
@@ -54,8 +59,9 @@
 //!
 //! # Locking
 //!
-//! `block_on_turn` > `lifecycle` > `CoreSlot::core` (core handoff), all
-//! taken outside any other runtime lock; `Idle::sleepers` is a leaf. No scheduler lock is held
+//! `block_on_turn` > `lifecycle` > `CoreSlot::state` (core handoff) >
+//! `threads`, all taken outside any other runtime lock; `Idle::sleepers`,
+//! a lease's runner record and the monitor's lock are leaves. No scheduler lock is held
 //! while a task is polled or dropped.
 //!
 //! # Memory ordering
@@ -65,9 +71,12 @@
 //! `stopping` is stored with Release (in `stop`) and loaded with Acquire by
 //! workers and `schedule`.
 
+pub(crate) mod handoff;
 pub(crate) mod idle;
+pub(crate) mod monitor;
 pub(crate) mod park;
 pub(crate) mod runnext;
+mod spawn;
 pub(crate) mod worker;
 
 #[cfg(all(test, not(goro_loom)))]
@@ -79,17 +88,22 @@ use std::ptr::NonNull;
 use std::thread as std_thread;
 
 use crossbeam_deque::{Injector, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 
 use crate::blocking::BlockingPool;
+use crate::config::{Config, PanicPolicy};
 use crate::context::{self, WorkerCtx};
+use crate::error::RuntimeError;
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, StdArc};
 use crate::registry::{GoroutineId, Registry};
-use crate::runtime::{PanicPolicy, RuntimeError};
 use crate::task::{panic_message, Panic, Task};
 
-pub(crate) use worker::Core;
+pub(crate) use spawn::{spawn, spawn_blocking};
+pub(crate) use worker::{Core, CoreBox};
 
+use handoff::{Lease, Observed};
 use idle::Idle;
+use monitor::Monitor;
 use park::{DriverSlot, Parker};
 use runnext::{RawTask, RunNext};
 
@@ -118,32 +132,45 @@ pub(crate) struct Remote {
     /// grace period: the owner is stuck in one long poll (see
     /// `worker::search`).
     pub(crate) ticks: std::sync::atomic::AtomicU32,
+    /// The core's lease to the thread running it: lets the monitor take the
+    /// core from a thread stuck in one poll (see [`handoff`]).
+    pub(crate) lease: Lease<Core>,
 }
 
 /// Where a core waits while no thread runs it (the handoff between core 0's
-/// dedicated thread and `block_on`).
+/// dedicated thread and `block_on`, and from a thread that lost the core to
+/// the monitor to a spare).
 struct CoreSlot {
-    /// The core, when no thread runs it.
-    core: Mutex<Option<Box<Core>>>,
+    /// Protected by its mutex.
+    state: Mutex<SlotState>,
     cvar: Condvar,
     /// Number of `block_on` calls waiting for (or holding) this core; its
     /// dedicated thread gives the core up while this is non-zero.
     wanted: AtomicUsize,
 }
 
-/// Configuration fixed at build time.
-pub(crate) struct Config {
-    pub(crate) workers: usize,
-    pub(crate) panic_policy: PanicPolicy,
-    pub(crate) rng_seed: u64,
-    pub(crate) detect_deadlocks: bool,
-    pub(crate) keep_alive: std::time::Duration,
-    pub(crate) driver: Option<StdArc<dyn park::Driver>>,
-    /// Handle of the same driver for timers and sockets created on this
-    /// runtime (`crate::io::driver::Handle::current`).
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// The same driver's timers as goro-hook's timer driver.
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
+struct SlotState {
+    /// The core, when no thread runs it.
+    core: Option<CoreBox>,
+    /// Threads waiting for the core in `acquire_core` (spares).
+    waiting: usize,
+    /// The thread running the core, if any.
+    runner: Option<Runner>,
+}
+
+/// The thread running a core.
+struct Runner {
+    thread: std_thread::ThreadId,
+    /// `block_on`'s thread (it holds one count of `CoreSlot::wanted`).
+    for_main: bool,
+}
+
+/// A worker thread (dedicated or spare). Go: an `m`.
+struct WorkerThread {
+    handle: std_thread::JoinHandle<()>,
+    /// It lost its core while stuck in a poll and has not rejoined yet:
+    /// `stop` does not wait for it.
+    lost: bool,
 }
 
 /// The runtime's shared state. Go: `sched` plus `allp`.
@@ -151,24 +178,17 @@ pub(crate) struct Shared {
     /// Tasks scheduled from outside the workers. Go: `sched.runq`.
     pub(crate) injector: Injector<Task>,
     /// Per core, indexed by core number. Go: `allp`.
-    pub(crate) remotes: Box<[Remote]>,
+    /// Cache-line padded: each core's thread writes its own `runnext`,
+    /// `ticks` and lease words on every task.
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
-    /// The timer/IO driver's handle (set once): where timers and sockets
-    /// created on this runtime register.
-    pub(crate) io: Option<crate::io::driver::Handle>,
-    /// goro-hook's timer driver for the runtime's threads (set once;
-    /// installed by `context`).
-    pub(crate) timers: Option<StdArc<dyn goro_hook::TimerDriver>>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
     pub(crate) rng_seed: u64,
     pub(crate) panic_policy: PanicPolicy,
-    /// Builder::detect_deadlocks (kept for the deadlock detector).
-    #[allow(dead_code)]
-    pub(crate) detect_deadlocks: bool,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
     stopping: AtomicBool,
     /// The main goroutine was woken (set by its waker, consumed by core 0's
@@ -178,8 +198,14 @@ pub(crate) struct Shared {
     aborted: AtomicBool,
     /// The first such panic. Protected by its mutex.
     abort: Mutex<Option<RuntimeError>>,
-    /// Worker threads, joined by `stop`.
-    threads: Mutex<Vec<std_thread::JoinHandle<()>>>,
+    /// Worker threads, joined by `stop` (except those stuck in a poll
+    /// without a core).
+    threads: Mutex<Vec<WorkerThread>>,
+    /// Notified (with `threads`) when a worker thread exits.
+    thread_exit: Condvar,
+    /// The monitor's state; its thread, joined by `stop`.
+    pub(crate) monitor: Monitor,
+    monitor_thread: Mutex<Option<std_thread::JoinHandle<()>>>,
     /// Serialises `start` and `stop`; true while running.
     lifecycle: Mutex<bool>,
     /// Held for the whole of a `block_on` (start, run, stop), so concurrent
@@ -188,21 +214,26 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config) -> StdArc<Shared> {
+    pub(crate) fn new(cfg: Config, driver: Option<StdArc<dyn park::Driver>>) -> StdArc<Shared> {
         let n = cfg.workers;
-        let driver = StdArc::new(DriverSlot::new(cfg.driver));
+        let driver = StdArc::new(DriverSlot::new(driver));
         let mut remotes = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
             let local = Worker::new_fifo();
-            remotes.push(Remote {
+            remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
                 runnext: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
-            });
+                lease: Lease::new(),
+            }));
             slots.push(CoreSlot {
-                core: Mutex::new(Some(Box::new(Core::new(local, cfg.rng_seed, i)))),
+                state: Mutex::new(SlotState {
+                    core: Some(CoreBox::new(Core::new(local, cfg.rng_seed, i))),
+                    waiting: 0,
+                    runner: None,
+                }),
                 cvar: Condvar::new(),
                 wanted: AtomicUsize::new(0),
             });
@@ -213,18 +244,18 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
-            io: cfg.io,
-            timers: cfg.timers,
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
             panic_policy: cfg.panic_policy,
-            detect_deadlocks: cfg.detect_deadlocks,
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             abort: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
+            thread_exit: Condvar::new(),
+            monitor: Monitor::new(),
+            monitor_thread: Mutex::new(None),
             lifecycle: Mutex::new(false),
             block_on_turn: Mutex::new(()),
         })
@@ -236,7 +267,7 @@ impl Shared {
     /// while this is true.
     #[allow(dead_code)] // for the deadlock detector
     pub(crate) fn has_pending_activity(&self) -> bool {
-        self.io.as_ref().is_some_and(|io| io.has_pending()) || self.blocking.busy() > 0
+        self.driver.has_pending() || self.blocking.busy() > 0
     }
 
     pub(crate) fn num_workers(&self) -> usize {
@@ -260,27 +291,109 @@ impl Shared {
         self.aborted.store(false, Ordering::Relaxed);
         *lock(&self.abort) = None;
         self.blocking.restart();
+        self.monitor.reset();
+        handoff::register_process();
         // Release pairs with the Acquire loads in `is_stopping`.
         self.stopping.store(false, Ordering::Release);
+        let started = (0..self.num_workers())
+            .try_for_each(|i| self.spawn_worker(i))
+            .and_then(|()| {
+                let shared = self.clone();
+                let m = std_thread::Builder::new()
+                    .name("goro-monitor".into())
+                    .spawn(move || monitor::run(shared))?;
+                *lock(&self.monitor_thread) = Some(m);
+                Ok(())
+            });
+        *running = true;
+        if let Err(e) = started {
+            drop(running);
+            self.stop();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Starts a worker thread serving core `i`'s slot.
+    fn spawn_worker(self: &StdArc<Self>, i: usize) -> io::Result<()> {
+        let shared = self.clone();
+        let handle = std_thread::Builder::new()
+            .name(format!("goro-worker-{i}"))
+            .spawn(move || worker_thread(shared, i))?;
         let mut threads = lock(&self.threads);
-        for i in 0..self.num_workers() {
-            let shared = self.clone();
-            let spawned = std_thread::Builder::new()
-                .name(format!("goro-worker-{i}"))
-                .spawn(move || worker_thread(shared, i));
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    drop(threads);
-                    *running = true;
-                    drop(running);
-                    self.stop();
-                    return Err(e);
-                }
+        // Forget threads that exited (surplus spares).
+        threads.retain(|t| !t.handle.is_finished());
+        threads.push(WorkerThread {
+            handle,
+            lost: false,
+        });
+        Ok(())
+    }
+
+    /// Takes core `i` from its thread, stuck in the poll `seen`, and puts
+    /// it into its slot. Returns `None` if that failed (the poll ended),
+    /// else whether a spare thread waits for the core.
+    fn take_from_runner(&self, i: usize, seen: &Observed) -> Option<bool> {
+        let ptr = self.remotes[i].lease.try_retake(seen)?;
+        // SAFETY: the lease gave us the core: its thread only `lose`s its
+        // handle from now on (see `handoff`).
+        let core = unsafe { CoreBox::from_raw(ptr) };
+        let slot = &self.slots[i];
+        let mut st = lock(&slot.state);
+        let lost = match st.runner.take() {
+            Some(Runner { for_main: true, .. }) => {
+                // `block_on`'s thread takes the core back (counting itself
+                // in `wanted` again) when its poll returns.
+                slot.wanted.fetch_sub(1, Ordering::AcqRel);
+                None
+            }
+            Some(Runner { thread, .. }) => Some(thread),
+            None => None,
+        };
+        debug_assert!(st.core.is_none(), "a running core is in its slot");
+        st.core = Some(core);
+        let spare = st.waiting > 0;
+        drop(st);
+        slot.cvar.notify_all();
+        if let Some(id) = lost {
+            if let Some(t) = lock(&self.threads)
+                .iter_mut()
+                .find(|t| t.handle.thread().id() == id)
+            {
+                t.lost = true;
             }
         }
-        *running = true;
-        Ok(())
+        Some(spare)
+    }
+
+    /// Retakes core `i` from its thread, stuck in the poll `seen`, and
+    /// hands it to a spare thread (started if none waits). Go: `retake` ->
+    /// `handoffp` -> `startm`. The monitor's.
+    pub(crate) fn retake(self: &StdArc<Self>, i: usize, seen: &Observed) -> bool {
+        let Some(spare) = self.take_from_runner(i, seen) else {
+            return false;
+        };
+        if !spare && !self.is_stopping() && self.spawn_worker(i).is_err() {
+            // No thread for it: the core waits in its slot until its old
+            // thread comes back as a spare.
+        }
+        true
+    }
+
+    /// Called by a worker thread whose core was retaken, once its poll
+    /// returned: whether it should wait as a spare for the core (else it
+    /// exits: the runtime stops, or another spare waits already). Go: an M
+    /// back from a system call without a P parks (`stopm`).
+    fn rejoin_as_spare(&self, i: usize) -> bool {
+        let me = std_thread::current().id();
+        let mut threads = lock(&self.threads);
+        let Some(t) = threads.iter_mut().find(|t| t.handle.thread().id() == me) else {
+            // `stop` gave up on this thread.
+            return false;
+        };
+        t.lost = false;
+        drop(threads);
+        !self.is_stopping() && lock(&self.slots[i].state).waiting == 0
     }
 
     /// Stops the runtime: joins the worker threads, then drops every queued
@@ -293,21 +406,30 @@ impl Shared {
         }
         // Release pairs with the Acquire loads in `is_stopping`.
         self.stopping.store(true, Ordering::Release);
+        let me = std_thread::current().id();
+        self.monitor.shut_down();
+        if let Some(m) = lock(&self.monitor_thread).take() {
+            if m.thread().id() != me {
+                let _ = m.join();
+            }
+        }
         for r in self.remotes.iter() {
             r.parker.unpark();
         }
         for s in self.slots.iter() {
-            drop(lock(&s.core));
+            drop(lock(&s.state));
             s.cvar.notify_all();
         }
         self.blocking.shutdown();
+        self.wait_for_workers(me);
         let threads = std::mem::take(&mut *lock(&self.threads));
-        let me = std_thread::current().id();
         for t in threads {
-            if t.thread().id() != me {
+            // A thread stuck in a poll without its core is left to finish
+            // on its own (detached); it exits when its poll returns.
+            if !t.lost && t.handle.thread().id() != me {
                 // A worker that panicked outside a goroutine poll has already
                 // unwound; nothing more to do for it here.
-                let _ = t.join();
+                let _ = t.handle.join();
             }
         }
         // Drain the queues. Dropping a task drops its future; wakers fired
@@ -319,7 +441,7 @@ impl Shared {
         let mut dropped = Vec::new();
         for (s, r) in self.slots.iter().zip(self.remotes.iter()) {
             dropped.extend(r.runnext.take());
-            if let Some(core) = lock(&s.core).as_mut() {
+            if let Some(core) = lock(&s.state).core.as_mut() {
                 core.drain_into(&mut dropped);
             }
         }
@@ -407,17 +529,33 @@ impl Shared {
         let Ok(mut guard) = w.core.try_borrow_mut() else {
             return Some(task);
         };
-        let Some(core) = guard.as_mut() else {
+        if guard.is_none() {
             return Some(task);
-        };
+        }
+        // Inside a goroutine poll the monitor may retake the core at any
+        // time: touch it only inside a lease section (`handoff`).
+        let in_poll = w.in_poll.get();
+        if in_poll && !w.lease.leave_poll(&self.remotes[w.index].lease) {
+            if let Some(core) = guard.take() {
+                core.lose();
+            }
+            return Some(task);
+        }
+        let core = guard.as_mut().expect("checked above");
         if yielded {
             // Go: `Gosched` puts the goroutine behind the others. The current
             // worker runs it again soon; no need to wake anybody.
             core.push_local(task);
+            if in_poll {
+                w.lease.resume_poll();
+            }
             return None;
         }
         if let Some(displaced) = self.remotes[w.index].runnext.push(task) {
             core.push_local(displaced);
+        }
+        if in_poll {
+            w.lease.resume_poll();
         }
         drop(guard);
         if w.in_park.get() {
@@ -461,13 +599,13 @@ impl Shared {
 
     /// Takes core `i` for `block_on` (`for_main`) or for its dedicated thread
     /// (`None` when the runtime is stopping).
-    pub(crate) fn acquire_core(&self, i: usize, for_main: bool) -> Option<Box<Core>> {
+    pub(crate) fn acquire_core(&self, i: usize, for_main: bool) -> Option<CoreBox> {
         let slot = &self.slots[i];
-        let mut core = lock(&slot.core);
+        let mut st = lock(&slot.state);
         if for_main {
             slot.wanted.fetch_add(1, Ordering::AcqRel);
-            // The dedicated thread sees `wanted` after this unpark (it
-            // re-checks after every park).
+            // The thread running the core sees `wanted` after this unpark
+            // (it re-checks after every park).
             self.remotes[i].parker.unpark();
         }
         loop {
@@ -475,23 +613,73 @@ impl Shared {
                 return None;
             }
             // Acquire pairs with the AcqRel increments/decrements.
-            if core.is_some() && (for_main || slot.wanted.load(Ordering::Acquire) == 0) {
-                return core.take();
+            if st.core.is_some() && (for_main || slot.wanted.load(Ordering::Acquire) == 0) {
+                st.runner = Some(Runner {
+                    thread: std_thread::current().id(),
+                    for_main,
+                });
+                return st.core.take();
             }
-            core = slot.cvar.wait(core).unwrap_or_else(|e| e.into_inner());
+            if !for_main {
+                st.waiting += 1;
+            }
+            st = slot.cvar.wait(st).unwrap_or_else(|e| e.into_inner());
+            if !for_main {
+                st.waiting -= 1;
+            }
         }
     }
 
     /// Gives core `i` back to its slot.
-    pub(crate) fn release_core(&self, i: usize, c: Box<Core>, for_main: bool) {
+    pub(crate) fn release_core(&self, i: usize, c: CoreBox, for_main: bool) {
         let slot = &self.slots[i];
-        let mut core = lock(&slot.core);
-        *core = Some(c);
+        let mut st = lock(&slot.state);
+        st.core = Some(c);
+        st.runner = None;
         if for_main {
             slot.wanted.fetch_sub(1, Ordering::AcqRel);
         }
-        drop(core);
+        drop(st);
         slot.cvar.notify_all();
+    }
+
+    /// `stop`: waits until every worker thread has exited, except one stuck
+    /// in a goroutine poll (a blocking call): its core is retaken (so the
+    /// queues can be drained) and the thread left to finish on its own.
+    fn wait_for_workers(&self, me: std_thread::ThreadId) {
+        let n = self.num_workers();
+        let mut seen: Vec<Option<(Observed, std::time::Instant)>> = (0..n).map(|_| None).collect();
+        loop {
+            let now = std::time::Instant::now();
+            for (i, s) in seen.iter_mut().enumerate() {
+                let obs = self.remotes[i].lease.observe();
+                *s = match (s.take(), obs) {
+                    (Some((old, since)), Some(obs)) if old.same_poll(&obs) => {
+                        // In the same poll for a while: a blocking call.
+                        if now.duration_since(since) >= STOP_RETAKE_AFTER
+                            && self.take_from_runner(i, &obs).is_some()
+                        {
+                            None
+                        } else {
+                            Some((old, since))
+                        }
+                    }
+                    (_, Some(obs)) => Some((obs, now)),
+                    (_, None) => None,
+                };
+            }
+            let threads = lock(&self.threads);
+            let busy = threads
+                .iter()
+                .any(|t| !t.lost && t.handle.thread().id() != me && !t.handle.is_finished());
+            if !busy {
+                return;
+            }
+            let _ = self
+                .thread_exit
+                .wait_timeout(threads, STOP_RETAKE_AFTER)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Whether core `i` should be handed to a waiting `block_on`.
@@ -520,7 +708,7 @@ impl Shared {
     }
 
     /// A timer action panicked on one of this runtime's threads (see
-    /// `time::action_panicked`): like a goroutine panic, it stops the
+    /// `io::driver::action_panicked`): like a goroutine panic, it stops the
     /// runtime under `PanicPolicy::Abort` and is dropped under `Ignore`.
     pub(crate) fn timer_panicked(&self, at: Option<&'static Location<'static>>, payload: &Panic) {
         if self.panic_policy != PanicPolicy::Abort {
@@ -574,14 +762,26 @@ impl Shared {
     }
 }
 
-/// Body of the dedicated thread of core `i`.
+/// How long `stop` lets a worker thread stay in one goroutine poll before
+/// it retakes the core and leaves the thread behind.
+const STOP_RETAKE_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Body of a worker thread serving core `i` (its dedicated thread, or a
+/// spare started by the monitor).
 fn worker_thread(shared: StdArc<Shared>, i: usize) {
     while let Some(core) = shared.acquire_core(i, false) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             worker::run(&shared, i, core, None)
         }));
         match run {
-            Ok(core) => shared.release_core(i, core, false),
+            Ok(Some(core)) => shared.release_core(i, core, false),
+            // The monitor took the core while this thread was stuck in a
+            // poll; the poll has returned.
+            Ok(None) => {
+                if !shared.rejoin_as_spare(i) {
+                    break;
+                }
+            }
             // A panic escaped the run loop (none should: see `worker::run`).
             // The loop gave the core back while unwinding; the panic hook
             // printed the panic. Keep serving the core rather than leave its
@@ -592,4 +792,6 @@ fn worker_thread(shared: StdArc<Shared>, i: usize) {
             }
         }
     }
+    drop(lock(&shared.threads));
+    shared.thread_exit.notify_all();
 }

@@ -64,6 +64,17 @@ pub(crate) trait Driver: Send + Sync {
     fn needs_poll(&self) -> bool {
         true
     }
+    /// Whether a timer or IO may still wake a goroutine (an armed timer, a
+    /// task waiting for IO): pending activity for the deadlock detector.
+    fn has_pending(&self) -> bool {
+        false
+    }
+    /// Installs the driver's per-thread state (where timers and sockets
+    /// created on this thread register) on a thread of the runtime, until
+    /// the returned guard is dropped.
+    fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
 }
 
 const EMPTY: usize = 0;
@@ -111,6 +122,16 @@ impl DriverSlot {
         }
         let _release = Release(&self.busy);
         Some(f(&**driver))
+    }
+
+    /// See [`Driver::has_pending`] (`false` without a driver).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.driver.as_ref().is_some_and(|d| d.has_pending())
+    }
+
+    /// See [`Driver::enter_thread`].
+    pub(crate) fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        self.driver.as_ref().and_then(|d| d.enter_thread())
     }
 
     /// Polls the driver without blocking, if it is free (a worker's

@@ -19,10 +19,13 @@
 //!   `Idle::num_searching`.
 
 use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::time::Instant;
 
 use crossbeam_deque::{Steal, Worker};
 
+use super::handoff::Lease;
 use super::Shared;
 use crate::context::{self, WorkerCtx};
 use crate::loom::{Ordering, StdArc};
@@ -103,20 +106,87 @@ impl Core {
     }
 }
 
+/// A core, owned through a raw pointer rather than a `Box`: while its
+/// thread is inside a goroutine poll the monitor may take it over (see
+/// [`handoff`](super::handoff)), and the thread then gives up its pointer
+/// without freeing the core ([`CoreBox::lose`]). A `Box` would claim unique
+/// access for as long as it lives.
+pub(crate) struct CoreBox(NonNull<Core>);
+
+// SAFETY: a `CoreBox` owns its `Core` (which is `Send`) like a `Box` does.
+unsafe impl Send for CoreBox {}
+
+impl CoreBox {
+    pub(crate) fn new(core: Core) -> Self {
+        CoreBox(NonNull::from(Box::leak(Box::new(core))))
+    }
+
+    /// The pointer a retaker takes the core back from (see
+    /// `handoff::Lease::begin`).
+    pub(crate) fn as_ptr(&self) -> NonNull<Core> {
+        self.0
+    }
+
+    /// Takes ownership of a core that was lent through [`CoreBox::as_ptr`]
+    /// and retaken.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` comes from `as_ptr` of a `CoreBox` whose holder has given it
+    /// up or will only [`lose`](CoreBox::lose) it, and nobody else owns it.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Core>) -> Self {
+        CoreBox(ptr)
+    }
+
+    /// Gives up this handle without dropping the core: it was retaken and
+    /// belongs to another thread now.
+    pub(crate) fn lose(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Deref for CoreBox {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        // SAFETY: a `CoreBox` owns its core (type invariant) until `lose`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl DerefMut for CoreBox {
+    fn deref_mut(&mut self) -> &mut Core {
+        // SAFETY: as in `deref`; `&mut self` is the only access.
+        unsafe { self.0.as_mut() }
+    }
+}
+
+impl Drop for CoreBox {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `new` and is owned
+        // by this handle (type invariant).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
 /// The main goroutine, polled by core 0 inside `block_on`: returns `true`
 /// when the main goroutine finished (returned or panicked).
 pub(crate) type MainPoll<'a> = &'a mut dyn FnMut() -> bool;
 
 /// Runs core `index` on this thread until the runtime stops, the main
-/// goroutine (if given) finishes or a panic aborts it, or (core 0's
-/// dedicated thread) `block_on` wants the core. Returns the core.
+/// goroutine (if given) finishes or a panic aborts it, (core 0's
+/// dedicated thread) `block_on` wants the core, or the monitor retakes the
+/// core while this thread is stuck in a poll. Returns the core, or `None`
+/// if it was retaken.
 pub(crate) fn run(
     shared: &StdArc<Shared>,
     index: usize,
-    core: Box<Core>,
+    core: CoreBox,
     mut main: Option<MainPoll<'_>>,
-) -> Box<Core> {
+) -> Option<CoreBox> {
+    let lease = &shared.remotes[index].lease;
     let ctx = WorkerCtx {
+        lease: lease.begin(core.as_ptr()),
+        in_poll: Cell::new(false),
         shared: shared.clone(),
         index,
         core: RefCell::new(Some(core)),
@@ -146,12 +216,12 @@ pub(crate) fn run(
                 // write. Acquire pairs with the Release store in `wake_main`.
                 if shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
-                    && {
-                        reset_searching(&ctx);
-                        poll_main()
-                    }
                 {
-                    break;
+                    reset_searching(&ctx);
+                    let (done, kept) = poll(&ctx, lease, &mut **poll_main);
+                    if done || !kept {
+                        break;
+                    }
                 }
             }
             None => {
@@ -162,7 +232,9 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             reset_searching(&ctx);
-            task.run();
+            if !poll(&ctx, lease, || task.run()).1 {
+                break;
+            }
             continue;
         }
         if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
@@ -170,7 +242,9 @@ pub(crate) fn run(
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
-            task.run();
+            if !poll(&ctx, lease, || task.run()).1 {
+                break;
+            }
             continue;
         }
         park(&ctx, main.is_some());
@@ -178,9 +252,40 @@ pub(crate) fn run(
     unwind.armed = false;
     drop(unwind);
     drop(guard);
-    let mut core = ctx.core.take().expect("core taken while running");
+    let mut core = ctx.core.take()?;
     stop_searching(shared, &mut core);
-    core
+    Some(core)
+}
+
+/// Runs one goroutine poll (`f`) with the core open to retaking (see
+/// [`handoff`](super::handoff)). Returns `f`'s result and whether this
+/// thread still holds the core (else it has given it up).
+#[inline]
+fn poll<R>(ctx: &WorkerCtx, lease: &Lease<Core>, f: impl FnOnce() -> R) -> (R, bool) {
+    ctx.lease.enter_poll();
+    ctx.in_poll.set(true);
+    let r = f();
+    ctx.in_poll.set(false);
+    (r, leave_poll(ctx, lease))
+}
+
+/// This thread leaves its poll: keeps the core, or gives it up if it was
+/// retaken meanwhile (a section inside the poll may have found that out
+/// and given it up already; asking the lease again gives the same answer).
+#[inline]
+fn leave_poll(ctx: &WorkerCtx, lease: &Lease<Core>) -> bool {
+    if ctx.lease.leave_poll(lease) {
+        return true;
+    }
+    lose_core(ctx);
+    false
+}
+
+#[cold]
+fn lose_core(ctx: &WorkerCtx) {
+    if let Some(c) = ctx.core.borrow_mut().take() {
+        c.lose();
+    }
 }
 
 /// About to run a task (or main): a worker that was woken as a searcher
@@ -218,6 +323,13 @@ impl Drop for ReleaseOnUnwind<'_> {
     fn drop(&mut self) {
         if !self.armed {
             return;
+        }
+        if self.ctx.in_poll.get() {
+            // Unwound out of a poll: the core may have been retaken.
+            self.ctx.in_poll.set(false);
+            if self.ctx.core.try_borrow_mut().is_ok() {
+                leave_poll(self.ctx, &self.ctx.shared.remotes[self.ctx.index].lease);
+            }
         }
         // The unwind dropped any borrow of the core on its way here.
         let core = self
@@ -390,19 +502,19 @@ fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
     None
 }
 
-/// Whether the worker of `remote` picks no task for [`RUNNEXT_GRACE`]
-/// (spins that long at most).
+/// Whether the worker of `remote` picks no task for [`RUNNEXT_GRACE`].
+///
+/// Sleeps rather than spins, as Go's `runqgrab` does (`usleep(3)`): the
+/// OS's timer slack makes that tens of µs, during which this worker still
+/// counts as searching, so that producers waking goroutines into their own
+/// `runnext` slot (a ping-pong) do not wake another worker per message, and
+/// the wait burns no CPU. Measured on 2 workers (CPU per round trip,
+/// unbuffered ping-pong): see the commit that made this a sleep.
 pub(crate) fn runnext_stuck(remote: &super::Remote) -> bool {
     // Relaxed: a progress hint (see `Remote::ticks`).
     let t0 = remote.ticks.load(std::sync::atomic::Ordering::Relaxed);
-    let since = Instant::now();
-    while since.elapsed() < RUNNEXT_GRACE {
-        if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) != t0 {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
+    std::thread::sleep(RUNNEXT_GRACE);
+    remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0
 }
 
 /// Parks this worker until there may be work. Go: `stopm`.
@@ -428,6 +540,7 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         ctx.in_park.set(false);
     }
     let notified = shared.idle.transition_from_parked(ctx.index);
+    shared.monitor.worker_unparked();
     let more = with_core(ctx, |c| {
         c.searching = notified;
         !c.local.is_empty()

@@ -10,12 +10,15 @@
 //! [`GoroutineRecord`] — and the future; its state machine and waker vtable
 //! are async-task's (model-checked and fuzzed upstream). On top of it:
 //!
-//! - [`Goroutine`] wraps the user's future: it polls it inside a hook scope
-//!   for the record, records the wait state when the poll returns
+//! - [`Goroutine`] wraps the user's future: it polls it inside a goro-hook
+//!   poll scope for the record ([`poll_scoped`]), records the wait state when the poll returns
 //!   `Pending`, catches panics (so they become a `JoinError` and follow the
 //!   runtime's `PanicPolicy`), and unregisters the record when dropped.
-//! - The schedule function is the scheduler's
-//!   ([`Shared::schedule`](crate::scheduler::Shared)).
+//! - The task knows no scheduler: [`spawn`] and [`spawn_blocking`] take the
+//!   schedule function, and what a goroutine needs from its runtime (its
+//!   registry, the panic policy, a clock) comes through the [`Host`] trait,
+//!   which the scheduler's `Shared` implements (a generic parameter, so the
+//!   calls are static).
 //!
 //! # Invariants
 //!
@@ -30,16 +33,33 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
+use goro_hook::{ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
 
-use crate::context;
 use crate::loom::StdArc;
-use crate::registry::{GoroutineId, GoroutineRecord};
-use crate::scheduler::Shared;
+use crate::registry::{GoroutineId, GoroutineRecord, Registry, WaitRecord};
+
+/// Ready operations a goroutine may do per poll before `poll_budget` makes it
+/// yield. Go preempts a goroutine after 10 ms; an async task can only be
+/// asked to yield at an await point, and this is the usual count (tokio's).
+pub(crate) const BUDGET: u32 = 128;
+
+/// What a task needs from the runtime that runs it. Implemented by the
+/// scheduler's `Shared`.
+pub(crate) trait Host: Send + Sync + 'static {
+    /// The registry the goroutine's record is in.
+    fn registry(&self) -> &Registry;
+    /// Goroutine `id`, spawned at `at`, panicked with `payload` (uncaught):
+    /// follow the runtime's `PanicPolicy`.
+    fn goroutine_panicked(&self, id: GoroutineId, at: &'static Location<'static>, payload: &Panic);
+    /// The instant to record as the start of a park (a coarse clock is fine).
+    fn park_time(&self) -> Instant;
+}
 
 /// A panic payload.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
@@ -65,15 +85,15 @@ pin_project! {
     /// wrapper's destructor. async-task drops the wrapper under an
     /// abort-on-unwind guard, so a panicking destructor must never reach it;
     /// such a panic follows the runtime's `PanicPolicy` instead.
-    pub(crate) struct Goroutine<F> {
+    pub(crate) struct Goroutine<F, H: Host> {
         #[pin]
         fut: Option<F>,
-        shared: StdArc<Shared>,
+        host: StdArc<H>,
         record: RecordPtr,
         registered: bool,
     }
 
-    impl<F> PinnedDrop for Goroutine<F> {
+    impl<F, H: Host> PinnedDrop for Goroutine<F, H> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             // SAFETY: the record lives in the task header, which outlives
@@ -85,19 +105,19 @@ pin_project! {
                 // async-task's abort guard.
                 let mut fut = this.fut.as_mut();
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
-                    this.shared
+                    this.host
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
                 }
             }
             if *this.registered {
-                let waker = this.shared.registry.remove(record);
+                let waker = this.host.registry().remove(record);
                 drop(waker);
             }
         }
     }
 }
 
-impl<F: Future> Future for Goroutine<F> {
+impl<F: Future, H: Host> Future for Goroutine<F, H> {
     type Output = Result<F::Output, Panic>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -107,7 +127,7 @@ impl<F: Future> Future for Goroutine<F> {
         let record = unsafe { this.record.0.as_ref() };
         let mut fut = this.fut;
         record.set_running();
-        let (polled, noted) = context::poll_scoped(record, cx.waker(), || {
+        let (polled, noted) = poll_scoped(record, cx.waker(), || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
@@ -125,7 +145,7 @@ impl<F: Future> Future for Goroutine<F> {
         });
         let (out, dropped) = match polled {
             Poll::Pending => {
-                record.set_waiting(context::wait_record(noted));
+                record.set_waiting(wait_record(noted, this.host.park_time()));
                 return Poll::Pending;
             }
             Poll::Ready(finished) => finished,
@@ -141,7 +161,7 @@ impl<F: Future> Future for Goroutine<F> {
             // first panic is the goroutine's.
             (Err(payload), _) => payload,
         };
-        this.shared
+        this.host
             .goroutine_panicked(record.id, record.spawned_at, &out);
         Poll::Ready(Err(out))
     }
@@ -158,57 +178,90 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
     }
 }
 
-/// Spawns `fut` as a goroutine of `shared`.
-pub(crate) fn spawn_on<F>(
-    shared: &StdArc<Shared>,
+/// Polls the goroutine `record` with `waker` (the waker of the goroutine's
+/// own poll, `cx.waker()`): runs `poll` inside a goro-hook poll scope for it
+/// and returns `poll`'s result with the park the goroutine noted, if any.
+#[inline]
+pub(crate) fn poll_scoped<R>(
+    record: &GoroutineRecord,
+    waker: &Waker,
+    poll: impl FnOnce() -> R,
+) -> (R, Option<ParkNote>) {
+    let scope = PollScope::new(record.id.as_u64(), waker)
+        .with_budget(BUDGET)
+        .with_rng_state(record.rng_state());
+    let out = scope.enter(poll);
+    record.set_rng_state(scope.rng_state());
+    (out, scope.park())
+}
+
+/// The wait to record for a poll that returned `Pending` at `since` after
+/// noting `noted` (`FutureWait` when the pending future said nothing).
+pub(crate) fn wait_record(noted: Option<ParkNote>, since: Instant) -> WaitRecord {
+    match noted {
+        Some(n) => WaitRecord {
+            reason: n.reason,
+            at: Some(n.at),
+            on: n.on,
+            since,
+        },
+        None => WaitRecord {
+            reason: WaitReason::FutureWait,
+            at: None,
+            on: None,
+            since,
+        },
+    }
+}
+
+/// Creates the task of goroutine `record` running `fut` on `host`, scheduled
+/// with `schedule(task, woken_while_running)`, and registers the record.
+/// The caller schedules the returned task for its first poll.
+pub(crate) fn spawn<F, H, S>(
+    host: &StdArc<H>,
     fut: F,
-    at: &'static Location<'static>,
-    parent: Option<GoroutineId>,
-) -> JoinHandle<F::Output>
+    record: GoroutineRecord,
+    schedule: S,
+) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
+    H: Host,
+    S: Fn(Task, bool) + Send + Sync + 'static,
 {
-    let id = shared.registry.next_id();
-    let record = GoroutineRecord::new(id, parent, at, shared.rng_seed);
-    let sched = shared.clone();
+    let id = record.id;
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
         |record: &GoroutineRecord| Goroutine {
             fut: Some(fut),
-            shared: shared.clone(),
+            host: host.clone(),
             record: RecordPtr(NonNull::from(record)),
             registered: true,
         },
         async_task::WithInfo(move |t: Task, info: async_task::ScheduleInfo| {
-            sched.schedule(t, info.woken_while_running)
+            schedule(t, info.woken_while_running)
         }),
     );
     // SAFETY: the record lives in the task header until the allocation is
     // freed, which happens only after the future (whose destructor calls
     // `remove`) has been dropped.
     unsafe {
-        shared
-            .registry
+        host.registry()
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
-    // Go: `runqput(pp, newg, true); wakep()` — a new goroutine goes to
-    // `runnext`, and `schedule` wakes an idle worker to look for work (it
-    // may steal the new goroutine if the spawner keeps running).
-    shared.schedule(runnable, false);
-    JoinHandle::new(task, id)
+    (runnable, JoinHandle::new(task, id))
 }
 
 pin_project! {
     /// A `spawn_blocking` job as a future that completes on its first poll.
-    pub(crate) struct BlockingJob<F> {
+    pub(crate) struct BlockingJob<F, H> {
         f: Option<F>,
-        shared: StdArc<Shared>,
+        host: StdArc<H>,
         id: GoroutineId,
         at: &'static Location<'static>,
     }
 }
 
-impl<F: FnOnce() -> R, R> Future for BlockingJob<F> {
+impl<F: FnOnce() -> R, R, H: Host> Future for BlockingJob<F, H> {
     type Output = Result<R, Panic>;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -217,35 +270,36 @@ impl<F: FnOnce() -> R, R> Future for BlockingJob<F> {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(payload) => {
-                this.shared.goroutine_panicked(*this.id, this.at, &payload);
+                this.host.goroutine_panicked(*this.id, this.at, &payload);
                 Poll::Ready(Err(payload))
             }
         }
     }
 }
 
-/// Spawns `f` on the blocking pool of `shared`.
-pub(crate) fn spawn_blocking_on<F, R>(
-    shared: &StdArc<Shared>,
+/// Creates the task of blocking job `record` running `f` on `host`,
+/// scheduled (once) with `schedule`, and schedules it.
+pub(crate) fn spawn_blocking<F, R, H, S>(
+    host: &StdArc<H>,
     f: F,
-    at: &'static Location<'static>,
-    parent: Option<GoroutineId>,
+    record: GoroutineRecord,
+    schedule: S,
 ) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
+    H: Host,
+    S: Fn(Task) + Send + Sync + 'static,
 {
-    let id = shared.registry.next_id();
-    let record = GoroutineRecord::new(id, parent, at, shared.rng_seed);
-    let pool = shared.clone();
+    let (id, at) = (record.id, record.spawned_at);
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
         |_: &GoroutineRecord| BlockingJob {
             f: Some(f),
-            shared: shared.clone(),
+            host: host.clone(),
             id,
             at,
         },
-        move |t: Task| pool.blocking.submit(&pool, t),
+        schedule,
     );
     runnable.schedule();
     JoinHandle::new(task, id)

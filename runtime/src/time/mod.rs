@@ -23,8 +23,8 @@
 //! - Timer actions (wakers, alarm functions) run with no runtime lock held,
 //!   each under `catch_unwind`: a panicking alarm function (or waker) never
 //!   unwinds into the thread processing timers (a worker, or the thread in
-//!   `block_on`); the panic follows the runtime's `PanicPolicy`
-//!   ([`action_panicked`]).
+//!   `block_on`); the panic goes to the `Timers`' panic handler (the
+//!   driver's: it follows the runtime's `PanicPolicy`).
 //!
 //! # Locking
 //!
@@ -33,21 +33,3 @@
 
 pub(crate) mod timers;
 pub(crate) mod wheel;
-
-use std::panic::Location;
-
-use crate::task::Panic;
-
-/// A timer action panicked on this thread. On a worker of a goro runtime
-/// (the only threads that process a runtime's timers) the panic follows its
-/// `PanicPolicy`: under `Abort` the runtime stops and `block_on` returns
-/// `RuntimeError::TimerPanic`; under `Ignore` it is dropped. Elsewhere it
-/// is dropped. Either way the panic hook has already printed it.
-pub(crate) fn action_panicked(payload: Panic, created_at: Option<&'static Location<'static>>) {
-    if let Some(shared) = crate::context::current_runtime() {
-        shared.timer_panicked(created_at, &payload);
-    }
-    // Dropping a payload can itself panic (a payload with a panicking
-    // destructor); do not let that unwind either.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
-}

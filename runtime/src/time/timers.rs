@@ -37,8 +37,13 @@ use std::time::{Duration, Instant};
 
 use super::wheel::{Action, Key, Wheel};
 
+/// A panic payload of a timer action.
+pub(crate) type ActionPanic = Box<dyn std::any::Any + Send + 'static>;
+
 /// The wheel, its lock and its clock.
 pub(crate) struct Timers {
+    /// Where a panicking action's payload goes. Set once.
+    on_panic: fn(ActionPanic),
     /// Tick 0.
     start: Instant,
     /// The wheel and the parker's wake tick.
@@ -68,9 +73,11 @@ pub(crate) struct Armed {
 }
 
 impl Timers {
-    /// A timer set whose tick 0 is now.
-    pub(crate) fn new() -> Self {
+    /// A timer set whose tick 0 is now; a panicking action's payload goes
+    /// to `on_panic`.
+    pub(crate) fn new(on_panic: fn(ActionPanic)) -> Self {
         Timers {
+            on_panic,
             start: Instant::now(),
             state: Mutex::new(TimerState {
                 wheel: Wheel::new(),
@@ -188,7 +195,7 @@ impl Timers {
             // this is for wakers) must not unwind into the scheduler, nor
             // skip the other due actions.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| a.run())) {
-                super::action_panicked(payload, None);
+                (self.on_panic)(payload);
             }
         }
         // Give the buffer back (keeps its capacity) unless another thread
@@ -239,7 +246,7 @@ mod tests {
     /// of "cancel returned true" and "the action ran" happens each time.
     #[test]
     fn cancel_vs_fire_race() {
-        let timers = Arc::new(Timers::new());
+        let timers = Arc::new(Timers::new(drop));
         let count = Arc::new(AtomicUsize::new(0));
         let c = count.clone();
         let key = timers.alloc(Action::Call(Arc::new(move || {
@@ -274,7 +281,7 @@ mod tests {
 
     #[test]
     fn deadline_rounds_up_clock_rounds_down() {
-        let t = Timers::new();
+        let t = Timers::new(drop);
         assert_eq!(t.deadline_tick(t.start), 0);
         assert_eq!(t.deadline_tick(t.start + Duration::from_micros(1)), 1);
         assert_eq!(t.deadline_tick(t.start + Duration::from_millis(5)), 5);
@@ -295,7 +302,7 @@ mod loom_tests {
     #[test]
     fn loom_arm_while_parking_is_never_missed() {
         loom::model(|| {
-            let timers = Arc::new(Timers::new());
+            let timers = Arc::new(Timers::new(drop));
             let key = timers.alloc(Action::None);
             let unparked = Arc::new(AtomicBool::new(false));
             let armer = {

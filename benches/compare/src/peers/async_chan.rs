@@ -434,3 +434,87 @@ pub async fn select4_idle<C: AsyncChan>(n: u64) -> Measurement {
     drop(txs);
     m.expect(sum == triangle(n), || format!("sum={sum}"))
 }
+
+// Go-shaped variants (issue 15): every producer and consumer is a task; the
+// measuring task only starts them and waits for the result.
+
+/// Two tasks bounce `n` values over two unbuffered channels; main waits.
+pub async fn pingpong_go<C: AsyncChan>(n: u64) -> Measurement {
+    let (ping_tx, mut ping_rx) = C::bounded(0);
+    let (pong_tx, mut pong_rx) = C::bounded(0);
+    let sw = Stopwatch::start();
+    let echo = tokio::spawn(async move {
+        while let Some(v) = C::recv(&mut ping_rx).await {
+            if !C::send(&pong_tx, v).await {
+                break;
+            }
+        }
+    });
+    let pinger = tokio::spawn(async move {
+        let mut sum = 0;
+        for i in 0..n {
+            C::send(&ping_tx, i).await;
+            sum += C::recv(&mut pong_rx).await.unwrap_or(0);
+        }
+        C::close(ping_tx);
+        sum
+    });
+    let sum = pinger.await.expect("pinger panicked");
+    let m = sw.stop(n);
+    echo.await.expect("echo panicked");
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
+
+/// Producer and consumer tasks over a capacity-1024 channel; main waits.
+pub async fn spsc_go<C: AsyncChan>(n: u64) -> Measurement {
+    let (tx, mut rx) = C::bounded(1024);
+    let sw = Stopwatch::start();
+    tokio::spawn(async move {
+        for i in 0..n {
+            C::send(&tx, i).await;
+        }
+        C::close(tx);
+    });
+    let consumer = tokio::spawn(async move {
+        let (mut sum, mut count) = (0, 0);
+        while let Some(v) = C::recv(&mut rx).await {
+            sum += v;
+            count += 1;
+        }
+        (sum, count)
+    });
+    let (sum, count) = consumer.await.expect("consumer panicked");
+    let m = sw.stop(n);
+    m.expect(sum == triangle(n) && count == n, || {
+        format!("sum={sum},count={count}")
+    })
+}
+
+/// select4_ready with the selecting loop in its own task; main waits.
+pub async fn select4_go<C: AsyncChan>(n: u64) -> Measurement {
+    let (txs, mut rxs): (Vec<_>, Vec<_>) = (0..4).map(|_| C::bounded(1024)).unzip();
+    let mut rs: [C::Rx; 4] = std::array::from_fn(|_| rxs.remove(0));
+    let sw = Stopwatch::start();
+    for (k, tx) in txs.iter().enumerate() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut i = k as u64;
+            while i < n {
+                C::send(&tx, i).await;
+                i += 4;
+            }
+        });
+    }
+    let selector = tokio::spawn(async move {
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += select4::<C>(&mut rs).await.unwrap_or(0);
+        }
+        sum
+    });
+    let sum = selector.await.expect("selector panicked");
+    let m = sw.stop(n);
+    // The senders stay alive until here (see `select4_ready`).
+    drop(txs);
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}

@@ -94,3 +94,36 @@ pub async fn parked_oneshot(n: u64) -> Measurement {
     let exited = EXITED.load(Ordering::Acquire);
     m.expect(exited == n, || format!("exited={exited}"))
 }
+
+/// Go-shaped spawn (issue 15): `n` tasks each add their index to a shared
+/// sum and count themselves done; the last one wakes main (WaitGroup-style).
+pub async fn spawn_wg(n: u64) -> Measurement {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+    struct Group {
+        sum: AtomicU64,
+        left: AtomicU64,
+        done: tokio::sync::Notify,
+    }
+    let g = Arc::new(Group {
+        sum: AtomicU64::new(0),
+        left: AtomicU64::new(n),
+        done: tokio::sync::Notify::new(),
+    });
+    let sw = Stopwatch::start();
+    for i in 0..n {
+        let g = g.clone();
+        tokio::spawn(async move {
+            g.sum.fetch_add(i, Ordering::Relaxed);
+            if g.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                g.done.notify_one();
+            }
+        });
+    }
+    while g.left.load(Ordering::Acquire) != 0 {
+        g.done.notified().await;
+    }
+    let m = sw.stop(n);
+    let sum = g.sum.load(Ordering::Relaxed);
+    m.expect(sum == triangle(n), || format!("sum={sum}"))
+}
