@@ -4,6 +4,11 @@
 
 pub use goro_hook as hook;
 
+/// Leak checks for tests and goroutines provably parked forever
+/// (`verify_none`, `find_stuck`). Go: `go.uber.org/goleak` and the
+/// goroutine leak profile.
+pub use goro_runtime::leak;
+
 pub use goro_runtime::runtime::Runtime;
 pub use goro_runtime::{
     current_id, run, runtime, spawn, spawn_blocking, yield_now, GoroutineId, JoinError, JoinHandle,

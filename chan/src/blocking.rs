@@ -29,10 +29,16 @@ mod imp {
     use std::task::{Wake, Waker};
     use std::thread::{self, Thread};
 
+    use goro_hook as hook;
+
     /// Unparks one thread.
     pub(super) struct ThreadNotify {
         thread: Thread,
         notified: AtomicBool,
+        /// The thread as an outside participant of the deadlock check
+        /// (`None` on a runtime thread): then its wake-up flag lives there,
+        /// together with "parked in a goro operation".
+        outside: Option<hook::OutsideThread>,
     }
 
     impl Wake for ThreadNotify {
@@ -40,8 +46,12 @@ mod imp {
             self.wake_by_ref();
         }
         fn wake_by_ref(self: &Arc<Self>) {
-            // Release: pairs with the Acquire swap in `park`.
-            self.notified.store(true, Ordering::Release);
+            match &self.outside {
+                // Awake from now on, before the thread even runs.
+                Some(o) => o.wake(),
+                // Release: pairs with the Acquire swap in `park`.
+                None => self.notified.store(true, Ordering::Release),
+            }
             self.thread.unpark();
         }
     }
@@ -57,6 +67,7 @@ mod imp {
             let notify = Arc::new(ThreadNotify {
                 thread: thread::current(),
                 notified: AtomicBool::new(false),
+                outside: hook::note_outside_thread(),
             });
             Local { waker: Waker::from(notify.clone()), notify, depth: Cell::new(0) }
         };
@@ -64,14 +75,25 @@ mod imp {
 
     impl Local {
         pub(super) fn park(&self) {
+            if let Some(o) = &self.notify.outside {
+                // Blocked in a goro operation until woken (see
+                // `hook::OutsideThread`).
+                while o.prepare_park() {
+                    thread::park();
+                }
+                return;
+            }
             // Acquire: pairs with the Release store in `wake_by_ref`.
             while !self.notify.notified.swap(false, Ordering::Acquire) {
                 thread::park();
             }
         }
         pub(super) fn rearm(&self) {
-            // Relaxed: only this thread reads it next, in `park`.
-            self.notify.notified.store(true, Ordering::Relaxed);
+            match &self.notify.outside {
+                Some(o) => o.wake(),
+                // Relaxed: only this thread reads it next, in `park`.
+                None => self.notify.notified.store(true, Ordering::Relaxed),
+            }
         }
     }
 }

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::panic::Location;
 
+use goro_hook as hook;
+
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};
 use crate::hchan::{Hchan, SendNow};
@@ -70,8 +72,22 @@ impl<T> Chan<T> {
         self.inner.is_none()
     }
 
+    /// The shared state. Every operation on a handle goes through here, so
+    /// this is where the use is noted (`hook::note_handle_use`: on a
+    /// goroutine a thread-local load and a `Cell` store, no atomic write):
+    /// which handle, of which channel, and how many handles exist (the
+    /// `Arc`'s count, a relaxed load), for the proof of "parked forever";
+    /// off a goroutine, the thread becomes a possible waker for the
+    /// deadlock check.
+    #[inline]
     pub(crate) fn hchan(&self) -> Option<&Hchan<T>> {
-        self.inner.as_deref()
+        let h = self.inner.as_ref()?;
+        hook::note_handle_use(
+            std::ptr::from_ref(self) as usize,
+            h.id(),
+            Arc::strong_count(h),
+        );
+        Some(h)
     }
 
     /// Sends `v` (Go: `ch <- v`): completes once a receiver took it (unbuffered)
@@ -270,9 +286,16 @@ impl<T> Chan<T> {
 
 impl<T> Clone for Chan<T> {
     fn clone(&self) -> Self {
-        Chan {
-            inner: self.inner.clone(),
+        let inner = self.inner.clone();
+        if let Some(h) = &inner {
+            // A new handle: the count noted for this channel grows.
+            hook::note_handle_use(
+                std::ptr::from_ref(self) as usize,
+                h.id(),
+                Arc::strong_count(h),
+            );
         }
+        Chan { inner }
     }
 }
 

@@ -41,14 +41,22 @@
 
 mod loom;
 mod object;
+mod outside;
 mod reason;
 mod rng;
 mod scope;
 mod timer;
 
 pub use object::{ObjectDetail, WaitObject};
+pub use outside::{
+    enter_runtime_thread, note_outside_thread, outside_threads_awake, OutsideThread,
+    RuntimeThreadGuard,
+};
 pub use reason::WaitReason;
-pub use scope::{current_goroutine, note_park, poll_budget, rand_below, ParkNote, PollScope};
+pub use scope::{
+    current_goroutine, note_handle_use, note_park, poll_budget, rand_below, HandleNote, ParkNote,
+    PollScope,
+};
 pub use timer::{
     enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,
     TimerDriverGuard, TimerEntry,

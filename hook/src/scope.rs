@@ -108,6 +108,34 @@ pub struct PollScope<'a> {
     rng: Cell<u64>,
     /// The last [`note_park`] of this poll.
     park: Cell<Option<ParkNote>>,
+    /// The last [`note_handle_use`] of this poll.
+    handle: Cell<Option<HandleNote>>,
+}
+
+/// The last use of a primitive's handle in a poll ([`note_handle_use`]):
+/// which handle (its address), of which object, and how many handles of
+/// that object existed then.
+///
+/// The executor uses it to prove a goroutine parked forever: if the object
+/// it parks on had exactly one handle when the goroutine last used it, and
+/// that handle lies inside the goroutine's own (pinned) future, no one else
+/// can ever reach the object again.
+///
+/// ```
+/// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
+/// scope.enter(|| goro_hook::note_handle_use(0x1000, 0x2000, 1));
+/// let h = scope.handle_use().unwrap();
+/// assert_eq!((h.handle, h.object, h.handles), (0x1000, 0x2000, 1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HandleNote {
+    /// Address of the handle used.
+    pub handle: usize,
+    /// The object's identity ([`WaitObject::id`]).
+    pub object: usize,
+    /// Live handles of the object at that moment (the one used included).
+    pub handles: usize,
 }
 
 impl<'a> PollScope<'a> {
@@ -126,6 +154,7 @@ impl<'a> PollScope<'a> {
             budget: Cell::new(u32::MAX),
             rng: Cell::new(goroutine),
             park: Cell::new(None),
+            handle: Cell::new(None),
         }
     }
 
@@ -194,6 +223,11 @@ impl<'a> PollScope<'a> {
         self.park.get()
     }
 
+    /// The last handle use noted in this scope (see [`HandleNote`]).
+    pub fn handle_use(&self) -> Option<HandleNote> {
+        self.handle.get()
+    }
+
     /// The ready operations left in this poll's budget.
     ///
     /// ```
@@ -234,6 +268,35 @@ impl fmt::Debug for PollScope<'_> {
 #[inline]
 pub fn current_goroutine() -> Option<u64> {
     with_current(|s| s.map(|s| s.goroutine))
+}
+
+/// Notes a use of a primitive's handle (every channel operation, and every
+/// `clone` of a handle): `handle` is the handle's address, `object` the
+/// object's identity (as in [`WaitObject::id`]), `handles` how many handles
+/// of it are alive now. On a goroutine: one `Cell` store in its scope
+/// ([`PollScope::handle_use`]). Off any goroutine: the thread becomes an
+/// outside participant of the deadlock check (see
+/// [`note_outside_thread`](crate::note_outside_thread)).
+///
+/// ```
+/// goro_hook::note_handle_use(0x10, 0x20, 1);
+/// ```
+#[inline]
+pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
+    let on_goroutine = with_current(|s| match s {
+        Some(s) => {
+            s.handle.set(Some(HandleNote {
+                handle,
+                object,
+                handles,
+            }));
+            true
+        }
+        None => false,
+    });
+    if !on_goroutine {
+        crate::outside::note_use_off_goroutine();
+    }
 }
 
 /// Notes that the current goroutine is about to park (return `Poll::Pending`)

@@ -97,7 +97,7 @@ impl BlockingPool {
             .name(format!("goro-blocking-{name}"))
             .spawn(move || {
                 let _rt = context::enter_runtime(shared.clone());
-                shared.blocking.thread_main();
+                shared.blocking.thread_main(&shared);
             });
         if spawned.is_err() {
             // Could not start a thread: the job stays queued for a running
@@ -106,7 +106,7 @@ impl BlockingPool {
         }
     }
 
-    fn thread_main(&self) {
+    fn thread_main(&self, shared: &Shared) {
         let mut st = lock(&self.state);
         loop {
             if let Some(task) = st.queue.pop_front() {
@@ -119,6 +119,11 @@ impl BlockingPool {
                 break;
             }
             st.idle += 1;
+            if st.idle == st.threads {
+                // The last job finished: it no longer keeps the deadlock
+                // check from reporting.
+                shared.poke_deadlock_check();
+            }
             let (guard, timeout) = self
                 .cvar
                 .wait_timeout(st, self.keep_alive)
@@ -157,7 +162,6 @@ impl BlockingPool {
     }
 
     /// Jobs queued or running (a possible waker for the deadlock detector).
-    #[allow(dead_code)]
     pub(crate) fn busy(&self) -> usize {
         let st = lock(&self.state);
         st.queue.len() + (st.threads - st.idle)

@@ -48,6 +48,10 @@ pub(crate) struct Config {
     pub(crate) rng_seed: u64,
     /// How long an idle blocking-pool thread waits for a job.
     pub(crate) keep_alive: Duration,
+    /// Whether the global deadlock check runs.
+    pub(crate) detect_deadlocks: bool,
+    /// Period of the stuck-goroutine watchdog, if any.
+    pub(crate) watchdog: Option<Duration>,
 }
 
 /// The default number of workers: the `GOMAXPROCS` environment variable,

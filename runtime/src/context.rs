@@ -65,6 +65,7 @@ thread_local! {
 pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
     _driver: Option<Box<dyn Any>>,
+    _runtime_thread: goro_hook::RuntimeThreadGuard,
 }
 
 impl Drop for WorkerGuard {
@@ -80,6 +81,7 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
     WorkerGuard {
         prev,
         _driver: ctx.shared.driver.enter_thread(),
+        _runtime_thread: goro_hook::enter_runtime_thread(),
     }
 }
 
@@ -96,6 +98,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
 pub(crate) struct RuntimeGuard {
     prev: Option<StdArc<Shared>>,
     _driver: Option<Box<dyn Any>>,
+    _runtime_thread: goro_hook::RuntimeThreadGuard,
 }
 
 impl Drop for RuntimeGuard {
@@ -112,6 +115,7 @@ pub(crate) fn enter_runtime(shared: StdArc<Shared>) -> RuntimeGuard {
     RuntimeGuard {
         prev,
         _driver: driver,
+        _runtime_thread: goro_hook::enter_runtime_thread(),
     }
 }
 

@@ -20,11 +20,30 @@ use crate::registry::GoroutineId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeError {
     /// No goroutine can ever run again. Display: Go's fatal error text, then
-    /// the dump.
+    /// the dump. See the crate docs ("Deadlocks") for exactly when it is
+    /// reported; `Builder::detect_deadlocks(false)` turns the check off.
     ///
-    /// Not returned yet: the global check needs to know about channels used
-    /// from outside threads to be free of false positives (see the crate
-    /// docs), so a deadlocked program currently blocks.
+    /// ```
+    /// use std::task::{Context, Poll};
+    /// use goro_hook::{note_park, WaitReason};
+    /// use goro_runtime::runtime::{Runtime, RuntimeError};
+    ///
+    /// /// A receive nobody will ever complete (what a channel would note).
+    /// struct Stuck;
+    /// impl std::future::Future for Stuck {
+    ///     type Output = ();
+    ///     fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+    ///         note_park(WaitReason::ChanReceive, std::panic::Location::caller(), None);
+    ///         Poll::Pending
+    ///     }
+    /// }
+    ///
+    /// let rt = Runtime::builder().build().unwrap();
+    /// let err = rt.block_on(async { goro_runtime::spawn(Stuck).await.ok() }).unwrap_err();
+    /// let text = err.to_string();
+    /// assert!(text.starts_with("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [join wait]:"));
+    /// assert!(text.contains("goroutine 2 [chan receive]:"));
+    /// ```
     Deadlock {
         /// The goroutine dump at the moment of detection.
         dump: String,

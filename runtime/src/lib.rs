@@ -42,7 +42,8 @@
 //!
 //! 1. `lib.rs`, `runtime.rs`: build, enter and spawn on a runtime.
 //! 2. `timer_seam.rs`: the wheel as goro-hook's timer driver (wired into the
-//!    io driver by the builder).
+//!    io driver by the builder); `leak.rs`: the leak checks (on the
+//!    scheduler's registry and analyses).
 //! 3. `io/`: implements `scheduler::park::Driver`; uses `time/` for its
 //!    wheel. The scheduler never names it.
 //! 4. `scheduler/` with `context.rs` and `blocking.rs` (one unit: the
@@ -63,10 +64,15 @@
 //!
 //! # Deadlocks
 //!
-//! [`runtime::RuntimeError::Deadlock`] is not returned yet: goro channels can
-//! be used from plain threads, which may wake a goroutine at any time, and
-//! until channels report such outside use the runtime cannot prove that no
-//! goroutine will ever run again. A deadlocked program blocks instead.
+//! When no goroutine can ever run again, `block_on` returns
+//! [`runtime::RuntimeError::Deadlock`] (Go's "fatal error: all goroutines
+//! are asleep - deadlock!"). The check runs when the last worker goes idle;
+//! it reports only if every goroutine is parked on something only another
+//! goroutine can complete (not `sleep`, IO or a foreign future), no timer is
+//! armed, no goroutine waits for IO, no `spawn_blocking` job is queued or
+//! running, no [`runtime::Handle`] clone is alive (it could spawn), and no
+//! thread outside the runtime that has used goro channels is awake (see
+//! [`goro_hook::note_outside_thread`] for exactly how outside threads are known).
 //!
 //! # Lock ranks
 //!
@@ -91,6 +97,7 @@
 //! taken with nothing else held: a core lease's runner record
 //! (`scheduler::handoff`), the monitor's sleep lock.
 
+pub mod leak;
 pub mod runtime;
 
 /// TCP and UDP sockets for goroutines (Go's package `net`).
@@ -275,8 +282,15 @@ where
     }
 }
 
-/// Entry point of `#[goro::test]`: runs `fut` on a fresh default runtime;
-/// panics with the [`runtime::RuntimeError`]'s Display on error.
+/// Entry point of `#[goro::test]`: runs `fut` as the main goroutine of a
+/// fresh default runtime, then checks that no goroutine is left (after
+/// [`leak::DEFAULT_GRACE`], as [`leak::verify_none`]).
+///
+/// # Panics
+///
+/// With the [`runtime::RuntimeError`]'s Display on a deadlock or a
+/// goroutine panic, and with the leak report when goroutines are left at
+/// the end of the body.
 #[doc(hidden)]
 #[track_caller]
 pub fn test_entry<F, T>(fut: F) -> T
@@ -284,7 +298,22 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    run(fut)
+    let checked = async move {
+        let out = fut.await;
+        // The body's locals are dropped: main acts no more.
+        let leaks = leak::verify_none_async(leak::Options::new().caller_done()).await;
+        (out, leaks)
+    };
+    match run(checked) {
+        (out, Ok(())) => out,
+        (_, Err(report)) => {
+            let n = report.goroutines().len();
+            let forever = report.goroutines().iter().filter(|g| g.forever).count();
+            panic!(
+                "goro::test: {n} goroutine(s) still alive at the end of the test ({forever} parked forever):\n\n{report}"
+            )
+        }
+    }
 }
 
 /// Paths used by macro expansions.

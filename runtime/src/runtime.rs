@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::{default_workers, Config};
 use crate::context;
-use crate::loom::{lock, StdArc};
+use crate::loom::{lock, Ordering, StdArc};
 use crate::registry::{GoroutineId, GoroutineRecord};
 use crate::scheduler::park::Driver;
 use crate::scheduler::{self, worker, Shared};
@@ -43,6 +43,7 @@ pub struct Builder {
     panic_policy: PanicPolicy,
     rng_seed: Option<u64>,
     detect_deadlocks: bool,
+    watchdog: Option<Duration>,
     keep_alive: Duration,
     /// The timer/IO driver idle workers park in (see `scheduler::park`).
     driver: Option<StdArc<dyn Driver>>,
@@ -55,6 +56,7 @@ impl fmt::Debug for Builder {
             .field("panic_policy", &self.panic_policy)
             .field("rng_seed", &self.rng_seed)
             .field("detect_deadlocks", &self.detect_deadlocks)
+            .field("watchdog", &self.watchdog)
             .field("thread_keep_alive", &self.keep_alive)
             .field("driver", &self.driver.is_some())
             .finish()
@@ -68,6 +70,7 @@ impl Default for Builder {
             panic_policy: PanicPolicy::Abort,
             rng_seed: None,
             detect_deadlocks: true,
+            watchdog: None,
             keep_alive: Duration::from_secs(10),
             driver: None,
         }
@@ -102,10 +105,29 @@ impl Builder {
         self
     }
 
-    /// Turns the global deadlock check on or off (default on). The check
-    /// itself is not implemented yet (see [`RuntimeError::Deadlock`]).
+    /// Turns the global deadlock check on or off (default on): when on and
+    /// no goroutine can ever run again, `block_on` returns
+    /// [`RuntimeError::Deadlock`]; when off, a deadlocked `block_on` blocks
+    /// forever (for programs woken by means goro cannot see).
     pub fn detect_deadlocks(mut self, on: bool) -> Self {
         self.detect_deadlocks = on;
+        self
+    }
+
+    /// Starts a watchdog thread that looks for goroutines provably parked
+    /// forever (`leak::find_stuck`'s analysis) every `every` and logs each
+    /// newly found one once through `tracing` at warn level (target
+    /// `goro::watchdog`), with its dump block. Off by default.
+    ///
+    /// ```
+    /// let rt = goro_runtime::runtime::Runtime::builder()
+    ///     .watchdog(std::time::Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 7 }).unwrap(), 7);
+    /// ```
+    pub fn watchdog(mut self, every: Duration) -> Self {
+        self.watchdog = Some(every);
         self
     }
 
@@ -147,11 +169,16 @@ impl Builder {
             panic_policy: self.panic_policy,
             rng_seed: self.rng_seed.unwrap_or_else(|| fastrand::u64(..)),
             keep_alive: self.keep_alive,
+            detect_deadlocks: self.detect_deadlocks,
+            watchdog: self.watchdog,
         };
         let shared = Shared::new(cfg, Some(driver));
         shared.start()?;
         Ok(Runtime {
-            handle: Handle { shared },
+            handle: Handle {
+                shared,
+                counted: false,
+            },
         })
     }
 }
@@ -232,6 +259,8 @@ impl Runtime {
             "goro: Runtime::block_on called from a blocking job of the same runtime"
         );
         let _turn = lock(&shared.block_on_turn);
+        // This thread runs the main goroutine now, not outside code.
+        let _outside = goro_hook::enter_runtime_thread();
         shared
             .start()
             .expect("goro: could not restart the runtime's worker threads");
@@ -253,6 +282,8 @@ impl Runtime {
         // function, unwinding included (`exit` is declared after `record`,
         // so it is dropped first).
         unsafe { shared.registry.insert(&record, None) };
+        // Release pairs with the deadlock check's Acquire load.
+        shared.main_active.store(true, Ordering::Release);
         let exit = MainExit {
             shared,
             record: &record,
@@ -268,8 +299,13 @@ impl Runtime {
         {
             let mut poll_main = || -> bool {
                 let mut cx = Context::from_waker(&waker);
+                let future = (
+                    std::ptr::from_ref::<F>(&fut) as usize,
+                    std::mem::size_of::<F>(),
+                );
                 record.set_running();
-                let (polled, noted) = task::poll_scoped(&record, &waker, || {
+                let host = StdArc::as_ptr(shared).cast::<()>() as usize;
+                let (polled, noted) = task::poll_scoped(&record, &waker, host, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
@@ -277,6 +313,7 @@ impl Runtime {
                         record.set_waiting(task::wait_record(
                             noted,
                             task::Host::park_time(&**shared),
+                            future,
                         ));
                         false
                     }
@@ -347,6 +384,7 @@ struct MainExit<'a> {
 
 impl Drop for MainExit<'_> {
     fn drop(&mut self) {
+        self.shared.main_active.store(false, Ordering::Release);
         drop(self.shared.registry.remove(self.record));
         if std::thread::panicking() {
             self.shared.stop();
@@ -375,9 +413,40 @@ impl Wake for MainWaker {
 /// let h = rt.handle().spawn(async { 5 });
 /// assert_eq!(rt.block_on(h).unwrap().unwrap(), 5);
 /// ```
-#[derive(Clone)]
+///
+/// Every `Handle` except the `Runtime`'s own (`Runtime::handle`) counts as
+/// a possible spawner for the deadlock check: while one is alive, a
+/// deadlock is not reported (its holder could still spawn a goroutine that
+/// ends it).
 pub struct Handle {
     pub(crate) shared: StdArc<Shared>,
+    /// Counted in `Shared::outside_handles`.
+    counted: bool,
+}
+
+impl Handle {
+    fn counted(shared: StdArc<Shared>) -> Handle {
+        // SeqCst: read by the deadlock check.
+        shared.outside_handles.fetch_add(1, Ordering::SeqCst);
+        Handle {
+            shared,
+            counted: true,
+        }
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Handle::counted(self.shared.clone())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.counted && self.shared.outside_handles.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.poke_deadlock_check();
+        }
+    }
 }
 
 impl fmt::Debug for Handle {
@@ -428,7 +497,7 @@ impl Handle {
     /// goro_runtime::run(async { assert!(goro_runtime::runtime::Handle::try_current().is_some()) });
     /// ```
     pub fn try_current() -> Option<Handle> {
-        context::current_runtime().map(|shared| Handle { shared })
+        context::current_runtime().map(Handle::counted)
     }
 
     /// Live goroutines of this runtime, main included.

@@ -39,7 +39,10 @@ fn sleeps_finish_in_order() {
         })
         .collect();
     let order: Vec<u64> = (0..50)
-        .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("alarm fired"))
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("alarm fired")
+        })
         .collect();
     drop(alarms);
     assert_eq!(order, (0..50).collect::<Vec<_>>());

@@ -102,6 +102,7 @@ impl Cond {
     /// ```
     #[track_caller]
     pub fn wait<'a, T: ?Sized>(&'a self, guard: MutexGuard<'a, T>) -> Wait<'a, T> {
+        crate::note_use();
         self.bind(MutexGuard::mutex(&guard));
         Wait {
             cond: self,
@@ -120,6 +121,7 @@ impl Cond {
     /// goro_sync::Cond::new().signal();
     /// ```
     pub fn signal(&self) {
+        crate::note_use();
         let p = self.sema.lock().queue.pop_front(Status::Handed);
         if let Some(p) = p {
             p.waker.wake();
@@ -132,6 +134,7 @@ impl Cond {
     /// goro_sync::Cond::new().broadcast();
     /// ```
     pub fn broadcast(&self) {
+        crate::note_use();
         release_batch(&self.sema, Status::Woken, |_, _| Pick::Take);
     }
 

@@ -76,3 +76,16 @@ mod catch_unwind;
 pub mod context;
 pub mod errgroup;
 pub mod singleflight;
+
+/// Counts the calling thread as a possible waker in the runtime's deadlock
+/// check when it is not a goroutine (see [`goro_hook::note_outside_thread`]):
+/// a plain thread or another executor's task that holds a lock, a permit or
+/// a `WaitGroup` count may wake goroutines later, as a thread that used a
+/// channel may. Called at the start of every operation; on a goroutine it
+/// is one thread-local load.
+#[inline]
+pub(crate) fn note_use() {
+    if hook::current_goroutine().is_none() {
+        drop(hook::note_outside_thread());
+    }
+}

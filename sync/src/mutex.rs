@@ -151,6 +151,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn lock(&self) -> Lock<'_, T> {
+        crate::note_use();
         self.lock_at(Location::caller())
     }
 
@@ -190,6 +191,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        crate::note_use();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (LOCKED | STARVING) != 0 {

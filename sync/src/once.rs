@@ -194,6 +194,7 @@ impl Once {
     /// ```
     #[track_caller]
     pub fn call_once<F: FnOnce()>(&self, f: F) -> CallOnce<'_, F> {
+        crate::note_use();
         CallOnce {
             once: self,
             f: Some(f),
@@ -376,6 +377,7 @@ impl<T> OnceValue<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
+        crate::note_use();
         GetOrInit {
             cell: self,
             init: Some(init),

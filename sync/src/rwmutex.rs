@@ -149,6 +149,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// ```
     #[track_caller]
     pub fn read(&self) -> ReadLock<'_, T> {
+        crate::note_use();
         ReadLock(Acquire::new(self, Side::Read))
     }
 
@@ -162,6 +163,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// ```
     #[track_caller]
     pub fn write(&self) -> WriteLock<'_, T> {
+        crate::note_use();
         WriteLock(Acquire::new(self, Side::Write))
     }
 
@@ -198,6 +200,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// assert!(m.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwMutexReadGuard<'_, T>> {
+        crate::note_use();
         self.try_acquire_read()
             .then(|| RwMutexReadGuard { lock: self })
     }
@@ -212,6 +215,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// assert!(m.try_write().is_some());
     /// ```
     pub fn try_write(&self) -> Option<RwMutexWriteGuard<'_, T>> {
+        crate::note_use();
         // Acquire: pairs with the Release of the last unlock.
         self.state
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)

@@ -99,6 +99,7 @@ impl Weighted {
     /// ```
     #[track_caller]
     pub fn acquire<'a>(&'a self, ctx: &'a Context, n: i64) -> Acquire<'a> {
+        crate::note_use();
         Acquire {
             sem: self,
             ctx,
@@ -121,6 +122,7 @@ impl Weighted {
     /// assert!(!sem.try_acquire(1));
     /// ```
     pub fn try_acquire(&self, n: i64) -> bool {
+        crate::note_use();
         let mut g = self.sema.lock();
         let ok = self.size - g.state >= n && g.queue.is_empty();
         if ok {
@@ -142,6 +144,7 @@ impl Weighted {
     /// assert!(std::panic::catch_unwind(|| sem.release(1)).is_err());
     /// ```
     pub fn release(&self, n: i64) {
+        crate::note_use();
         {
             let mut g = self.sema.lock();
             g.state -= n;

@@ -111,6 +111,7 @@ impl WaitGroup {
     /// assert!(r.is_err());
     /// ```
     pub fn add(&self, delta: isize) {
+        crate::note_use();
         let d = i32::try_from(delta).expect("sync: WaitGroup delta out of range");
         let inner = &*self.inner;
         // AcqRel: see the module's memory ordering.
@@ -171,6 +172,7 @@ impl WaitGroup {
     /// ```
     #[track_caller]
     pub fn wait(&self) -> Wait<'_> {
+        crate::note_use();
         Wait {
             wg: self,
             node: Waiter::new(),

@@ -51,7 +51,12 @@ impl Future for BlockForever {
 /// std::thread::spawn(|| goro_chan::select::block_forever_blocking());
 /// ```
 pub fn block_forever_blocking() -> ! {
+    // Asleep for good, as far as the deadlock check is concerned.
+    let outside = hook::note_outside_thread();
     loop {
+        if let Some(o) = &outside {
+            o.prepare_park();
+        }
         std::thread::park();
     }
 }

@@ -29,6 +29,10 @@ pub enum GoroutineState {
         /// every 61 scheduler ticks and after every idle park, so it may be
         /// slightly earlier than the true instant.
         since: Instant,
+        /// Proved parked forever when it parked: it waits on a channel
+        /// operation through the only handle of that channel, which lies
+        /// inside its own future (see `leak::find_stuck`).
+        forever: bool,
     },
 }
 
@@ -141,6 +145,7 @@ mod tests {
                     detail: ObjectDetail::Chan { cap: 4, len: 2 },
                 }),
                 since,
+                forever: false,
             },
         }
     }

@@ -87,6 +87,15 @@ impl fmt::Display for GoroutineId {
     }
 }
 
+/// A source location displayed as `file:line:column`.
+pub(crate) struct Site(pub(crate) &'static Location<'static>);
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.0.file(), self.0.line(), self.0.column())
+    }
+}
+
 const RUNNABLE: u8 = 0;
 const RUNNING: u8 = 1;
 const WAITING: u8 = 2;
@@ -98,6 +107,8 @@ pub(crate) struct WaitRecord {
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) on: Option<WaitObject>,
     pub(crate) since: Instant,
+    /// Proved parked forever when it parked (`context::wait_record`).
+    pub(crate) forever: bool,
 }
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
@@ -146,6 +157,7 @@ impl GoroutineRecord {
     /// The goroutine was scheduled (woken).
     #[inline]
     pub(crate) fn set_runnable(&self) {
+        tracing::trace!(target: "goro::wake", id = self.id.as_u64(), "wake");
         // Relaxed: diagnostic only, read by dumps.
         self.state.store(RUNNABLE, Ordering::Relaxed);
     }
@@ -191,6 +203,7 @@ impl GoroutineRecord {
                     at: w.at,
                     on: w.on,
                     since: w.since,
+                    forever: w.forever,
                 },
                 None => GoroutineState::Runnable,
             },

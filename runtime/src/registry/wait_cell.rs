@@ -68,6 +68,8 @@ pub(crate) struct WaitCell {
     obj_b: AtomicUsize,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
+    /// `WaitRecord::forever`.
+    forever: AtomicU8,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
@@ -86,6 +88,7 @@ impl WaitCell {
             obj_a: AtomicUsize::new(0),
             obj_b: AtomicUsize::new(0),
             since: AtomicU64::new(0),
+            forever: AtomicU8::new(0),
         }
     }
 
@@ -120,6 +123,7 @@ impl WaitCell {
         self.obj_b.store(b, Ordering::Relaxed);
         let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
         self.since.store(since, Ordering::Relaxed);
+        self.forever.store(u8::from(w.forever), Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
@@ -141,6 +145,7 @@ impl WaitCell {
             let a = self.obj_a.load(Ordering::Relaxed);
             let b = self.obj_b.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
+            let forever = self.forever.load(Ordering::Relaxed) != 0;
             // Pairs with the writer's Release fence (see module docs).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -177,6 +182,7 @@ impl WaitCell {
                     detail,
                 }),
                 since: base() + Duration::from_nanos(since),
+                forever,
             });
         }
     }
@@ -212,6 +218,7 @@ mod tests {
                 },
             }),
             since: base() + Duration::from_nanos(n as u64),
+            forever: false,
         }
     }
 
@@ -289,6 +296,7 @@ mod loom_tests {
                 detail: ObjectDetail::Chan { cap: n, len: n },
             }),
             since: base(),
+            forever: false,
         }
     }
 

@@ -138,7 +138,8 @@ impl Idle {
         }
     }
 
-    /// Whether every worker is parked (the monitor then sleeps).
+    /// Whether every worker is parked (the monitor then sleeps; the
+    /// deadlock check's trigger, Go's "no M running" in `checkdead`).
     pub(crate) fn all_parked(&self) -> bool {
         // SeqCst: Dekker with `Monitor::worker_unparked` (see there).
         self.num_unparked.load(Ordering::SeqCst) == 0

@@ -71,12 +71,15 @@
 //! `stopping` is stored with Release (in `stop`) and loaded with Acquire by
 //! workers and `schedule`.
 
+pub(crate) mod deadlock;
 pub(crate) mod handoff;
 pub(crate) mod idle;
 pub(crate) mod monitor;
 pub(crate) mod park;
 pub(crate) mod runnext;
 mod spawn;
+pub(crate) mod stuck;
+pub(crate) mod watchdog;
 pub(crate) mod worker;
 
 #[cfg(all(test, not(goro_loom)))]
@@ -189,6 +192,21 @@ pub(crate) struct Shared {
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
     pub(crate) rng_seed: u64,
     pub(crate) panic_policy: PanicPolicy,
+    /// `Builder::detect_deadlocks`. Set once.
+    pub(crate) detect_deadlocks: bool,
+    /// A `block_on` runs the main goroutine (the deadlock check applies).
+    pub(crate) main_active: AtomicBool,
+    /// Live `Handle` clones (not the `Runtime`'s own): whoever holds one
+    /// may spawn, so the deadlock check does not report while any lives.
+    pub(crate) outside_handles: AtomicUsize,
+    /// `Builder::watchdog`. Set once.
+    watchdog: Option<std::time::Duration>,
+    /// Incremented by every `start` (the watchdog of an older start exits).
+    pub(crate) start_gen: AtomicUsize,
+    /// A deadlock seen by the check but not yet confirmed. Leaf lock.
+    pub(crate) deadlock_suspect: Mutex<Option<deadlock::Suspect>>,
+    /// The waker that re-runs the deadlock check (`deadlock::Recheck`).
+    pub(crate) recheck: std::sync::OnceLock<std::task::Waker>,
     /// Set (Release) by `stop`; workers and `schedule` load it (Acquire).
     stopping: AtomicBool,
     /// The main goroutine was woken (set by its waker, consumed by core 0's
@@ -248,6 +266,13 @@ impl Shared {
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
             panic_policy: cfg.panic_policy,
+            detect_deadlocks: cfg.detect_deadlocks,
+            main_active: AtomicBool::new(false),
+            outside_handles: AtomicUsize::new(0),
+            watchdog: cfg.watchdog,
+            start_gen: AtomicUsize::new(0),
+            deadlock_suspect: Mutex::new(None),
+            recheck: std::sync::OnceLock::new(),
             stopping: AtomicBool::new(true),
             main_woken: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -265,7 +290,6 @@ impl Shared {
     /// goroutine: an armed timer, a goroutine waiting for IO, or a queued or
     /// running `spawn_blocking` job. The deadlock detector must not fire
     /// while this is true.
-    #[allow(dead_code)] // for the deadlock detector
     pub(crate) fn has_pending_activity(&self) -> bool {
         self.driver.has_pending() || self.blocking.busy() > 0
     }
@@ -310,6 +334,10 @@ impl Shared {
             drop(running);
             self.stop();
             return Err(e);
+        }
+        let gen = self.start_gen.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(every) = self.watchdog {
+            watchdog::start(StdArc::downgrade(self), gen, every);
         }
         Ok(())
     }

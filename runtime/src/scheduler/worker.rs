@@ -534,6 +534,10 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         } else {
             shared.core_wanted(ctx.index)
         };
+    if !must_run && shared.idle.all_parked() {
+        // Go: `checkdead` when the last M goes idle.
+        ctx.shared.check_deadlock();
+    }
     if !must_run {
         ctx.in_park.set(true);
         remote.parker.park();

@@ -27,16 +27,23 @@ use crate::registry::{GoroutineId, GoroutineRecord};
 pub struct JoinHandle<T> {
     task: Option<async_task::FallibleTask<Result<T, Panic>, GoroutineRecord>>,
     id: GoroutineId,
+    /// Identity (address of its `Shared`) of the runtime the task runs on:
+    /// a goroutine awaiting a task of its own runtime parks in `join wait`,
+    /// which the deadlock detector understands; any other await of a handle
+    /// is a foreign future to it.
+    rt: usize,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(
         task: async_task::Task<Result<T, Panic>, GoroutineRecord>,
         id: GoroutineId,
+        rt: usize,
     ) -> Self {
         JoinHandle {
             task: Some(task.fallible()),
             id,
+            rt,
         }
     }
 
@@ -73,13 +80,22 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.id;
+        let (id, rt) = (self.id, self.rt);
         let task = self
             .task
             .as_mut()
             .expect("JoinHandle polled after completion");
         let out = match Pin::new(task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                if rt != 0 && super::current_host() == rt {
+                    goro_hook::note_park(
+                        goro_hook::WaitReason::JoinWait,
+                        std::panic::Location::caller(),
+                        None,
+                    );
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(Some(Ok(v))) => Ok(v),
             Poll::Ready(Some(Err(p))) => Err(JoinError::panic(id, p)),
             Poll::Ready(None) => Err(JoinError::cancelled(id)),

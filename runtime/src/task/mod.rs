@@ -36,7 +36,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use goro_hook::{ParkNote, PollScope, WaitReason};
+use goro_hook::{HandleNote, ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
@@ -121,13 +121,27 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
     type Output = Result<F::Output, Panic>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The future's place: pinned, so a handle inside it stays there.
+        let future = (
+            std::ptr::from_ref::<Self>(&self) as usize,
+            std::mem::size_of::<Self>(),
+        );
         let this = self.project();
         // SAFETY: the record lives in the task header, which outlives the
         // future being polled.
         let record = unsafe { this.record.0.as_ref() };
         let mut fut = this.fut;
+        // One span per goroutine poll (id, spawn site), so subscribers can
+        // follow goroutines; free when no subscriber wants trace level.
+        let span = tracing::trace_span!(
+            "goroutine",
+            id = record.id.as_u64(),
+            spawned_at = %crate::registry::Site(record.spawned_at)
+        );
+        let _entered = span.enter();
         record.set_running();
-        let (polled, noted) = poll_scoped(record, cx.waker(), || {
+        let host = StdArc::as_ptr(this.host).cast::<()>() as usize;
+        let (polled, noted) = poll_scoped(record, cx.waker(), host, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
@@ -145,7 +159,14 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         });
         let (out, dropped) = match polled {
             Poll::Pending => {
-                record.set_waiting(wait_record(noted, this.host.park_time()));
+                let w = wait_record(noted, this.host.park_time(), future);
+                tracing::trace!(
+                    target: "goro::park",
+                    reason = w.reason.as_str(),
+                    at = w.at.map(|l| tracing::field::display(crate::registry::Site(l))),
+                    "park"
+                );
+                record.set_waiting(w);
                 return Poll::Pending;
             }
             Poll::Ready(finished) => finished,
@@ -180,36 +201,98 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
 
 /// Polls the goroutine `record` with `waker` (the waker of the goroutine's
 /// own poll, `cx.waker()`): runs `poll` inside a goro-hook poll scope for it
-/// and returns `poll`'s result with the park the goroutine noted, if any.
+/// and returns `poll`'s result with what the goroutine noted.
+///
+/// `host` identifies the runtime (its `Host`'s address): a `JoinHandle`
+/// awaited during the poll compares it with its own task's runtime.
 #[inline]
 pub(crate) fn poll_scoped<R>(
     record: &GoroutineRecord,
     waker: &Waker,
+    host: usize,
     poll: impl FnOnce() -> R,
-) -> (R, Option<ParkNote>) {
+) -> (R, Noted) {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
         .with_rng_state(record.rng_state());
+    /// Restores the previous host when the poll ends or unwinds.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT_HOST.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
     let out = scope.enter(poll);
     record.set_rng_state(scope.rng_state());
-    (out, scope.park())
+    let noted = Noted {
+        park: scope.park(),
+        handle: scope.handle_use(),
+    };
+    (out, noted)
+}
+
+thread_local! {
+    /// The runtime (its `Host`'s address) of the goroutine being polled on
+    /// this thread; 0 between polls.
+    static CURRENT_HOST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The runtime of the goroutine being polled on this thread (0: none).
+pub(crate) fn current_host() -> usize {
+    CURRENT_HOST.with(std::cell::Cell::get)
+}
+
+/// What a poll told the hooks: its last park and its last handle use.
+#[derive(Clone, Copy)]
+pub(crate) struct Noted {
+    park: Option<ParkNote>,
+    handle: Option<HandleNote>,
+}
+
+/// Whether a goroutine whose future occupies `future` (address, size) and
+/// that parked as `park` after its last handle use `handle` is provably
+/// parked forever: it parks on one channel operation, the last handle it
+/// used belongs to that channel, was its only handle then, and lies inside
+/// the goroutine's own pinned future. Nobody else can reach that handle (a
+/// spawned future is `'static`: no other goroutine or thread borrows into
+/// it) and no other handle exists or can be made (only by cloning one), so
+/// the operation can never complete: nobody can send, receive or close.
+fn exclusive_forever(park: &ParkNote, handle: Option<HandleNote>, future: (usize, usize)) -> bool {
+    let (Some(h), Some(on)) = (handle, park.on) else {
+        return false;
+    };
+    matches!(park.reason, WaitReason::ChanSend | WaitReason::ChanReceive)
+        && on.id == h.object
+        && h.handles == 1
+        && h.handle >= future.0
+        && h.handle < future.0.saturating_add(future.1)
 }
 
 /// The wait to record for a poll that returned `Pending` at `since` after
-/// noting `noted` (`FutureWait` when the pending future said nothing).
-pub(crate) fn wait_record(noted: Option<ParkNote>, since: Instant) -> WaitRecord {
-    match noted {
+/// noting `noted` (`FutureWait` when the pending future said nothing);
+/// `future` is the goroutine future's (address, size).
+pub(crate) fn wait_record(noted: Noted, since: Instant, future: (usize, usize)) -> WaitRecord {
+    let forever = noted
+        .park
+        .as_ref()
+        .is_some_and(|p| exclusive_forever(p, noted.handle, future));
+    match noted.park {
         Some(n) => WaitRecord {
             reason: n.reason,
-            at: Some(n.at),
+            // A join's call site is inside the runtime (`JoinHandle::poll`):
+            // not worth showing.
+            at: (n.reason != WaitReason::JoinWait).then_some(n.at),
             on: n.on,
             since,
+            forever,
         },
         None => WaitRecord {
             reason: WaitReason::FutureWait,
             at: None,
             on: None,
             since,
+            forever: false,
         },
     }
 }
@@ -248,7 +331,10 @@ where
         host.registry()
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
-    (runnable, JoinHandle::new(task, id))
+    (
+        runnable,
+        JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize),
+    )
 }
 
 pin_project! {
@@ -302,5 +388,5 @@ where
         schedule,
     );
     runnable.schedule();
-    JoinHandle::new(task, id)
+    JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize)
 }

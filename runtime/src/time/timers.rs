@@ -30,7 +30,7 @@
 //! `state` (rank "timer wheel") protects the wheel and `parked_until`. No
 //! waker is called and no other runtime lock is taken while it is held.
 
-use crate::loom::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::loom::{lock, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -52,6 +52,10 @@ pub(crate) struct Timers {
     /// [`process`](Self::process) skip the lock. Lowered under `state` by
     /// `arm`, recomputed under `state` by `process`.
     next_due: AtomicU64,
+    /// `process` calls between taking due entries out of the wheel and
+    /// having run their actions: they still count as armed for the
+    /// deadlock check.
+    firing: AtomicUsize,
 }
 
 struct TimerState {
@@ -85,6 +89,7 @@ impl Timers {
                 fired: Vec::new(),
             }),
             next_due: AtomicU64::new(u64::MAX),
+            firing: AtomicUsize::new(0),
         }
     }
 
@@ -162,7 +167,9 @@ impl Timers {
 
     /// Number of armed timers.
     pub(crate) fn armed_count(&self) -> usize {
-        self.lock().wheel.armed_count()
+        let armed = self.lock().wheel.armed_count();
+        // SeqCst: pairs with the decrement in `process`.
+        armed + self.firing.load(Ordering::SeqCst)
     }
 
     /// Whether a timer may be due now (a hint: `false` is exact only up to a
@@ -182,6 +189,9 @@ impl Timers {
             return 0;
         }
         let mut st = self.lock();
+        // Counted before the entries leave the wheel (under its lock), so
+        // `armed_count` never misses a timer between unlinking and firing.
+        self.firing.fetch_add(1, Ordering::SeqCst);
         let mut fired = std::mem::take(&mut st.fired);
         st.wheel.process(now, &mut fired);
         self.next_due.store(
@@ -198,6 +208,9 @@ impl Timers {
                 (self.on_panic)(payload);
             }
         }
+        // SeqCst (Release half): the actions' wakes happen before a
+        // deadlock check that reads 0 here (`armed_count`).
+        self.firing.fetch_sub(1, Ordering::SeqCst);
         // Give the buffer back (keeps its capacity) unless another thread
         // already put one there.
         let mut st = self.lock();

@@ -1,0 +1,224 @@
+//! `goro::leak::verify_none` and the end-of-test check of `#[goro::test]`.
+
+use std::time::Duration;
+
+use goro::chan::make;
+use goro::leak::{self, Options};
+
+#[test]
+fn verify_none_passes_once_goroutines_finish() {
+    goro::run(async {
+        let ch = make::<i32>(0);
+        let c = ch.clone();
+        goro::go!(async move {
+            c.send(1).await;
+        });
+        assert_eq!(ch.recv().await, Some(1));
+        // The sender may still be finishing: the grace period covers it.
+        leak::verify_none_async(Options::new()).await.unwrap();
+        leak::verify_none().unwrap();
+    });
+}
+
+#[test]
+fn verify_none_reports_a_parked_sender() {
+    goro::run(async {
+        let ch = make::<i32>(0);
+        let c = ch.clone();
+        let h = goro::go!(async move {
+            c.send(1).await;
+        });
+        let err =
+            leak::verify_none_with(Options::new().grace(Duration::from_millis(20))).unwrap_err();
+        let gs = err.goroutines();
+        assert_eq!(gs.len(), 1);
+        assert_eq!(gs[0].id, h.id());
+        assert_eq!(gs[0].wait_reason, "chan send");
+        assert!(gs[0]
+            .parked_at
+            .as_deref()
+            .unwrap()
+            .starts_with("tests/leak_check.rs:"));
+        assert!(gs[0].created_at.starts_with("tests/leak_check.rs:"));
+        assert_eq!(gs[0].created_by.unwrap().as_u64(), 1);
+        // main may still send: not provably forever.
+        assert!(!gs[0].forever);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "goroutine {} [chan send]:\n    parked at tests/leak_check.rs:",
+                h.id()
+            )),
+            "{text}"
+        );
+        assert!(leak::find_stuck().is_empty());
+        assert_eq!(ch.recv().await, Some(1));
+        h.await.unwrap();
+    });
+}
+
+#[test]
+fn options_ignore_current_and_spawn_site() {
+    goro::run(async {
+        let old = make::<()>(0);
+        let o = old.clone();
+        goro::go!(async move { o.recv().await });
+        let opts = Options::new()
+            .ignore_current()
+            .grace(Duration::from_millis(10));
+        assert!(leak::verify_none_with(opts.clone()).is_ok());
+        let new = make::<()>(0);
+        let n = new.clone();
+        goro::go!(async move { n.recv().await });
+        assert!(leak::verify_none_with(opts.clone()).is_err());
+        assert!(leak::verify_none_with(opts.ignore_spawned_at("leak_check.rs")).is_ok());
+        old.close();
+        new.close();
+    });
+}
+
+#[test]
+fn goro_test_reports_leaks_and_marks_forever() {
+    // `#[goro::test]`'s entry, called directly to look at its failure.
+    let r = std::panic::catch_unwind(|| {
+        goro::__private::test_entry(async {
+            let ch = make::<i32>(0);
+            let c = ch.clone();
+            goro::go!(async move { c.send(5).await });
+            drop(ch);
+        })
+    });
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("goro::test: 1 goroutine(s) still alive at the end of the test (1 parked forever):\n\ngoroutine 2 [chan send]:"),
+        "{msg}"
+    );
+    assert!(msg.contains("    parked forever: "), "{msg}");
+}
+
+#[test]
+fn goro_test_does_not_mark_forever_what_a_timer_may_wake() {
+    let r = std::panic::catch_unwind(|| {
+        goro::__private::test_entry(async {
+            let ch = make::<i32>(0);
+            let c = ch.clone();
+            goro::go!(async move { c.recv().await });
+            goro::go!(async move {
+                goro::time::sleep(Duration::from_secs(3)).await;
+                ch.send(1).await;
+            });
+        })
+    });
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("(0 parked forever)"), "{msg}");
+}
+
+#[goro::test]
+async fn goro_test_passes_clean() {
+    let ch = make::<i32>(1);
+    let c = ch.clone();
+    let h = goro::go!(async move { c.send(3).await });
+    assert_eq!(ch.recv().await, Some(3));
+    h.await.unwrap();
+}
+
+#[test]
+fn goro_test_fails_on_a_panicking_goroutine() {
+    let r = std::panic::catch_unwind(|| {
+        goro::__private::test_entry(async {
+            let h = goro::go!(async { panic!("boom") });
+            let _ = h.await;
+        })
+    });
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("panic: boom\n\ngoroutine 2 [running]:"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn goro_test_fails_on_deadlock() {
+    let r = std::panic::catch_unwind(|| {
+        goro::__private::test_entry(async { make::<()>(0).recv().await })
+    });
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("fatal error: all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
+}
+
+/// Waits (bounded) until `cond` holds on the runtime's goroutines.
+async fn until(mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        goro::yield_now().await;
+    }
+}
+
+#[test]
+fn find_stuck_while_running_only_the_sole_holder() {
+    goro::run(async {
+        // Sole holder: the goroutine's own handle is the channel's only one.
+        let alone = goro::go!(async {
+            let ch = make::<i32>(0);
+            ch.send(1).await;
+        });
+        // Not alone: main keeps a handle and may still receive.
+        let shared = make::<i32>(0);
+        let s = shared.clone();
+        let sharer = goro::go!(async move { s.send(2).await });
+        // Not inside its future: the only handle lives in an Arc others may hold.
+        let boxed = std::sync::Arc::new(make::<i32>(0));
+        let b = boxed.clone();
+        let in_arc = goro::go!(async move { b.send(3).await });
+        until(|| {
+            goro::runtime::snapshot()
+                .iter()
+                .filter(|g| g.wait_reason() == "chan send")
+                .count()
+                == 3
+        })
+        .await;
+        let stuck = leak::find_stuck();
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        assert_eq!(stuck[0].id, alone.id());
+        assert!(stuck[0].forever);
+        // The others are woken, so they were rightly not called stuck.
+        assert_eq!(shared.recv().await, Some(2));
+        assert_eq!(boxed.recv().await, Some(3));
+        sharer.await.unwrap();
+        in_arc.await.unwrap();
+        drop(alone);
+    });
+}
+
+#[test]
+fn a_clone_made_before_parking_is_not_forever() {
+    goro::run(async {
+        let (tx, rx) = (make::<goro::chan::Chan<i32>>(1), make::<()>(0));
+        let r2 = rx.clone();
+        let h = goro::go!(async move {
+            let ch = make::<i32>(0);
+            // Gives a clone away, then waits: the other side can answer.
+            tx.send(ch.clone()).await;
+            r2.close();
+            ch.recv().await
+        });
+        rx.recv().await;
+        until(|| {
+            goro::runtime::snapshot()
+                .iter()
+                .any(|g| g.wait_reason() == "chan receive")
+        })
+        .await;
+        assert!(leak::find_stuck().is_empty());
+        drop(h);
+    });
+}
