@@ -367,6 +367,12 @@ mod tests {
                 "prime_sieve" => 20,
                 _ => 200,
             };
+            // The sieve leaves its chain of tasks blocked forever, as Go's
+            // program does (`mem::forget` of the last receiver): a leak on
+            // purpose, which LeakSanitizer would report (`.ci/run`).
+            if cfg!(goro_asan) && w.name == "prime_sieve" {
+                continue;
+            }
             for &s in SYSTEMS {
                 if s == GO || !fits(s, w.name) || unavailable(s, w.name).is_some() {
                     continue;
