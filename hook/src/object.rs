@@ -50,6 +50,12 @@ pub enum ObjectDetail {
     /// closed between the moment the goroutine queued itself and the moment
     /// it noted its park; the close then also wakes it.
     ///
+    /// The flag is read at park time only, and that is enough: a close
+    /// after the park wakes every goroutine queued on the channel (as Go's
+    /// `closechan`), so it stops being parked there; a parked goroutine's
+    /// [`Chan`](Self::Chan) snapshot is stale only for the instant between
+    /// the close and its wake-up.
+    ///
     /// ```
     /// use goro_hook::{ObjectDetail, WaitObject};
     /// let on = WaitObject { id: 1, made_at: None, detail: ObjectDetail::ClosedChan { cap: 4, len: 2 } };
