@@ -157,29 +157,25 @@ fn report_names_the_goroutines_stuck_on_the_same_object() {
     let msg = msg.downcast_ref::<String>().unwrap();
     let world = "every goroutine left is parked for good, and no timer, IO, blocking job or \
                  outside thread remains";
-    for (me, other) in [(2, 3), (3, 2)] {
-        let line = format!(
-            "    parked forever: nobody can ever send on or close this channel: {world}; also \
-             parked on this channel: goroutine {other} [chan receive]\n"
-        );
+    let chan = |other| {
+        format!(
+            "nobody can ever send on or close this channel: {world}; also parked on this \
+             channel: goroutine {other} [chan receive]"
+        )
+    };
+    let mutex = |other| {
+        format!(
+            "nothing can ever wake it: {world}; also parked on this sync.Mutex: goroutine \
+             {other} [sync.Mutex.Lock]"
+        )
+    };
+    for (me, why) in [(2, chan(3)), (3, chan(2)), (4, mutex(5)), (5, mutex(4))] {
+        let line = format!("    parked forever: {why}");
         let block = msg
             .split("\n\n")
             .find(|b| b.starts_with(&format!("goroutine {me} ")));
         assert!(
-            block.is_some_and(|b| b.trim_end().ends_with(line.trim_end())),
-            "{msg}\nexpected:\n{line}"
-        );
-    }
-    for (me, other) in [(4, 5), (5, 4)] {
-        let line = format!(
-            "    parked forever: nothing can ever wake it: {world}; also parked on this \
-             sync.Mutex: goroutine {other} [sync.Mutex.Lock]\n"
-        );
-        let block = msg
-            .split("\n\n")
-            .find(|b| b.starts_with(&format!("goroutine {me} ")));
-        assert!(
-            block.is_some_and(|b| b.trim_end().ends_with(line.trim_end())),
+            block.is_some_and(|b| b.trim_end().ends_with(&line)),
             "{msg}\nexpected:\n{line}"
         );
     }
