@@ -28,6 +28,22 @@ pub use goro_time as time;
 /// TCP and UDP sockets (Go's package `net`).
 pub use goro_runtime::net;
 
+/// The async IO traits `net::TcpStream` implements (futures-io's; tokio's
+/// with the feature `tokio-io`, hyper's with `hyper`).
+///
+/// ```
+/// fn takes_io(_: impl goro::io::AsyncRead + goro::io::AsyncWrite) {}
+/// # fn f(s: goro::net::TcpStream) { takes_io(s) }
+/// ```
+pub mod io {
+    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+}
+
+/// Go's `net/http` server on hyper: `goro::http::serve`, `Server`, and
+/// hyper's `Executor`/`Timer` on goro (feature `http`; the goro-http crate).
+#[cfg(feature = "http")]
+pub use goro_http as http;
+
 pub use goro_macros::{main, select, select_blocking, test};
 
 /// Starts a goroutine: Go's `go` statement. Evaluates to the goroutine's
@@ -56,7 +72,7 @@ macro_rules! go {
 #[doc(hidden)]
 pub mod __private {
     pub use goro_chan::select;
-    pub use goro_runtime::{main_entry, test_entry};
+    pub use goro_runtime::{main_entry, main_entry_with, test_entry, test_entry_with};
 }
 
 /// The README's code blocks run as doctests, so its example cannot rot.

@@ -88,6 +88,14 @@ pub use chan::{make, Chan};
 /// of the API.
 #[doc(hidden)]
 pub use blocking::block_on as __block_on;
+
+/// The loom-switchable `UnsafeCell` and the poison-ignoring `lock` of this
+/// crate's shim, shared with `goro-sync` (one copy for both). Not part of
+/// the API.
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::loom::{lock, UnsafeCell};
+}
 pub use error::{TryRecvError, TrySendError};
 pub use receiver::Receiver;
 pub use recv::Recv;

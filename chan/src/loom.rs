@@ -33,19 +33,22 @@ pub(crate) use std::thread;
 /// `UnsafeCell` with loom's access API in both modes.
 #[cfg(goro_loom)]
 #[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
+pub struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
 
 #[cfg(goro_loom)]
 impl<T> UnsafeCell<T> {
-    pub(crate) fn new(v: T) -> Self {
+    /// A cell holding `v`.
+    pub fn new(v: T) -> Self {
         UnsafeCell(loom::cell::UnsafeCell::new(v))
     }
+    /// Calls `f` with a shared pointer to the value.
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         self.0.with(f)
     }
+    /// Calls `f` with a mutable pointer to the value.
     #[inline]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         self.0.with_mut(f)
     }
 }
@@ -53,28 +56,32 @@ impl<T> UnsafeCell<T> {
 /// `UnsafeCell` with loom's access API in both modes.
 #[cfg(not(goro_loom))]
 #[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+pub struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(goro_loom))]
 impl<T> UnsafeCell<T> {
-    pub(crate) const fn new(v: T) -> Self {
+    /// A cell holding `v`.
+    pub const fn new(v: T) -> Self {
         UnsafeCell(std::cell::UnsafeCell::new(v))
     }
+    /// Calls `f` with a shared pointer to the value.
     #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
+    /// Calls `f` with a mutable pointer to the value.
     #[inline(always)]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 }
 
-/// Locks `m`, ignoring poisoning: no user code runs while a channel lock is
-/// held, so a poisoned lock can only come from a bug in this crate's own
-/// bookkeeping, which the state's invariants would catch anyway.
+/// Locks `m`, ignoring poisoning: no user code runs while a channel (or,
+/// in `goro-sync`, a waiter-queue) lock is held, so a poisoned lock can only
+/// come from a bug in goro's own bookkeeping, which the state's invariants
+/// would catch anyway.
 #[inline]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),

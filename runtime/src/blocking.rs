@@ -97,6 +97,7 @@ impl BlockingPool {
             .name(format!("goro-blocking-{name}"))
             .spawn(move || {
                 let _rt = context::enter_runtime(shared.clone());
+                let _tokio = shared.tokio.enter();
                 shared.blocking.thread_main(&shared);
             });
         if spawned.is_err() {

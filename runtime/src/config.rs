@@ -1,7 +1,8 @@
 //! The runtime's configuration: what the [`Builder`](crate::runtime::Builder)
 //! collects and the scheduler reads, and [`PanicPolicy`].
 //!
-//! A leaf module: it imports nothing from the rest of the crate.
+//! A leaf module: it imports nothing from the rest of the crate but the
+//! tokio bridge's handle type (`tokio_compat`, itself a leaf).
 //!
 //! Go: `GOMAXPROCS` and the fixed "an unrecovered panic ends the program".
 
@@ -52,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) detect_deadlocks: bool,
     /// Period of the stuck-goroutine watchdog, if any.
     pub(crate) watchdog: Option<Duration>,
+    /// The tokio runtime the runtime's threads enter (`tokio-compat`).
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
 }
 
 /// The default number of workers: the `GOMAXPROCS` environment variable,

@@ -52,7 +52,8 @@
 //!    handler given at construction: `io::driver::action_panicked`).
 //! 6. `task/`: takes its schedule function and a `task::Host` (implemented
 //!    by the scheduler) as parameters.
-//! 7. `config.rs`, `error.rs`; then `registry/`; then `loom.rs`.
+//! 7. `config.rs`, `error.rs`; then `registry/`; then `tokio_compat.rs`
+//!    (the tokio bridge's handle, a leaf); then `loom.rs`.
 //!
 //! So no cycle runs through `task/`, `time/` or the hook; the only mutual
 //! imports are inside the scheduler unit of level 4.
@@ -73,6 +74,24 @@
 //! running, no [`runtime::Handle`] clone is alive (it could spawn), and no
 //! thread outside the runtime that has used goro channels is awake (see
 //! [`goro_hook::note_outside_thread`] for exactly how outside threads are known).
+//!
+//! # tokio-based libraries inside goroutines
+//!
+//! With the feature `tokio-compat`, each runtime enters a tokio runtime's
+//! context on its worker threads, the thread inside `block_on` and its
+//! blocking-pool threads: the runtime given to
+//! [`Builder::tokio`](runtime::Builder), else one current-thread tokio
+//! runtime per process started on its own thread (`goro-tokio`). Then
+//! `tokio::spawn`, `tokio::time` and `tokio::net` (and the clients built on
+//! them) work inside goroutines as they are.
+//!
+//! The cost: tokio's reactor is a second reactor. A tokio socket or timer is
+//! driven by the tokio runtime's thread and wakes the goroutine from there
+//! (a cross-thread wake, a few microseconds more than goro's own `net` and
+//! `time`, which never go through tokio); `tokio::spawn` runs its task on the
+//! tokio runtime, not as a goroutine; the background runtime is one more
+//! thread and epoll instance per process. Without the feature nothing of
+//! this is compiled.
 //!
 //! # Lock ranks
 //!
@@ -117,6 +136,7 @@ mod scheduler;
 mod task;
 mod time;
 mod timer_seam;
+mod tokio_compat;
 
 use std::future::Future;
 use std::panic::Location;
@@ -266,7 +286,19 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let rt = match runtime::Runtime::builder().build() {
+    main_entry_with(runtime::Runtime::builder(), fut)
+}
+
+/// Entry point of `#[goro::main(workers = 4, ..)]`: as [`main_entry`], on
+/// a runtime built by `builder` (the attribute's arguments are its knobs).
+#[doc(hidden)]
+#[track_caller]
+pub fn main_entry_with<F, T>(builder: runtime::Builder, fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("goro: could not start the runtime: {e}");
@@ -298,13 +330,30 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
+    test_entry_with(runtime::Runtime::builder(), fut)
+}
+
+/// Entry point of `#[goro::test(workers = 2, ..)]`: as [`test_entry`] (the
+/// leak check included), on a runtime built by `builder`.
+#[doc(hidden)]
+#[track_caller]
+pub fn test_entry_with<F, T>(builder: runtime::Builder, fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     let checked = async move {
         let out = fut.await;
         // The body's locals are dropped: main acts no more.
         let leaks = leak::verify_none_async(leak::Options::new().caller_done()).await;
         (out, leaks)
     };
-    match run(checked) {
+    let rt = builder.build().expect("goro: could not start the runtime");
+    let checked = match rt.block_on(checked) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    };
+    match checked {
         (out, Ok(())) => out,
         (_, Err(report)) => {
             let n = report.goroutines().len();
@@ -319,7 +368,7 @@ where
 /// Paths used by macro expansions.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::{main_entry, test_entry};
+    pub use crate::{main_entry, main_entry_with, test_entry, test_entry_with};
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ pub struct Builder {
     keep_alive: Duration,
     /// The timer/IO driver idle workers park in (see `scheduler::park`).
     driver: Option<StdArc<dyn Driver>>,
+    /// The tokio runtime the threads enter (`tokio-compat`; see
+    /// `crate::tokio_compat`).
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
 }
 
 impl fmt::Debug for Builder {
@@ -59,6 +62,7 @@ impl fmt::Debug for Builder {
             .field("watchdog", &self.watchdog)
             .field("thread_keep_alive", &self.keep_alive)
             .field("driver", &self.driver.is_some())
+            .field("tokio", &self.tokio.is_set())
             .finish()
     }
 }
@@ -73,6 +77,7 @@ impl Default for Builder {
             watchdog: None,
             keep_alive: Duration::from_secs(10),
             driver: None,
+            tokio: Default::default(),
         }
     }
 }
@@ -102,6 +107,30 @@ impl Builder {
     /// and its id, so runs are reproducible.
     pub fn rng_seed(mut self, seed: u64) -> Self {
         self.rng_seed = Some(seed);
+        self
+    }
+
+    /// Goroutines and blocking jobs of this runtime run inside `handle`'s
+    /// tokio context (feature `tokio-compat`), so `tokio::spawn`,
+    /// `tokio::time` and `tokio::net` work in them. Without this call the
+    /// runtime uses a tokio runtime of its own, started once per process on
+    /// its own thread. See the crate docs for the cost.
+    ///
+    /// ```
+    /// let tokio_rt = tokio::runtime::Runtime::new().unwrap();
+    /// let rt = goro_runtime::runtime::Runtime::builder()
+    ///     .tokio(tokio_rt.handle().clone())
+    ///     .build()
+    ///     .unwrap();
+    /// let v = rt.block_on(async {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     tokio::spawn(async { 7 }).await.unwrap()
+    /// });
+    /// assert_eq!(v.unwrap(), 7);
+    /// ```
+    #[cfg(feature = "tokio-compat")]
+    pub fn tokio(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio = crate::tokio_compat::TokioContext::borrowed(handle);
         self
     }
 
@@ -171,6 +200,7 @@ impl Builder {
             keep_alive: self.keep_alive,
             detect_deadlocks: self.detect_deadlocks,
             watchdog: self.watchdog,
+            tokio: self.tokio.resolve()?,
         };
         let shared = Shared::new(cfg, Some(driver));
         shared.start()?;
@@ -329,6 +359,8 @@ impl Runtime {
                     }
                 }
             };
+            // tokio's context on this thread while it runs goroutines.
+            let _tokio = shared.tokio.enter();
             let mut core = Some(core);
             loop {
                 let c = match core.take() {

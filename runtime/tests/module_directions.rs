@@ -17,6 +17,7 @@ const LEVELS: &[&[&str]] = &[
     &["task"],
     &["config", "error"],
     &["registry"],
+    &["tokio_compat"],
     &["loom"],
 ];
 

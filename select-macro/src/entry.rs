@@ -11,6 +11,14 @@
 //! Other attributes, the visibility and the return type are kept. The entry
 //! points themselves live in `goro-runtime` (`main_entry`, `test_entry`).
 //!
+//! Arguments are the runtime builder's knobs, `name = value` each:
+//!
+//! ```text
+//! #[goro::main(workers = 4, rng_seed = 7)] async fn main() { body }
+//!   => fn main() { ::goro::__private::main_entry_with(
+//!          ::goro::runtime::Runtime::builder().workers(4).rng_seed(7), async move { body }) }
+//! ```
+//!
 //! Go: `func main()` run by `runtime.main`; a `testing` test function.
 
 use proc_macro2::TokenStream;
@@ -56,14 +64,62 @@ pub(crate) fn entry(entry: Entry, args: TokenStream, item: TokenStream) -> Token
     }
 }
 
+/// The builder knobs an entry attribute accepts, as `name = value`.
+const KNOBS: &[&str] = &[
+    "workers",
+    "rng_seed",
+    "on_goroutine_panic",
+    "detect_deadlocks",
+    "thread_keep_alive",
+];
+
+/// Parses `workers = 4, rng_seed = 7` into builder calls
+/// (`.workers(4).rng_seed(7)`); `None` for no arguments.
+fn builder_calls(name: &str, args: TokenStream) -> syn::Result<Option<TokenStream>> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let parser =
+        syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated;
+    let args = syn::parse::Parser::parse2(parser, args).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("{name} takes `knob = value` arguments, e.g. `workers = 4`"),
+        )
+    })?;
+    let mut seen: Vec<String> = Vec::new();
+    let mut calls = TokenStream::new();
+    for arg in args {
+        let Some(knob) = arg.path.get_ident() else {
+            return Err(syn::Error::new(arg.path.span(), unknown_knob(name, "")));
+        };
+        let knob_name = knob.to_string();
+        if !KNOBS.contains(&knob_name.as_str()) {
+            return Err(syn::Error::new(knob.span(), unknown_knob(name, &knob_name)));
+        }
+        if seen.contains(&knob_name) {
+            return Err(syn::Error::new(
+                knob.span(),
+                format!("{name}: `{knob_name}` given twice"),
+            ));
+        }
+        seen.push(knob_name);
+        let value = &arg.value;
+        calls.extend(quote! { .#knob(#value) });
+    }
+    Ok(Some(calls))
+}
+
+fn unknown_knob(name: &str, knob: &str) -> String {
+    format!(
+        "{name}: unknown argument `{knob}`; the arguments are the runtime builder's knobs: {}",
+        KNOBS.join(", ")
+    )
+}
+
 fn expand(entry: Entry, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let name = entry.attr_name();
-    if let Some(first) = args.into_iter().next() {
-        return Err(syn::Error::new(
-            first.span(),
-            format!("{name} takes no arguments"),
-        ));
-    }
+    let builder = builder_calls(name, args)?;
     let mut func: ItemFn = syn::parse2(item)?;
     let sig = &func.sig;
     if sig.asyncness.is_none() {
@@ -98,18 +154,34 @@ fn expand(entry: Entry, args: TokenStream, item: TokenStream) -> syn::Result<Tok
     let vis = &func.vis;
     let sig = &func.sig;
     let block = &func.block;
+    let run = match (entry, builder) {
+        (Entry::Main, None) => quote! { ::goro::__private::main_entry(async move #block) },
+        (Entry::Test, None) => quote! { ::goro::__private::test_entry(async move #block) },
+        (Entry::Main, Some(calls)) => quote! {
+            ::goro::__private::main_entry_with(
+                ::goro::runtime::Runtime::builder() #calls,
+                async move #block,
+            )
+        },
+        (Entry::Test, Some(calls)) => quote! {
+            ::goro::__private::test_entry_with(
+                ::goro::runtime::Runtime::builder() #calls,
+                async move #block,
+            )
+        },
+    };
     let tokens = match entry {
         Entry::Main => quote! {
             #(#attrs)*
             #vis #sig {
-                ::goro::__private::main_entry(async move #block)
+                #run
             }
         },
         Entry::Test => quote! {
             #[::core::prelude::v1::test]
             #(#attrs)*
             #vis #sig {
-                ::goro::__private::test_entry(async move #block)
+                #run
             }
         },
     };
@@ -184,9 +256,50 @@ mod tests {
         );
         assert!(expand_err(
             Entry::Main,
-            quote!(workers = 2),
+            quote!(threads = 2),
             quote! { async fn main() {} }
         )
-        .contains("takes no arguments"));
+        .contains("unknown argument `threads`"));
+        assert!(expand_err(
+            Entry::Test,
+            quote!(workers = 2, workers = 3),
+            quote! { async fn t() {} }
+        )
+        .contains("given twice"));
+        assert!(
+            expand_err(Entry::Test, quote!(workers), quote! { async fn t() {} })
+                .contains("`knob = value`")
+        );
+    }
+
+    #[test]
+    fn arguments_become_builder_calls() {
+        assert_eq!(
+            expand(
+                Entry::Test,
+                quote!(workers = 2, rng_seed = 7),
+                quote! { async fn t() { f().await } }
+            )
+            .unwrap()
+            .to_string(),
+            quote! {
+                #[::core::prelude::v1::test]
+                fn t() {
+                    ::goro::__private::test_entry_with(
+                        ::goro::runtime::Runtime::builder().workers(2).rng_seed(7),
+                        async move { f().await },
+                    )
+                }
+            }
+            .to_string()
+        );
+        assert!(expand(
+            Entry::Main,
+            quote!(workers = 4),
+            quote! { async fn main() {} }
+        )
+        .unwrap()
+        .to_string()
+        .contains("main_entry_with"));
     }
 }

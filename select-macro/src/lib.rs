@@ -195,8 +195,11 @@ pub fn select_blocking(input: TokenStream) -> TokenStream {
 /// goroutines are asleep - deadlock!`, where the runtime detects it) the error
 /// is printed and the process exits with status 2.
 ///
-/// The function must be an `async fn` without arguments or generics, and the
-/// attribute takes no arguments; anything else is a compile error.
+/// The function must be an `async fn` without arguments or generics;
+/// anything else is a compile error. The attribute's arguments are the
+/// runtime builder's knobs (`workers`, `rng_seed`, `on_goroutine_panic`,
+/// `detect_deadlocks`, `thread_keep_alive`), e.g. `#[goro::main(workers = 4)]`
+/// (Go: `GOMAXPROCS=4`).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Entry::Main, args.into(), item.into()).into()
@@ -218,7 +221,16 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The test fails when the body or a goroutine panics (and, as the runtime
 /// gains them, on a global deadlock and on goroutines leaked at the end; see
 /// `goro::leak`). Other attributes (`#[should_panic]`, `#[ignore]`) and a
-/// `Result` return type are kept. Do not add `#[test]` yourself.
+/// `Result` return type are kept. Do not add `#[test]` yourself. Arguments
+/// are the runtime builder's knobs, as for [`macro@main`]:
+///
+/// ```
+/// #[goro::test(workers = 2)]
+/// async fn on_two_workers() {
+///     assert_eq!(goro::runtime::Handle::try_current().unwrap().workers(), 2);
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Entry::Test, args.into(), item.into()).into()

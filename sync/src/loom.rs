@@ -22,53 +22,7 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 #[cfg(not(goro_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
-/// `UnsafeCell` with loom's access API in both modes.
-#[cfg(goro_loom)]
-#[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
-
-#[cfg(goro_loom)]
-impl<T> UnsafeCell<T> {
-    pub(crate) fn new(v: T) -> Self {
-        UnsafeCell(loom::cell::UnsafeCell::new(v))
-    }
-    #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        self.0.with(f)
-    }
-    #[inline]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        self.0.with_mut(f)
-    }
-}
-
-/// `UnsafeCell` with loom's access API in both modes.
-#[cfg(not(goro_loom))]
-#[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-#[cfg(not(goro_loom))]
-impl<T> UnsafeCell<T> {
-    pub(crate) const fn new(v: T) -> Self {
-        UnsafeCell(std::cell::UnsafeCell::new(v))
-    }
-    #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        f(self.0.get())
-    }
-    #[inline(always)]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-}
-
-/// Locks `m`, ignoring poisoning: no user code runs while a queue lock is
-/// held, so a poisoned lock could only come from a bug in this crate's own
-/// bookkeeping.
-#[inline]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
+/// `UnsafeCell` with loom's access API in both modes, and `lock` (ignoring
+/// poisoning: no user code runs while a queue lock is held): goro-chan's,
+/// built under the same cfg.
+pub(crate) use goro_chan::__loom::{lock, UnsafeCell};

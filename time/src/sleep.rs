@@ -121,6 +121,12 @@ impl Future for Sleep {
     }
 }
 
+/// hyper's timer future: `goro_http`'s `Timer` hands out `Sleep`s as they
+/// are (hyper's header-read timeout and HTTP/2 keep-alive run on goro's
+/// timer wheel). Feature `hyper`.
+#[cfg(feature = "hyper")]
+impl hyper::rt::Sleep for Sleep {}
+
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")

@@ -32,7 +32,8 @@ type measurement struct {
 	ops          int64
 	wall         time.Duration
 	cpu          time.Duration
-	bytesPerTask float64 // < 0 when the workload does not measure it
+	bytesPerTask float64       // < 0 when the workload does not measure it
+	p50, p99     time.Duration // request latency percentiles (http_hello), 0 otherwise
 	ok           bool
 	detail       string
 }
@@ -724,6 +725,8 @@ func run(workload string, n int) measurement {
 	// context (issue 10).
 	case "ctx_cancel_fanout":
 		return ctxCancelFanout(n)
+	case "http_hello":
+		return httpHello(n)
 	}
 	fmt.Fprintf(os.Stderr, "unknown workload %q\n", workload)
 	os.Exit(2)
@@ -734,7 +737,12 @@ func main() {
 	workload := flag.String("workload", "", "workload name")
 	n := flag.Int("n", 0, "measured size")
 	warmup := flag.Int("warmup", 0, "warm-up size (0: none)")
+	load := flag.String("load", "", "run the HTTP load generator against this address")
 	flag.Parse()
+	if *load != "" {
+		httpLoad(*load, *n)
+		return
+	}
 	if *workload == "" || *n <= 0 {
 		fmt.Fprintln(os.Stderr, "usage: bench -workload NAME -n SIZE [-warmup SIZE]")
 		os.Exit(2)
@@ -757,6 +765,9 @@ func main() {
 		float64(cpuNs)/float64(wallNs), peakRSSKiB())
 	if m.bytesPerTask >= 0 {
 		line += fmt.Sprintf(" bytes_per_task=%.0f", m.bytesPerTask)
+	}
+	if m.p50 > 0 {
+		line += fmt.Sprintf(" p50_ns=%d p99_ns=%d", m.p50.Nanoseconds(), m.p99.Nanoseconds())
 	}
 	line += " check=" + check
 	if m.detail != "" {

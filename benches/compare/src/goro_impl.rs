@@ -77,8 +77,36 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "rwmutex_read_mostly" => sync_w::rwmutex_read_mostly(n, 8).await,
         // context (issue 10).
         "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
+        "http_hello" => http_hello(n).await,
         other => go_shaped::dispatch(crate::workloads::program_of(other), n).await,
     }
+}
+
+/// goro+hyper: `goro::http::Server` (default timeouts) serving hello world
+/// while the Go load generator runs (in a blocking job: it waits for a
+/// child process).
+async fn http_hello(n: u64) -> Measurement {
+    let listener = goro::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let stop = make::<()>(0);
+    let stopped = stop.clone();
+    let server = go!(goro::http::Server::new().serve_with_shutdown(
+        listener,
+        crate::http_load::Hello,
+        async move {
+            stopped.recv().await;
+        }
+    ));
+    let m = goro::spawn_blocking(move || crate::http_load::measure(addr, n))
+        .await
+        .expect("load generator job");
+    stop.close();
+    let served = server.await;
+    m.expect(matches!(served, Ok(Ok(()))), || {
+        format!("serve: {served:?}")
+    })
 }
 
 async fn pingpong(n: u64) -> Measurement {

@@ -17,6 +17,7 @@
 
 #[cfg(feature = "goro")]
 mod goro_impl;
+mod http_load;
 mod measure;
 mod peers;
 mod report;

@@ -65,6 +65,7 @@ impl Stopwatch {
             wall,
             cpu,
             bytes_per_task: None,
+            latency: None,
             ok: true,
             detail: String::new(),
         }
@@ -82,6 +83,8 @@ pub struct Measurement {
     pub cpu: Duration,
     /// Memory per task, for the parked-goroutine workload.
     pub bytes_per_task: Option<f64>,
+    /// Request latency (p50, p99), for the HTTP workload.
+    pub latency: Option<(Duration, Duration)>,
     /// The correctness check passed.
     pub ok: bool,
     /// Why the check failed (no spaces), empty when it passed.
@@ -121,6 +124,9 @@ impl Measurement {
         );
         if let Some(b) = self.bytes_per_task {
             let _ = write!(line, " bytes_per_task={b:.0}");
+        }
+        if let Some((p50, p99)) = self.latency {
+            let _ = write!(line, " p50_ns={} p99_ns={}", p50.as_nanos(), p99.as_nanos());
         }
         line.push_str(if self.ok { " check=ok" } else { " check=FAIL" });
         if !self.detail.is_empty() {

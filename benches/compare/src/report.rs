@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::runner::{is_rust_peer, Cell, Options, RunResults};
 use crate::systems::{GO, GORO, GORO_CHAN_ON_TOKIO, NOTES};
-use crate::workloads::Workload;
+use crate::workloads::{Sample, Workload};
 
 /// Start marker of the generated section in BENCHMARKS.md.
 pub const BEGIN: &str =
@@ -225,6 +225,7 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
         }
     }
     o.push_str("\n</details>\n\n");
+    http_table(&mut o, r, opts);
     if !failures.is_empty() {
         o.push_str("**Failed runs** (a wrong answer, a crash or a timeout; excluded from the medians):\n\n");
         for f in &failures {
@@ -239,6 +240,42 @@ pub fn render(r: &RunResults, opts: &Options, command: &str) -> String {
         }
     }
     o
+}
+
+/// The HTTP workload's own view: throughput, latency percentiles and the
+/// server's CPU per request, medians over the passing runs.
+fn http_table(o: &mut String, r: &RunResults, opts: &Options) {
+    for w in &opts.workloads {
+        let rows: Vec<(&str, &Cell)> = opts
+            .systems
+            .iter()
+            .filter_map(|&s| Some((s, r.cells.get(&(w.name, s))?)))
+            .filter(|(_, c)| c.samples.iter().any(|x| x.latency_ns.is_some()))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "`{}`, medians over the passing runs:\n\n| system | requests/s | p50 latency µs | p99 latency µs | server CPU µs/request |",
+            w.name
+        );
+        o.push_str("|---|---|---|---|---|\n");
+        for (s, c) in rows {
+            let med = |f: &dyn Fn(&Sample) -> Option<f64>| {
+                stats(c.samples.iter().filter_map(f).collect()).map_or(f64::NAN, |m| m.0)
+            };
+            let _ = writeln!(
+                o,
+                "| {s} | {:.0} | {:.0} | {:.0} | {:.1} |",
+                med(&|x| (x.ns_per_op > 0.0).then(|| 1e9 / x.ns_per_op)),
+                med(&|x| x.latency_ns.map(|l| l.0 / 1e3)),
+                med(&|x| x.latency_ns.map(|l| l.1 / 1e3)),
+                med(&|x| Some(x.cpu_ns_per_op / 1e3)),
+            );
+        }
+        o.push('\n');
+    }
 }
 
 /// Machine, versions, date and conditions of the run.

@@ -73,13 +73,19 @@ pub fn run_all(opts: &Options) -> RunResults {
     let started = Instant::now();
     let loadavg_start = loadavg();
     let exe = std::env::current_exe().expect("current_exe");
-    let needs_go = opts.systems.contains(&GO);
+    // The HTTP workload's load generator is the Go program, for every system.
+    let needs_go =
+        opts.systems.contains(&GO) || opts.workloads.iter().any(|w| w.name == "http_hello");
     let go = if needs_go {
         eprintln!("building the Go program ...");
         build_go(&exe)
     } else {
         Err("not selected".to_owned())
     };
+    if let Ok((bin, _)) = &go {
+        // Inherited by every measurement process (see `http_load`).
+        std::env::set_var(crate::http_load::GO_BIN_ENV, bin);
+    }
     let go_version = go.as_ref().map(|(_, v)| v.clone()).map_err(Clone::clone);
     if let Err(e) = &go {
         if needs_go {
@@ -269,6 +275,9 @@ pub fn parse_result(line: &str) -> Result<Sample, String> {
         cpu_util: num("cpu_util")?,
         rss_kib: num("rss_kib")? as u64,
         bytes_per_task: get("bytes_per_task").and_then(|v| v.parse().ok()),
+        latency_ns: get("p50_ns")
+            .and_then(|v| v.parse().ok())
+            .zip(get("p99_ns").and_then(|v| v.parse().ok())),
     })
 }
 

@@ -6,7 +6,9 @@ use crate::measure::Measurement;
 use crate::peers::async_chan::{
     self as ac, AsyncChan, AsyncChannel, Flume, Kanal, Mpmc, TokioMpsc,
 };
-use crate::peers::{crossbeam_threads as cb, tokio_ctx, tokio_io, tokio_sync, tokio_tasks};
+use crate::peers::{
+    crossbeam_threads as cb, tokio_ctx, tokio_http, tokio_io, tokio_sync, tokio_tasks,
+};
 
 /// The Go program's system name.
 pub const GO: &str = "go";
@@ -40,13 +42,16 @@ pub const NOTES: &[(&str, &str)] = &[
         "goro",
         "goro::go!, goro::chan::make, goro::select!; JoinHandles for spawn+join; \
          goro::time::sleep for timers_100k_sleep; goro::net::{TcpListener, TcpStream} \
-         (nodelay, a goroutine per connection) for tcp_echo_rtt",
+         (nodelay, a goroutine per connection) for tcp_echo_rtt; goro::http::serve \
+         (hyper-util's auto builder, a goroutine per connection, goro's default timeouts) for http_hello",
     ),
     (
         "go",
         "the same programs in Go (go/main.go), GOMAXPROCS = workers; time.Sleep + \
          sync.WaitGroup for timers_100k_sleep; net.Listen/net.Dial (TCP_NODELAY is Go's \
-         default) for tcp_echo_rtt",
+         default) for tcp_echo_rtt; net/http with ReadHeaderTimeout 10 s, IdleTimeout 120 s, \
+         WriteTimeout 60 s (goro's defaults) for http_hello; every http_hello server is loaded by \
+         this program's Go HTTP client in its own process",
     ),
     (
         "goro-chan-on-tokio",
@@ -60,7 +65,8 @@ pub const NOTES: &[(&str, &str)] = &[
         "tokio",
         "tokio's timers and sockets: tokio::time::sleep in tokio::spawn'ed tasks joined by \
          JoinHandle (timers_100k_sleep); tokio::net with nodelay, a task per connection \
-         (tcp_echo_rtt)",
+         (tcp_echo_rtt); hyper-util's auto builder on tokio, a task per connection, tokio's \
+         timer so hyper's header-read timeout is on (http_hello)",
     ),
     ("tokio-spawn", "tokio::spawn + JoinHandle (skynet returns sums through JoinHandles)"),
     ("tokio-joinset", "tokio::task::JoinSet"),
@@ -117,7 +123,10 @@ pub fn fits(system: &str, workload: &str) -> bool {
     let mpmc = matches!(workload, "mpmc_cap1" | "mpmc_cap1024" | "parked_goroutine");
     match system {
         GORO | GO => true,
-        "tokio" => matches!(workload, "timers_100k_sleep" | "tcp_echo_rtt"),
+        "tokio" => matches!(
+            workload,
+            "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello"
+        ),
         "tokio-mpsc" => chan_common,
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
@@ -174,6 +183,9 @@ fn is_sync_workload(workload: &str) -> bool {
 
 /// Why this build cannot run `system` on `workload`, when it fits but cannot.
 pub fn unavailable(system: &str, workload: &str) -> Option<&'static str> {
+    if workload == "http_hello" && !crate::http_load::available() {
+        return Some("needs the Go load generator (run through `all`, which builds it)");
+    }
     if system == GORO_CHAN_ON_TOKIO && !cfg!(feature = "goro-chan") {
         return Some("goro-chan not in this build (feature `goro-chan`)");
     }
@@ -291,6 +303,7 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio" => match workload {
             "timers_100k_sleep" => Some(tokio_io::timers_sleep(n).await),
             "tcp_echo_rtt" => Some(tokio_io::tcp_echo_rtt(n).await),
+            "http_hello" => Some(tokio_http::http_hello(n).await),
             _ => None,
         },
         "tokio-joinset" if workload == "spawn_join" => Some(tokio_tasks::spawn_join_set(n).await),

@@ -126,6 +126,8 @@ pub struct Sample {
     pub rss_kib: u64,
     /// `bytes_per_task=`
     pub bytes_per_task: Option<f64>,
+    /// `p50_ns=` and `p99_ns=`: request latency (HTTP workload).
+    pub latency_ns: Option<(f64, f64)>,
 }
 
 /// All workloads, in report order.
@@ -294,6 +296,16 @@ pub const WORKLOADS: &[Workload] = &[
         target_rss_mib: None,
         what:
             "10k tasks each wait on their own child of one context: cancel the root, until all woke",
+    },
+    Workload {
+        name: "http_hello",
+        full_n: 400_000,
+        quick_n: 5_000,
+        metric: Metric::NsPerOp("request"),
+        target: None,
+        target_rss_mib: None,
+        what: "hello-world HTTP/1.1 server under Go's HTTP client (another process, 32 keep-alive \
+               connections, at most 20 s): wall ns per request = 1/throughput, server CPU per request",
     },
     // Go-shaped variants (issue 15): every producer and consumer is a
     // goroutine; main only starts them and waits. The channel rows come at 1

@@ -187,6 +187,9 @@ pub(crate) struct Shared {
     slots: Box<[CoreSlot]>,
     pub(crate) idle: Idle,
     pub(crate) driver: StdArc<DriverSlot>,
+    /// The tokio runtime entered by worker and blocking threads (set once;
+    /// `crate::tokio_compat`).
+    pub(crate) tokio: crate::tokio_compat::TokioContext,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     /// Seed of every goroutine's generator (`Builder::rng_seed`, else random).
@@ -262,6 +265,7 @@ impl Shared {
             slots: slots.into(),
             idle: Idle::new(n),
             driver,
+            tokio: cfg.tokio.clone(),
             registry: Registry::new(),
             blocking: BlockingPool::new(cfg.keep_alive),
             rng_seed: cfg.rng_seed,
@@ -797,6 +801,7 @@ const STOP_RETAKE_AFTER: std::time::Duration = std::time::Duration::from_millis(
 /// Body of a worker thread serving core `i` (its dedicated thread, or a
 /// spare started by the monitor).
 fn worker_thread(shared: StdArc<Shared>, i: usize) {
+    let _tokio = shared.tokio.enter();
     while let Some(core) = shared.acquire_core(i, false) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             worker::run(&shared, i, core, None)

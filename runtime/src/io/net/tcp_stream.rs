@@ -18,9 +18,11 @@ use crate::io::scheduled_io::Direction;
 /// A TCP connection. Reads and writes park the goroutine until the socket
 /// is ready.
 ///
-/// It implements `futures_io::AsyncRead` and `AsyncWrite` (and tokio's with
-/// the `tokio-io` feature), for `TcpStream` and for `&TcpStream`, so one
-/// goroutine may read while another writes through a shared reference.
+/// It implements `futures_io::AsyncRead` and `AsyncWrite` (tokio's with the
+/// `tokio-io` feature, hyper's `rt::Read` and `rt::Write` with the `hyper`
+/// feature), for `TcpStream` and for `&TcpStream`, so one goroutine may read
+/// while another writes through a shared reference. The tokio and hyper
+/// reads go straight into the caller's uninitialised buffer (no zeroing).
 ///
 /// ```
 /// # futures::executor::block_on(async {
@@ -182,6 +184,26 @@ impl TcpStream {
             .poll_io(cx, Direction::Read, at, |mut s| s.read(buf))
     }
 
+    /// Reads into possibly uninitialised memory (hyper's and tokio's read
+    /// buffers), so that no read has to zero its buffer first.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+        at: &'static Location<'static>,
+    ) -> Poll<io::Result<usize>> {
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the only
+        // thing done with the slice is `read(2)` on the socket (mio's `Read`
+        // for `&TcpStream` is the syscall on the fd): the kernel writes at
+        // most `len` bytes into it and never reads it, so no uninitialised
+        // byte is read. The returned count says how many bytes are now
+        // initialised; callers mark exactly that many. (tokio's own
+        // `TcpStream` reads into its `ReadBuf` the same way.)
+        let buf = unsafe { &mut *(buf as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        self.poll_read_at(cx, buf, at)
+    }
+
     fn poll_write_at(
         &self,
         cx: &mut Context<'_>,
@@ -241,6 +263,30 @@ impl fmt::Debug for TcpStream {
     }
 }
 
+/// The write half of each async IO trait: a write goes to the socket
+/// (`poll_write_at`), flushing has nothing to do (no user-space buffer),
+/// closing shuts the write half down (Go's `CloseWrite`).
+macro_rules! write_methods {
+    ($close:ident) => {
+        #[track_caller]
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_at(cx, buf, Location::caller())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn $close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(self.shutdown(Shutdown::Write))
+        }
+    };
+}
+
 macro_rules! futures_io_impls {
     ($ty:ty) => {
         impl futures_io::AsyncRead for $ty {
@@ -255,22 +301,7 @@ macro_rules! futures_io_impls {
         }
 
         impl futures_io::AsyncWrite for $ty {
-            #[track_caller]
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_at(cx, buf, Location::caller())
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
+            write_methods!(poll_close);
         }
 
         #[cfg(feature = "tokio-io")]
@@ -282,36 +313,44 @@ macro_rules! futures_io_impls {
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
                 let at = Location::caller();
-                let unfilled = buf.initialize_unfilled();
-                match self.poll_read_at(cx, unfilled, at) {
-                    Poll::Ready(Ok(n)) => {
-                        buf.advance(n);
-                        Poll::Ready(Ok(()))
-                    }
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    Poll::Pending => Poll::Pending,
-                }
+                // SAFETY: `poll_read_uninit` only writes into the slice (it
+                // never de-initialises bytes `buf` knows are initialised).
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = std::task::ready!(self.poll_read_uninit(cx, unfilled, at))?;
+                // SAFETY: the read initialised the first `n` bytes of the
+                // unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
             }
         }
 
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncWrite for $ty {
+            write_methods!(poll_shutdown);
+        }
+
+        #[cfg(feature = "hyper")]
+        impl hyper::rt::Read for $ty {
             #[track_caller]
-            fn poll_write(
+            fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_at(cx, buf, Location::caller())
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                mut buf: hyper::rt::ReadBufCursor<'_>,
+            ) -> Poll<io::Result<()>> {
+                let at = Location::caller();
+                // SAFETY: `poll_read_uninit` only writes into the slice.
+                let unfilled = unsafe { buf.as_mut() };
+                let n = std::task::ready!(self.poll_read_uninit(cx, unfilled, at))?;
+                // SAFETY: the read initialised the first `n` bytes.
+                unsafe { buf.advance(n) };
                 Poll::Ready(Ok(()))
             }
+        }
 
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
+        #[cfg(feature = "hyper")]
+        impl hyper::rt::Write for $ty {
+            write_methods!(poll_shutdown);
         }
     };
 }

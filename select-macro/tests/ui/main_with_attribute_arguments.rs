@@ -1,2 +1,0 @@
-#[goro_macros::main(workers = 4)]
-async fn main() {}

@@ -1,0 +1,2 @@
+#[goro_macros::main(threads = 4)]
+async fn main() {}
