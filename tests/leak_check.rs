@@ -97,6 +97,90 @@ fn goro_test_reports_leaks_and_marks_forever() {
     assert!(msg.contains("    parked forever: "), "{msg}");
 }
 
+/// The `parked forever` line of a goroutine that holds the only handle of
+/// its channel names the missing other end, and the creator that left.
+#[test]
+fn report_names_the_other_end_of_an_exclusive_channel() {
+    goro::run(async {
+        let mid = goro::go!(async {
+            goro::go!(async {
+                let ch = make::<i32>(0);
+                ch.send(1).await;
+            })
+            .id()
+        });
+        let mid_id = mid.id();
+        let leaked = mid.await.unwrap(); // its creator has exited
+                                         // Bounded wait (no sleep) until it is parked and proved stuck.
+        for _ in 0..100_000 {
+            if leak::find_stuck().iter().any(|g| g.id == leaked) {
+                break;
+            }
+            goro::yield_now().await;
+        }
+        let err = leak::verify_none_async(Options::new().grace(Duration::from_millis(10)))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        let line = format!(
+            "    parked forever: nobody can ever receive from this channel: it holds the \
+             channel's only handle, inside its own future; goroutine {mid_id}, which created \
+             it, has exited\n"
+        );
+        assert!(
+            text.contains(&format!("goroutine {leaked} [chan send]:\n")),
+            "{text}"
+        );
+        assert!(text.ends_with(&line), "{text}\nexpected the line:\n{line}");
+    });
+}
+
+/// In a closed world (the end of a `#[goro::test]` body), the line says why
+/// and names the other goroutines parked on the same object.
+#[test]
+fn report_names_the_goroutines_stuck_on_the_same_object() {
+    let r = std::panic::catch_unwind(|| {
+        goro::__private::test_entry(async {
+            let ch = make::<i32>(0);
+            let (a, b) = (ch.clone(), ch.clone());
+            goro::go!(async move { a.recv().await });
+            goro::go!(async move { b.recv().await });
+            drop(ch);
+            let m = std::sync::Arc::new(goro::sync::Mutex::new(()));
+            std::mem::forget(m.try_lock().unwrap()); // locked for good
+            let (m1, m2) = (m.clone(), m);
+            goro::go!(async move { drop(m1.lock().await) });
+            goro::go!(async move { drop(m2.lock().await) });
+        })
+    });
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().unwrap();
+    let world = "every goroutine left is parked for good, and no timer, IO, blocking job or \
+                 outside thread remains";
+    let chan = |other| {
+        format!(
+            "nobody can ever send on or close this channel: {world}; also parked on this \
+             channel: goroutine {other} [chan receive]"
+        )
+    };
+    let mutex = |other| {
+        format!(
+            "nothing can ever wake it: {world}; also parked on this sync.Mutex: goroutine \
+             {other} [sync.Mutex.Lock]"
+        )
+    };
+    for (me, why) in [(2, chan(3)), (3, chan(2)), (4, mutex(5)), (5, mutex(4))] {
+        let line = format!("    parked forever: {why}");
+        let block = msg
+            .split("\n\n")
+            .find(|b| b.starts_with(&format!("goroutine {me} ")));
+        assert!(
+            block.is_some_and(|b| b.trim_end().ends_with(&line)),
+            "{msg}\nexpected:\n{line}"
+        );
+    }
+}
+
 #[test]
 fn goro_test_does_not_mark_forever_what_a_timer_may_wake() {
     let r = std::panic::catch_unwind(|| {

@@ -144,15 +144,13 @@ pub(crate) struct Op<T> {
     _pin: PhantomPinned,
 }
 
-/// The snapshot of a channel for the goroutine registry.
+/// The snapshot of a channel for the goroutine registry (taken at park
+/// time only: reading `closed` costs the send/receive path nothing).
 pub(crate) fn wait_object<T>(chan: &Hchan<T>) -> WaitObject {
     WaitObject {
         id: chan.id(),
         made_at: Some(chan.made_at()),
-        detail: ObjectDetail::Chan {
-            cap: chan.cap(),
-            len: chan.len(),
-        },
+        detail: ObjectDetail::chan(chan.cap(), chan.len(), chan.is_closed()),
     }
 }
 
@@ -492,5 +490,24 @@ impl<T> LazyOp<T> {
         if let Some(op) = self.built() {
             op.cancel(chan, dir);
         }
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use goro_hook::ObjectDetail;
+
+    use super::wait_object;
+
+    #[test]
+    fn wait_object_says_whether_the_channel_is_closed() {
+        let ch = crate::make::<i32>(2);
+        ch.try_send(1).unwrap();
+        let detail = |ch: &crate::Chan<i32>| wait_object(ch.inner.as_deref().unwrap()).detail;
+        assert_eq!(detail(&ch), ObjectDetail::Chan { cap: 2, len: 1 });
+        ch.close();
+        assert_eq!(detail(&ch), ObjectDetail::ClosedChan { cap: 2, len: 1 });
+        let made = wait_object(ch.inner.as_deref().unwrap()).made_at.unwrap();
+        assert_eq!((made.file(), made.line()), (file!(), line!() - 7));
     }
 }

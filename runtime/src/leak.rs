@@ -18,6 +18,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use goro_hook::{ObjectDetail, WaitReason};
+
 use crate::registry::{format_dump, GoroutineId, GoroutineSnapshot, GoroutineState};
 use crate::scheduler::Shared;
 
@@ -317,24 +319,32 @@ fn check(
 ) -> Result<(), LeakReport> {
     let all = h.registry.snapshot();
     let forever = crate::scheduler::stuck::forever_ids(h, &all, me, finished);
-    let left: Vec<GoroutineSnapshot> = all.into_iter().filter(|g| !opts.ignores(g, me)).collect();
+    let left: Vec<GoroutineSnapshot> = all
+        .iter()
+        .filter(|g| !opts.ignores(g, me))
+        .cloned()
+        .collect();
     if left.is_empty() {
         return Ok(());
     }
-    Err(report(&left, &forever))
+    Err(report(&left, &all, &forever))
 }
 
-pub(crate) fn report(gs: &[GoroutineSnapshot], forever: &[GoroutineId]) -> LeakReport {
+/// The report on `gs` (the goroutines left), `all` being the whole
+/// snapshot they were taken from and `forever` those proved stuck.
+pub(crate) fn report(
+    gs: &[GoroutineSnapshot],
+    all: &[GoroutineSnapshot],
+    forever: &[GoroutineId],
+) -> LeakReport {
     let mut dump = String::new();
     for (i, g) in gs.iter().enumerate() {
         if i > 0 {
             dump.push('\n');
         }
         dump.push_str(&format_dump(std::slice::from_ref(g)));
-        if matches!(g.state, GoroutineState::Waiting { forever: true, .. }) {
-            dump.push_str(EXCLUSIVE_LINE);
-        } else if forever.contains(&g.id) {
-            dump.push_str(FOREVER_LINE);
+        if forever.contains(&g.id) {
+            dump.push_str(&forever_line(g, all));
         }
     }
     LeakReport {
@@ -346,13 +356,71 @@ pub(crate) fn report(gs: &[GoroutineSnapshot], forever: &[GoroutineId]) -> LeakR
     }
 }
 
-/// The line ending the block of a goroutine proved stuck when it parked.
-const EXCLUSIVE_LINE: &str =
-    "    parked forever: it holds the only handle of this channel; nobody else can ever send, receive or close\n";
+/// The line ending the block of `g`, proved parked forever: why, naming the
+/// other end of what it waits on as far as the runtime knows it.
+///
+/// What is known costs the channel operations nothing: the proof itself
+/// (the only handle, noted when `g` parked; or a closed world), the other
+/// goroutines of `all` parked on the same object, and whether `g`'s creator
+/// has exited. Which goroutine dropped the last other handle of a channel
+/// is not recorded (it would cost a store on every handle drop), so the
+/// line does not name it.
+fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot]) -> String {
+    use std::fmt::Write as _;
 
-/// The line a provably stuck goroutine's block ends with.
-const FOREVER_LINE: &str =
-    "    parked forever: nothing that can still run (goroutine, timer, IO, blocking job, outside thread) can wake it\n";
+    let (reason, on, exclusive) = match g.state {
+        GoroutineState::Waiting {
+            reason,
+            on,
+            forever,
+            ..
+        } => (Some(reason), on, forever),
+        _ => (None, None, false),
+    };
+    let nobody = match reason {
+        Some(WaitReason::ChanSend) => "nobody can ever receive from this channel",
+        Some(WaitReason::ChanReceive) => "nobody can ever send on or close this channel",
+        _ => "nothing can ever wake it",
+    };
+    let mut line = format!("    parked forever: {nobody}: ");
+    if exclusive {
+        line.push_str("it holds the channel's only handle, inside its own future");
+    } else {
+        line.push_str(
+            "every goroutine left is parked for good, and no timer, IO, blocking job \
+             or outside thread remains",
+        );
+    }
+    if let Some(on) = on {
+        let peers: Vec<String> = all
+            .iter()
+            .filter(|p| p.id != g.id)
+            .filter(|p| match p.state {
+                GoroutineState::Waiting { on: Some(o), .. } => o.id == on.id,
+                _ => false,
+            })
+            .map(|p| format!("{} [{}]", p.id, p.wait_reason()))
+            .collect();
+        if !peers.is_empty() {
+            let what = match on.detail {
+                ObjectDetail::Other(name) => name,
+                _ => "channel",
+            };
+            let _ = write!(
+                line,
+                "; also parked on this {what}: goroutine {}",
+                peers.join(", goroutine ")
+            );
+        }
+    }
+    if let Some(p) = g.created_by {
+        if !all.iter().any(|x| x.id == p) {
+            let _ = write!(line, "; goroutine {p}, which created it, has exited");
+        }
+    }
+    line.push('\n');
+    line
+}
 
 /// Goroutines provably parked forever right now, while the program keeps
 /// running (of the current runtime; empty off a runtime).

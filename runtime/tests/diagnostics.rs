@@ -15,6 +15,7 @@ use goro_runtime::runtime::{self, GoroutineState, Runtime};
 struct FakeSend {
     at: &'static Location<'static>,
     made_at: &'static Location<'static>,
+    detail: ObjectDetail,
     parked: Arc<AtomicBool>,
 }
 
@@ -27,7 +28,7 @@ impl Future for FakeSend {
             Some(WaitObject {
                 id: 0x1000,
                 made_at: Some(self.made_at),
-                detail: ObjectDetail::Chan { cap: 0, len: 0 },
+                detail: self.detail,
             }),
         );
         self.parked.store(true, Ordering::Release);
@@ -83,6 +84,7 @@ fn dump_matches_go_format() {
         let h = goro_runtime::spawn(FakeSend {
             at,
             made_at,
+            detail: ObjectDetail::Chan { cap: 0, len: 0 },
             parked: parked.clone(),
         });
         until(&parked).await;
@@ -116,6 +118,40 @@ fn dump_matches_go_format() {
         assert_eq!(dump.matches("\n\n").count(), 1, "blocks separated by one blank line");
     })
     .unwrap();
+}
+
+/// A channel seen closed when the goroutine parked says so in the dump.
+#[test]
+fn dump_says_a_channel_is_closed() {
+    let made_at = Location::caller();
+    goro_runtime::run(async move {
+        let parked = Arc::new(AtomicBool::new(false));
+        let at = Location::caller();
+        let _h = goro_runtime::spawn(FakeSend {
+            at,
+            made_at,
+            detail: ObjectDetail::ClosedChan { cap: 4, len: 2 },
+            parked: parked.clone(),
+        });
+        until(&parked).await;
+        let line = format!(
+            "    parked at {}:{}:{} on chan (cap 4, len 2, closed) made at {}:{}:{}\n",
+            at.file(),
+            at.line(),
+            at.column(),
+            made_at.file(),
+            made_at.line(),
+            made_at.column(),
+        );
+        // Recorded once the poll returned: wait for that without sleeping.
+        for _ in 0..100_000 {
+            if runtime::dump().contains(&line) {
+                return;
+            }
+            goro_runtime::yield_now().await;
+        }
+        panic!("no line {line:?} in\n{}", runtime::dump());
+    });
 }
 
 #[test]

@@ -44,6 +44,7 @@ const KIND_NONE: u8 = 0;
 const KIND_CHAN: u8 = 1;
 const KIND_OTHER: u8 = 2;
 const KIND_NO_OBJECT: u8 = 3;
+const KIND_CLOSED_CHAN: u8 = 4;
 
 type Loc = Location<'static>;
 
@@ -62,9 +63,9 @@ pub(crate) struct WaitCell {
     kind: AtomicU8,
     obj_id: AtomicUsize,
     obj_made_at: AtomicPtr<Loc>,
-    /// Chan: cap; Other: the name's pointer.
+    /// Chan, ClosedChan: cap; Other: the name's pointer.
     obj_a: AtomicUsize,
-    /// Chan: len; Other: the name's length.
+    /// Chan, ClosedChan: len; Other: the name's length.
     obj_b: AtomicUsize,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
@@ -104,6 +105,9 @@ impl WaitCell {
             None => (KIND_NO_OBJECT, 0, None, 0, 0),
             Some(o) => match o.detail {
                 ObjectDetail::Chan { cap, len } => (KIND_CHAN, o.id, o.made_at, cap, len),
+                ObjectDetail::ClosedChan { cap, len } => {
+                    (KIND_CLOSED_CHAN, o.id, o.made_at, cap, len)
+                }
                 ObjectDetail::Other(name) => (
                     KIND_OTHER,
                     o.id,
@@ -162,6 +166,7 @@ impl WaitCell {
             let made_at = unsafe { made_at.as_ref() };
             let detail = match kind {
                 KIND_CHAN => Some(ObjectDetail::Chan { cap: a, len: b }),
+                KIND_CLOSED_CHAN => Some(ObjectDetail::ClosedChan { cap: a, len: b }),
                 KIND_OTHER => {
                     // SAFETY: `seq` validated that `a` and `b` are the
                     // pointer and length of one `&'static str` stored by
@@ -247,6 +252,17 @@ mod tests {
             ..record(1)
         });
         assert!(c.read().unwrap().on.is_none());
+    }
+
+    #[test]
+    fn closed_channels_round_trip() {
+        let c = WaitCell::new();
+        let mut w = record(0);
+        let mut on = w.on.unwrap();
+        on.detail = ObjectDetail::ClosedChan { cap: 3, len: 1 };
+        w.on = Some(on);
+        c.write(&w);
+        assert_eq!(c.read().unwrap().on, Some(on));
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).
