@@ -14,7 +14,7 @@
 //! there). `time.Sleep(0)` is a yield. Forced interleaving: in G2's second
 //! round, once it holds the cacher lock it signals `cacher_locked` and
 //! waits for `cache_locked`, which G3 signals once it holds the watch cache
-//! lock; the goroutine closing the stop channel waits for `cacher_locked`
+//! lock (G3 takes it only after `cacher_locked`); the goroutine closing the stop channel waits for `cacher_locked`
 //! too, so G2 has passed its stop check.
 //! <https://github.com/kubernetes/kubernetes/pull/13135>
 
@@ -60,6 +60,9 @@ impl Cacher {
 
     /// `WatchCache.Add`: `processEvent` with its `onEvent` callback.
     async fn add(&self) {
+        // Forced interleaving: take the watch cache lock only once G2 holds
+        // the cacher lock in its second round.
+        self.cacher_locked.recv().await;
         let w = self.watch_cache.write().await;
         self.cache_locked.close();
         if self.fixed {
