@@ -49,8 +49,8 @@ mod timer;
 
 pub use object::{ObjectDetail, WaitObject};
 pub use outside::{
-    enter_runtime_thread, note_outside_thread, outside_threads_awake, OutsideThread,
-    RuntimeThreadGuard,
+    enter_runtime_thread, note_outside_thread, note_primitive_use, outside_threads_awake,
+    OutsideThread, RuntimeThreadGuard,
 };
 pub use reason::WaitReason;
 pub use scope::{

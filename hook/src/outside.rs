@@ -263,3 +263,19 @@ pub(crate) fn note_use_off_goroutine() {
         let _ = note_outside_thread();
     }
 }
+
+/// Notes a use of a goro primitive other than a channel handle (a lock, a
+/// permit, a `WaitGroup` count) by the calling thread: off a goroutine the
+/// thread becomes an outside participant of the deadlock check, as on its
+/// first channel use (registered once; later calls are a thread-local
+/// check). On a goroutine: one thread-local load.
+///
+/// ```
+/// goro_hook::note_primitive_use();
+/// ```
+#[inline]
+pub fn note_primitive_use() {
+    if crate::current_goroutine().is_none() {
+        note_use_off_goroutine();
+    }
+}

@@ -78,14 +78,11 @@ pub mod errgroup;
 pub mod singleflight;
 
 /// Counts the calling thread as a possible waker in the runtime's deadlock
-/// check when it is not a goroutine (see [`goro_hook::note_outside_thread`]):
-/// a plain thread or another executor's task that holds a lock, a permit or
-/// a `WaitGroup` count may wake goroutines later, as a thread that used a
-/// channel may. Called at the start of every operation; on a goroutine it
-/// is one thread-local load.
+/// check when it is not a goroutine ([`goro_hook::note_primitive_use`]): a
+/// plain thread or another executor's task that holds a lock, a permit or a
+/// `WaitGroup` count may wake goroutines later, as a thread that used a
+/// channel may. Called at the start of every operation.
 #[inline]
 pub(crate) fn note_use() {
-    if hook::current_goroutine().is_none() {
-        drop(hook::note_outside_thread());
-    }
+    hook::note_primitive_use();
 }
