@@ -145,6 +145,14 @@ impl<T> Chan<T> {
         let Some(h) = self.hchan() else {
             return Err(TrySendError::Full(v));
         };
+        // Buffered: the lock-free ring first; full while nobody waited and
+        // the channel was open is a failure without the lock (Go's argument,
+        // as `send_would_block`).
+        let v = match h.try_push(v) {
+            Ok(()) => return Ok(()),
+            Err((v, true)) => return Err(TrySendError::Full(v)),
+            Err((v, false)) => v,
+        };
         if h.send_would_block() {
             return Err(TrySendError::Full(v));
         }
@@ -178,6 +186,14 @@ impl<T> Chan<T> {
         let Some(h) = self.hchan() else {
             return Err(TryRecvError::Empty);
         };
+        // Buffered: the lock-free ring first. Empty while no sender waited:
+        // Go's argument (empty observed before closed) answers "empty" if
+        // the channel is still open.
+        match h.try_pop() {
+            Ok(v) => return Ok(v),
+            Err(true) if !h.is_closed() => return Err(TryRecvError::Empty),
+            Err(_) => {}
+        }
         if h.recv_would_block() {
             return Err(TryRecvError::Empty);
         }

@@ -73,6 +73,7 @@ use std::task::Waker;
 
 use crate::error::TryRecvError;
 use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::ring::{Ring, TryPop, TryPush};
 use crate::waiter::{WaitQueue, Waiter};
 
 /// Maximum number of wakers collected under the lock before it is released to
@@ -86,8 +87,12 @@ pub(crate) struct Hchan<T> {
     lock: Mutex<()>,
     /// Protected by `lock`.
     state: UnsafeCell<State<T>>,
-    /// Mirror of the buffer length; written under `lock` (see `publish`).
-    len: AtomicUsize,
+    /// The buffer of a buffered channel (`None` when unbuffered): lock-free
+    /// while its ends are unmarked, the lock holder's once frozen (see
+    /// [`crate::ring`] and "Lock-free fast path" above).
+    ring: Option<Ring<T>>,
+    /// Mirror of `state.front.len()`; written under `lock` (see `publish`).
+    front_len: AtomicUsize,
     /// Mirror of `state.closed`; written under `lock`.
     closed: AtomicBool,
     /// Mirror of "`recvq` is not empty"; written under `lock`.
@@ -117,8 +122,14 @@ impl<T> std::panic::UnwindSafe for Hchan<T> {}
 
 /// The lock-protected part of a channel.
 pub(crate) struct State<T> {
-    /// Buffered values (Go: `buf`, `sendx`, `recvx`, `qcount`); allocated once with capacity `cap`.
-    pub(crate) buf: VecDeque<T>,
+    /// Values given back by cancelled receives ([`Hchan::give_back`]),
+    /// received before the ring's: the front of the buffer (Go: `buf`,
+    /// `sendx`, `recvx`, `qcount` are this and [`Hchan::ring`]). Empty
+    /// almost always; allocates only when used.
+    pub(crate) front: VecDeque<T>,
+    /// The ring is frozen ([`Ring::freeze`]): both ends marked by a holder
+    /// of the lock and not cleared since, so the lock holder owns it.
+    pub(crate) frozen: bool,
     /// Go: `closed`.
     pub(crate) closed: bool,
     /// Blocked senders (Go: `sendq`).
@@ -143,10 +154,29 @@ impl<T> State<T> {
     /// ([`crate::cell::polling`]), and its own stream case, which skipped
     /// them, must not be woken by them (issue 14). Walking `sendq` costs
     /// only while watchers are parked.
-    fn watchers_need_wake(&self) -> bool {
+    ///
+    /// `ring_len` is the ring's length now: while watchers are queued its
+    /// tail is marked, so the ring only grows under the lock, and a racy
+    /// snapshot errs only towards a spurious wake-up.
+    fn watchers_need_wake(&self, ring_len: impl FnOnce() -> usize) -> bool {
         // SAFETY: `State` is only reachable under the channel lock.
         !self.watchq.is_empty()
-            && (!self.buf.is_empty() || self.closed || unsafe { self.sendq.has_live() })
+            && (!self.front.is_empty()
+                || self.closed
+                || ring_len() > 0
+                || unsafe { self.sendq.has_live() })
+    }
+
+    /// The marks the ring's ends must carry after this critical section:
+    /// `(push, pop)`. Lock-free pushes are off while anyone waits (a parked
+    /// receiver needs the hand-off, blocked senders their FIFO place, parked
+    /// streams a wake-up), after close, and while given-back values sit in
+    /// `front`; lock-free pops while senders wait (a receive moves the first
+    /// one's value into the ring) or `front` holds values.
+    fn marks(&self) -> (bool, bool) {
+        let busy = !self.sendq.is_empty() || !self.front.is_empty();
+        let push = busy || self.closed || !self.recvq.is_empty() || !self.watchq.is_empty();
+        (push, busy)
     }
 }
 
@@ -215,9 +245,9 @@ pub(crate) struct Locked<'a, T> {
 
 impl<T> Drop for Locked<'_, T> {
     fn drop(&mut self) {
-        self.chan.state.with(|st| {
-            // SAFETY: we hold the lock; no `&mut State` is alive (`&mut self`).
-            self.chan.publish(unsafe { &*st })
+        self.chan.state.with_mut(|st| {
+            // SAFETY: we hold the lock; no other `&mut State` is alive (`&mut self`).
+            self.chan.publish(unsafe { &mut *st }, true)
         });
         drop(self.guard.take());
         self.chan.wake_watchers();
@@ -238,14 +268,16 @@ impl<T> Hchan<T> {
         Hchan {
             lock: Mutex::new(()),
             state: UnsafeCell::new(State {
-                buf: VecDeque::with_capacity(cap),
+                front: VecDeque::new(),
+                frozen: false,
                 closed: false,
                 sendq: WaitQueue::new(),
                 recvq: WaitQueue::new(),
                 watchq: WaitQueue::new(),
                 drained_seen: false,
             }),
-            len: AtomicUsize::new(0),
+            ring: (cap > 0).then(|| Ring::new(cap)),
+            front_len: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recv_waiting: AtomicBool::new(false),
             send_waiting: AtomicBool::new(false),
@@ -275,11 +307,22 @@ impl<T> Hchan<T> {
     ///
     /// The caller holds `self.raw_lock()` and no other reference to the state
     /// is alive for the duration of `f`.
+    ///
+    /// The ring is frozen first and stays frozen after `f` (its marks are
+    /// never cleared here): the caller may decide on the buffer in one call
+    /// and queue a waiter in a later one under the same lock, and it
+    /// releases the raw lock without telling the channel. The next
+    /// operation through [`Hchan::lock`] clears the marks.
     pub(crate) unsafe fn with_state_locked<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
         // SAFETY: by the caller's contract.
-        let r = self.state.with_mut(|s| f(unsafe { &mut *s }));
+        let r = self.state.with_mut(|s| {
+            // SAFETY: by the caller's contract.
+            let st = unsafe { &mut *s };
+            self.freeze(st);
+            f(st)
+        });
         // SAFETY: still under the caller's lock; the `&mut` above has ended.
-        self.state.with(|s| self.publish(unsafe { &*s }));
+        self.state.with_mut(|s| self.publish(unsafe { &mut *s }, false));
         r
     }
 
@@ -291,7 +334,7 @@ impl<T> Hchan<T> {
     /// Buffered values now (a snapshot).
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a racy snapshot, as Go's `len(ch)`; no data is read through it.
-        self.len.load(Ordering::Relaxed)
+        self.front_len.load(Ordering::Relaxed) + self.ring_len_snapshot()
     }
 
     /// Where the channel was made.
@@ -304,45 +347,153 @@ impl<T> Hchan<T> {
         self as *const Self as usize
     }
 
-    /// Publishes the lock-free mirrors of `st`; called under the lock at the
-    /// end of every critical section (`Locked::drop`, `with_state_locked`).
+    /// Publishes the lock-free mirrors of `st` and the ring's marks; called
+    /// under the lock at the end of every critical section (`Locked::drop`
+    /// and `wake_watchers_slow` with `unlocking`, `with_state_locked`
+    /// without).
+    ///
+    /// Marks: when `unlocking`, the ring's ends get exactly the marks the
+    /// state needs ([`State::marks`]) and a frozen ring thaws; otherwise
+    /// marks are only added. A mark the state needs was set, at the latest,
+    /// by the freeze that preceded the decision to queue a waiter (every
+    /// decision on the buffer freezes first), so no lock-free operation
+    /// slipped in between the decision and the waiter's queuing.
     ///
     /// Release: pairs with the Acquire loads in `recv_would_block` and
     /// `send_would_block`; all stores of one critical section become visible
     /// together with everything before it, including an earlier `closed`.
     #[inline]
-    fn publish(&self, st: &State<T>) {
-        self.len.store(st.buf.len(), Ordering::Release);
+    fn publish(&self, st: &mut State<T>, unlocking: bool) {
+        if let Some(ring) = &self.ring {
+            let (push, pop) = st.marks();
+            if unlocking {
+                // SAFETY: we hold the lock.
+                unsafe { ring.set_marks(push, pop, true) };
+                st.frozen = false;
+            } else if !st.frozen {
+                // SAFETY: we hold the lock.
+                unsafe { ring.set_marks(push, pop, false) };
+            }
+        }
+        self.front_len.store(st.front.len(), Ordering::Release);
         self.recv_waiting
             .store(!st.recvq.is_empty(), Ordering::Release);
         self.send_waiting
             .store(!st.sendq.is_empty(), Ordering::Release);
-        self.watch_wake
-            .store(st.watchers_need_wake(), Ordering::Relaxed);
+        let need_wake = st.watchers_need_wake(|| self.ring_len_snapshot());
+        self.watch_wake.store(need_wake, Ordering::Relaxed);
         if st.closed {
             self.closed.store(true, Ordering::Release);
         }
     }
 
+    /// The ring's length now (a racy snapshot; 0 when unbuffered).
+    fn ring_len_snapshot(&self) -> usize {
+        self.ring.as_ref().map_or(0, Ring::len)
+    }
+
+    /// Freezes the ring (if any) for the rest of this critical section: the
+    /// lock holder owns the buffer until `publish` thaws it.
+    #[inline]
+    fn freeze(&self, st: &mut State<T>) {
+        if let (Some(ring), false) = (&self.ring, st.frozen) {
+            // SAFETY: we hold the lock (the caller has `st`).
+            unsafe { ring.freeze() };
+            st.frozen = true;
+        }
+    }
+
+    /// Buffered values, under the lock (freezes the ring).
+    #[inline]
+    fn buf_len(&self, st: &mut State<T>) -> usize {
+        self.freeze(st);
+        // SAFETY: we hold the lock and the ring is frozen.
+        st.front.len() + self.ring.as_ref().map_or(0, |r| unsafe { r.frozen_len() })
+    }
+
+    /// Takes the oldest buffered value, under the lock (freezes the ring).
+    #[inline]
+    fn buf_pop(&self, st: &mut State<T>) -> Option<T> {
+        if let Some(v) = st.front.pop_front() {
+            return Some(v);
+        }
+        self.freeze(st);
+        // SAFETY: we hold the lock and the ring is frozen.
+        self.ring.as_ref().and_then(|r| unsafe { r.frozen_pop() })
+    }
+
+    /// Appends `v` to the buffer, under the lock; the caller saw
+    /// `buf_len(st) < cap` (so there is a ring with room).
+    #[inline]
+    fn buf_push(&self, st: &mut State<T>, v: T) {
+        debug_assert!(st.frozen && self.buf_len(st) < self.cap);
+        match &self.ring {
+            // SAFETY: we hold the lock, the ring is frozen (by `buf_len`)
+            // and has room (caller contract).
+            Some(r) => unsafe { r.frozen_push(v) },
+            None => unreachable!("a buffered value on an unbuffered channel"),
+        }
+    }
+
+    /// Lock-free send into the ring (buffered channels): `Ok` if `v` is
+    /// buffered; otherwise `v` comes back with `true` if the ring was full
+    /// while no goroutine waited and the channel was open (so a
+    /// non-blocking send may fail without the lock, by Go's argument in
+    /// [`Hchan::send_would_block`]), `false` if the lock must decide.
+    #[inline]
+    pub(crate) fn try_push(&self, v: T) -> Result<(), (T, bool)> {
+        match &self.ring {
+            Some(r) => match r.try_push(v) {
+                TryPush::Pushed => Ok(()),
+                TryPush::Full(v) => Err((v, true)),
+                TryPush::Marked(v) => Err((v, false)),
+            },
+            None => Err((v, false)),
+        }
+    }
+
+    /// Lock-free receive from the ring (buffered channels): `Ok(v)`, or
+    /// `Err(true)` if the ring was empty while `head` was unmarked (no
+    /// sender waited, nothing given back), `Err(false)` if the lock must
+    /// decide. An empty ring says nothing about `closed`.
+    #[inline]
+    pub(crate) fn try_pop(&self) -> Result<T, bool> {
+        match &self.ring {
+            Some(r) => match r.try_pop() {
+                TryPop::Popped(v) => Ok(v),
+                TryPop::Empty => Err(true),
+                TryPop::Marked => Err(false),
+            },
+            None => Err(false),
+        }
+    }
+
     /// Go's `empty(c)`: nothing to receive right now.
     #[inline]
+    ///
+    /// Buffered: the ring's `looks_empty` (an unmarked head means no sender
+    /// waits and `front` is empty).
     fn looks_empty(&self) -> bool {
         // Acquire: pairs with the Release stores in `publish`.
-        if self.cap == 0 {
-            !self.send_waiting.load(Ordering::Acquire) && self.len.load(Ordering::Acquire) == 0
-        } else {
-            self.len.load(Ordering::Acquire) == 0
+        match &self.ring {
+            None => {
+                !self.send_waiting.load(Ordering::Acquire)
+                    && self.front_len.load(Ordering::Acquire) == 0
+            }
+            Some(r) => r.looks_empty() == Some(true),
         }
     }
 
     /// Go's `full(c)`: no room and no receiver right now.
     #[inline]
+    ///
+    /// Buffered: the ring's `looks_full` (an unmarked tail means nobody
+    /// waits and `front` is empty).
     fn looks_full(&self) -> bool {
         // Acquire: pairs with the Release stores in `publish`.
-        if self.cap == 0 {
-            !self.recv_waiting.load(Ordering::Acquire)
-        } else {
-            self.len.load(Ordering::Acquire) >= self.cap
+        match &self.ring {
+            None => !self.recv_waiting.load(Ordering::Acquire),
+            Some(r) => r.looks_full() == Some(true),
         }
     }
 
@@ -387,8 +538,8 @@ impl<T> Hchan<T> {
             c.with_slot(|slot| *slot = Some(v));
             return SendNow::Sent(c.finish());
         }
-        if st.buf.len() < self.cap {
-            st.buf.push_back(v);
+        if self.buf_len(st) < self.cap {
+            self.buf_push(st, v);
             return SendNow::Sent(None);
         }
         SendNow::WouldBlock(v)
@@ -418,33 +569,34 @@ impl<T> Hchan<T> {
     /// lock (Go's `!full(c)`/`!empty(c)` or closed), counting only queued
     /// counterparts whose cell is still `WAITING`. For a select re-checking
     /// its own waiters that were skipped in place.
-    pub(crate) fn ready_for_locked(&self, st: &State<T>, dir: Dir) -> bool {
+    pub(crate) fn ready_for_locked(&self, st: &mut State<T>, dir: Dir) -> bool {
         // SAFETY (both blocks): `st` is only reachable under the channel lock.
         st.closed
             || match dir {
                 // SAFETY: see above.
-                Dir::Send => st.buf.len() < self.cap || unsafe { st.recvq.has_live() },
+                Dir::Send => self.buf_len(st) < self.cap || unsafe { st.recvq.has_live() },
                 // SAFETY: see above.
-                Dir::Recv => !st.buf.is_empty() || unsafe { st.sendq.has_live() },
+                Dir::Recv => self.buf_len(st) > 0 || unsafe { st.sendq.has_live() },
             }
     }
 
     /// Go's `chanrecv` fast part, under the lock.
     pub(crate) fn recv_locked(&self, st: &mut State<T>) -> RecvNow<T> {
-        if let Some(v) = st.buf.pop_front() {
+        if let Some(v) = self.buf_pop(st) {
             let mut wake = None;
-            if st.buf.len() < self.cap {
+            if self.buf_len(st) < self.cap {
                 // A sender blocked on the full buffer moves its value to the tail.
                 // SAFETY: we hold the lock and finish the claim below.
                 if let Some(mut c) = unsafe { st.sendq.claim_front() } {
                     if let Some(sv) = c.with_slot(Option::take) {
-                        st.buf.push_back(sv);
+                        self.buf_push(st, sv);
                     }
                     wake = c.finish();
                 }
             }
             return RecvNow::Value(v, wake);
         }
+        // Empty buffer: only an unbuffered channel queues senders here.
         // SAFETY: we hold the lock and finish the claim below.
         if let Some(mut c) = unsafe { st.sendq.claim_front() } {
             let v = c.with_slot(Option::take);
@@ -477,6 +629,8 @@ impl<T> Hchan<T> {
                     }
                     st.closed = true;
                     first = false;
+                    // Lock-free pushes stop here (the tail stays marked).
+                    self.freeze(st);
                 }
                 while n < WAKE_BATCH {
                     // Receivers get "closed" (their slot stays empty); senders keep
@@ -571,9 +725,12 @@ impl<T> Hchan<T> {
                     c.with_slot(|slot| *slot = Some(v));
                     (c.finish(), None)
                 }
-                None if st.closed && st.buf.is_empty() && st.drained_seen => (None, Some(v)),
+                None if st.closed && st.drained_seen && self.buf_len(st) == 0 => (None, Some(v)),
                 None => {
-                    st.buf.push_front(v);
+                    // Freeze: `front` is ahead of the ring, so both ends stay
+                    // marked while it holds values (`State::marks`).
+                    self.freeze(st);
+                    st.front.push_front(v);
                     (None, None)
                 }
             }
@@ -618,7 +775,7 @@ impl<T> Hchan<T> {
                 self.state.with_mut(|s| {
                     // SAFETY: we hold the lock; no other reference to the state.
                     let st = unsafe { &mut *s };
-                    while n < WAKE_BATCH && st.watchers_need_wake() {
+                    while n < WAKE_BATCH && st.watchers_need_wake(|| self.ring_len_snapshot()) {
                         // SAFETY: we hold the lock and finish each claim at once.
                         match unsafe { st.watchq.claim_front() } {
                             Some(c) => {
@@ -630,7 +787,7 @@ impl<T> Hchan<T> {
                     }
                 });
                 // SAFETY: still under the lock; the `&mut` above has ended.
-                self.state.with(|s| self.publish(unsafe { &*s }));
+                self.state.with_mut(|s| self.publish(unsafe { &mut *s }, true));
                 drop(g);
             }
             for w in wakers.iter_mut().take(n) {

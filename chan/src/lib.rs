@@ -75,6 +75,7 @@ mod loom_tests;
 mod op;
 mod receiver;
 mod recv;
+mod ring;
 pub mod select;
 mod send;
 mod sender;

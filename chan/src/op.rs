@@ -259,8 +259,14 @@ impl<T> Op<T> {
         cx: &mut Context<'_>,
         at: &'static Location<'static>,
     ) -> Poll<Option<T>> {
-        if self.phase == Phase::Idle && hook::poll_budget(cx).is_pending() {
-            return Poll::Pending;
+        if self.phase == Phase::Idle {
+            if hook::poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Not parked: the lock-free fast path of a buffered channel.
+            if let Ok(v) = chan.try_pop() {
+                return Poll::Ready(Some(v));
+            }
         }
         let mut g = chan.lock();
         let old = self.as_mut().unwatch_locked(&mut g);
@@ -446,6 +452,23 @@ impl<T> LazyOp<T> {
         }
         if hook::poll_budget(cx).is_pending() {
             return Poll::Pending;
+        }
+        // The lock-free fast path: a buffered channel whose ring end is
+        // unmarked (nobody waits; see `src/ring.rs`). Else the lock decides.
+        // SAFETY: `Init` is not structurally pinned; nothing pinned moves.
+        if let LazyOp::Init(slot) = unsafe { self.as_mut().get_unchecked_mut() } {
+            match (dir, slot.take()) {
+                (Dir::Send, Some(v)) => match chan.try_push(v) {
+                    Ok(()) => return Poll::Ready(Outcome::Sent),
+                    Err((v, _)) => *slot = Some(v),
+                },
+                (Dir::Recv, _) => {
+                    if let Ok(v) = chan.try_pop() {
+                        return Poll::Ready(Outcome::Received(v));
+                    }
+                }
+                (Dir::Send, None) => {}
+            }
         }
         let mut g = chan.lock();
         // SAFETY: not queued: `Init`'s value is not structurally pinned, and
