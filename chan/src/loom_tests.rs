@@ -21,6 +21,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+
 fn cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
 }
@@ -534,4 +535,253 @@ fn loom_close_vs_cancelled_receives_keeps_the_value() {
 #[test]
 fn loom_close_vs_cancelled_select_receive_keeps_the_value() {
     close_vs_cancelled_receives_keep_the_value(true);
+}
+
+// The lock-free ring of buffered channels (`src/ring.rs`) and its hand-shake
+// with the channel lock (`src/hchan.rs`, "marks").
+
+fn push_retrying<T>(r: &crate::ring::Ring<T>, mut v: T) {
+    use crate::ring::TryPush;
+    loop {
+        match r.try_push(v) {
+            TryPush::Pushed => return,
+            TryPush::Full(x) | TryPush::Marked(x) => {
+                v = x;
+                thread::yield_now();
+            }
+        }
+    }
+}
+
+fn pop_retrying<T>(r: &crate::ring::Ring<T>) -> T {
+    use crate::ring::TryPop;
+    loop {
+        match r.try_pop() {
+            TryPop::Popped(v) => return v,
+            TryPop::Empty | TryPop::Marked => thread::yield_now(),
+        }
+    }
+}
+
+/// The ring alone, lock-free claims racing: two pushers on a ring of two
+/// slots, then two poppers; each value arrives once. (No thread retries
+/// here: a model where one thread spins on another's in-flight claim while a
+/// third also spins has unbounded schedules under loom.)
+#[test]
+fn loom_ring_racing_claims() {
+    use crate::loom::Arc;
+    use crate::ring::{Ring, TryPop, TryPush};
+    model(|| {
+        let r = Arc::new(Ring::new(2));
+        let pushers: Vec<_> = [1u32, 2]
+            .into_iter()
+            .map(|v| {
+                let r = r.clone();
+                thread::spawn(move || assert!(matches!(r.try_push(v), TryPush::Pushed)))
+            })
+            .collect();
+        for t in pushers {
+            t.join().unwrap();
+        }
+        let r2 = r.clone();
+        let popper = thread::spawn(move || match r2.try_pop() {
+            TryPop::Popped(v) => v,
+            _ => panic!("two values, two pops"),
+        });
+        let mine = match r.try_pop() {
+            TryPop::Popped(v) => v,
+            _ => panic!("two values, two pops"),
+        };
+        let mut got = [mine, popper.join().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(r.len(), 0);
+    });
+}
+
+/// The ring alone, one pusher and one popper on one slot, so every value
+/// starts a new lap and each side waits for the other's claim in flight.
+#[test]
+fn loom_ring_laps_spsc() {
+    use crate::loom::Arc;
+    use crate::ring::Ring;
+    model(|| {
+        let r = Arc::new(Ring::new(1));
+        let r2 = r.clone();
+        let t = thread::spawn(move || {
+            for v in 1..=3u32 {
+                push_retrying(&r2, v);
+            }
+        });
+        assert_eq!([pop_retrying(&r), pop_retrying(&r), pop_retrying(&r)], [1, 2, 3]);
+        t.join().unwrap();
+    });
+}
+
+/// The freeze hand-shake: a lock holder freezes the ring, pops and pushes
+/// under the freeze and thaws it, racing a lock-free push and a lock-free
+/// pop that may have claimed their positions before the freeze (still
+/// writing or reading their slot). Loom checks the slots are never accessed
+/// concurrently; every value arrives exactly once, in FIFO order for the
+/// values that were in the ring first.
+#[test]
+fn loom_ring_freeze_vs_lock_free_claims() {
+    use crate::loom::Arc;
+    use crate::ring::{Ring, TryPop};
+    model(|| {
+        let r = Arc::new(Ring::new(2));
+        push_retrying(&r, 0u32);
+        let (r1, r2) = (r.clone(), r.clone());
+        let pusher = thread::spawn(move || push_retrying(&r1, 1));
+        let popper = thread::spawn(move || match r2.try_pop() {
+            TryPop::Popped(v) => Some(v),
+            TryPop::Empty | TryPop::Marked => None,
+        });
+        // The "lock holder".
+        // SAFETY: this thread is the only one acting as the lock holder.
+        let (frozen_got, pushed) = unsafe {
+            r.freeze();
+            let got = r.frozen_pop();
+            let pushed = r.frozen_len() < 2;
+            if pushed {
+                r.frozen_push(2);
+            }
+            r.set_marks(false, false, true);
+            (got, pushed)
+        };
+        pusher.join().unwrap();
+        let popped = popper.join().unwrap();
+        let mut all: Vec<u32> = popped.into_iter().chain(frozen_got).collect();
+        assert!(all.contains(&0), "0 was first in and was popped first");
+        while let TryPop::Popped(v) = r.try_pop() {
+            all.push(v);
+        }
+        all.sort_unstable();
+        let want: Vec<u32> = if pushed { vec![0, 1, 2] } else { vec![0, 1] };
+        assert_eq!(all, want);
+    });
+}
+
+/// A receiver parking on an empty buffered channel against a lock-free
+/// send: the send sees the receiver (marked tail) or the receiver sees the
+/// value (its freeze): no lost wake-up.
+#[test]
+fn loom_ring_receiver_parks_vs_lock_free_send() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send_blocking(1));
+        assert_eq!(ch.recv_blocking(), Some(1));
+        t.join().unwrap();
+        assert_eq!(ch.len(), 0);
+    });
+}
+
+/// A sender that blocks on a full channel of one slot twice, against a
+/// receiver taking lock-free where it can: blocked senders keep their FIFO
+/// place behind the buffered value (marked head).
+#[test]
+fn loom_ring_blocked_sender_vs_lock_free_recv() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            for v in 1..=3 {
+                tx.send_blocking(v);
+            }
+        });
+        let got = [ch.recv_blocking(), ch.recv_blocking(), ch.recv_blocking()];
+        assert_eq!(got, [Some(1), Some(2), Some(3)]);
+        t.join().unwrap();
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// `close` against lock-free sends: a send that succeeded is received
+/// before `Closed`; one after close reports `Closed` and keeps its value.
+#[test]
+fn loom_ring_close_vs_lock_free_send() {
+    model(|| {
+        let ch = make::<u32>(2);
+        let tx = ch.clone();
+        let t = thread::spawn(move || [tx.try_send(1), tx.try_send(2)]);
+        ch.close();
+        let rs = t.join().unwrap();
+        for (v, r) in [1, 2].into_iter().zip(&rs) {
+            match r {
+                Ok(()) => assert_eq!(ch.try_recv(), Ok(v)),
+                Err(e) => assert_eq!(e, &TrySendError::Closed(v)),
+            }
+        }
+        assert!(rs[0].is_ok() || rs[1].is_err(), "a send after a closed one succeeded");
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A `Receiver` stream parked on an empty buffered channel against a send
+/// and close: the marked tail sends the value through the lock, which wakes
+/// the stream.
+#[test]
+fn loom_ring_stream_watcher_vs_send_and_close() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send_blocking(4);
+            tx.close();
+        });
+        let mut rx = ch.receiver();
+        assert_eq!(crate::blocking::block_on(next(&mut rx)), Some(4));
+        assert_eq!(crate::blocking::block_on(next(&mut rx)), None);
+        t.join().unwrap();
+    });
+}
+
+/// A value handed to a parked receive that is then cancelled goes back to
+/// the front of the buffer, ahead of a later (possibly lock-free) send.
+#[test]
+fn loom_ring_give_back_stays_ahead_of_lock_free_send() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let mut r1 = Box::pin(ch.recv());
+        assert!(r1.as_mut().poll(&mut cx()).is_pending());
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            let first = tx.try_send(7).is_ok();
+            let second = tx.try_send(8).is_ok();
+            (first, second)
+        });
+        drop(r1);
+        let (first, second) = t.join().unwrap();
+        let mut got = Vec::new();
+        while let Ok(v) = ch.try_recv() {
+            got.push(v);
+        }
+        let want: Vec<u32> = [(first, 7), (second, 8)]
+            .into_iter()
+            .filter_map(|(ok, v)| ok.then_some(v))
+            .collect();
+        assert_eq!(got, want);
+    });
+}
+
+/// A select receive case on a buffered channel leaves the ring frozen when
+/// it releases the lock; the next operations still see every value in
+/// order (and thaw it).
+#[test]
+fn loom_ring_select_then_lock_free_ops() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send_blocking(1);
+            tx.send_blocking(2);
+        });
+        let mut c0 = into_case!(&ch);
+        let i = select_blocking(&mut [&mut c0 as &mut dyn BlockingCase], false);
+        assert_eq!(i, Some(0));
+        assert_eq!(c0.take_output(), Some(1));
+        assert_eq!(ch.recv_blocking(), Some(2));
+        t.join().unwrap();
+    });
 }

@@ -560,3 +560,66 @@ mod tests {
         assert_eq!(Arc::strong_count(&token), 1);
     }
 }
+
+#[cfg(all(test, not(goro_loom)))]
+mod stress {
+    use super::{Ring, TryPop, TryPush};
+    use std::sync::Arc;
+
+    /// Two pushers and two poppers on rings of 1 and 3 slots: every value
+    /// arrives once, in order per pusher (bounded in iterations).
+    #[test]
+    fn mpmc_every_value_once_in_order_per_pusher() {
+        for cap in [1, 3] {
+            let r = Arc::new(Ring::new(cap));
+            const N: u64 = 20_000;
+            let pushers: Vec<_> = (0..2u64)
+                .map(|p| {
+                    let r = r.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..N {
+                            let mut v = (p << 32) | i;
+                            loop {
+                                match r.try_push(v) {
+                                    TryPush::Pushed => break,
+                                    TryPush::Full(x) | TryPush::Marked(x) => {
+                                        v = x;
+                                        std::thread::yield_now();
+                                    }
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let poppers: Vec<_> = (0..2)
+                .map(|_| {
+                    let r = r.clone();
+                    std::thread::spawn(move || {
+                        let mut last = [None::<u64>; 2];
+                        let mut got = Vec::new();
+                        while got.len() < N as usize {
+                            match r.try_pop() {
+                                TryPop::Popped(v) => {
+                                    let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+                                    assert!(last[p].is_none_or(|l| l < i), "out of order");
+                                    last[p] = Some(i);
+                                    got.push(v);
+                                }
+                                TryPop::Empty | TryPop::Marked => std::thread::yield_now(),
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for t in pushers {
+                t.join().unwrap();
+            }
+            let mut all: Vec<u64> = poppers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+            all.sort_unstable();
+            let want: Vec<u64> = (0..2u64).flat_map(|p| (0..N).map(move |i| (p << 32) | i)).collect();
+            assert_eq!(all, want);
+        }
+    }
+}
