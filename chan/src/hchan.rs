@@ -1,5 +1,5 @@
-//! The channel object: one lock guarding a ring buffer and two FIFO waiter
-//! queues.
+//! The channel object: one lock guarding two FIFO waiter queues, and a
+//! lock-free ring buffer that the lock takes over whenever anyone waits.
 //!
 //! Go: `runtime.hchan` and `chansend`, `chanrecv`, `closechan` in
 //! `runtime/chan.go`.
@@ -15,10 +15,42 @@
 //! counterpart completes a queued waiter only after winning the claim on its
 //! selection cell ([`crate::cell`]), so the same queues serve `select`.
 //!
+//! ## Lock-free fast path (buffered channels)
+//!
+//! The buffer is a bounded lock-free ring ([`crate::ring`]). While no
+//! goroutine waits on the channel, it is open, and nothing was given back,
+//! a send pushes and a receive pops without the lock (`LazyOp::poll_op`,
+//! `try_send`, `try_recv`, streams), so producer and consumer touch only the
+//! ring's two ends and its slots, not one lock word per message. The lock
+//! keeps everything else: waiter queues, hand-off, close, give-back.
+//!
+//! The hand-shake is the ring's *marks* (one bit in `tail` diverts
+//! lock-free pushes to the lock, one in `head` lock-free pops):
+//!
+//! - every critical section that decides on the buffer first *freezes* the
+//!   ring (marks both ends with `fetch_or`, then owns it; `State::frozen`),
+//!   so no lock-free operation can slip between "the buffer is empty/full"
+//!   and queuing a waiter;
+//! - at unlock (`Locked`'s drop) the marks are set to what the state needs
+//!   (`State::marks`): the tail stays marked while receivers, senders or
+//!   stream watchers wait, after close, and while `front` holds given-back
+//!   values; the head while senders wait (a receive must move the first
+//!   one's value into the ring: Go's `recv`, keeping blocked senders FIFO
+//!   behind the buffered values) or `front` holds values. Otherwise both
+//!   are cleared and the fast path resumes;
+//! - `select` (via [`Hchan::with_state_locked`]) releases the raw lock
+//!   itself, so it leaves the ring frozen; the next `Hchan::lock` user thaws it.
+//!
+//! So every Go rule holds as under the lock: a parked receiver gets the
+//! next value by hand-off (pushes are diverted while it waits), blocked
+//! senders stay FIFO behind the buffer, a send after close never lands,
+//! and "closed and drained" is decided under the lock.
+//!
 //! A value handed to a receiver whose future is dropped before it saw the
 //! value (cancelled at the instant of handoff) is given back by
 //! [`Hchan::give_back`]: to the next live queued receiver, or else to the
-//! *front* of the buffer, where the next receive takes it first. This may
+//! *front* of the buffer (`State::front`, ahead of the ring), where the next
+//! receive takes it first. This may
 //! make the buffer transiently hold more than `cap` values (even on an
 //! unbuffered channel); `len` then reports them. The one exception: if a
 //! receive has already reported the channel closed and drained, the value is
@@ -51,7 +83,11 @@
 //!   drained" under the lock, never on behalf of a waiter that may still be
 //!   cancelled (a receive completed by `close` decides when it is polled:
 //!   [`Hchan::recv_closed_outcome`]).
-//! - `len` mirrors `buf.len()`; it is written only under the lock.
+//! - `front_len` mirrors `front.len()`; it is written only under the lock.
+//! - While `recvq`, `sendq` or `watchq` holds a node, or `closed`, or
+//!   `front` holds a value, the ring's tail is marked; while `sendq` or
+//!   `front` holds one, its head is marked (set by the freeze that preceded
+//!   the queuing, kept by every unlock).
 //!
 //! # Locking
 //!
@@ -61,7 +97,9 @@
 //!
 //! # Memory ordering
 //!
-//! Everything in `state` is ordered by the lock. The mirrors are stored with
+//! Everything in `state` is ordered by the lock; the ring's slots by their
+//! stamps, its marks by SeqCst read-modify-writes ([`crate::ring`]). The
+//! mirrors are stored with
 //! Release at the end of each critical section and loaded with Acquire by
 //! the lock-free fast-fail checks, whose linearizability argument is Go's
 //! (see [`Hchan::recv_would_block`], [`Hchan::send_would_block`]). `len()` is

@@ -16,9 +16,11 @@
 //!
 //! # Design
 //!
-//! Go's `runtime/chan.go`: one lock per channel guarding a ring buffer and
-//! two FIFO waiter queues (`src/hchan.rs`, Go's `hchan`), with
-//! direct handoff to a parked counterpart. Waiter nodes (`src/waiter.rs`, Go's
+//! Go's `runtime/chan.go`: one lock per channel guarding two FIFO waiter
+//! queues (`src/hchan.rs`, Go's `hchan`), with direct handoff to a parked
+//! counterpart. Unlike Go, the buffer of a buffered channel is a lock-free
+//! ring (`src/ring.rs`) used without the lock while nobody waits; the lock
+//! freezes it whenever it must decide (see "Lock-free fast path" there). Waiter nodes (`src/waiter.rs`, Go's
 //! `sudog`) live inside the pending future, so blocking allocates nothing;
 //! they are built (in place, under the lock that found the operation must
 //! wait) only when an operation has to wait, so an operation that completes
