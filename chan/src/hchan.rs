@@ -360,7 +360,8 @@ impl<T> Hchan<T> {
             f(st)
         });
         // SAFETY: still under the caller's lock; the `&mut` above has ended.
-        self.state.with_mut(|s| self.publish(unsafe { &mut *s }, false));
+        self.state
+            .with_mut(|s| self.publish(unsafe { &mut *s }, false));
         r
     }
 
@@ -825,7 +826,8 @@ impl<T> Hchan<T> {
                     }
                 });
                 // SAFETY: still under the lock; the `&mut` above has ended.
-                self.state.with_mut(|s| self.publish(unsafe { &mut *s }, true));
+                self.state
+                    .with_mut(|s| self.publish(unsafe { &mut *s }, true));
                 drop(g);
             }
             for w in wakers.iter_mut().take(n) {

@@ -21,7 +21,6 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
-
 fn cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
 }
@@ -613,7 +612,10 @@ fn loom_ring_laps_spsc() {
                 push_retrying(&r2, v);
             }
         });
-        assert_eq!([pop_retrying(&r), pop_retrying(&r), pop_retrying(&r)], [1, 2, 3]);
+        assert_eq!(
+            [pop_retrying(&r), pop_retrying(&r), pop_retrying(&r)],
+            [1, 2, 3]
+        );
         t.join().unwrap();
     });
 }
@@ -713,7 +715,10 @@ fn loom_ring_close_vs_lock_free_send() {
                 Err(e) => assert_eq!(e, &TrySendError::Closed(v)),
             }
         }
-        assert!(rs[0].is_ok() || rs[1].is_err(), "a send after a closed one succeeded");
+        assert!(
+            rs[0].is_ok() || rs[1].is_err(),
+            "a send after a closed one succeeded"
+        );
         assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
     });
 }

@@ -137,10 +137,7 @@ impl<T> Ring<T> {
     /// An empty ring of capacity `cap` (at least 1).
     pub(crate) fn new(cap: usize) -> Self {
         assert!(cap >= 1, "a ring needs a capacity");
-        assert!(
-            cap <= usize::MAX / 8,
-            "channel capacity {cap} is too large"
-        );
+        assert!(cap <= usize::MAX / 8, "channel capacity {cap} is too large");
         Ring {
             ends: Box::new(Ends {
                 head: Padded(AtomicUsize::new(0)),
@@ -285,7 +282,8 @@ impl<T> Ring<T> {
                         // before the stamp we loaded (Acquire).
                         let v = slot.value.with(|p| unsafe { (*p).assume_init_read() });
                         // Release: the slot is free for the next lap.
-                        slot.stamp.store(head.wrapping_add(one_lap), Ordering::Release);
+                        slot.stamp
+                            .store(head.wrapping_add(one_lap), Ordering::Release);
                         return TryPop::Popped(v);
                     }
                     Err(h) => head = h,
@@ -616,9 +614,14 @@ mod stress {
             for t in pushers {
                 t.join().unwrap();
             }
-            let mut all: Vec<u64> = poppers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+            let mut all: Vec<u64> = poppers
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect();
             all.sort_unstable();
-            let want: Vec<u64> = (0..2u64).flat_map(|p| (0..N).map(move |i| (p << 32) | i)).collect();
+            let want: Vec<u64> = (0..2u64)
+                .flat_map(|p| (0..N).map(move |i| (p << 32) | i))
+                .collect();
             assert_eq!(all, want);
         }
     }
