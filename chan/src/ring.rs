@@ -108,6 +108,7 @@ pub(crate) enum TryPop<T> {
 
 /// Waits for another thread that is between its claim and its stamp store
 /// (a few instructions, unless it was preempted).
+#[cfg_attr(goro_loom, allow(dead_code))]
 struct Backoff(u32);
 
 impl Backoff {
