@@ -354,6 +354,19 @@ impl Registry {
         out
     }
 
+    /// Whether some live goroutine's snapshot satisfies `pred`; stops at the
+    /// first that does, without collecting or sorting anything (the
+    /// deadlock check's early exit, run each time the last worker parks).
+    pub(crate) fn any(&self, mut pred: impl FnMut(&GoroutineSnapshot) -> bool) -> bool {
+        self.shards.iter().any(|shard| {
+            let shard = lock(shard);
+            shard.slots.iter().flatten().any(|e| {
+                // SAFETY: as in `snapshot`.
+                pred(&unsafe { e.record.as_ref() }.snapshot())
+            })
+        })
+    }
+
     /// Wakers of every registered task (to cancel them on stop).
     pub(crate) fn wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
