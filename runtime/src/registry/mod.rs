@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{lock, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
+use crate::loom::{lock, AtomicU32, AtomicU64, AtomicU8, Mutex, Ordering};
 use goro_hook::{WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
@@ -113,6 +113,9 @@ pub(crate) struct WaitRecord {
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
+///
+/// 88 bytes, in the task header (see `size` test): it is most of what a
+/// parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
     pub(crate) id: GoroutineId,
@@ -129,10 +132,14 @@ pub(crate) struct GoroutineRecord {
     /// State of this goroutine's random generator (`goro_hook::rand_below`); only
     /// touched by the thread polling the goroutine.
     rng: AtomicU64,
-    /// Where the record is registered: `index << SHARD_BITS | shard`; set
-    /// once on insertion.
-    slot: AtomicUsize,
+    /// Where the record is registered: `index << SHARD_BITS | shard`
+    /// (`UNREGISTERED`: nowhere); set once on insertion. 32 bits, next to
+    /// `state`, keep the record at 88 bytes.
+    slot: AtomicU32,
 }
+
+/// `GoroutineRecord::slot` of a record that was never inserted.
+const UNREGISTERED: u32 = u32::MAX;
 
 impl GoroutineRecord {
     pub(crate) fn new(
@@ -150,7 +157,7 @@ impl GoroutineRecord {
             // Mix the id in so that every goroutine has its own sequence,
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            slot: AtomicUsize::new(usize::MAX),
+            slot: AtomicU32::new(UNREGISTERED),
         }
     }
 
@@ -309,9 +316,15 @@ impl Registry {
                 shard.slots.len() - 1
             }
         };
+        // Slot indexes fit in 28 bits: 2^28 records of 88 bytes in one shard
+        // would be 23 GiB of records alone.
+        let at = u32::try_from(i << SHARD_BITS | home)
+            .ok()
+            .filter(|&at| at != UNREGISTERED)
+            .expect("registry shard full");
         // Relaxed: read back only by `remove`, which runs after this on the
         // same goroutine (ordered by the task's run/schedule handoffs).
-        record.slot.store(i << SHARD_BITS | home, Ordering::Relaxed);
+        record.slot.store(at, Ordering::Relaxed);
         drop(shard);
     }
 
@@ -320,9 +333,10 @@ impl Registry {
     pub(crate) fn remove(&self, record: &GoroutineRecord) -> Option<Waker> {
         // Relaxed: see `insert`.
         let at = record.slot.load(Ordering::Relaxed);
-        if at == usize::MAX {
+        if at == UNREGISTERED {
             return None;
         }
+        let at = at as usize;
         let (home, i) = (at & (SHARDS - 1), at >> SHARD_BITS);
         let mut shard = lock(&self.shards[home]);
         let entry = shard.slots[i].take();
@@ -375,5 +389,16 @@ impl Registry {
             out.extend(shard.slots.iter().flatten().filter_map(|e| e.waker.clone()));
         }
         out
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use super::*;
+
+    /// The record is part of every goroutine's allocation: keep it small.
+    #[test]
+    fn record_size() {
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 88);
     }
 }
