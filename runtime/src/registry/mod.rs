@@ -271,8 +271,10 @@ fn home_shard() -> usize {
 /// All live goroutines of one runtime. Go: `allgs`.
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
-    /// Next id to hand out (main is 1).
-    next_id: AtomicU64,
+    /// Next id to hand out (main is 1). On its own cache line: every spawn
+    /// writes it, and the workers read `shards` (beside it otherwise) on
+    /// every goroutine exit.
+    next_id: CachePadded<AtomicU64>,
 }
 
 impl Registry {
@@ -281,7 +283,7 @@ impl Registry {
             shards: (0..SHARDS)
                 .map(|_| CachePadded::new(Mutex::new(Shard::default())))
                 .collect(),
-            next_id: AtomicU64::new(2),
+            next_id: CachePadded::new(AtomicU64::new(2)),
         }
     }
 
