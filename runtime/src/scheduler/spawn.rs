@@ -31,6 +31,10 @@ impl task::Host for Shared {
     fn schedule(&self, task: Task, woken_while_running: bool) {
         Shared::schedule(self, task, woken_while_running)
     }
+
+    fn stopping(&self) -> bool {
+        self.is_stopping()
+    }
 }
 
 /// Spawns `fut` as a goroutine of `shared`, spawned at `at` by `parent`.

@@ -23,8 +23,8 @@
 //! # Invariants
 //!
 //! - A goroutine's record is registered before its task is first scheduled
-//!   and unregistered in the wrapper's destructor, which runs before the
-//!   allocation (and the record in it) is freed.
+//!   and retired in the wrapper's destructor; the registry's waker keeps the
+//!   allocation (and the record in it) alive until a sweep unregisters it.
 
 mod join;
 
@@ -62,6 +62,9 @@ pub(crate) trait Host: Send + Sync + 'static {
     /// Queues goroutine `task` to run (`woken_while_running`: it woke
     /// itself during its own poll, i.e. it yielded).
     fn schedule(&self, task: Task, woken_while_running: bool);
+    /// The runtime is stopping: a finished goroutine's record is swept out
+    /// of the registry at once (see `Registry::retire`).
+    fn stopping(&self) -> bool;
 }
 
 /// A panic payload.
@@ -132,8 +135,8 @@ pin_project! {
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
                 }
             }
-            let waker = this.host.get().registry().remove(record);
-            drop(waker);
+            let host = this.host.get();
+            host.registry().retire(record, host.stopping());
         }
     }
 }
