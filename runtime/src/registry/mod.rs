@@ -589,6 +589,8 @@ mod tests {
         fn wake(self: Arc<Self>) {}
     }
 
+    // Boxed: each record is registered before it moves into the vector.
+    #[allow(clippy::vec_box)]
     fn records(reg: &Registry, n: u64) -> (Vec<Box<GoroutineRecord>>, Arc<Task>) {
         let task = Arc::new(Task);
         let rs: Vec<_> = (0..n)
