@@ -509,11 +509,13 @@ impl Registry {
         self.shards
             .iter()
             .map(|s| {
-                let live = lock(&s.table).live;
-                // Retired, not yet swept: not goroutines any more. At most
-                // `live` (retired records are registered), but a retire may
-                // count between the two loads.
-                live.saturating_sub(s.dead_count.load(Ordering::Relaxed))
+                // Both under the lock, so no sweep moves them in between:
+                // retired, not yet swept records are not goroutines any
+                // more, and they are among `live`.
+                let table = lock(&s.table);
+                table
+                    .live
+                    .saturating_sub(s.dead_count.load(Ordering::Relaxed))
             })
             .sum()
     }
