@@ -32,10 +32,12 @@
 
 use std::fmt;
 use std::marker::PhantomPinned;
+use std::task::{Context, Poll};
 
 use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, Finished, SelectCase};
 use super::case::{StillQueued, TryLocked};
 use crate::cell::SelCell;
+use crate::error::{TryRecvError, TrySendError};
 use crate::hchan::{Dir, Hchan, Now};
 use crate::loom::Arc;
 use crate::op::{give_back_cancelled, outcome_from_slot, Outcome};
@@ -166,11 +168,48 @@ impl<'a, T> CaseCore<'a, T> {
         }
     }
 
-    fn would_block(&self) -> bool {
-        self.chan.get().is_none_or(|h| match self.dir {
-            Dir::Send => h.send_would_block(),
-            Dir::Recv => h.recv_would_block(),
-        })
+    /// The ready pass: the channel's own non-blocking operation
+    /// ([`Hchan::try_send`], [`Hchan::try_recv`]), which fails lock-free
+    /// when the channel certainly cannot proceed and otherwise takes and
+    /// releases the lock and wakes the counterpart it completed. The waiter
+    /// is not built.
+    ///
+    /// # Safety
+    ///
+    /// As [`SelectCase::__try_ready`]: the waiter is not queued.
+    #[inline]
+    unsafe fn try_ready(&mut self) -> Poll<()> {
+        let Some(h) = self.chan.get() else {
+            return Poll::Pending;
+        };
+        debug_assert!(matches!(self.phase, Phase::Idle));
+        let out = match self.dir {
+            Dir::Recv => match h.try_recv() {
+                Ok(v) => Outcome::Received(v),
+                Err(TryRecvError::Closed) => Outcome::Closed,
+                Err(TryRecvError::Empty) => return Poll::Pending,
+            },
+            Dir::Send => {
+                // SAFETY: not queued (caller contract): the value is ours.
+                let v = unsafe { self.node.take_value() }.expect("send case without a value");
+                match h.try_send(v) {
+                    Ok(()) => Outcome::Sent,
+                    Err(TrySendError::Closed(v)) => {
+                        // SAFETY: as above. Kept, and dropped with the case
+                        // (the engine panics "send on closed channel").
+                        unsafe { self.node.put_value(v) };
+                        Outcome::Closed
+                    }
+                    Err(TrySendError::Full(v)) => {
+                        // SAFETY: as above.
+                        unsafe { self.node.put_value(v) };
+                        return Poll::Pending;
+                    }
+                }
+            }
+        };
+        self.phase = Phase::Committed(out);
+        Poll::Ready(())
     }
 
     /// # Safety
@@ -359,8 +398,9 @@ macro_rules! chan_case_protocol {
             fn __kind(&self) -> CaseKind {
                 self.0.kind()
             }
-            fn __would_block(&self) -> bool {
-                self.0.would_block()
+            unsafe fn __try_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+                // SAFETY: forwarded.
+                unsafe { self.0.try_ready() }
             }
             unsafe fn __try_locked(&mut self) -> TryLocked {
                 // SAFETY: forwarded.

@@ -1,0 +1,194 @@
+//! The random order in which a select looks at its cases (Go's
+//! `pollorder`), drawn lazily.
+//!
+//! Go: `selectgo` shuffles all cases (`cheaprandn` per case) before it looks
+//! at any of them.
+//!
+//! # Design
+//!
+//! A forward Fisher-Yates shuffle, one step per [`Order::next`]: step `k`
+//! swaps a uniformly random one of the cases not yet taken into place `k`.
+//! A select whose first look finds a ready case draws one step only.
+//!
+//! For up to [`FACT_MAX`] cases the random digits of every step come from a
+//! single draw `r` uniform in `0..n!`, read in mixed radix (`n`, `n - 1`,
+//! ..., `1`): step `k` uses `r mod (n - k)` and divides `r` by `n - k`. The
+//! map from `0..n!` to the digit sequences is a bijection, so each digit is
+//! uniform and independent of the others: the order is an exactly uniform
+//! permutation, for one call to the goroutine's generator instead of `n`.
+//! Larger selects draw each step separately.
+//!
+//! Under loom every execution must be deterministic, so every step takes the
+//! last remaining case, which makes the order: the last case first, then
+//! the others in source order (the uniformity of the real order is tested
+//! without loom).
+//!
+//! # Invariants
+//!
+//! - `p` holds a permutation of `0..n`; `p[..k]` is the order so far and
+//!   `p[k..]` the cases not yet taken.
+//! - With `digits: Some(r)`, `r` is uniform in `0..(n - k)!`.
+
+#[cfg(not(goro_loom))]
+use goro_hook as hook;
+
+use super::inline_vec::{InlineVec, INLINE_CASES};
+
+/// Largest case count whose whole order comes from one draw (`12! < 2^32`).
+const FACT_MAX: usize = 12;
+
+/// `FACT[n] == n!` for `n <= FACT_MAX`.
+const FACT: [u32; FACT_MAX + 1] = {
+    let mut f = [1u32; FACT_MAX + 1];
+    let mut i = 1;
+    while i <= FACT_MAX {
+        f[i] = f[i - 1] * i as u32;
+        i += 1;
+    }
+    f
+};
+
+/// A uniformly random order of `0..n`, drawn step by step (see the module docs).
+pub(crate) struct Order {
+    p: InlineVec<u32, INLINE_CASES>,
+    /// How many places are fixed.
+    k: usize,
+    /// The digits still to read, when the whole order was drawn at once.
+    digits: Option<u32>,
+}
+
+impl Order {
+    /// A fresh order of `0..n`; nothing drawn yet.
+    pub(crate) fn new(n: usize) -> Self {
+        let mut p = InlineVec::new();
+        for i in 0..n {
+            p.push(u32::try_from(i).expect("too many select cases"));
+        }
+        Order {
+            p,
+            k: 0,
+            digits: draw_all(n),
+        }
+    }
+
+    /// The number of cases.
+    pub(crate) fn len(&self) -> usize {
+        self.p.len()
+    }
+
+    /// The next case in the order, `None` after the last.
+    #[inline]
+    pub(crate) fn next(&mut self) -> Option<usize> {
+        let n = self.p.len();
+        if self.k == n {
+            return None;
+        }
+        let m = (n - self.k) as u32;
+        let d = match &mut self.digits {
+            Some(r) => {
+                let d = *r % m;
+                *r /= m;
+                d
+            }
+            None => step_below(m),
+        };
+        self.p.swap(self.k, self.k + d as usize);
+        self.k += 1;
+        Some(*self.p.get(self.k - 1) as usize)
+    }
+
+    /// Draws the rest of the order; then [`Order::get`] reads all of it.
+    pub(crate) fn complete(&mut self) {
+        while self.next().is_some() {}
+    }
+
+    /// The case at place `k` (`k` below the places drawn so far).
+    pub(crate) fn get(&self, k: usize) -> usize {
+        assert!(k < self.k, "place {k} of the order not drawn yet");
+        *self.p.get(k) as usize
+    }
+}
+
+/// The digits of a whole order of `n` cases, if one draw holds them.
+#[cfg(not(goro_loom))]
+fn draw_all(n: usize) -> Option<u32> {
+    match n {
+        0 | 1 => Some(0),
+        // The runtime's generator (seeded per runtime by `Builder::rng_seed`).
+        _ if n <= FACT_MAX => Some(hook::rand_below(FACT[n])),
+        _ => None,
+    }
+}
+
+/// Under loom every step draws by itself ([`step_below`]).
+#[cfg(goro_loom)]
+fn draw_all(_n: usize) -> Option<u32> {
+    None
+}
+
+/// One step's digit, in `0..m`, when the order was not drawn at once.
+#[cfg(not(goro_loom))]
+fn step_below(m: u32) -> u32 {
+    hook::rand_below(m)
+}
+
+/// Under loom: always the last remaining case (see the module docs).
+#[cfg(goro_loom)]
+fn step_below(m: u32) -> u32 {
+    m - 1
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use super::*;
+
+    /// The order of `n` cases from digits `r` (as `Order` reads them).
+    fn order_of(n: usize, r: u32) -> Vec<usize> {
+        let mut o = Order::new(n);
+        o.digits = Some(r);
+        std::iter::from_fn(|| o.next()).collect()
+    }
+
+    #[test]
+    fn every_draw_gives_a_distinct_permutation() {
+        for n in 1..=6 {
+            let mut seen = std::collections::HashSet::new();
+            for r in 0..FACT[n] {
+                let p = order_of(n, r);
+                let mut sorted = p.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>());
+                assert!(seen.insert(p), "n={n}: draw {r} repeats a permutation");
+            }
+            assert_eq!(seen.len(), FACT[n] as usize);
+        }
+    }
+
+    #[test]
+    fn factorials_fit_one_draw() {
+        assert_eq!(FACT[4], 24);
+        assert_eq!(FACT[FACT_MAX], 479_001_600);
+        assert!(FACT_MAX < INLINE_CASES);
+    }
+
+    #[test]
+    fn large_orders_are_permutations_too() {
+        let mut o = Order::new(100);
+        o.complete();
+        let mut got: Vec<usize> = (0..o.len()).map(|k| o.get(k)).collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_first_case_is_uniform() {
+        // 24_000 orders of 4 cases: each case first about 6000 times.
+        let mut counts = [0u32; 4];
+        for _ in 0..24_000 {
+            counts[Order::new(4).next().unwrap()] += 1;
+        }
+        for c in counts {
+            assert!((5_400..6_600).contains(&c), "{counts:?}");
+        }
+    }
+}
