@@ -25,14 +25,15 @@
 //!
 //! # Invariants
 //!
-//! - `p` holds a permutation of `0..n`; `p[..k]` is the order so far and
-//!   `p[k..]` the cases not yet taken.
+//! - The permutation (`small[..n]`, or `large` beyond [`INLINE_CASES`]
+//!   cases) holds `0..n`; its first `k` places are the order so far, the
+//!   rest the cases not yet taken.
 //! - With `digits: Some(r)`, `r` is uniform in `0..(n - k)!`.
 
 #[cfg(not(goro_loom))]
 use goro_hook as hook;
 
-use super::inline_vec::{InlineVec, INLINE_CASES};
+use super::inline_vec::INLINE_CASES;
 
 /// Largest case count whose whole order comes from one draw (`12! < 2^32`).
 const FACT_MAX: usize = 12;
@@ -48,9 +49,26 @@ const FACT: [u32; FACT_MAX + 1] = {
     f
 };
 
+/// `0..INLINE_CASES` in order.
+const IDENTITY: [u8; INLINE_CASES] = {
+    let mut p = [0u8; INLINE_CASES];
+    let mut i = 0;
+    while i < INLINE_CASES {
+        p[i] = i as u8;
+        i += 1;
+    }
+    p
+};
+
 /// A uniformly random order of `0..n`, drawn step by step (see the module docs).
 pub(crate) struct Order {
-    p: InlineVec<u32, INLINE_CASES>,
+    /// The permutation when `n <= INLINE_CASES` (a select up to that size
+    /// allocates nothing; bytes keep the order cheap to build and move).
+    small: [u8; INLINE_CASES],
+    /// The permutation of a larger select.
+    large: Vec<u32>,
+    /// The number of cases.
+    n: usize,
     /// How many places are fixed.
     k: usize,
     /// The digits still to read, when the whole order was drawn at once.
@@ -59,13 +77,21 @@ pub(crate) struct Order {
 
 impl Order {
     /// A fresh order of `0..n`; nothing drawn yet.
+    #[inline]
     pub(crate) fn new(n: usize) -> Self {
-        let mut p = InlineVec::new();
-        for i in 0..n {
-            p.push(u32::try_from(i).expect("too many select cases"));
-        }
+        let large = if n <= INLINE_CASES {
+            Vec::new()
+        } else {
+            (0..n)
+                .map(|i| u32::try_from(i).expect("too many select cases"))
+                .collect()
+        };
         Order {
-            p,
+            // Copied whole: byte stores read back as a block stall the
+            // store buffer.
+            small: IDENTITY,
+            large,
+            n,
             k: 0,
             digits: draw_all(n),
         }
@@ -73,17 +99,27 @@ impl Order {
 
     /// The number of cases.
     pub(crate) fn len(&self) -> usize {
-        self.p.len()
+        self.n
+    }
+
+    /// The case at place `k` of the permutation.
+    #[inline]
+    fn at(&self, k: usize) -> usize {
+        if self.n <= INLINE_CASES {
+            usize::from(self.small[k])
+        } else {
+            self.large[k] as usize
+        }
     }
 
     /// The next case in the order, `None` after the last.
     #[inline]
     pub(crate) fn next(&mut self) -> Option<usize> {
-        let n = self.p.len();
-        if self.k == n {
+        let (n, k) = (self.n, self.k);
+        if k == n {
             return None;
         }
-        let m = (n - self.k) as u32;
+        let m = (n - k) as u32;
         let d = match &mut self.digits {
             Some(r) => {
                 let d = *r % m;
@@ -92,9 +128,14 @@ impl Order {
             }
             None => step_below(m),
         };
-        self.p.swap(self.k, self.k + d as usize);
-        self.k += 1;
-        Some(*self.p.get(self.k - 1) as usize)
+        let j = k + d as usize;
+        if n <= INLINE_CASES {
+            self.small.swap(k, j);
+        } else {
+            self.large.swap(k, j);
+        }
+        self.k = k + 1;
+        Some(self.at(k))
     }
 
     /// Draws the rest of the order; then [`Order::get`] reads all of it.
@@ -105,7 +146,7 @@ impl Order {
     /// The case at place `k` (`k` below the places drawn so far).
     pub(crate) fn get(&self, k: usize) -> usize {
         assert!(k < self.k, "place {k} of the order not drawn yet");
-        *self.p.get(k) as usize
+        self.at(k)
     }
 }
 
@@ -178,6 +219,11 @@ mod tests {
         let mut got: Vec<usize> = (0..o.len()).map(|k| o.get(k)).collect();
         got.sort_unstable();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
+        let mut o = Order::new(INLINE_CASES);
+        o.complete();
+        let mut got: Vec<usize> = (0..o.len()).map(|k| o.get(k)).collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..INLINE_CASES).collect::<Vec<_>>());
     }
 
     #[test]
