@@ -65,8 +65,9 @@ pub(crate) struct Order {
     /// The permutation when `n <= INLINE_CASES` (a select up to that size
     /// allocates nothing; bytes keep the order cheap to build and move).
     small: [u8; INLINE_CASES],
-    /// The permutation of a larger select.
-    large: Vec<u32>,
+    /// The permutation of a larger select (a thin pointer: one word to
+    /// build when unused).
+    large: Option<Box<Vec<u32>>>,
     /// The number of cases.
     n: usize,
     /// How many places are fixed.
@@ -79,13 +80,13 @@ impl Order {
     /// A fresh order of `0..n`; nothing drawn yet.
     #[inline]
     pub(crate) fn new(n: usize) -> Self {
-        let large = if n <= INLINE_CASES {
-            Vec::new()
-        } else {
-            (0..n)
-                .map(|i| u32::try_from(i).expect("too many select cases"))
-                .collect()
-        };
+        let large = (n > INLINE_CASES).then(|| {
+            Box::new(
+                (0..n)
+                    .map(|i| u32::try_from(i).expect("too many select cases"))
+                    .collect(),
+            )
+        });
         Order {
             // Copied whole: byte stores read back as a block stall the
             // store buffer.
@@ -105,10 +106,9 @@ impl Order {
     /// The case at place `k` of the permutation.
     #[inline]
     fn at(&self, k: usize) -> usize {
-        if self.n <= INLINE_CASES {
-            usize::from(self.small[k])
-        } else {
-            self.large[k] as usize
+        match &self.large {
+            None => usize::from(self.small[k]),
+            Some(p) => p[k] as usize,
         }
     }
 
@@ -129,10 +129,9 @@ impl Order {
             None => step_below(m),
         };
         let j = k + d as usize;
-        if n <= INLINE_CASES {
-            self.small.swap(k, j);
-        } else {
-            self.large.swap(k, j);
+        match &mut self.large {
+            None => self.small.swap(k, j),
+            Some(p) => p.swap(k, j),
         }
         self.k = k + 1;
         Some(self.at(k))
@@ -152,6 +151,7 @@ impl Order {
 
 /// The digits of a whole order of `n` cases, if one draw holds them.
 #[cfg(not(goro_loom))]
+#[inline]
 fn draw_all(n: usize) -> Option<u32> {
     match n {
         0 | 1 => Some(0),
