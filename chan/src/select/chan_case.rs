@@ -8,10 +8,13 @@
 //! Each case embeds its own [`Waiter`], so a blocking select allocates
 //! nothing. The waiter is built lazily ([`LazyNode`]): a case holds only its
 //! value to send (if any) until the engine first queues it, so a select that
-//! finds a case ready never builds the waiters. Under the channel lock (held
-//! by the engine) the case either commits at once (the same code as a plain
-//! send/receive) or builds its waiter in place and queues it, pointing to the
-//! select's shared cell. The counterpart that wins the
+//! finds a case ready never builds the waiters. In the engine's ready pass
+//! a case runs its channel's own non-blocking operation
+//! ([`Hchan::try_send`], [`Hchan::try_recv`]: the code of `Chan::try_send`
+//! and `Chan::try_recv`), which takes and releases the lock itself. If no
+//! case was ready, then under the channel lock (held by the engine) the case
+//! either commits at once (the same code as a plain send/receive) or builds
+//! its waiter in place and queues it, pointing to the select's shared cell. The counterpart that wins the
 //! cell's claim completes exactly this case; the engine then collects its
 //! outcome with `__finish` and unlinks the other cases.
 //!

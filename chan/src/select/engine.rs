@@ -4,20 +4,27 @@
 //!
 //! # Design
 //!
-//! Each poll of a fresh select draws a fresh uniformly random case order (Go's
-//! `pollorder`, an inside-out Fisher-Yates shuffle driven by
-//! `hook::rand_below`), then:
+//! Each poll of a fresh select looks at its cases in a fresh uniformly
+//! random order (Go's `pollorder`, a Fisher-Yates shuffle drawn lazily from
+//! the goroutine's generator, `hook::rand_below`: see [`super::order`]),
+//! then:
 //!
-//! 1. Look for a case that is ready now, in that order, and commit it:
-//!    - with `default` and channel cases only (Go's `selectgo`): lock every
-//!      channel once, in address order (Go's `lockorder`/`sellock`), so all
-//!      channels are seen at one moment and `default` is taken only if no
-//!      case was ready at that moment (Go's `TestNonblockSelectRace`);
-//!    - otherwise: poll futures (outside every lock) and check channel cases
-//!      one lock at a time (a ready select costs one lock), then, if none
-//!      was ready, lock all channels and re-check the channel cases.
-//!
-//!    With `default` and nothing ready: take `default`.
+//! 1. The ready pass: each case in that order, one at a time, through its
+//!    own non-blocking operation ([`SelectCase::__try_ready`]: for a
+//!    channel case the channel's `try_send`/`try_recv`, lock-free when the
+//!    channel certainly cannot proceed, else under that channel's lock
+//!    alone; a future case is polled outside every lock). The first ready
+//!    case commits and the select completes: no waiter was built, no other
+//!    channel touched, only the looked-at part of the order drawn.
+//!    If none was ready:
+//!    - with `default` and at most one channel case, or with `default` and
+//!      future cases: take `default` (a single non-blocking operation is
+//!      linearizable by itself, Go's `selectnbsend`/`selectnbrecv`);
+//!    - otherwise lock every channel once, in address order (Go's
+//!      `lockorder`/`sellock`), and re-check the channel cases under all
+//!      the locks, so that `default` is taken only if no case was ready at
+//!      one moment (Go's `TestNonblockSelectRace`: the one-by-one pass does
+//!      not show one moment).
 //! 2. Still under all the locks, queue one waiter per channel case, all
 //!    pointing to this select's selection cell, then unlock and park.
 //! 3. When woken, the cell names the winner: the case whose counterpart won
@@ -44,11 +51,12 @@
 //!
 //! # Invariants
 //!
-//! - Exactly one case commits: a channel case commits only under its channel
-//!   lock, after winning the cell (queued) or while no waiter is queued or
-//!   the cell is abandoned (passes 1 and 2, `repoll_parked`); a future case
-//!   commits only while no waiter is queued or the cell is abandoned (no
-//!   counterpart can claim an abandoned cell).
+//! - Exactly one case commits: a channel case commits only through its
+//!   channel's operations, after winning the cell (queued) or while no
+//!   waiter is queued or the cell is abandoned (the ready pass, pass 2,
+//!   `repoll_parked`); a future case commits only while no waiter is queued
+//!   or the cell is abandoned (no counterpart can claim an abandoned cell).
+//!   The ready pass stops at the first case that commits.
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
 //!   case is queued and every un-chosen future has been dropped in place.
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
@@ -59,9 +67,10 @@
 //!
 //! # Locking
 //!
-//! The passes of a channel-only select, pass 2 of one with futures, and the
-//! waker refresh hold several channel locks, always in address order and each
-//! distinct lock once (two cases on one channel share it).
+//! The ready pass holds at most one channel lock at a time (inside the
+//! case's own operation). The locked re-check and pass 2, the re-poll and
+//! the waker refresh hold several channel locks, always in address order
+//! and each distinct lock once (two cases on one channel share it).
 //! No waker is woken and no future is polled while a channel lock is held.
 //!
 //! # Soundness note
@@ -234,6 +243,22 @@ impl<'a, C: AsCase> Select<'a, C> {
                 let c = c.case();
                 c.__unregister();
                 c.__release();
+            }
+        }
+        if self.cases[i].case().__finish() == Finished::SendOnClosed {
+            panic!("send on closed channel");
+        }
+        Some(i)
+    }
+
+    /// Completes with case `i`, committed by the ready pass: nothing was
+    /// queued, so only un-chosen futures are released; raises Go's panic
+    /// for a send on a closed channel.
+    fn finish_ready(&mut self, i: usize) -> Option<usize> {
+        self.phase = Phase::Done;
+        for (j, c) in self.cases.iter_mut().enumerate() {
+            if j != i {
+                c.case().__release();
             }
         }
         if self.cases[i].case().__finish() == Finished::SendOnClosed {
@@ -433,7 +458,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                     }
                     let mut order = Order::new(self.cases.len());
                     if let Some(i) = self.pass_ready(&mut order, cx) {
-                        return Poll::Ready(self.finish(i));
+                        return Poll::Ready(self.finish_ready(i));
                     }
                     let has_futures = self
                         .cases

@@ -36,9 +36,11 @@ use goro_hook as hook;
 use super::inline_vec::INLINE_CASES;
 
 /// Largest case count whose whole order comes from one draw (`12! < 2^32`).
+#[cfg_attr(goro_loom, allow(dead_code))]
 const FACT_MAX: usize = 12;
 
 /// `FACT[n] == n!` for `n <= FACT_MAX`.
+#[cfg_attr(goro_loom, allow(dead_code))]
 const FACT: [u32; FACT_MAX + 1] = {
     let mut f = [1u32; FACT_MAX + 1];
     let mut i = 1;
