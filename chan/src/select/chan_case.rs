@@ -154,6 +154,7 @@ struct CaseCore<'a, T> {
 }
 
 impl<'a, T> CaseCore<'a, T> {
+    #[inline]
     fn new(chan: ChanRef<'a, T>, dir: Dir, value: Option<T>) -> Self {
         CaseCore {
             chan,
@@ -452,6 +453,7 @@ macro_rules! chan_case_protocol {
 pub struct RecvCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> RecvCase<'a, T> {
+    #[inline]
     pub(crate) fn new(chan: ChanRef<'a, T>) -> Self {
         RecvCase(CaseCore::new(chan, Dir::Recv, None))
     }
@@ -481,6 +483,7 @@ impl<T> CaseOutput for RecvCase<'_, T> {
 pub struct SendCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> SendCase<'a, T> {
+    #[inline]
     pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T) -> Self {
         SendCase(CaseCore::new(chan.into(), Dir::Send, Some(v)))
     }
