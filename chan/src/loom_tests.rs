@@ -281,7 +281,11 @@ fn loom_select_ready_pass_vs_counterparts() {
         match i {
             Some(0) => {
                 assert_eq!(c0.take_output(), Some(7));
-                assert_eq!(b.try_recv(), Err(TryRecvError::Empty), "send not chosen, yet sent");
+                assert_eq!(
+                    b.try_recv(),
+                    Err(TryRecvError::Empty),
+                    "send not chosen, yet sent"
+                );
             }
             Some(1) => {
                 c1.take_output();
