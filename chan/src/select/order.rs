@@ -51,6 +51,33 @@ const FACT: [u32; FACT_MAX + 1] = {
     f
 };
 
+/// `RECIP[m] == floor((2^64 - 1) / m) + 1` for `2 <= m <= FACT_MAX`: the
+/// constants of Lemire, Kaser and Kurz's exact division and remainder of
+/// 32-bit numbers by multiplication ("Faster Remainder by Direct
+/// Computation", 2019). The digits are read on every select, and a `div`
+/// instruction is a long link in its dependent chain.
+const RECIP: [u64; FACT_MAX + 1] = {
+    let mut c = [0u64; FACT_MAX + 1];
+    let mut m = 2;
+    while m <= FACT_MAX {
+        c[m] = u64::MAX / m as u64 + 1;
+        m += 1;
+    }
+    c
+};
+
+/// `(r / m, r % m)` for `1 <= m <= FACT_MAX`, by multiplication ([`RECIP`]).
+#[inline]
+fn div_rem(r: u32, m: u32) -> (u32, u32) {
+    if m == 1 {
+        return (r, 0);
+    }
+    let c = RECIP[m as usize];
+    let q = ((u128::from(c) * u128::from(r)) >> 64) as u32;
+    let d = ((u128::from(c.wrapping_mul(u64::from(r))) * u128::from(m)) >> 64) as u32;
+    (q, d)
+}
+
 /// `0..INLINE_CASES` in order.
 const IDENTITY: [u8; INLINE_CASES] = {
     let mut p = [0u8; INLINE_CASES];
@@ -121,8 +148,8 @@ impl Order {
         let m = (n - k) as u32;
         let d = match &mut self.digits {
             Some(r) => {
-                let d = *r % m;
-                *r /= m;
+                let (q, d) = div_rem(*r, m);
+                *r = q;
                 d
             }
             None => step_below(m),
@@ -201,6 +228,36 @@ mod tests {
                 assert!(seen.insert(p), "n={n}: draw {r} repeats a permutation");
             }
             assert_eq!(seen.len(), fact as usize);
+        }
+    }
+
+    #[test]
+    fn division_by_multiplication_is_exact() {
+        for m in 1..=FACT_MAX as u32 {
+            let edges = [
+                0,
+                1,
+                m - 1,
+                m,
+                m + 1,
+                FACT[FACT_MAX] - 1,
+                u32::MAX - 1,
+                u32::MAX,
+            ];
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let randoms = std::iter::repeat_with(move || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 32) as u32
+            });
+            for r in edges
+                .into_iter()
+                .chain((0..20_000).map(|i| i * 24_001))
+                .chain(randoms.take(20_000))
+            {
+                assert_eq!(div_rem(r, m), (r / m, r % m), "{r} / {m}");
+            }
         }
     }
 
