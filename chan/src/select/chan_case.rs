@@ -306,7 +306,10 @@ impl<'a, T> CaseCore<'a, T> {
 
     /// Unlinks the waiter if it may be queued.
     fn unlink(&mut self) {
-        if let (Phase::Queued, Some(h)) = (&self.phase, self.chan.get()) {
+        if !matches!(self.phase, Phase::Queued) {
+            return;
+        }
+        if let Some(h) = self.chan.get() {
             // SAFETY: the node is alive and at most queued on this channel's
             // queue of this direction.
             unsafe { h.unlink(self.node.node(), self.dir) };
@@ -324,17 +327,15 @@ impl<'a, T> CaseCore<'a, T> {
     /// and handed the slot back) if this case was queued, leaving the case
     /// idle; a case committed by `try_locked` is left as it is.
     fn with_done_slot(&mut self, f: impl FnOnce(&Hchan<T>, Dir, Option<T>) -> Phase<T>) {
-        match (
-            std::mem::replace(&mut self.phase, Phase::Idle),
-            self.chan.get(),
-        ) {
-            (Phase::Queued, Some(h)) => {
-                // SAFETY: DONE for this case: the slot is ours again.
-                let slot = unsafe { self.node.node().take_slot() };
-                self.phase = f(h, self.dir, slot);
-            }
-            (other, _) => self.phase = other,
+        if !matches!(self.phase, Phase::Queued) {
+            return;
         }
+        self.phase = Phase::Idle;
+        // A nil case is never queued.
+        let Some(h) = self.chan.get() else { return };
+        // SAFETY: DONE for this case: the slot is ours again.
+        let slot = unsafe { self.node.node().take_slot() };
+        self.phase = f(h, self.dir, slot);
     }
 
     fn finish(&mut self) -> Finished {
