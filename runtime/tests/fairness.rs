@@ -55,6 +55,75 @@ fn yield_spinner_does_not_starve_workers_2() {
     spinner_does_not_starve(2);
 }
 
+/// A main goroutine that yields in a loop while goroutines on every worker
+/// yield in a loop must not starve the goroutines queued behind them.
+/// Before the fix a yielding main was polled between every two tasks of
+/// core 0 and a yielding goroutine went to the back of its own worker's
+/// queue, so the other worker never ran out of work to steal: 2,000
+/// trivial goroutines waited about 9 s (18,000 main iterations) on 2
+/// workers. Go's `Gosched` puts the goroutine on the global queue; goro now
+/// does the same, and polls a yielding main as if it were there.
+fn yielding_main_does_not_starve(workers: usize) {
+    const TRIVIAL: u64 = 2000;
+    const SPINNERS: u64 = 1000;
+    // Go needs a few dozen; the bug needed one per queued task.
+    const MAX_MAIN_ITERATIONS: u32 = 500;
+    let rt = Runtime::builder().workers(workers).build().unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let mut handles = Vec::new();
+        for i in 0..TRIVIAL + SPINNERS {
+            let (stop, done) = (stop.clone(), done.clone());
+            handles.push(goro_runtime::spawn(async move {
+                if i % 3 == 1 {
+                    while !stop.load(Ordering::Relaxed) {
+                        goro_runtime::yield_now().await;
+                    }
+                } else {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        let guard = std::time::Instant::now();
+        let mut iterations = 0u32;
+        while done.load(Ordering::Relaxed) < TRIVIAL
+            && iterations < MAX_MAIN_ITERATIONS
+            && guard.elapsed() < std::time::Duration::from_secs(60)
+        {
+            iterations += 1;
+            // Main computes for a while between yields (a CPU loop, not a
+            // sleep: nothing here waits for anything).
+            let t = std::time::Instant::now();
+            while t.elapsed() < std::time::Duration::from_micros(100) {
+                std::hint::spin_loop();
+            }
+            goro_runtime::yield_now().await;
+        }
+        let finished = done.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(
+            finished, TRIVIAL,
+            "only {finished} of {TRIVIAL} goroutines ran after {iterations} main iterations ({:?})",
+            guard.elapsed()
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn yielding_main_does_not_starve_queued_goroutines_workers_1() {
+    yielding_main_does_not_starve(1);
+}
+
+#[test]
+fn yielding_main_does_not_starve_queued_goroutines_workers_2() {
+    yielding_main_does_not_starve(2);
+}
+
 /// Calls `poll_budget` forever, counting the ready operations it got in its
 /// first poll.
 struct Greedy {

@@ -20,8 +20,12 @@
 //! - Scheduling (a waker firing, or a spawn): on a thread that runs a core of
 //!   the same runtime, the task goes to that core's `runnext` (a displaced
 //!   task goes to the back of the local queue), except a task that woke
-//!   itself while running (`yield_now`, an exhausted budget), which goes to
-//!   the back of the local queue. Elsewhere it goes to the injector.
+//!   itself while running: after `yield_now` it goes to the injector (Go:
+//!   `Gosched` -> `globrunqput`), after an exhausted poll budget to the back
+//!   of the local queue (it stays with a goroutine it woke into `runnext`).
+//!   Elsewhere it goes to the injector. A main goroutine that yields is
+//!   polled again after [`worker::GLOBAL_QUEUE_INTERVAL`] tasks or when
+//!   core 0 runs out of work, as if it were in the injector.
 //! - Waking idle workers: every push (to `runnext`, the local queue or the
 //!   injector) wakes a parked worker unless one is already searching or none
 //!   is parked (Go's `ready()` -> `wakep()`). A goroutine woken into the
@@ -558,6 +562,16 @@ impl Shared {
     /// Pushes to the current core; gives the task back if this thread holds
     /// no core right now.
     fn schedule_local(&self, w: &WorkerCtx, task: Task, yielded: bool) -> Option<Task> {
+        if yielded && w.yielding.replace(false) {
+            // `yield_now`. Go: `Gosched` -> `globrunqput` + `wakep`: the
+            // goroutine goes behind every runnable goroutine, where an idle
+            // worker can take it, and this core runs its own queue (and the
+            // global queue every 61st tick) first. Pushing it to the back
+            // of the local queue instead made a core whose goroutines yield
+            // in a loop never empty its queue, so it never stole, while
+            // goroutines waited on another core's queue.
+            return Some(task);
+        }
         let Ok(mut guard) = w.core.try_borrow_mut() else {
             return Some(task);
         };
@@ -575,8 +589,11 @@ impl Shared {
         }
         let core = guard.as_mut().expect("checked above");
         if yielded {
-            // Go: `Gosched` puts the goroutine behind the others. The current
-            // worker runs it again soon; no need to wake anybody.
+            // A spent poll budget (Go: a preempted goroutine, whose time
+            // slice here is `task::BUDGET` operations) or a wake by another
+            // thread during the poll: behind this core's queue. The current
+            // worker runs it again soon; no need to wake anybody, and a
+            // producer that keeps its consumer in `runnext` stays with it.
             core.push_local(task);
             if in_poll {
                 w.lease.resume_poll();

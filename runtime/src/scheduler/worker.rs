@@ -42,7 +42,7 @@ pub(crate) const RUNNEXT_CAP: u32 = 16;
 pub(crate) const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
 
 /// Every this many ticks the injector is looked at first (Go: 61).
-const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 /// Steal rounds a searching worker makes at least before parking (Go:
 /// `stealTries`).
@@ -192,6 +192,7 @@ pub(crate) fn run(
         core: RefCell::new(Some(core)),
         now: Cell::new(Instant::now()),
         in_park: Cell::new(false),
+        yielding: Cell::new(false),
     };
     let guard = context::enter_worker(&ctx);
     // If anything below unwinds (it should not: goroutine polls, their
@@ -203,6 +204,11 @@ pub(crate) fn run(
         for_main: main.is_some(),
         armed: true,
     };
+    // Tasks to run before polling a main goroutine that yielded
+    // (`yield_now`): Go puts it on the global queue, which a busy core
+    // looks at every 61st tick; polling it as soon as it is woken would
+    // run it between every two tasks and starve this core's queue.
+    let mut main_wait = 0u32;
     loop {
         if shared.is_stopping() {
             break;
@@ -214,13 +220,20 @@ pub(crate) fn run(
                 }
                 // Load first: the swap is an RMW on a line other threads
                 // write. Acquire pairs with the Release store in `wake_main`.
-                if shared.main_woken.load(Ordering::Relaxed)
+                if main_wait == 0
+                    && shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
                 {
                     reset_searching(&ctx);
-                    let (done, kept) = poll(&ctx, lease, &mut **poll_main);
+                    let ((done, yielded), kept) = poll(&ctx, lease, || {
+                        let done = poll_main();
+                        (done, ctx.yielding.get())
+                    });
                     if done || !kept {
                         break;
+                    }
+                    if yielded {
+                        main_wait = GLOBAL_QUEUE_INTERVAL;
                     }
                 }
             }
@@ -232,13 +245,16 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             reset_searching(&ctx);
+            main_wait = main_wait.saturating_sub(1);
             if !poll(&ctx, lease, || task.run()).1 {
                 break;
             }
             continue;
         }
         if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
-            // The main goroutine is ready: poll it before searching.
+            // The main goroutine is ready: poll it before searching (this
+            // core has nothing else to run, even if main yielded).
+            main_wait = 0;
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
@@ -266,6 +282,9 @@ fn poll<R>(ctx: &WorkerCtx, lease: &Lease<Core>, f: impl FnOnce() -> R) -> (R, b
     ctx.in_poll.set(true);
     let r = f();
     ctx.in_poll.set(false);
+    // A `yield_now` whose wake did not reach this core's scheduler (a
+    // nested executor's waker) must not mark the next poll's self-wake.
+    ctx.yielding.set(false);
     (r, leave_poll(ctx, lease))
 }
 
