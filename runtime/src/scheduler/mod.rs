@@ -114,6 +114,13 @@ use monitor::Monitor;
 use park::{DriverSlot, Parker};
 use runnext::{RawTask, RunNext};
 
+impl Remote {
+    /// Whether the `runnext` or the `yielded` slot looks occupied (a hint).
+    pub(crate) fn slots_occupied(&self) -> bool {
+        self.runnext.is_occupied() || self.yielded.is_occupied()
+    }
+}
+
 impl RawTask for Task {
     fn into_raw(self) -> NonNull<()> {
         Task::into_raw(self)
@@ -131,6 +138,16 @@ pub(crate) struct Remote {
     pub(crate) stealer: Stealer<Task>,
     /// The core's `runnext` slot (pushed only by the thread running the core).
     pub(crate) runnext: RunNext<Task>,
+    /// A goroutine that spent its poll budget while the core's local queue
+    /// was empty (pushed only by the thread running the core). Stolen only
+    /// under `runnext`'s rule: in Go a goroutine keeps running until it
+    /// blocks or its 10 ms slice ends, so a producer that woke its consumer
+    /// into `runnext` is still running when an idle worker looks; goro's
+    /// budget (128 operations) ends the poll far sooner, and a producer put
+    /// in the stealable local queue at that point moved to the idle worker,
+    /// splitting the pair over two cores (every message then moved the
+    /// channel's cache lines between them).
+    pub(crate) yielded: RunNext<Task>,
     /// Parks the thread running the core.
     pub(crate) parker: Parker,
     /// The core's scheduler tick, published by the thread running it each
@@ -249,6 +266,7 @@ impl Shared {
             remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
                 runnext: RunNext::new(),
+                yielded: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
                 lease: Lease::new(),
@@ -477,6 +495,7 @@ impl Shared {
         let mut dropped = Vec::new();
         for (s, r) in self.slots.iter().zip(self.remotes.iter()) {
             dropped.extend(r.runnext.take());
+            dropped.extend(r.yielded.take());
             if let Some(core) = lock(&s.state).core.as_mut() {
                 core.drain_into(&mut dropped);
             }
@@ -593,8 +612,15 @@ impl Shared {
             // slice here is `task::BUDGET` operations) or a wake by another
             // thread during the poll: behind this core's queue. The current
             // worker runs it again soon; no need to wake anybody, and a
-            // producer that keeps its consumer in `runnext` stays with it.
-            core.push_local(task);
+            // producer that keeps its consumer in `runnext` stays with it
+            // (the `yielded` slot when the queue is empty, see `Remote`).
+            if core.local_is_empty() {
+                if let Some(older) = self.remotes[w.index].yielded.push(task) {
+                    core.push_local(older);
+                }
+            } else {
+                core.push_local(task);
+            }
             if in_poll {
                 w.lease.resume_poll();
             }
@@ -643,7 +669,7 @@ impl Shared {
                 .remotes
                 .iter()
                 .enumerate()
-                .any(|(v, r)| v != me && r.runnext.is_occupied() && worker::runnext_stuck(r))
+                .any(|(v, r)| v != me && r.slots_occupied() && worker::runnext_stuck(r))
     }
 
     /// Takes core `i` for `block_on` (`for_main`) or for its dedicated thread

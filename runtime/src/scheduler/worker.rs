@@ -99,6 +99,10 @@ impl Core {
         self.local.push(task);
     }
 
+    pub(crate) fn local_is_empty(&self) -> bool {
+        self.local.is_empty()
+    }
+
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Task>) {
         while let Some(t) = self.local.pop() {
             out.push(t);
@@ -405,7 +409,8 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
             return t;
         }
     }
-    let runnext = &shared.remotes[ctx.index].runnext;
+    let remote = &shared.remotes[ctx.index];
+    let runnext = &remote.runnext;
     with_core(ctx, |c| {
         if c.runnext_streak < RUNNEXT_CAP {
             if let Some(t) = runnext.take() {
@@ -417,6 +422,11 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
             c.local.push(t);
         }
         c.runnext_streak = 0;
+        if let Some(t) = remote.yielded.take() {
+            // It spent its budget while the local queue was empty: its
+            // turn is now, before anything queued since.
+            return Some(t);
+        }
         c.local.pop().or_else(|| steal_injector(shared, &c.local))
     })
 }
@@ -509,11 +519,11 @@ fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
     for i in 0..n {
         let v = (start + i) % n;
         let remote = &shared.remotes[v];
-        if v == ctx.index || !remote.runnext.is_occupied() {
+        if v == ctx.index || !remote.slots_occupied() {
             continue;
         }
         if runnext_stuck(remote) {
-            if let Some(t) = remote.runnext.take() {
+            if let Some(t) = remote.runnext.take().or_else(|| remote.yielded.take()) {
                 return Some(t);
             }
         }
@@ -546,7 +556,7 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
     }
     let remote = &shared.remotes[ctx.index];
     let must_run = shared.is_stopping()
-        || remote.runnext.is_occupied()
+        || remote.slots_occupied()
         || with_core(ctx, |c| !c.local.is_empty())
         || if has_main {
             shared.aborted() || shared.main_woken.load(Ordering::Acquire)
