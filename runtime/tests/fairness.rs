@@ -106,7 +106,8 @@ fn yielding_main_does_not_starve(workers: usize) {
             h.await.unwrap();
         }
         assert_eq!(
-            finished, TRIVIAL,
+            finished,
+            TRIVIAL,
             "only {finished} of {TRIVIAL} goroutines ran after {iterations} main iterations ({:?})",
             guard.elapsed()
         );

@@ -48,6 +48,9 @@ pub(crate) struct Idle {
     num_unparked: AtomicUsize,
     /// Indices of parked workers. Go: `sched.pidle`.
     sleepers: Mutex<Vec<usize>>,
+    /// Parked workers that wake on a timeout to look for a task stuck in
+    /// another worker's `runnext` (see `worker::park`).
+    watching: AtomicUsize,
 }
 
 impl Idle {
@@ -57,6 +60,7 @@ impl Idle {
             num_searching: AtomicUsize::new(0),
             num_unparked: AtomicUsize::new(num_workers),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            watching: AtomicUsize::new(0),
         }
     }
 
@@ -138,6 +142,28 @@ impl Idle {
         }
     }
 
+    /// Whether a parked worker watches the `runnext` slots: a task pushed
+    /// only into a `runnext` slot then needs no wakeup (a hint; the watcher
+    /// looks again within its timeout).
+    pub(crate) fn watched(&self) -> bool {
+        self.watching.load(Ordering::Relaxed) > 0
+    }
+
+    /// Worker starts (`true`) or stops watching (see [`Idle::watched`]).
+    pub(crate) fn set_watching(&self, on: bool) {
+        if on {
+            self.watching.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.watching.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a worker other than a parked caller is not parked.
+    pub(crate) fn others_awake(&self) -> bool {
+        // Relaxed: a hint (see `worker::park`).
+        self.num_unparked.load(Ordering::Relaxed) > 0
+    }
+
     /// Whether every worker is parked (the monitor then sleeps; the
     /// deadlock check's trigger, Go's "no M running" in `checkdead`).
     pub(crate) fn all_parked(&self) -> bool {
@@ -158,6 +184,7 @@ impl Idle {
         sleepers.clear();
         self.num_searching.store(0, Ordering::SeqCst);
         self.num_unparked.store(self.num_workers, Ordering::SeqCst);
+        self.watching.store(0, Ordering::Relaxed);
     }
 }
 

@@ -35,11 +35,17 @@ use crate::task::Task;
 /// runnext goroutine inherit the time slice; tokio caps LIFO polls at 3).
 pub(crate) const RUNNEXT_CAP: u32 = 16;
 
-/// How long a searcher waits before stealing a task from the `runnext`
-/// slot of a worker that is running (Go: `runqgrab`'s `usleep(3)`): if the
-/// owner picks a task meanwhile it was not stuck, and the slot is left to it
-/// (a ping-pong partner stays on its core).
-pub(crate) const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
+/// How long a parked worker sleeps between two looks at the other workers'
+/// `runnext` and `yielded` slots while another worker is awake (see
+/// [`park`]): a task there whose owner picked no task in between waits
+/// behind one long poll and is stolen. Go steals `runnext` after
+/// `runqgrab`'s `usleep(3)` (tens of µs with the OS's timer slack) from a
+/// spinning P that `ready()` woke for it; goro does not wake anybody for a
+/// task that only went into `runnext` while a worker watches, so a message
+/// ping-pong on one core costs no wakeups, at the price of a longer delay
+/// for a task stuck behind a long poll (Go preempts such a poll after
+/// 10 ms). In the driver (epoll) the timeout is rounded up to 1 ms.
+pub(crate) const RUNNEXT_WATCH: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Every this many ticks the injector is looked at first (Go: 61).
 pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -79,6 +85,9 @@ pub(crate) struct Core {
     /// Whether this core's last search found work to steal: only then
     /// does the next search spin for [`SEARCH_BUDGET`] (see there).
     search_hit: bool,
+    /// The other cores' ticks when this core last parked to watch their
+    /// slots (see `park`); kept to reuse the allocation.
+    watch_ticks: Vec<u32>,
     /// Victim selection.
     rng: fastrand::Rng,
 }
@@ -91,6 +100,7 @@ impl Core {
             runnext_streak: 0,
             searching: false,
             search_hit: false,
+            watch_ticks: Vec::new(),
             rng: fastrand::Rng::with_seed(seed.wrapping_add(index as u64)),
         }
     }
@@ -476,15 +486,6 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
             None
         });
         let last = round >= MIN_STEAL_ROUNDS && started.is_none_or(|s| s.elapsed() >= budget);
-        let found = found.or_else(|| {
-            if last {
-                // Last resort: a task sitting in the runnext slot of a worker
-                // that is busy in a long poll. Go: `runqsteal(.., stealRunNextG)`.
-                steal_runnext(ctx)
-            } else {
-                None
-            }
-        });
         if let Some(t) = found {
             let was_last = with_core(ctx, |c| {
                 c.search_hit = true;
@@ -509,20 +510,18 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     None
 }
 
-/// Steals the task in another worker's `runnext` slot if that worker has
-/// picked no task for [`RUNNEXT_GRACE`] (it is stuck in one poll). The core
-/// is not borrowed while waiting.
-fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
+/// Steals the task in the `runnext` or `yielded` slot of a worker whose
+/// published tick still reads as in `ticks` (taken before this worker
+/// parked): that worker has been in one poll since (Go:
+/// `runqsteal(.., stealRunNextG)`). The core is not borrowed.
+fn steal_stuck_slot(ctx: &WorkerCtx, ticks: &[u32]) -> Option<Task> {
     let shared = &*ctx.shared;
-    let n = shared.num_workers();
-    let start = with_core(ctx, |c| c.rng.usize(0..n));
-    for i in 0..n {
-        let v = (start + i) % n;
-        let remote = &shared.remotes[v];
+    for (v, (remote, &t0)) in shared.remotes.iter().zip(ticks).enumerate() {
         if v == ctx.index || !remote.slots_occupied() {
             continue;
         }
-        if runnext_stuck(remote) {
+        // Relaxed: a progress hint (see `Remote::ticks`).
+        if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0 {
             if let Some(t) = remote.runnext.take().or_else(|| remote.yielded.take()) {
                 return Some(t);
             }
@@ -531,27 +530,12 @@ fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
     None
 }
 
-/// Whether the worker of `remote` picks no task for [`RUNNEXT_GRACE`].
-///
-/// Sleeps rather than spins, as Go's `runqgrab` does (`usleep(3)`): the
-/// OS's timer slack makes that tens of µs, during which this worker still
-/// counts as searching, so that producers waking goroutines into their own
-/// `runnext` slot (a ping-pong) do not wake another worker per message, and
-/// the wait burns no CPU. Measured on 2 workers (CPU per round trip,
-/// unbuffered ping-pong): see the commit that made this a sleep.
-pub(crate) fn runnext_stuck(remote: &super::Remote) -> bool {
-    // Relaxed: a progress hint (see `Remote::ticks`).
-    let t0 = remote.ticks.load(std::sync::atomic::Ordering::Relaxed);
-    std::thread::sleep(RUNNEXT_GRACE);
-    remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0
-}
-
 /// Parks this worker until there may be work. Go: `stopm`.
 fn park(ctx: &WorkerCtx, has_main: bool) {
     let shared = &*ctx.shared;
     let searching = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
     let last = shared.idle.transition_to_parked(ctx.index, searching);
-    if last && shared.has_visible_work(ctx.index) {
+    if last && shared.has_visible_work() {
         shared.notify_parked();
     }
     let remote = &shared.remotes[ctx.index];
@@ -567,9 +551,34 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         // Go: `checkdead` when the last M goes idle.
         ctx.shared.check_deadlock();
     }
+    // Watch the other workers' `runnext`/`yielded` slots while one of them
+    // is awake (only an awake worker fills them): park with a timeout and
+    // steal a task there if its owner has picked no task since (see
+    // [`RUNNEXT_WATCH`]). While this worker watches, a push into `runnext`
+    // alone wakes nobody (`Shared::schedule_local`).
+    let mut watch = if !must_run && shared.idle.others_awake() {
+        let mut ticks = with_core(ctx, |c| std::mem::take(&mut c.watch_ticks));
+        ticks.clear();
+        // Relaxed: progress hints (see `Remote::ticks`).
+        ticks.extend(
+            shared
+                .remotes
+                .iter()
+                .map(|r| r.ticks.load(std::sync::atomic::Ordering::Relaxed)),
+        );
+        Some(ticks)
+    } else {
+        None
+    };
     if !must_run {
         ctx.in_park.set(true);
-        remote.parker.park();
+        if watch.is_some() {
+            shared.idle.set_watching(true);
+            remote.parker.park_timeout(RUNNEXT_WATCH);
+            shared.idle.set_watching(false);
+        } else {
+            remote.parker.park();
+        }
         ctx.in_park.set(false);
     }
     let notified = shared.idle.transition_from_parked(ctx.index);
@@ -578,6 +587,14 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         c.searching = notified;
         !c.local.is_empty()
     });
+    if let Some(ticks) = watch.take() {
+        if !notified && !more {
+            if let Some(t) = steal_stuck_slot(ctx, &ticks) {
+                with_core(ctx, |c| c.local.push(t));
+            }
+        }
+        with_core(ctx, |c| c.watch_ticks = ticks);
+    }
     if more && !notified {
         // The driver made more than one task ready here while we were
         // parked (`schedule_local` skipped the wakeups, see
