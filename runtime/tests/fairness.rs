@@ -229,3 +229,51 @@ fn spawned_goroutine_runs_while_spawner_spins() {
     })
     .unwrap();
 }
+
+/// A goroutine woken (over a channel) into the `runnext` slot of a worker
+/// whose goroutine then spins without awaiting must run on the other
+/// worker, whether that worker was woken for it or was already parked
+/// watching the slots (after the first rounds it is: the pair below
+/// ping-pongs in between). Bounded by rounds and a deadline, not a sleep.
+#[test]
+fn woken_goroutine_runs_while_waker_spins() {
+    use futures::channel::mpsc;
+    use futures::StreamExt;
+    const ROUNDS: u64 = 200;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    rt.block_on(async {
+        let (to_echo, mut echo_rx) = mpsc::unbounded::<u64>();
+        let (echo_tx, mut back) = mpsc::unbounded::<u64>();
+        let seen = Arc::new(AtomicU64::new(0));
+        let echo = {
+            let seen = seen.clone();
+            goro_runtime::spawn(async move {
+                while let Some(v) = echo_rx.next().await {
+                    seen.store(v, Ordering::Release);
+                    // A short ping-pong so that the idle worker parks
+                    // watching between the rounds.
+                    echo_tx.unbounded_send(v).unwrap();
+                }
+            })
+        };
+        let waker = goro_runtime::spawn(async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            for round in 1..=ROUNDS {
+                // Wakes `echo` into this worker's `runnext`, then spins
+                // until it ran elsewhere.
+                to_echo.unbounded_send(round).unwrap();
+                while seen.load(Ordering::Acquire) != round {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "woken goroutine never ran (round {round})"
+                    );
+                    std::hint::spin_loop();
+                }
+                assert_eq!(back.next().await, Some(round));
+            }
+        });
+        waker.await.unwrap();
+        echo.await.unwrap();
+    })
+    .unwrap();
+}
