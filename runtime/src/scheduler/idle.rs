@@ -158,10 +158,10 @@ impl Idle {
         }
     }
 
-    /// Whether a worker other than a parked caller is not parked.
-    pub(crate) fn others_awake(&self) -> bool {
-        // Relaxed: a hint (see `worker::park`).
-        self.num_unparked.load(Ordering::Relaxed) > 0
+    /// Number of workers not parked (a hint: see `worker::park` and
+    /// `worker::search`).
+    pub(crate) fn awake(&self) -> usize {
+        self.num_unparked.load(Ordering::Relaxed)
     }
 
     /// Whether every worker is parked (the monitor then sleeps; the

@@ -44,7 +44,10 @@
 //!   `runnext`, at most [`worker::RUNNEXT_CAP`] times in a row; then the
 //!   `yielded` slot; then the local queue; then the injector; then
 //!   searching (stealing half a queue from random victims: a few rounds, or
-//!   up to a time budget if the previous search stole work); then parking.
+//!   up to a time budget if the previous search stole work; then, while
+//!   another worker runs, a short sleep as a searcher and a last round, in
+//!   which a `runnext`/`yielded` task its owner did not pick meanwhile is
+//!   stolen too); then parking.
 //! - A thread stuck in one goroutine poll (a blocking call, a long loop)
 //!   loses its core: the [`monitor`] thread (Go's sysmon) retakes it through
 //!   the core's [`handoff::Lease`] and hands it to a spare thread; the stuck
