@@ -37,7 +37,7 @@
 //! loads sees the other side's write: either the producer sees no searcher
 //! and wakes a sleeper, or the searcher sees the task and wakes one.
 
-use crate::loom::{fence, lock, AtomicUsize, Mutex, Ordering};
+use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// Idle-worker bookkeeping. Go: `sched.nmspinning` + `sched.pidle`.
 pub(crate) struct Idle {
@@ -48,9 +48,10 @@ pub(crate) struct Idle {
     num_unparked: AtomicUsize,
     /// Indices of parked workers. Go: `sched.pidle`.
     sleepers: Mutex<Vec<usize>>,
-    /// Parked workers that wake on a timeout to look for a task stuck in
-    /// another worker's `runnext` (see `worker::park`).
-    watching: AtomicUsize,
+    /// Whether a parked worker wakes on a timeout to look for a task stuck
+    /// in another worker's `runnext` (see `worker::park`). At most one
+    /// does, as Go has one sysmon: the others park until notified.
+    watching: AtomicBool,
 }
 
 impl Idle {
@@ -60,7 +61,7 @@ impl Idle {
             num_searching: AtomicUsize::new(0),
             num_unparked: AtomicUsize::new(num_workers),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
-            watching: AtomicUsize::new(0),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -146,16 +147,22 @@ impl Idle {
     /// only into a `runnext` slot then needs no wakeup (a hint; the watcher
     /// looks again within its timeout).
     pub(crate) fn watched(&self) -> bool {
-        self.watching.load(Ordering::Relaxed) > 0
+        self.watching.load(Ordering::Relaxed)
     }
 
-    /// Worker starts (`true`) or stops watching (see [`Idle::watched`]).
-    pub(crate) fn set_watching(&self, on: bool) {
-        if on {
-            self.watching.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.watching.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// Becomes the watcher (see [`Idle::watched`]) unless another worker
+    /// is. Relaxed: a hint, the watcher's timeout bounds any delay.
+    pub(crate) fn try_watch(&self) -> bool {
+        !self.watching.load(Ordering::Relaxed)
+            && self
+                .watching
+                .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The watcher stops watching.
+    pub(crate) fn stop_watching(&self) {
+        self.watching.store(false, Ordering::Relaxed);
     }
 
     /// Number of workers not parked (a hint: see `worker::park` and
@@ -184,7 +191,7 @@ impl Idle {
         sleepers.clear();
         self.num_searching.store(0, Ordering::SeqCst);
         self.num_unparked.store(self.num_workers, Ordering::SeqCst);
-        self.watching.store(0, Ordering::Relaxed);
+        self.watching.store(false, Ordering::Relaxed);
     }
 }
 

@@ -600,8 +600,9 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
     // steal a task there if its owner has picked no task since (see
     // [`RUNNEXT_WATCH`]). While this worker watches, a push into `runnext`
     // alone wakes nobody (`Shared::schedule_local`).
-    // (This worker no longer counts as awake.)
-    let mut watch = if !must_run && shared.idle.awake() > 0 {
+    // (This worker no longer counts as awake.) One watcher at a time; the
+    // watch ends when the park returns.
+    let mut watch = if !must_run && shared.idle.awake() > 0 && shared.idle.try_watch() {
         Some(snapshot_ticks(ctx))
     } else {
         None
@@ -609,9 +610,16 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
     if !must_run {
         ctx.in_park.set(true);
         if watch.is_some() {
-            shared.idle.set_watching(true);
+            /// Ends the watch when the park returns or unwinds (a watcher
+            /// flag left set would make `runnext` pushes wake nobody).
+            struct Watching<'a>(&'a super::idle::Idle);
+            impl Drop for Watching<'_> {
+                fn drop(&mut self) {
+                    self.0.stop_watching();
+                }
+            }
+            let _watching = Watching(&shared.idle);
             remote.parker.park_timeout(RUNNEXT_WATCH);
-            shared.idle.set_watching(false);
         } else {
             remote.parker.park();
         }
