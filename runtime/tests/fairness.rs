@@ -236,11 +236,21 @@ fn spawned_goroutine_runs_while_spawner_spins() {
 /// watching the slots (after the first rounds it is: the pair below
 /// ping-pongs in between). Bounded by rounds and a deadline, not a sleep.
 #[test]
-fn woken_goroutine_runs_while_waker_spins() {
+fn woken_goroutine_runs_while_waker_spins_workers_2() {
+    woken_goroutine_runs_while_waker_spins(2);
+}
+
+/// As above with several idle workers: one watches, the others sleep.
+#[test]
+fn woken_goroutine_runs_while_waker_spins_workers_4() {
+    woken_goroutine_runs_while_waker_spins(4);
+}
+
+fn woken_goroutine_runs_while_waker_spins(workers: usize) {
     use futures::channel::mpsc;
     use futures::StreamExt;
     const ROUNDS: u64 = 200;
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = Runtime::builder().workers(workers).build().unwrap();
     rt.block_on(async {
         let (to_echo, mut echo_rx) = mpsc::unbounded::<u64>();
         let (echo_tx, mut back) = mpsc::unbounded::<u64>();
