@@ -61,8 +61,11 @@ use crate::loom::{AtomicUsize, Ordering, UnsafeCell};
 #[repr(align(128))]
 struct Padded<T>(T);
 
-/// The two ends, in their own allocation (unbuffered channels have no ring).
-struct Ends {
+/// The ring's one allocation (a channel holds one pointer to it;
+/// unbuffered channels have none): the read-mostly slot pointer first, then
+/// each end on its own cache line.
+struct Ends<T> {
+    slots: Box<[Slot<T>]>,
     head: Padded<AtomicUsize>,
     tail: Padded<AtomicUsize>,
 }
@@ -75,8 +78,7 @@ struct Slot<T> {
 
 /// The buffer of a channel of capacity `cap >= 1` (see the module docs).
 pub(crate) struct Ring<T> {
-    ends: Box<Ends>,
-    slots: Box<[Slot<T>]>,
+    ends: Box<Ends<T>>,
 }
 
 // SAFETY: values of `T` move between threads through the slots, whose
@@ -141,22 +143,22 @@ impl<T> Ring<T> {
         assert!(cap <= usize::MAX / 8, "channel capacity {cap} is too large");
         Ring {
             ends: Box::new(Ends {
+                slots: (0..cap)
+                    .map(|i| Slot {
+                        stamp: AtomicUsize::new(i),
+                        value: UnsafeCell::new(MaybeUninit::uninit()),
+                    })
+                    .collect(),
                 head: Padded(AtomicUsize::new(0)),
                 tail: Padded(AtomicUsize::new(0)),
             }),
-            slots: (0..cap)
-                .map(|i| Slot {
-                    stamp: AtomicUsize::new(i),
-                    value: UnsafeCell::new(MaybeUninit::uninit()),
-                })
-                .collect(),
         }
     }
 
     /// The capacity.
     #[inline]
     fn cap(&self) -> usize {
-        self.slots.len()
+        self.ends.slots.len()
     }
 
     /// The mark bit: just above the index bits.
@@ -185,7 +187,7 @@ impl<T> Ring<T> {
     /// The slot of position `pos`.
     #[inline]
     fn slot(&self, pos: usize) -> &Slot<T> {
-        &self.slots[pos & (self.mark() - 1)]
+        &self.ends.slots[pos & (self.mark() - 1)]
     }
 
     /// Number of values between positions `head` and `tail` (unmarked).
