@@ -505,6 +505,8 @@ proptest! {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(256),
+        // No regression files: a failure prints its minimal sequence.
+        failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
