@@ -183,7 +183,12 @@ impl Shared {
         {
             return None;
         }
-        // (5) every goroutine asleep for good.
+        // (5) every goroutine asleep for good. Usually one is not (the
+        // main goroutine is running, or a goroutine is runnable): find that
+        // one without copying the whole table.
+        if self.registry.any(|g| !asleep_for_good(g)) {
+            return None;
+        }
         let gs = self.registry.snapshot();
         if gs.is_empty() || !gs.iter().all(asleep_for_good) {
             return None;

@@ -492,6 +492,10 @@ impl Shared {
                 w.wake();
             }
         }
+        // The finished goroutines' records wait for a sweep, and their
+        // registry wakers keep their tasks (and through them this runtime)
+        // alive until then.
+        self.registry.sweep_all();
         *running = false;
     }
 

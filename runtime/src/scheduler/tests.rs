@@ -205,3 +205,48 @@ fn unwinding_out_of_the_driver_leaves_the_runtime_usable() {
         assert_eq!(second, Ok(7), "workers({workers})");
     }
 }
+
+/// Finished goroutines do not keep their runtime alive: a finished
+/// goroutine's task waits in the registry for a sweep, and its schedule
+/// function holds the runtime, so the registry must be swept when the
+/// runtime stops (detached goroutines and joined ones, on every worker,
+/// with nothing spawned after them). The runtime's driver is freed with it.
+#[test]
+fn finished_goroutines_do_not_keep_the_runtime_alive() {
+    let fake = StdArc::new(FakeDriver::default());
+    let rt = Runtime::builder()
+        .workers(2)
+        .driver(fake.clone())
+        .build()
+        .unwrap();
+    let done = StdArc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let left = rt.block_on(async move {
+        let mut joined = Vec::new();
+        for i in 0..1000 {
+            let d = d.clone();
+            let h = crate::spawn(async move {
+                d.fetch_add(1, Ordering::SeqCst);
+            });
+            if i % 2 == 0 {
+                joined.push(h);
+            }
+        }
+        for h in joined {
+            h.await.unwrap();
+        }
+        while d.load(Ordering::SeqCst) < 1000 {
+            crate::yield_now().await;
+        }
+        // Finished goroutines are gone at once, swept or not.
+        crate::runtime::num_goroutine()
+    });
+    assert_eq!(left, Ok(1));
+    assert_eq!(done.load(Ordering::SeqCst), 1000);
+    drop(rt);
+    assert_eq!(
+        StdArc::strong_count(&fake),
+        1,
+        "the runtime (which holds its driver) outlived its drop"
+    );
+}
