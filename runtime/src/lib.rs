@@ -240,6 +240,13 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
+        // Tell the scheduler this self-wake is a `Gosched`: the goroutine
+        // goes behind every runnable goroutine, not only this core's.
+        context::with_worker(|w| {
+            if let Some(w) = w {
+                w.yielding.set(true);
+            }
+        });
         cx.waker().wake_by_ref();
         Poll::Pending
     }

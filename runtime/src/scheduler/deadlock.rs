@@ -179,7 +179,7 @@ impl Shared {
             || self
                 .remotes
                 .iter()
-                .any(|r| !r.stealer.is_empty() || r.runnext.is_occupied())
+                .any(|r| !r.stealer.is_empty() || r.slots_occupied())
         {
             return None;
         }

@@ -38,7 +38,16 @@ impl Driver for FakeDriver {
             if std::mem::take(&mut st.1) || timeout == Some(Duration::ZERO) {
                 return;
             }
-            st = self.cvar.wait(st).unwrap();
+            match timeout {
+                None => st = self.cvar.wait(st).unwrap(),
+                Some(t) => {
+                    let (g, r) = self.cvar.wait_timeout(st, t).unwrap();
+                    st = g;
+                    if r.timed_out() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -249,4 +258,49 @@ fn finished_goroutines_do_not_keep_the_runtime_alive() {
         1,
         "the runtime (which holds its driver) outlived its drop"
     );
+}
+
+/// Runs `f` on a helper thread and waits for it at most 30 s (a failure
+/// guard: a parker that never returns fails the test instead of hanging).
+fn within_30s(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("park_timeout did not return");
+}
+
+#[test]
+fn park_timeout_returns_without_unpark() {
+    for driver in [
+        None,
+        Some(StdArc::new(FakeDriver::default()) as StdArc<dyn Driver>),
+    ] {
+        within_30s(move || {
+            let p = super::park::Parker::new(StdArc::new(super::park::DriverSlot::new(driver)));
+            p.park_timeout(Duration::from_millis(1));
+            // And again: the first return left the parker empty, not
+            // parked or notified.
+            p.park_timeout(Duration::from_millis(1));
+        });
+    }
+}
+
+#[test]
+fn park_timeout_consumes_an_earlier_unpark_once() {
+    within_30s(|| {
+        let p = super::park::Parker::new(StdArc::new(super::park::DriverSlot::new(None)));
+        p.unpark();
+        // Returns at once (well before the 30 s guard): the notification
+        // was left for it.
+        let t = std::time::Instant::now();
+        p.park_timeout(Duration::from_secs(20));
+        assert!(t.elapsed() < Duration::from_secs(20));
+        // The notification is gone: this one times out.
+        let t = std::time::Instant::now();
+        p.park_timeout(Duration::from_millis(5));
+        assert!(t.elapsed() >= Duration::from_millis(5));
+    });
 }
