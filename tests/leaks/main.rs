@@ -11,7 +11,7 @@
 //! a channel until the timer has won.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goro::leak::{self, GoroutineInfo, Options};
 
@@ -48,25 +48,75 @@ mod must_not_report;
 mod paper_figure7;
 mod serving_2137;
 
-/// Runs `kernel` as a goroutine of a fresh runtime; returns the goroutines
-/// left once it settled (printing their report).
-pub fn leaks_of<F>(kernel: F) -> Vec<GoroutineInfo>
+/// What a kernel left behind: the goroutines alive once it settled, first
+/// as judged while the program keeps running (the main goroutine alive and
+/// able to act, so only what `find_stuck` proves is `forever`), then at the
+/// end of the test (the main goroutine done: the closed-world rule applies).
+pub struct Leaks {
+    /// Alive while main still runs, `forever` as `find_stuck` proves it.
+    pub while_running: Vec<GoroutineInfo>,
+    /// Alive at the end, `forever` as the end-of-test check proves it.
+    pub at_end: Vec<GoroutineInfo>,
+}
+
+/// Runs `kernel` as a goroutine of a fresh runtime and checks its leaks
+/// twice (see [`Leaks`]). While running, the check is repeated (bounded,
+/// 300 ms) until every goroutine left is proved stuck, so that a slow
+/// settle does not count as a gap.
+pub fn check<F>(kernel: F) -> Leaks
 where
     F: Future<Output = ()> + Send + 'static,
 {
     goro::run(async move {
         goro::go!(kernel);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let while_running = loop {
+            let now = Options::new().grace(Duration::ZERO);
+            let left = match leak::verify_none_with(now) {
+                Ok(()) => Vec::new(),
+                Err(report) => report.goroutines().to_vec(),
+            };
+            // find_stuck must agree: it is the public form of this check.
+            let stuck: Vec<_> = leak::find_stuck().into_iter().map(|g| g.id).collect();
+            for g in &left {
+                assert!(!g.forever || stuck.contains(&g.id), "find_stuck disagrees on {}", g.id);
+            }
+            let settled = !left.is_empty() && left.iter().all(|g| g.forever);
+            if settled || Instant::now() > deadline {
+                break left;
+            }
+            goro::time::sleep(Duration::from_millis(2)).await;
+        };
         let opts = Options::new()
             .caller_done()
             .grace(Duration::from_millis(300));
-        match leak::verify_none_async(opts).await {
+        let at_end = match leak::verify_none_async(opts).await {
             Ok(()) => Vec::new(),
             Err(report) => {
                 eprintln!("{report}");
                 report.goroutines().to_vec()
             }
+        };
+        Leaks {
+            while_running,
+            at_end,
         }
     })
+}
+
+/// Runs `kernel` as a goroutine of a fresh runtime; returns the goroutines
+/// left once it settled (printing their report), as judged at the end.
+pub fn leaks_of<F>(kernel: F) -> Vec<GoroutineInfo>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let leaks = check(kernel);
+    eprintln!(
+        "while running: {} of {} proved forever",
+        leaks.while_running.iter().filter(|g| g.forever).count(),
+        leaks.while_running.len()
+    );
+    leaks.at_end
 }
 
 /// The leaked goroutines' wait reasons, sorted; asserts every one is

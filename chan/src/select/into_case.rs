@@ -78,7 +78,7 @@ where
 impl<T: 'static> IntoChanCase for Chan<T> {
     type Case = RecvCase<'static, T>;
     fn into_chan_case(self) -> RecvCase<'static, T> {
-        RecvCase::new(match self.inner {
+        RecvCase::new(match self.into_inner() {
             Some(h) => ChanRef::Owned(h),
             None => ChanRef::Nil,
         })

@@ -46,7 +46,7 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::loom::{lock, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
-use goro_hook::{WaitObject, WaitReason};
+use goro_hook::{RecordKey, WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
 
@@ -107,8 +107,12 @@ pub(crate) struct WaitRecord {
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) on: Option<WaitObject>,
     pub(crate) since: Instant,
-    /// Proved parked forever when it parked (`context::wait_record`).
+    /// Proved parked forever when it parked (`task::wait_record`: a sync
+    /// primitive inside its own future).
     pub(crate) forever: bool,
+    /// Parked on a channel operation through a handle inside its own
+    /// future: that channel's record (`task::wait_record`).
+    pub(crate) private: Option<RecordKey>,
 }
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
@@ -195,16 +199,23 @@ impl GoroutineRecord {
 
     pub(crate) fn snapshot(&self) -> GoroutineSnapshot {
         // Acquire pairs with the Release store in `set_waiting`.
+        let mut park = None;
         let state = match self.state.load(Ordering::Acquire) {
             RUNNING => GoroutineState::Running,
             WAITING => match self.wait.read() {
-                Some(w) => GoroutineState::Waiting {
-                    reason: w.reason,
-                    at: w.at,
-                    on: w.on,
-                    since: w.since,
-                    forever: w.forever,
-                },
+                Some((w, seq)) => {
+                    park = Some(ParkProof {
+                        private: w.private,
+                        seq,
+                    });
+                    GoroutineState::Waiting {
+                        reason: w.reason,
+                        at: w.at,
+                        on: w.on,
+                        since: w.since,
+                        forever: w.forever,
+                    }
+                }
                 None => GoroutineState::Runnable,
             },
             _ => GoroutineState::Runnable,
@@ -214,8 +225,20 @@ impl GoroutineRecord {
             created_by: self.parent,
             created_at: self.spawned_at,
             state,
+            park,
         }
     }
+}
+
+/// What a snapshot of a parked goroutine keeps for the stuck analysis
+/// (`scheduler::stuck`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParkProof {
+    /// `WaitRecord::private`.
+    pub(crate) private: Option<RecordKey>,
+    /// Which park this is (the wait cell's sequence number): a goroutine
+    /// seen twice with the same one was not polled in between.
+    pub(crate) seq: u32,
 }
 
 /// A registered goroutine.

@@ -71,6 +71,9 @@ pub(crate) struct WaitCell {
     since: AtomicU64,
     /// `WaitRecord::forever`.
     forever: AtomicU8,
+    /// `WaitRecord::private`: the record's address (0: none) and generation.
+    private_rec: AtomicUsize,
+    private_gen: AtomicU64,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
@@ -90,6 +93,8 @@ impl WaitCell {
             obj_b: AtomicUsize::new(0),
             since: AtomicU64::new(0),
             forever: AtomicU8::new(0),
+            private_rec: AtomicUsize::new(0),
+            private_gen: AtomicU64::new(0),
         }
     }
 
@@ -128,12 +133,16 @@ impl WaitCell {
         let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
         self.since.store(since, Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
+        let (rec, gen) = w.private.map_or((0, 0), goro_hook::RecordKey::to_parts);
+        self.private_rec.store(rec, Ordering::Relaxed);
+        self.private_gen.store(gen, Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// A consistent copy of the last park, if any.
-    pub(crate) fn read(&self) -> Option<WaitRecord> {
+    /// A consistent copy of the last park, if any, with its sequence
+    /// number (which changes with every park).
+    pub(crate) fn read(&self) -> Option<(WaitRecord, u32)> {
         loop {
             // Acquire pairs with the writer's final Release store.
             let s1 = self.seq.load(Ordering::Acquire);
@@ -150,6 +159,8 @@ impl WaitCell {
             let b = self.obj_b.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
             let forever = self.forever.load(Ordering::Relaxed) != 0;
+            let private_rec = self.private_rec.load(Ordering::Relaxed);
+            let private_gen = self.private_gen.load(Ordering::Relaxed);
             // Pairs with the writer's Release fence (see module docs).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -178,7 +189,11 @@ impl WaitCell {
                 }
                 _ => None,
             };
-            return Some(WaitRecord {
+            // SAFETY: `seq` validated that the pair was stored by `write`
+            // from a `RecordKey`'s `to_parts`.
+            let private = (private_rec != 0)
+                .then(|| unsafe { goro_hook::RecordKey::from_parts(private_rec, private_gen) });
+            return Some((WaitRecord {
                 reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
                 at,
                 on: detail.map(|detail| WaitObject {
@@ -188,7 +203,8 @@ impl WaitCell {
                 }),
                 since: base() + Duration::from_nanos(since),
                 forever,
-            });
+                private,
+            }, s1));
         }
     }
 }
@@ -224,6 +240,8 @@ mod tests {
             }),
             since: base() + Duration::from_nanos(n as u64),
             forever: false,
+            private: None,
+            private: None,
         }
     }
 
@@ -246,12 +264,12 @@ mod tests {
         let c = WaitCell::new();
         assert!(c.read().is_none());
         c.write(&record(0));
-        assert_eq!(c.read().unwrap().on.unwrap().id, 0);
+        assert_eq!(c.read().unwrap().0.on.unwrap().id, 0);
         c.write(&WaitRecord {
             on: None,
             ..record(1)
         });
-        assert!(c.read().unwrap().on.is_none());
+        assert!(c.read().unwrap().0.on.is_none());
     }
 
     #[test]
@@ -262,7 +280,7 @@ mod tests {
         on.detail = ObjectDetail::ClosedChan { cap: 3, len: 1 };
         w.on = Some(on);
         c.write(&w);
-        assert_eq!(c.read().unwrap().on, Some(on));
+        assert_eq!(c.read().unwrap().0.on, Some(on));
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).
@@ -276,7 +294,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut reads = 0u32;
                 while !done.load(Ordering::Relaxed) || reads == 0 {
-                    let w = c.read().unwrap();
+                    let w = c.read().unwrap().0;
                     assert!(consistent(&w), "torn read");
                     reads += 1;
                 }
@@ -313,6 +331,7 @@ mod loom_tests {
             }),
             since: base(),
             forever: false,
+            private: None,
         }
     }
 
@@ -325,7 +344,7 @@ mod loom_tests {
                 let c = c.clone();
                 thread::spawn(move || c.write(&record(2)))
             };
-            let r = c.read().unwrap().on.unwrap();
+            let r = c.read().unwrap().0.on.unwrap();
             let ObjectDetail::Chan { cap, len } = r.detail else {
                 panic!("wrong kind")
             };

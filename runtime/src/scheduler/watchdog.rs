@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::stuck::forever_ids;
+use super::stuck::forever;
 use crate::loom::Ordering;
 use crate::registry::Site;
 
@@ -42,7 +42,7 @@ fn run(shared: Weak<Shared>, gen: usize, every: Duration) {
             return;
         }
         let all = s.registry.snapshot();
-        for id in forever_ids(&s, &all, None, false) {
+        for id in forever(&s, &all, None, false).into_iter().map(|g| g.id) {
             if !warned.insert(id) {
                 continue;
             }
