@@ -119,9 +119,7 @@ fn give_back(r: &'static ObjectRecord) {
         })
         .unwrap_or(false);
     if !kept {
-        FREE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(r);
+        FREE.lock().unwrap_or_else(PoisonError::into_inner).push(r);
     }
 }
 
@@ -172,9 +170,7 @@ impl RecordSlot {
     /// alive then), and return a count that never misses a live handle.
     pub unsafe fn bind(&self, obj: *const (), handles: unsafe fn(*const ()) -> usize) {
         self.rec.obj.store(obj.cast_mut(), Ordering::Relaxed);
-        self.rec
-            .handles
-            .store(handles as usize, Ordering::Release);
+        self.rec.handles.store(handles as usize, Ordering::Release);
     }
 
     /// This object's key.
@@ -195,7 +191,9 @@ impl RecordSlot {
         let (id, site) = crate::scope::dropping_handle(handle);
         let site = site.map_or(std::ptr::null_mut(), |s| std::ptr::from_ref(s).cast_mut());
         // Relaxed: diagnostic only; read inside an inspection.
-        self.rec.dropped_by.store(id.unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.rec
+            .dropped_by
+            .store(id.unwrap_or(u64::MAX), Ordering::Relaxed);
         self.rec.dropped_site.store(site, Ordering::Relaxed);
     }
 }
@@ -204,7 +202,9 @@ impl Drop for RecordSlot {
     fn drop(&mut self) {
         // First the generation (so a new inspection leaves the object
         // alone), then wait for the inspections already running.
-        self.rec.gen.store(self.gen.wrapping_add(1), Ordering::Relaxed);
+        self.rec
+            .gen
+            .store(self.gen.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::SeqCst);
         while INSPECTING.load(Ordering::Relaxed) != 0 {
             std::thread::yield_now();
@@ -303,7 +303,10 @@ impl Inspection {
     /// Who dropped a handle of the object last, if it is alive and some
     /// handle was dropped: the goroutine's id (`None`: a thread outside
     /// every goroutine) and its spawn site.
-    pub fn last_drop(&self, key: RecordKey) -> Option<(Option<u64>, Option<&'static Location<'static>>)> {
+    pub fn last_drop(
+        &self,
+        key: RecordKey,
+    ) -> Option<(Option<u64>, Option<&'static Location<'static>>)> {
         if key.rec.gen.load(Ordering::Relaxed) != key.gen {
             return None;
         }

@@ -333,7 +333,11 @@ fn check(
 
 /// The report on `gs` (the goroutines left), `all` being the whole
 /// snapshot they were taken from and `forever` those proved stuck.
-pub(crate) fn report(gs: &[GoroutineSnapshot], all: &[GoroutineSnapshot], forever: &[Stuck]) -> LeakReport {
+pub(crate) fn report(
+    gs: &[GoroutineSnapshot],
+    all: &[GoroutineSnapshot],
+    forever: &[Stuck],
+) -> LeakReport {
     let why = |id: GoroutineId| forever.iter().find(|s| s.id == id).map(|s| &s.why);
     let mut dump = String::new();
     for (i, g) in gs.iter().enumerate() {
@@ -384,10 +388,7 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
                 "the {what} lies inside its own future, where no other goroutine can reach it"
             );
         }
-        Why::Handles {
-            holders,
-            last_drop,
-        } => {
+        Why::Handles { holders, last_drop } => {
             if holders.len() == 1 {
                 line.push_str("it holds the channel's only handle, inside its own future");
             } else {
@@ -401,7 +402,10 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
             }
             match last_drop {
                 Some((Some(id), site)) => {
-                    let _ = write!(line, "; the last other handle was dropped by goroutine {id}");
+                    let _ = write!(
+                        line,
+                        "; the last other handle was dropped by goroutine {id}"
+                    );
                     if let Some(site) = site {
                         let _ = write!(line, " (created at {})", crate::registry::Site(site));
                     }
@@ -412,7 +416,9 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
                     });
                 }
                 Some((None, _)) => {
-                    line.push_str("; the last other handle was dropped by a thread outside the runtime");
+                    line.push_str(
+                        "; the last other handle was dropped by a thread outside the runtime",
+                    );
                 }
                 None => {}
             }

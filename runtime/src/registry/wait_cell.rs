@@ -193,18 +193,21 @@ impl WaitCell {
             // from a `RecordKey`'s `to_parts`.
             let private = (private_rec != 0)
                 .then(|| unsafe { goro_hook::RecordKey::from_parts(private_rec, private_gen) });
-            return Some((WaitRecord {
-                reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
-                at,
-                on: detail.map(|detail| WaitObject {
-                    id,
-                    made_at,
-                    detail,
-                }),
-                since: base() + Duration::from_nanos(since),
-                forever,
-                private,
-            }, s1));
+            return Some((
+                WaitRecord {
+                    reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
+                    at,
+                    on: detail.map(|detail| WaitObject {
+                        id,
+                        made_at,
+                        detail,
+                    }),
+                    since: base() + Duration::from_nanos(since),
+                    forever,
+                    private,
+                },
+                s1,
+            ));
         }
     }
 }
@@ -240,7 +243,6 @@ mod tests {
             }),
             since: base() + Duration::from_nanos(n as u64),
             forever: false,
-            private: None,
             private: None,
         }
     }
