@@ -34,7 +34,7 @@
 
 use std::cell::RefCell;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// One object's record (see the module docs). Lives in the slab forever.
@@ -64,6 +64,49 @@ impl ObjectRecord {
             dropped_site: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
+}
+
+/// The gate of the module docs, written once and instantiated over std's
+/// atomics (`std_gate`) and, for the model, loom's (`loom_tests`).
+macro_rules! gate {
+    ($a:ident, $yield_now:path) => {
+        /// An object is being freed: its record's generation becomes
+        /// `next`, then wait for the running inspections to end.
+        pub(crate) fn close(gen: &$a::AtomicU64, next: u64, inspecting: &$a::AtomicUsize) {
+            gen.store(next, $a::Ordering::Relaxed);
+            // Dekker with `open`: either the inspection sees `next`, or this
+            // sees the inspection.
+            $a::fence($a::Ordering::SeqCst);
+            while inspecting.load($a::Ordering::Relaxed) != 0 {
+                $yield_now();
+            }
+            // Acquire: pairs with `end`'s Release; the inspection's reads
+            // happen before the object is freed.
+            $a::fence($a::Ordering::Acquire);
+        }
+
+        /// An inspection starts.
+        pub(crate) fn open(inspecting: &$a::AtomicUsize) {
+            inspecting.fetch_add(1, $a::Ordering::SeqCst);
+            $a::fence($a::Ordering::SeqCst);
+        }
+
+        /// Inside an inspection: whether the object of generation `expect`
+        /// is still alive (and stays so until `end`).
+        pub(crate) fn alive(gen: &$a::AtomicU64, expect: u64) -> bool {
+            gen.load($a::Ordering::Relaxed) == expect
+        }
+
+        /// An inspection ends.
+        pub(crate) fn end(inspecting: &$a::AtomicUsize) {
+            inspecting.fetch_sub(1, $a::Ordering::Release);
+        }
+    };
+}
+
+mod std_gate {
+    use std::sync::atomic as a;
+    gate!(a, std::thread::yield_now);
 }
 
 /// Records given back, shared by all threads (a thread keeps up to
@@ -202,16 +245,7 @@ impl Drop for RecordSlot {
     fn drop(&mut self) {
         // First the generation (so a new inspection leaves the object
         // alone), then wait for the inspections already running.
-        self.rec
-            .gen
-            .store(self.gen.wrapping_add(1), Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        while INSPECTING.load(Ordering::Relaxed) != 0 {
-            std::thread::yield_now();
-        }
-        // Acquire: the inspections' reads of the object happen before it
-        // is freed (pairs with the Release decrement in `Inspection::drop`).
-        fence(Ordering::Acquire);
+        std_gate::close(&self.rec.gen, self.gen.wrapping_add(1), &INSPECTING);
         give_back(self.rec);
     }
 }
@@ -253,10 +287,8 @@ impl RecordKey {
     pub unsafe fn from_parts(addr: usize, gen: u64) -> Self {
         // SAFETY: by the caller's contract `addr` is a `&'static
         // ObjectRecord`'s address.
-        RecordKey {
-            rec: unsafe { &*(addr as *const ObjectRecord) },
-            gen,
-        }
+        let rec = unsafe { &*(addr as *const ObjectRecord) };
+        RecordKey { rec, gen }
     }
 }
 
@@ -273,15 +305,14 @@ pub struct Inspection(());
 
 /// Starts an [`Inspection`].
 pub fn inspect() -> Inspection {
-    INSPECTING.fetch_add(1, Ordering::SeqCst);
-    fence(Ordering::SeqCst);
+    std_gate::open(&INSPECTING);
     Inspection(())
 }
 
 impl Inspection {
     /// The object's live handles now, if it is still alive and counts them.
     pub fn handles(&self, key: RecordKey) -> Option<usize> {
-        if key.rec.gen.load(Ordering::Relaxed) != key.gen {
+        if !std_gate::alive(&key.rec.gen, key.gen) {
             return None;
         }
         // Acquire: pairs with `bind`'s Release store.
@@ -327,8 +358,7 @@ impl Inspection {
 
 impl Drop for Inspection {
     fn drop(&mut self) {
-        // Release: see `RecordSlot::drop`.
-        INSPECTING.fetch_sub(1, Ordering::Release);
+        std_gate::end(&INSPECTING);
     }
 }
 
@@ -376,5 +406,43 @@ mod tests {
         for t in ts {
             t.join().unwrap();
         }
+    }
+}
+
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    //! Model of the gate: an inspection never reads an object after its
+    //! drop went past the gate (dropping the `SeqCst` fence of `close` or
+    //! `open` makes it fail). Run:
+    //! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-hook --release --lib record`
+
+    mod loom_gate {
+        use loom::sync::atomic as a;
+        gate!(a, loom::thread::yield_now);
+    }
+
+    use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use loom::sync::Arc;
+
+    #[test]
+    fn record_gate_never_reads_a_freed_object() {
+        loom::model(|| {
+            let gen = Arc::new(AtomicU64::new(0));
+            let inspecting = Arc::new(AtomicUsize::new(0));
+            let freed = Arc::new(AtomicBool::new(false));
+            let dropper = {
+                let (gen, inspecting, freed) = (gen.clone(), inspecting.clone(), freed.clone());
+                loom::thread::spawn(move || {
+                    loom_gate::close(&gen, 1, &inspecting);
+                    freed.store(true, Ordering::Relaxed);
+                })
+            };
+            loom_gate::open(&inspecting);
+            if loom_gate::alive(&gen, 0) {
+                assert!(!freed.load(Ordering::Relaxed), "read after free");
+            }
+            loom_gate::end(&inspecting);
+            dropper.join().unwrap();
+        });
     }
 }

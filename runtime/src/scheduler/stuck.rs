@@ -119,27 +119,42 @@ pub(crate) fn forever(
     out
 }
 
+/// The goroutines parked on one channel through private handles: their ids
+/// and park sequence numbers.
+struct Group {
+    key: RecordKey,
+    members: Vec<(GoroutineId, u32)>,
+}
+
 /// Rule 2 (module docs) over `all`.
 fn held_only_by_waiters(shared: &Shared, all: &[GoroutineSnapshot]) -> Vec<Stuck> {
-    let mut groups: HashMap<RecordKey, Vec<(GoroutineId, u32)>> = HashMap::new();
+    // Keyed by the record key's parts (a key holds atomics, not a good key).
+    let mut groups: HashMap<(usize, u64), Group> = HashMap::new();
     for g in all {
-        if let Some(p) = g.park {
-            if let Some(key) = p.private {
-                groups.entry(key).or_default().push((g.id, p.seq));
-            }
+        if let Some(key) = g.park.and_then(|p| p.private) {
+            let seq = g.park.map_or(0, |p| p.seq);
+            groups
+                .entry(key.to_parts())
+                .or_insert_with(|| Group {
+                    key,
+                    members: Vec::new(),
+                })
+                .members
+                .push((g.id, seq));
         }
     }
     if groups.is_empty() {
         return Vec::new();
     }
     let inspection = goro_hook::inspect();
-    let mut dead: Vec<(RecordKey, Vec<(GoroutineId, u32)>, Option<_>)> = Vec::new();
-    for (key, members) in groups {
-        if inspection.handles(key) == Some(members.len()) {
-            let last = inspection.last_drop(key);
-            dead.push((key, members, last));
-        }
-    }
+    let dead: Vec<(Group, _)> = groups
+        .into_values()
+        .filter(|g| inspection.handles(g.key) == Some(g.members.len()))
+        .map(|g| {
+            let last = inspection.last_drop(g.key);
+            (g, last)
+        })
+        .collect();
     drop(inspection);
     if dead.is_empty() {
         return Vec::new();
@@ -150,16 +165,19 @@ fn held_only_by_waiters(shared: &Shared, all: &[GoroutineSnapshot]) -> Vec<Stuck
         again.iter().any(|g| {
             g.id == id
                 && matches!(g.state, GoroutineState::Waiting { .. })
-                && g.park
-                    .is_some_and(|p| p.seq == seq && p.private == Some(key))
+                && g.park.is_some_and(|p| p.seq == seq && p.private == Some(key))
         })
     };
     let mut out = Vec::new();
-    for (key, members, last_drop) in dead {
-        if !members.iter().all(|&(id, seq)| same_park(id, seq, key)) {
+    for (group, last_drop) in dead {
+        if !group
+            .members
+            .iter()
+            .all(|&(id, seq)| same_park(id, seq, group.key))
+        {
             continue;
         }
-        let holders: Vec<GoroutineId> = members.iter().map(|m| m.0).collect();
+        let holders: Vec<GoroutineId> = group.members.iter().map(|m| m.0).collect();
         for &id in &holders {
             out.push(Stuck {
                 id,
