@@ -116,14 +116,17 @@ pub struct PollScope<'a> {
     spawned_at: Option<&'static Location<'static>>,
 }
 
-/// The last use of a primitive's handle in a poll ([`note_handle_use`]):
-/// which handle (its address), of which object, and how many handles of
-/// that object existed then.
+/// The last use of a primitive's handle in a poll ([`note_handle_use`],
+/// [`note_chan_use`]): which handle (its address), of which object, how
+/// many handles of that object existed then (when counted), and the
+/// object's record.
 ///
-/// The executor uses it to prove a goroutine parked forever: if the object
-/// it parks on had exactly one handle when the goroutine last used it, and
-/// that handle lies inside the goroutine's own (pinned) future, no one else
-/// can ever reach the object again.
+/// The executor uses it to prove a goroutine parked forever: a goroutine
+/// parked on an object through a handle that lies inside its own (pinned)
+/// future is the only one that can use that handle; if the object's record
+/// later counts no handle but such ones, held by goroutines parked on it,
+/// nobody can ever reach the object again. A use noted in a poll is
+/// forgotten if that handle is dropped in the same poll.
 ///
 /// ```
 /// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());

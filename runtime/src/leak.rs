@@ -410,7 +410,7 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
                         let _ = write!(line, " (created at {})", crate::registry::Site(site));
                     }
                     line.push_str(if alive(*id) {
-                        ", which is still running"
+                        ", which is still alive"
                     } else {
                         ", which exited"
                     });
@@ -467,8 +467,12 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
 /// running (of the current runtime; empty off a runtime).
 ///
 /// A goroutine is reported only when nothing that can still run could wake
-/// it: a false "forever" is a bug, a missed one a gap. See
-/// `registry::stuck` for the rules.
+/// it: a false "forever" is a bug, a missed one a gap. While the caller
+/// runs, that is: a goroutine parked on a channel whose every handle lies
+/// inside the futures of the goroutines parked on it, or on a sync
+/// primitive inside its own future (`scheduler::stuck` has the rules and
+/// their limits). Objects in shared state (an `Arc`, a static) count as
+/// reachable by anyone.
 ///
 /// ```
 /// goro_runtime::run(async {

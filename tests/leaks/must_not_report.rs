@@ -254,7 +254,7 @@ fn waiters_are_stuck_only_once_the_last_other_holder_drops() {
         assert!(
             text.contains("every handle of the channel lies inside the futures of the goroutines parked on it")
                 && text.contains("the last other handle was dropped by goroutine 1 (created at")
-                && text.contains(", which is still running"),
+                && text.contains(", which is still alive"),
             "{text}"
         );
     });

@@ -165,7 +165,8 @@ fn held_only_by_waiters(shared: &Shared, all: &[GoroutineSnapshot]) -> Vec<Stuck
         again.iter().any(|g| {
             g.id == id
                 && matches!(g.state, GoroutineState::Waiting { .. })
-                && g.park.is_some_and(|p| p.seq == seq && p.private == Some(key))
+                && g.park
+                    .is_some_and(|p| p.seq == seq && p.private == Some(key))
         })
     };
     let mut out = Vec::new();

@@ -11,7 +11,7 @@
 //! with the runtime's start generation: it exits when the runtime stops or
 //! restarts (it is not joined: it holds only a `Weak` and wakes at most once
 //! per interval). Each tick runs the same analysis as `leak::find_stuck`
-//! (`registry::stuck`) and warns once per goroutine.
+//! (`scheduler::stuck`) and warns once per goroutine.
 
 use std::collections::HashSet;
 use std::sync::Weak;
