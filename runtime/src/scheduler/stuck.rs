@@ -38,6 +38,13 @@
 //!    dropped by then): a goroutine that may still act could wake any of
 //!    them.
 //!
+//! Not used: "the goroutine that last used a handle holds it". A handle
+//! moves without being used (captured by a spawned goroutine, sent over a
+//! channel, put in shared state), so its last user says nothing about who
+//! can use it next; a proof built on it would report goroutines that can
+//! still be woken. Where a handle lies is known for sure only while an
+//! operation borrows it (it cannot move then) and inside a pinned future.
+//!
 //! Known limit (a false report is possible, documented rather than
 //! hidden): a goroutine that polls a goro operation and, in the same poll,
 //! waits on a future that notes nothing (a foreign future inside `join!`)
