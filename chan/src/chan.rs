@@ -15,7 +15,7 @@ use goro_hook as hook;
 
 use crate::blocking::block_on;
 use crate::error::{TryRecvError, TrySendError};
-use crate::hchan::{Hchan, SendNow};
+use crate::hchan::Hchan;
 use crate::loom::Arc;
 use crate::recv::Recv;
 use crate::send::Send;
@@ -165,23 +165,9 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.try_send(2), Err(TrySendError::Full(2)));
     /// ```
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
-        let Some(h) = self.hchan() else {
-            return Err(TrySendError::Full(v));
-        };
-        if h.send_would_block() {
-            return Err(TrySendError::Full(v));
-        }
-        let mut g = h.lock();
-        match h.send_locked(g.state(), v) {
-            SendNow::Sent(w) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Ok(())
-            }
-            SendNow::Closed(v) => Err(TrySendError::Closed(v)),
-            SendNow::WouldBlock(v) => Err(TrySendError::Full(v)),
+        match self.hchan() {
+            Some(h) => h.try_send(v),
+            None => Err(TrySendError::Full(v)),
         }
     }
 
@@ -198,13 +184,10 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let Some(h) = self.hchan() else {
-            return Err(TryRecvError::Empty);
-        };
-        if h.recv_would_block() {
-            return Err(TryRecvError::Empty);
+        match self.hchan() {
+            Some(h) => h.try_recv(),
+            None => Err(TryRecvError::Empty),
         }
-        h.recv_now()
     }
 
     /// [`send`](Chan::send) from a plain thread: parks the thread until done.

@@ -71,7 +71,7 @@ use std::collections::VecDeque;
 use std::panic::Location;
 use std::task::Waker;
 
-use crate::error::TryRecvError;
+use crate::error::{TryRecvError, TrySendError};
 use crate::loom::{lock, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 use crate::waiter::{WaitQueue, Waiter};
 
@@ -511,6 +511,45 @@ impl<T> Hchan<T> {
                 return;
             }
         }
+    }
+
+    /// Go's `selectnbsend`: a send that never waits. The lock-free
+    /// fast-fail first ([`Hchan::send_would_block`]), then the locked part;
+    /// a receiver it completes is woken after unlocking.
+    ///
+    /// One of the two non-blocking operations (with [`Hchan::try_recv`])
+    /// behind `Chan::try_send` and `select!`'s ready pass: a send case
+    /// commits iff this returns `Ok` or `Closed` (which the select turns
+    /// into Go's panic).
+    #[inline]
+    pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        if self.send_would_block() {
+            return Err(TrySendError::Full(v));
+        }
+        let mut g = self.lock();
+        match self.send_locked(g.state(), v) {
+            SendNow::Sent(w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(())
+            }
+            SendNow::Closed(v) => Err(TrySendError::Closed(v)),
+            SendNow::WouldBlock(v) => Err(TrySendError::Full(v)),
+        }
+    }
+
+    /// Go's `selectnbrecv`: a receive that never waits. An open, empty
+    /// channel fails lock-free ([`Hchan::recv_would_block`]); otherwise the
+    /// locked part ([`Hchan::recv_now`]). A receive case of `select!`
+    /// commits iff this returns `Ok` or `Closed`.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        if self.recv_would_block() {
+            return Err(TryRecvError::Empty);
+        }
+        self.recv_now()
     }
 
     /// A receive attempted now under the lock (`try_recv`'s locked part);

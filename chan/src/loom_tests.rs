@@ -257,6 +257,46 @@ fn loom_select_to_select_rendezvous() {
     });
 }
 
+/// The ready pass fails a case lock-free when its channel looks not ready
+/// (then re-checks under all the locks before it parks): counterparts that
+/// make both cases ready meanwhile are never missed (no lost wake-up), and
+/// exactly one case commits.
+#[test]
+fn loom_select_ready_pass_vs_counterparts() {
+    model(|| {
+        let a = make::<u32>(1);
+        let b = make::<u32>(1);
+        b.try_send(1).unwrap();
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            a2.try_send(7).unwrap();
+            b2.try_recv()
+        });
+        let mut c0 = into_case!(&a);
+        let mut c1 = into_case!(b.send(2));
+        let i = select_blocking(&mut [&mut c0 as &mut dyn BlockingCase, &mut c1], false);
+        // `b` holds 1 until the thread takes it: the send case could not
+        // commit before.
+        assert_eq!(t.join().unwrap(), Ok(1));
+        match i {
+            Some(0) => {
+                assert_eq!(c0.take_output(), Some(7));
+                assert_eq!(
+                    b.try_recv(),
+                    Err(TryRecvError::Empty),
+                    "send not chosen, yet sent"
+                );
+            }
+            Some(1) => {
+                c1.take_output();
+                assert_eq!(b.try_recv(), Ok(2));
+                assert_eq!(a.try_recv(), Ok(7), "receive not chosen, yet took");
+            }
+            other => panic!("select returned {other:?}"),
+        }
+    });
+}
+
 /// Go's `TestNonblockSelectRace` as a model: at every moment one of c1, c2 is
 /// ready, so a select with default must never take the default.
 #[test]

@@ -35,6 +35,7 @@ pub struct Recv<'a, T> {
 }
 
 impl<'a, T> Recv<'a, T> {
+    #[inline]
     pub(crate) fn new(chan: Option<&'a Hchan<T>>, at: &'static Location<'static>) -> Self {
         Recv {
             chan,
@@ -44,6 +45,7 @@ impl<'a, T> Recv<'a, T> {
     }
 
     /// Splits an unpolled future into its channel (for `select`).
+    #[inline]
     pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>) {
         assert!(
             !self.op.is_waiting(),

@@ -52,6 +52,7 @@ impl<'a, T> Send<'a, T> {
     }
 
     /// Splits an unpolled future into its channel and value (for `select`).
+    #[inline]
     pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>, T) {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again; each field is read once.

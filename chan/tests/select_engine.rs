@@ -352,6 +352,36 @@ fn racing_selects_take_every_value_once() {
     assert_eq!(all, (0..2 * N).collect::<Vec<_>>());
 }
 
+/// The case order is drawn in three regimes (one draw for up to 12 cases,
+/// one draw per step beyond, a heap order beyond `INLINE_CASES`); each
+/// chooses uniformly among ready cases.
+#[test]
+fn uniform_choice_for_every_order_size() {
+    for n in [2, 12, 13, goro_chan::select::INLINE_CASES + 1] {
+        let chans: Vec<Chan<usize>> = (0..n).map(|_| make(1)).collect();
+        let rounds = 200 * n;
+        let mut hits = vec![0usize; n];
+        for _ in 0..rounds {
+            for (k, c) in chans.iter().enumerate() {
+                let _ = c.try_send(k);
+            }
+            let mut cases: Vec<_> = chans.iter().map(|c| into_case!(c)).collect();
+            let mut dyns: Vec<&mut dyn BlockingCase> = cases
+                .iter_mut()
+                .map(|c| c as &mut dyn BlockingCase)
+                .collect();
+            let i = select_blocking(&mut dyns, false).unwrap();
+            drop(dyns);
+            assert_eq!(cases[i].take_output(), Some(i));
+            hits[i] += 1;
+        }
+        for &h in &hits {
+            // Expected 200 each; 7 sigma is about 100.
+            assert!((100..300).contains(&h), "{n} cases: {hits:?}");
+        }
+    }
+}
+
 #[test]
 fn many_cases_spill_beyond_inline() {
     let chans: Vec<Chan<usize>> = (0..100).map(|_| make(1)).collect();

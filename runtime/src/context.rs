@@ -54,6 +54,12 @@ pub(crate) struct WorkerCtx {
     /// the goroutines `netpoll` returned itself and `injectglist` waking Ms
     /// only for the others.
     pub(crate) in_park: Cell<bool>,
+    /// Set by `yield_now` inside the poll that is running on this thread
+    /// (cleared by the run loop after each poll): the goroutine's
+    /// self-wake is an explicit yield, which goes to the global queue
+    /// (Go: `Gosched` -> `globrunqput`), not a spent poll budget, which
+    /// stays on this core (see `Shared::schedule_local`).
+    pub(crate) yielding: Cell<bool>,
 }
 
 thread_local! {

@@ -171,10 +171,14 @@ where
 {
     let at = Location::caller();
     let parent = context::current_goroutine();
-    let fut = match context::with_worker(|w| w.map(|w| w.shared.clone())) {
-        Some(shared) => return scheduler::spawn(&shared, fut, at, parent),
-        None => fut,
-    };
+    // On a worker: spawn through its runtime reference (no clone of it).
+    let mut fut = Some(fut);
+    if let Some(h) = context::with_worker(|w| {
+        w.map(|w| scheduler::spawn(&w.shared, fut.take().expect("taken once"), at, parent))
+    }) {
+        return h;
+    }
+    let fut = fut.expect("not taken off a worker");
     match context::current_runtime() {
         Some(shared) => scheduler::spawn(&shared, fut, at, parent),
         None => panic!("goro::spawn called outside a goro runtime (use Runtime::handle().spawn)"),
@@ -236,6 +240,13 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
+        // Tell the scheduler this self-wake is a `Gosched`: the goroutine
+        // goes behind every runnable goroutine, not only this core's.
+        context::with_worker(|w| {
+            if let Some(w) = w {
+                w.yielding.set(true);
+            }
+        });
         cx.waker().wake_by_ref();
         Poll::Pending
     }

@@ -9,10 +9,13 @@
 //!
 //! 1. [`SelectCase::__kind`]: nil (never ready), a future, or a channel with
 //!    its lock (so the engine can lock channels in address order);
-//! 2. [`SelectCase::__try_locked`]: commit now if the channel is ready
-//!    (lock held by the engine);
-//! 3. [`SelectCase::__enqueue_locked`]: queue the case's waiter on the
-//!    select's cell (lock held);
+//! 2. [`SelectCase::__try_ready`]: the ready pass, one case at a time:
+//!    commit now if the case is ready (a channel case takes and releases
+//!    its own lock; no waiter is built);
+//! 3. if none was: [`SelectCase::__try_locked`] (commit now if the channel
+//!    is ready, lock held by the engine) and
+//!    [`SelectCase::__enqueue_locked`] (queue the case's waiter on the
+//!    select's cell, lock held);
 //! 4. after waking: [`SelectCase::__finish`] for the winner,
 //!    [`SelectCase::__unregister`] for every other case,
 //!    [`SelectCase::__release`] to drop un-chosen futures in place, and
@@ -117,7 +120,6 @@ pub enum Finished {
 /// struct Evil;
 /// impl SelectCase for Evil {
 ///     fn __kind(&self) -> CaseKind { CaseKind::Nil }
-///     fn __would_block(&self) -> bool { true }
 /// }
 /// ```
 pub trait SelectCase: Send + sealed::Sealed {
@@ -125,10 +127,21 @@ pub trait SelectCase: Send + sealed::Sealed {
     #[doc(hidden)]
     fn __kind(&self) -> CaseKind;
 
-    /// Lock-free fast-fail: true when the case is certainly not ready now
-    /// (Go's `selectnbsend`/`selectnbrecv` checks).
+    /// The ready pass: commits the case now if it is ready, and reports
+    /// `Ready` if it did. A channel case runs its channel's non-blocking
+    /// operation (Go's `selectnbsend`/`selectnbrecv`: lock-free when the
+    /// channel certainly cannot proceed, else under the channel lock, which
+    /// it releases, waking the counterpart it completed); a future case
+    /// polls its future once; a nil case is never ready. No waiter is built.
+    ///
+    /// # Safety
+    ///
+    /// No waiter of this case is queued. A future case is polled in place,
+    /// as by [`SelectCase::__poll_future`].
     #[doc(hidden)]
-    fn __would_block(&self) -> bool;
+    unsafe fn __try_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
 
     /// Channel cases: commits the case now if its channel is ready.
     ///

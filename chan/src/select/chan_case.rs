@@ -8,10 +8,13 @@
 //! Each case embeds its own [`Waiter`], so a blocking select allocates
 //! nothing. The waiter is built lazily ([`LazyNode`]): a case holds only its
 //! value to send (if any) until the engine first queues it, so a select that
-//! finds a case ready never builds the waiters. Under the channel lock (held
-//! by the engine) the case either commits at once (the same code as a plain
-//! send/receive) or builds its waiter in place and queues it, pointing to the
-//! select's shared cell. The counterpart that wins the
+//! finds a case ready never builds the waiters. In the engine's ready pass
+//! a case runs its channel's own non-blocking operation
+//! ([`Hchan::try_send`], [`Hchan::try_recv`]: the code of `Chan::try_send`
+//! and `Chan::try_recv`), which takes and releases the lock itself. If no
+//! case was ready, then under the channel lock (held by the engine) the case
+//! either commits at once (the same code as a plain send/receive) or builds
+//! its waiter in place and queues it, pointing to the select's shared cell. The counterpart that wins the
 //! cell's claim completes exactly this case; the engine then collects its
 //! outcome with `__finish` and unlinks the other cases.
 //!
@@ -32,10 +35,12 @@
 
 use std::fmt;
 use std::marker::PhantomPinned;
+use std::task::{Context, Poll};
 
 use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, Finished, SelectCase};
 use super::case::{StillQueued, TryLocked};
 use crate::cell::SelCell;
+use crate::error::{TryRecvError, TrySendError};
 use crate::hchan::{Dir, Hchan, Now};
 use crate::loom::Arc;
 use crate::op::{give_back_cancelled, outcome_from_slot, Outcome};
@@ -149,6 +154,7 @@ struct CaseCore<'a, T> {
 }
 
 impl<'a, T> CaseCore<'a, T> {
+    #[inline]
     fn new(chan: ChanRef<'a, T>, dir: Dir, value: Option<T>) -> Self {
         CaseCore {
             chan,
@@ -166,11 +172,48 @@ impl<'a, T> CaseCore<'a, T> {
         }
     }
 
-    fn would_block(&self) -> bool {
-        self.chan.get().is_none_or(|h| match self.dir {
-            Dir::Send => h.send_would_block(),
-            Dir::Recv => h.recv_would_block(),
-        })
+    /// The ready pass: the channel's own non-blocking operation
+    /// ([`Hchan::try_send`], [`Hchan::try_recv`]), which fails lock-free
+    /// when the channel certainly cannot proceed and otherwise takes and
+    /// releases the lock and wakes the counterpart it completed. The waiter
+    /// is not built.
+    ///
+    /// # Safety
+    ///
+    /// As [`SelectCase::__try_ready`]: the waiter is not queued.
+    #[inline]
+    unsafe fn try_ready(&mut self) -> Poll<()> {
+        let Some(h) = self.chan.get() else {
+            return Poll::Pending;
+        };
+        debug_assert!(matches!(self.phase, Phase::Idle));
+        let out = match self.dir {
+            Dir::Recv => match h.try_recv() {
+                Ok(v) => Outcome::Received(v),
+                Err(TryRecvError::Closed) => Outcome::Closed,
+                Err(TryRecvError::Empty) => return Poll::Pending,
+            },
+            Dir::Send => {
+                // SAFETY: not queued (caller contract): the value is ours.
+                let v = unsafe { self.node.take_value() }.expect("send case without a value");
+                match h.try_send(v) {
+                    Ok(()) => Outcome::Sent,
+                    Err(TrySendError::Closed(v)) => {
+                        // SAFETY: as above. Kept, and dropped with the case
+                        // (the engine panics "send on closed channel").
+                        unsafe { self.node.put_value(v) };
+                        Outcome::Closed
+                    }
+                    Err(TrySendError::Full(v)) => {
+                        // SAFETY: as above.
+                        unsafe { self.node.put_value(v) };
+                        return Poll::Pending;
+                    }
+                }
+            }
+        };
+        self.phase = Phase::Committed(out);
+        Poll::Ready(())
     }
 
     /// # Safety
@@ -263,7 +306,10 @@ impl<'a, T> CaseCore<'a, T> {
 
     /// Unlinks the waiter if it may be queued.
     fn unlink(&mut self) {
-        if let (Phase::Queued, Some(h)) = (&self.phase, self.chan.get()) {
+        if !matches!(self.phase, Phase::Queued) {
+            return;
+        }
+        if let Some(h) = self.chan.get() {
             // SAFETY: the node is alive and at most queued on this channel's
             // queue of this direction.
             unsafe { h.unlink(self.node.node(), self.dir) };
@@ -281,17 +327,15 @@ impl<'a, T> CaseCore<'a, T> {
     /// and handed the slot back) if this case was queued, leaving the case
     /// idle; a case committed by `try_locked` is left as it is.
     fn with_done_slot(&mut self, f: impl FnOnce(&Hchan<T>, Dir, Option<T>) -> Phase<T>) {
-        match (
-            std::mem::replace(&mut self.phase, Phase::Idle),
-            self.chan.get(),
-        ) {
-            (Phase::Queued, Some(h)) => {
-                // SAFETY: DONE for this case: the slot is ours again.
-                let slot = unsafe { self.node.node().take_slot() };
-                self.phase = f(h, self.dir, slot);
-            }
-            (other, _) => self.phase = other,
+        if !matches!(self.phase, Phase::Queued) {
+            return;
         }
+        self.phase = Phase::Idle;
+        // A nil case is never queued.
+        let Some(h) = self.chan.get() else { return };
+        // SAFETY: DONE for this case: the slot is ours again.
+        let slot = unsafe { self.node.node().take_slot() };
+        self.phase = f(h, self.dir, slot);
     }
 
     fn finish(&mut self) -> Finished {
@@ -359,8 +403,9 @@ macro_rules! chan_case_protocol {
             fn __kind(&self) -> CaseKind {
                 self.0.kind()
             }
-            fn __would_block(&self) -> bool {
-                self.0.would_block()
+            unsafe fn __try_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+                // SAFETY: forwarded.
+                unsafe { self.0.try_ready() }
             }
             unsafe fn __try_locked(&mut self) -> TryLocked {
                 // SAFETY: forwarded.
@@ -409,6 +454,7 @@ macro_rules! chan_case_protocol {
 pub struct RecvCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> RecvCase<'a, T> {
+    #[inline]
     pub(crate) fn new(chan: ChanRef<'a, T>) -> Self {
         RecvCase(CaseCore::new(chan, Dir::Recv, None))
     }
@@ -438,6 +484,7 @@ impl<T> CaseOutput for RecvCase<'_, T> {
 pub struct SendCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> SendCase<'a, T> {
+    #[inline]
     pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T) -> Self {
         SendCase(CaseCore::new(chan.into(), Dir::Send, Some(v)))
     }

@@ -4,20 +4,27 @@
 //!
 //! # Design
 //!
-//! Each poll of a fresh select draws a fresh uniformly random case order (Go's
-//! `pollorder`, an inside-out Fisher-Yates shuffle driven by
-//! `hook::rand_below`), then:
+//! Each poll of a fresh select looks at its cases in a fresh uniformly
+//! random order (Go's `pollorder`, a Fisher-Yates shuffle drawn lazily from
+//! the goroutine's generator, `hook::rand_below`: see [`super::order`]),
+//! then:
 //!
-//! 1. Look for a case that is ready now, in that order, and commit it:
-//!    - with `default` and channel cases only (Go's `selectgo`): lock every
-//!      channel once, in address order (Go's `lockorder`/`sellock`), so all
-//!      channels are seen at one moment and `default` is taken only if no
-//!      case was ready at that moment (Go's `TestNonblockSelectRace`);
-//!    - otherwise: poll futures (outside every lock) and check channel cases
-//!      one lock at a time (a ready select costs one lock), then, if none
-//!      was ready, lock all channels and re-check the channel cases.
-//!
-//!    With `default` and nothing ready: take `default`.
+//! 1. The ready pass: each case in that order, one at a time, through its
+//!    own non-blocking operation ([`SelectCase::__try_ready`]: for a
+//!    channel case the channel's `try_send`/`try_recv`, lock-free when the
+//!    channel certainly cannot proceed, else under that channel's lock
+//!    alone; a future case is polled outside every lock). The first ready
+//!    case commits and the select completes: no waiter was built, no other
+//!    channel touched, only the looked-at part of the order drawn.
+//!    If none was ready:
+//!    - with `default` and at most one channel case, or with `default` and
+//!      future cases: take `default` (a single non-blocking operation is
+//!      linearizable by itself, Go's `selectnbsend`/`selectnbrecv`);
+//!    - otherwise lock every channel once, in address order (Go's
+//!      `lockorder`/`sellock`), and re-check the channel cases under all
+//!      the locks, so that `default` is taken only if no case was ready at
+//!      one moment (Go's `TestNonblockSelectRace`: the one-by-one pass does
+//!      not show one moment).
 //! 2. Still under all the locks, queue one waiter per channel case, all
 //!    pointing to this select's selection cell, then unlock and park.
 //! 3. When woken, the cell names the winner: the case whose counterpart won
@@ -44,11 +51,12 @@
 //!
 //! # Invariants
 //!
-//! - Exactly one case commits: a channel case commits only under its channel
-//!   lock, after winning the cell (queued) or while no waiter is queued or
-//!   the cell is abandoned (passes 1 and 2, `repoll_parked`); a future case
-//!   commits only while no waiter is queued or the cell is abandoned (no
-//!   counterpart can claim an abandoned cell).
+//! - Exactly one case commits: a channel case commits only through its
+//!   channel's operations, after winning the cell (queued) or while no
+//!   waiter is queued or the cell is abandoned (the ready pass, pass 2,
+//!   `repoll_parked`); a future case commits only while no waiter is queued
+//!   or the cell is abandoned (no counterpart can claim an abandoned cell).
+//!   The ready pass stops at the first case that commits.
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
 //!   case is queued and every un-chosen future has been dropped in place.
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
@@ -59,9 +67,10 @@
 //!
 //! # Locking
 //!
-//! The passes of a channel-only select, pass 2 of one with futures, and the
-//! waker refresh hold several channel locks, always in address order and each
-//! distinct lock once (two cases on one channel share it).
+//! The ready pass holds at most one channel lock at a time (inside the
+//! case's own operation). The locked re-check and pass 2, the re-poll and
+//! the waker refresh hold several channel locks, always in address order
+//! and each distinct lock once (two cases on one channel share it).
 //! No waker is woken and no future is polled while a channel lock is held.
 //!
 //! # Soundness note
@@ -90,6 +99,7 @@ use goro_hook::{self as hook, WaitReason};
 
 use super::case::{BlockingCase, CaseKind, ChanLock, Finished, SelectCase, StillQueued, TryLocked};
 use super::inline_vec::{InlineVec, INLINE_CASES};
+use super::order::Order;
 use crate::cell::{CellState, SelCell};
 use crate::loom::{lock, MutexGuard};
 
@@ -241,6 +251,22 @@ impl<'a, C: AsCase> Select<'a, C> {
         Some(i)
     }
 
+    /// Completes with case `i`, committed by the ready pass: nothing was
+    /// queued, so only un-chosen futures are released; raises Go's panic
+    /// for a send on a closed channel.
+    fn finish_ready(&mut self, i: usize) -> Option<usize> {
+        self.phase = Phase::Done;
+        for (j, c) in self.cases.iter_mut().enumerate() {
+            if j != i {
+                c.case().__release();
+            }
+        }
+        if self.cases[i].case().__finish() == Finished::SendOnClosed {
+            panic!("send on closed channel");
+        }
+        Some(i)
+    }
+
     /// Unregisters every case; the cell must not be `WAITING`.
     fn unregister_all(&mut self) {
         for c in self.cases.iter_mut() {
@@ -262,32 +288,55 @@ impl<'a, C: AsCase> Select<'a, C> {
         }
     }
 
-    /// Go's `selectgo`: all channels are locked at once (address order), so
-    /// pass 1 sees one consistent moment (a `default` is taken only if no
-    /// case was ready at that moment); pass 2 queues the waiters under the
-    /// same locks. A single channel case with `default` first tries Go's
-    /// lock-free fast-fail (`selectnbsend`/`selectnbrecv`).
-    fn passes_locked(&mut self, perm: &InlineVec<usize, INLINE_CASES>, waker: &Waker) -> Pass {
-        if self.has_default {
-            let mut only = None;
-            let mut count = 0;
-            for (i, c) in self.cases.iter_mut().enumerate() {
-                if let CaseKind::Chan(_) = c.case().__kind() {
-                    only = Some(i);
-                    count += 1;
-                }
-            }
-            if let (Some(i), 1) = (only, count) {
-                if self.cases[i].case().__would_block() {
-                    return Pass::Default;
-                }
+    /// Pass 1: the ready pass, one case at a time in `order` (Go's
+    /// `pollorder`), each through its own non-blocking operation
+    /// ([`SelectCase::__try_ready`]): no waiter is built, and a channel case
+    /// that certainly cannot proceed costs no lock. A ready case commits
+    /// there; only the cases looked at before it were drawn from `order`.
+    fn pass_ready(&mut self, order: &mut Order, cx: &mut Context<'_>) -> Option<usize> {
+        while let Some(i) = order.next() {
+            // SAFETY: phase `Start`: no waiter of any case is queued. A
+            // future case is polled in place: the select releases (drops in
+            // place) every un-chosen future before it completes or is
+            // dropped, and is never leaked (`select`'s contract).
+            if unsafe { self.cases[i].case().__try_ready(cx) }.is_ready() {
+                return Some(i);
             }
         }
+        None
+    }
+
+    /// After a ready pass that found nothing: decides `default`, or queues
+    /// the waiters. Go's `selectgo`: all channels are locked at once
+    /// (address order), so a `default` is taken only if no case was ready at
+    /// one moment (Go's `TestNonblockSelectRace`: the one-by-one ready pass
+    /// does not show one moment), and the waiters are queued under the same
+    /// locks after a re-check. The ready pass alone decides when one moment
+    /// is not needed: `default` with future cases (they are polled outside
+    /// the locks anyway), and `default` with at most one channel case (its
+    /// non-blocking operation is linearizable by itself, Go's
+    /// `selectnbsend`/`selectnbrecv`).
+    fn passes_locked(&mut self, order: &mut Order, has_futures: bool, waker: &Waker) -> Pass {
+        if self.has_default {
+            if has_futures {
+                return Pass::Default;
+            }
+            let mut chans = 0;
+            for c in self.cases.iter_mut() {
+                if let CaseKind::Chan(_) = c.case().__kind() {
+                    chans += 1;
+                }
+            }
+            if chans <= 1 {
+                return Pass::Default;
+            }
+        }
+        order.complete();
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
         let locks = unsafe { lock_all(self.cases) };
         // SAFETY: we hold every channel lock and nothing is queued (phase Start).
-        if let Some((i, w)) = unsafe { try_all_locked(self.cases, perm) } {
+        if let Some((i, w)) = unsafe { try_all_locked(self.cases, order) } {
             drop(locks);
             self.cases[i].case().__after_unlock();
             if let Some(w) = w {
@@ -301,7 +350,7 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: we hold every channel lock; nothing is queued; the cell is
         // pinned and the select unregisters every waiter before it completes
         // or is dropped.
-        let old = unsafe { enqueue_all_locked(self.cases, perm, &self.cell, waker) };
+        let old = unsafe { enqueue_all_locked(self.cases, order, &self.cell, waker) };
         drop(locks);
         drop(old);
         // A send case queued on an unbuffered channel may let a parked stream
@@ -310,24 +359,6 @@ impl<'a, C: AsCase> Select<'a, C> {
             c.case().__after_unlock();
         }
         Pass::Parked
-    }
-
-    /// Without `default` (or with future cases): pass 1 polls futures outside
-    /// every lock and checks channel cases one lock at a time (a ready case
-    /// costs one lock); if none is ready, [`Select::passes_locked`] re-checks
-    /// all channels under all locks and queues the waiters.
-    fn passes_one_by_one(
-        &mut self,
-        perm: &InlineVec<usize, INLINE_CASES>,
-        cx: &mut Context<'_>,
-    ) -> Pass {
-        if let Some(i) = pass_ready(self.cases, perm, cx) {
-            return Pass::Won(i);
-        }
-        if self.has_default {
-            return Pass::Default;
-        }
-        self.passes_locked(perm, cx.waker())
     }
 
     /// A parked select with future cases was woken and abandoned its cell
@@ -351,9 +382,10 @@ impl<'a, C: AsCase> Select<'a, C> {
 
     /// [`Select::repoll_parked`] under the polling mark.
     fn repoll_parked_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
-        let perm = permutation(self.cases.len());
-        for k in 0..perm.len() {
-            let i = *perm.get(k);
+        let mut order = Order::new(self.cases.len());
+        order.complete();
+        for k in 0..order.len() {
+            let i = order.get(k);
             let c = self.cases[i].case();
             if let CaseKind::Future = c.__kind() {
                 // SAFETY: as in `pass_ready`: the select releases every
@@ -369,10 +401,10 @@ impl<'a, C: AsCase> Select<'a, C> {
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
         let locks = unsafe { lock_all(self.cases) };
-        // The cases to queue again once the cell is re-armed, in `perm` order.
+        // The cases to queue again once the cell is re-armed, in `order`.
         let mut requeue: InlineVec<usize, INLINE_CASES> = InlineVec::new();
-        for k in 0..perm.len() {
-            let i = *perm.get(k);
+        for k in 0..order.len() {
+            let i = order.get(k);
             let c = self.cases[i].case();
             if let CaseKind::Chan(_) = c.__kind() {
                 // SAFETY: we hold every channel lock; the cell is abandoned.
@@ -424,17 +456,15 @@ impl<'a, C: AsCase> Select<'a, C> {
                     if hook::poll_budget(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    let perm = permutation(self.cases.len());
+                    let mut order = Order::new(self.cases.len());
+                    if let Some(i) = self.pass_ready(&mut order, cx) {
+                        return Poll::Ready(self.finish_ready(i));
+                    }
                     let has_futures = self
                         .cases
                         .iter_mut()
                         .any(|c| matches!(c.case().__kind(), CaseKind::Future));
-                    let won = if self.has_default && !has_futures {
-                        self.passes_locked(&perm, cx.waker())
-                    } else {
-                        self.passes_one_by_one(&perm, cx)
-                    };
-                    match won {
+                    match self.passes_locked(&mut order, has_futures, cx.waker()) {
                         Pass::Won(i) => return Poll::Ready(self.finish(i)),
                         Pass::Default => {
                             self.phase = Phase::Done;
@@ -528,81 +558,18 @@ impl<C: AsCase> Drop for Select<'_, C> {
     }
 }
 
-/// A uniformly random permutation of `0..n` (Go's `pollorder`): inside-out
-/// Fisher-Yates.
-fn permutation(n: usize) -> InlineVec<usize, INLINE_CASES> {
-    let mut p = InlineVec::new();
-    for i in 0..n {
-        p.push(i);
-        let bound = u32::try_from(i + 1).expect("too many select cases");
-        let j = rand_below(bound) as usize;
-        p.swap(i, j);
-    }
-    p
-}
-
-/// The runtime's generator (seeded per runtime by `Builder::rng_seed`).
-#[cfg(not(goro_loom))]
-fn rand_below(n: u32) -> u32 {
-    hook::rand_below(n)
-}
-
-/// Under loom every execution must be deterministic, so the order is fixed
-/// there: the last case first, then the others in source order (the
-/// uniformity of the real order is tested without loom).
-#[cfg(goro_loom)]
-fn rand_below(_n: u32) -> u32 {
-    0
-}
-
-/// Pass 1: commit the first case, in `perm` order, that is ready now.
-fn pass_ready<C: AsCase>(
-    cases: &mut [C],
-    perm: &InlineVec<usize, INLINE_CASES>,
-    cx: &mut Context<'_>,
-) -> Option<usize> {
-    for k in 0..perm.len() {
-        let i = *perm.get(k);
-        let c = cases[i].case();
-        match c.__kind() {
-            CaseKind::Nil => {}
-            CaseKind::Future => {
-                // SAFETY: the case is borrowed by the select, which releases
-                // (drops in place) every un-chosen future before it completes
-                // or is dropped, and is never leaked (`select`'s contract).
-                if unsafe { c.__poll_future(cx) }.is_ready() {
-                    return Some(i);
-                }
-            }
-            CaseKind::Chan(l) => {
-                // SAFETY: the lock lives in a channel the case borrows or owns.
-                let g = lock(unsafe { &*l.0 });
-                // SAFETY: we hold the case's lock; nothing is queued (pass 1).
-                if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
-                    drop(g);
-                    c.__after_unlock();
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    return Some(i);
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Commits the first channel case, in `perm` order, that is ready now.
+/// Commits the first channel case, in `order`, that is ready now.
 ///
 /// # Safety
 ///
-/// The caller holds every channel lock of `cases`; nothing is queued.
+/// The caller holds every channel lock of `cases`; nothing is queued;
+/// `order` is complete.
 unsafe fn try_all_locked<C: AsCase>(
     cases: &mut [C],
-    perm: &InlineVec<usize, INLINE_CASES>,
+    order: &Order,
 ) -> Option<(usize, Option<Waker>)> {
-    for k in 0..perm.len() {
-        let i = *perm.get(k);
+    for k in 0..order.len() {
+        let i = order.get(k);
         let c = cases[i].case();
         if let CaseKind::Chan(_) = c.__kind() {
             // SAFETY: we hold every channel lock; nothing is queued.
@@ -624,14 +591,14 @@ unsafe fn try_all_locked<C: AsCase>(
 /// unregisters them before it moves or drops).
 unsafe fn enqueue_all_locked<C: AsCase>(
     cases: &mut [C],
-    perm: &InlineVec<usize, INLINE_CASES>,
+    order: &Order,
     cell: &SelCell,
     waker: &Waker,
 ) -> Option<Waker> {
     // SAFETY: nothing is queued yet, so no counterpart can see the cell.
     let old = unsafe { cell.reset(waker) };
-    for k in 0..perm.len() {
-        let i = *perm.get(k);
+    for k in 0..order.len() {
+        let i = order.get(k);
         let c = cases[i].case();
         if let CaseKind::Chan(_) = c.__kind() {
             // SAFETY: we hold the lock; `cell` outlives the queued waiter and

@@ -63,8 +63,9 @@ where
         CaseKind::Future
     }
 
-    fn __would_block(&self) -> bool {
-        false
+    unsafe fn __try_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: forwarded (the caller's contract is `__poll_future`'s).
+        unsafe { self.__poll_future(cx) }
     }
 
     unsafe fn __poll_future(&mut self, cx: &mut Context<'_>) -> Poll<()> {

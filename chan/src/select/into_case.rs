@@ -35,6 +35,7 @@ pub trait IntoChanCase {
 
 impl<'a, T> IntoChanCase for Recv<'a, T> {
     type Case = RecvCase<'a, T>;
+    #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
         let (chan, _at) = self.into_parts();
         RecvCase::new(chan.into())
@@ -43,6 +44,7 @@ impl<'a, T> IntoChanCase for Recv<'a, T> {
 
 impl<'a, T> IntoChanCase for Send<'a, T> {
     type Case = SendCase<'a, T>;
+    #[inline]
     fn into_chan_case(self) -> SendCase<'a, T> {
         let (chan, _at, v) = self.into_parts();
         SendCase::new(chan, v)
@@ -51,6 +53,7 @@ impl<'a, T> IntoChanCase for Send<'a, T> {
 
 impl<'a, T> IntoChanCase for &'a Chan<T> {
     type Case = RecvCase<'a, T>;
+    #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
         RecvCase::new(self.hchan().into())
     }
@@ -58,6 +61,7 @@ impl<'a, T> IntoChanCase for &'a Chan<T> {
 
 impl<'a, T> IntoChanCase for &'a Receiver<T> {
     type Case = RecvCase<'a, T>;
+    #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
         RecvCase::new(self.chan().hchan().into())
     }
@@ -69,6 +73,7 @@ where
     &'a X: IntoChanCase,
 {
     type Case = <&'a X as IntoChanCase>::Case;
+    #[inline]
     fn into_chan_case(self) -> Self::Case {
         let inner: &'a X = self;
         inner.into_chan_case()
@@ -77,6 +82,7 @@ where
 
 impl<T: 'static> IntoChanCase for Chan<T> {
     type Case = RecvCase<'static, T>;
+    #[inline]
     fn into_chan_case(self) -> RecvCase<'static, T> {
         RecvCase::new(match self.into_inner() {
             Some(h) => ChanRef::Owned(h),
@@ -87,6 +93,7 @@ impl<T: 'static> IntoChanCase for Chan<T> {
 
 impl<T: 'static> IntoChanCase for Receiver<T> {
     type Case = RecvCase<'static, T>;
+    #[inline]
     fn into_chan_case(self) -> RecvCase<'static, T> {
         self.chan().clone().into_chan_case()
     }
@@ -99,6 +106,7 @@ pub struct ChanTag;
 
 impl ChanTag {
     /// Builds the channel case.
+    #[inline]
     pub fn __goro_into_case<E: IntoChanCase>(self, e: E) -> E::Case {
         e.into_chan_case()
     }

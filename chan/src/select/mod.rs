@@ -42,6 +42,7 @@ pub mod engine;
 mod future_case;
 mod inline_vec;
 mod into_case;
+mod order;
 
 pub use crate::__into_case as into_case;
 #[doc(hidden)]

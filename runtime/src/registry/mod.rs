@@ -11,9 +11,22 @@
 //! own. The registry holds a pointer to each live record, in shards; a
 //! thread inserts into its own home shard (assigned round-robin per thread),
 //! so workers spawning concurrently do not share a lock or a cache line, and
-//! counts are kept per shard (no global counter bouncing between cores). A
-//! record removes itself (in the goroutine future's destructor) before its
-//! allocation can be freed.
+//! counts are kept per shard (no global counter bouncing between cores).
+//!
+//! A finished goroutine does not take its shard's lock: its future's
+//! destructor *retires* the record (marks it `DEAD`, counts it, and pushes it
+//! on the shard's dead list, a lock-free stack linked through the records).
+//! The registry's waker for the task keeps the allocation (and the record)
+//! alive until a *sweep* unlinks the dead records and drops those wakers;
+//! the thread that inserts into the shard sweeps it on every insert (it holds
+//! the lock then anyway), a retiring thread sweeps when the dead list has
+//! grown to `SWEEP_AT` and the lock is free, and `sweep_all` runs when the
+//! runtime stops. So a goroutine's exit costs two atomic operations instead
+//! of a lock round trip, and its memory is usually freed by the thread that
+//! allocated it, which keeps the allocator's per-thread caches working
+//! (glibc's `free` of another thread's chunk takes that arena's lock: with
+//! one goroutine spawning and others finishing the goroutines, that lock
+//! was the largest cost of a spawn).
 //!
 //! The wait state is written by the goroutine itself, on the worker that
 //! polls it: `note_park` only fills a thread-local cell (no lock, no
@@ -23,8 +36,13 @@
 //!
 //! # Invariants
 //!
-//! - A record pointer in a shard points to a live record: the record is
-//!   removed (under the shard lock) before it is dropped.
+//! - A record pointer in a shard points to a live record: the entry's waker
+//!   keeps a task's allocation alive until the entry is removed (under the
+//!   shard lock, by a sweep); the main goroutine's record is removed before
+//!   it is dropped.
+//! - A dead list holds only `DEAD` records still registered in its shard;
+//!   `dead_count` is at least the length of the list (incremented before
+//!   the push, decremented by the sweep that unlinked them).
 //! - `wait` is meaningful only while `state == WAITING`.
 //!
 //! # Locking
@@ -45,7 +63,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{lock, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
+use crate::loom::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
 use goro_hook::{RecordKey, WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
@@ -99,6 +117,8 @@ impl fmt::Display for Site {
 const RUNNABLE: u8 = 0;
 const RUNNING: u8 = 1;
 const WAITING: u8 = 2;
+/// Finished; still registered until its shard is swept (see `retire`).
+const DEAD: u8 = 3;
 
 /// Details of a goroutine's current park, as stored in `GoroutineRecord::wait`.
 #[derive(Clone, Copy)]
@@ -117,6 +137,9 @@ pub(crate) struct WaitRecord {
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
+///
+/// 88 bytes, in the task header (see `size` test): it is most of what a
+/// parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
     pub(crate) id: GoroutineId,
@@ -124,19 +147,26 @@ pub(crate) struct GoroutineRecord {
     pub(crate) parent: Option<GoroutineId>,
     /// Set once: the `spawn`/`go!` call site.
     pub(crate) spawned_at: &'static Location<'static>,
-    /// `RUNNABLE`/`RUNNING`/`WAITING`; written by the scheduler and the
-    /// goroutine's own poll, read by dumps.
+    /// `RUNNABLE`/`RUNNING`/`WAITING`/`DEAD`; written by the scheduler and
+    /// the goroutine's own poll, read by dumps.
     state: AtomicU8,
     /// The last park; written only by the goroutine's own poll, without a
     /// lock (see `wait_cell`).
     wait: wait_cell::WaitCell,
     /// State of this goroutine's random generator (`goro_hook::rand_below`); only
-    /// touched by the thread polling the goroutine.
+    /// touched by the thread polling the goroutine. Once the goroutine has
+    /// finished (`DEAD`) it is never polled again, and this word becomes its
+    /// link in its shard's dead list (`Registry::retire`): the address of
+    /// the next dead record (exposed provenance), 0 at the end.
     rng: AtomicU64,
-    /// Where the record is registered: `index << SHARD_BITS | shard`; set
-    /// once on insertion.
-    slot: AtomicUsize,
+    /// Where the record is registered: `index << SHARD_BITS | shard`
+    /// (`UNREGISTERED`: nowhere); set once on insertion. 32 bits, next to
+    /// `state`, keep the record at 88 bytes.
+    slot: AtomicU32,
 }
+
+/// `GoroutineRecord::slot` of a record that was never inserted.
+const UNREGISTERED: u32 = u32::MAX;
 
 impl GoroutineRecord {
     pub(crate) fn new(
@@ -154,7 +184,7 @@ impl GoroutineRecord {
             // Mix the id in so that every goroutine has its own sequence,
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            slot: AtomicUsize::new(usize::MAX),
+            slot: AtomicU32::new(UNREGISTERED),
         }
     }
 
@@ -195,6 +225,15 @@ impl GoroutineRecord {
     pub(crate) fn set_rng_state(&self, state: u64) {
         // Relaxed: as in `rng_state`.
         self.rng.store(state, Ordering::Relaxed);
+    }
+
+    /// Finished, waiting to be swept out of the registry: not a goroutine
+    /// any more (dumps and counts skip it).
+    fn is_dead(&self) -> bool {
+        // Relaxed: the store in `retire` precedes (in happens-before) the
+        // completion that anyone relying on the goroutine being gone has
+        // observed.
+        self.state.load(Ordering::Relaxed) == DEAD
     }
 
     pub(crate) fn snapshot(&self) -> GoroutineSnapshot {
@@ -253,9 +292,24 @@ struct Entry {
 struct Shard {
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
-    /// Registered records in this shard.
+    /// Registered records in this shard (retired ones not yet swept
+    /// included).
     live: usize,
 }
+
+/// A shard: its table behind a lock, and the dead list.
+struct ShardCell {
+    table: Mutex<Shard>,
+    /// Retired records not yet swept: a stack through `GoroutineRecord::rng`.
+    dead: AtomicPtr<GoroutineRecord>,
+    /// Records retired and not yet swept (see the module invariants).
+    dead_count: AtomicUsize,
+}
+
+/// A retiring thread sweeps its record's shard when this many retired
+/// records wait there (and nobody holds the lock): bounds what a shard whose
+/// thread stopped spawning keeps allocated.
+const SWEEP_AT: usize = 256;
 
 // SAFETY: `Entry::record` points to a `GoroutineRecord`, which is `Sync`
 // (atomics and a mutex); the registry only reads it through `&`, and the
@@ -286,18 +340,26 @@ fn home_shard() -> usize {
 
 /// All live goroutines of one runtime. Go: `allgs`.
 pub(crate) struct Registry {
-    shards: Box<[CachePadded<Mutex<Shard>>]>,
-    /// Next id to hand out (main is 1).
-    next_id: AtomicU64,
+    shards: Box<[CachePadded<ShardCell>]>,
+    /// Next id to hand out (main is 1). On its own cache line: every spawn
+    /// writes it, and the workers read `shards` (beside it otherwise) on
+    /// every goroutine exit.
+    next_id: CachePadded<AtomicU64>,
 }
 
 impl Registry {
     pub(crate) fn new() -> Self {
         Registry {
             shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(Shard::default())))
+                .map(|_| {
+                    CachePadded::new(ShardCell {
+                        table: Mutex::new(Shard::default()),
+                        dead: AtomicPtr::new(std::ptr::null_mut()),
+                        dead_count: AtomicUsize::new(0),
+                    })
+                })
                 .collect(),
-            next_id: AtomicU64::new(2),
+            next_id: CachePadded::new(AtomicU64::new(2)),
         }
     }
 
@@ -320,7 +382,10 @@ impl Registry {
             waker,
         };
         let home = home_shard();
-        let mut shard = lock(&self.shards[home]);
+        let cell = &self.shards[home];
+        let mut shard = lock(&cell.table);
+        // Sweep first: the freed slots and memory are reused right away.
+        Self::sweep(cell, &mut shard);
         shard.live += 1;
         let i = match shard.free.pop() {
             Some(i) => {
@@ -332,22 +397,128 @@ impl Registry {
                 shard.slots.len() - 1
             }
         };
+        // Slot indexes fit in 28 bits: 2^28 records of 88 bytes in one shard
+        // would be 23 GiB of records alone.
+        let at = u32::try_from(i << SHARD_BITS | home)
+            .ok()
+            .filter(|&at| at != UNREGISTERED)
+            .expect("registry shard full");
         // Relaxed: read back only by `remove`, which runs after this on the
         // same goroutine (ordered by the task's run/schedule handoffs).
-        record.slot.store(i << SHARD_BITS | home, Ordering::Relaxed);
+        record.slot.store(at, Ordering::Relaxed);
         drop(shard);
     }
 
-    /// Unregisters `record`; returns its waker so the caller drops it outside
-    /// the shard lock.
+    /// Retires the finished goroutine `record` (see the module docs): from
+    /// now on it is not counted or shown; a later sweep unregisters it and
+    /// drops the registry's waker for its task. `now`: sweep its shard
+    /// before returning (the runtime is stopping: nobody may insert again).
+    ///
+    /// Called from the goroutine future's destructor; the caller's reference
+    /// to the task keeps the allocation alive during the call.
+    pub(crate) fn retire(&self, record: &GoroutineRecord, now: bool) {
+        // Relaxed: see `insert`.
+        let at = record.slot.load(Ordering::Relaxed);
+        if at == UNREGISTERED {
+            return;
+        }
+        let cell = &self.shards[at as usize & (SHARDS - 1)];
+        record.state.store(DEAD, Ordering::Relaxed);
+        // Count before pushing, so `dead_count` never falls below the list's
+        // length (a sweep subtracts what it unlinked). Relaxed: read under
+        // the shard lock, after the sweep's Acquire swap, or racily by
+        // `len` (a count of goroutines is a racy figure anyway); the
+        // happens-before a joiner relies on comes from the task's state.
+        let pending = cell.dead_count.fetch_add(1, Ordering::Relaxed) + 1;
+        let me = std::ptr::from_ref(record).cast_mut();
+        let mut head = cell.dead.load(Ordering::Relaxed);
+        loop {
+            // The link: the record is finished, its generator word is free.
+            record
+                .rng
+                .store(head.expose_provenance() as u64, Ordering::Relaxed);
+            // Release: a sweep that takes the list (Acquire) sees the links
+            // and slots of every record on it (a release sequence through
+            // the pushes' read-modify-writes).
+            match cell
+                .dead
+                .compare_exchange_weak(head, me, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        if now {
+            Self::sweep(cell, &mut lock(&cell.table));
+        } else if pending >= SWEEP_AT {
+            #[cfg(not(goro_loom))]
+            let table = match cell.table.try_lock() {
+                Ok(t) => Some(t),
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            #[cfg(goro_loom)]
+            let table = cell.table.try_lock().ok();
+            // Busy: its holder is inserting (and sweeping) or reading.
+            if let Some(mut table) = table {
+                Self::sweep(cell, &mut table);
+            }
+        }
+    }
+
+    /// Unregisters every retired record of `cell`, whose table `shard` the
+    /// caller has locked, and drops the wakers that kept their tasks alive
+    /// (freeing them, unless somebody else still holds one: a `JoinHandle`,
+    /// a waker). Dropping a task here runs no code of ours: its future was
+    /// dropped when it was retired, and the runtime it references is kept
+    /// alive by the caller.
+    fn sweep(cell: &ShardCell, shard: &mut Shard) {
+        if cell.dead.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        // Acquire: see the Release push in `retire`.
+        let mut p = cell.dead.swap(std::ptr::null_mut(), Ordering::Acquire);
+        let mut n = 0;
+        while !p.is_null() {
+            // SAFETY: a record on the dead list is registered in this shard
+            // (module invariant), so its entry's waker keeps it alive until
+            // the entry is taken below; the link was written before the
+            // push this swap acquired.
+            let record = unsafe { &*p };
+            p = std::ptr::with_exposed_provenance_mut(record.rng.load(Ordering::Relaxed) as usize);
+            let i = record.slot.load(Ordering::Relaxed) as usize >> SHARD_BITS;
+            let entry = shard.slots[i].take();
+            debug_assert!(entry.is_some(), "goroutine record swept twice");
+            shard.free.push(i);
+            shard.live -= 1;
+            n += 1;
+            // Last: this may free the record.
+            drop(entry);
+        }
+        cell.dead_count.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Sweeps every shard (the runtime stopped: the dead tasks' wakers would
+    /// otherwise keep the runtime alive, through their schedule functions,
+    /// until its next spawn).
+    pub(crate) fn sweep_all(&self) {
+        for cell in self.shards.iter() {
+            Self::sweep(cell, &mut lock(&cell.table));
+        }
+    }
+
+    /// Unregisters `record` at once; returns its waker so the caller drops it
+    /// outside the shard lock. For the main goroutine, whose record is not
+    /// in a task (goroutines' records are retired instead).
     pub(crate) fn remove(&self, record: &GoroutineRecord) -> Option<Waker> {
         // Relaxed: see `insert`.
         let at = record.slot.load(Ordering::Relaxed);
-        if at == usize::MAX {
+        if at == UNREGISTERED {
             return None;
         }
+        let at = at as usize;
         let (home, i) = (at & (SHARDS - 1), at >> SHARD_BITS);
-        let mut shard = lock(&self.shards[home]);
+        let mut shard = lock(&self.shards[home].table);
         let entry = shard.slots[i].take();
         debug_assert!(entry.is_some(), "goroutine record removed twice");
         shard.free.push(i);
@@ -358,32 +529,216 @@ impl Registry {
 
     /// Number of live goroutines (main included). Go: `runtime.NumGoroutine`.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).live).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                // Both under the lock, so no sweep moves them in between:
+                // retired, not yet swept records are not goroutines any
+                // more, and they are among `live`.
+                let table = lock(&s.table);
+                table
+                    .live
+                    .saturating_sub(s.dead_count.load(Ordering::Relaxed))
+            })
+            .sum()
     }
 
     /// A snapshot of every live goroutine, sorted by id.
     pub(crate) fn snapshot(&self) -> Vec<GoroutineSnapshot> {
         let mut out = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
-            let shard = lock(shard);
+            let shard = lock(&shard.table);
             for e in shard.slots.iter().flatten() {
                 // SAFETY: a record in a shard is alive while its entry exists
-                // (module invariant), and we hold the shard lock, so `remove`
-                // (which precedes the record's drop) cannot run concurrently.
-                out.push(unsafe { e.record.as_ref() }.snapshot());
+                // (module invariant), and we hold the shard lock, so no
+                // sweep or `remove` can take the entry meanwhile.
+                let record = unsafe { e.record.as_ref() };
+                if !record.is_dead() {
+                    out.push(record.snapshot());
+                }
             }
         }
         out.sort_by_key(|g| g.id);
         out
     }
 
+    /// Whether some live goroutine's snapshot satisfies `pred`; stops at the
+    /// first that does, without collecting or sorting anything (the
+    /// deadlock check's early exit, run each time the last worker parks).
+    pub(crate) fn any(&self, mut pred: impl FnMut(&GoroutineSnapshot) -> bool) -> bool {
+        self.shards.iter().any(|shard| {
+            let shard = lock(&shard.table);
+            shard.slots.iter().flatten().any(|e| {
+                // SAFETY: as in `snapshot`.
+                let record = unsafe { e.record.as_ref() };
+                !record.is_dead() && pred(&record.snapshot())
+            })
+        })
+    }
+
     /// Wakers of every registered task (to cancel them on stop).
     pub(crate) fn wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
-            let shard = lock(shard);
-            out.extend(shard.slots.iter().flatten().filter_map(|e| e.waker.clone()));
+            let shard = lock(&shard.table);
+            out.extend(
+                shard
+                    .slots
+                    .iter()
+                    .flatten()
+                    // SAFETY: as in `snapshot`.
+                    .filter(|e| !unsafe { e.record.as_ref() }.is_dead())
+                    .filter_map(|e| e.waker.clone()),
+            );
         }
         out
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// The record is part of every goroutine's allocation: keep it small.
+    #[test]
+    fn record_size() {
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 88);
+    }
+
+    /// Stands for a task: its strong count shows the registry's wakers.
+    struct Task;
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    // Boxed: each record is registered before it moves into the vector.
+    #[allow(clippy::vec_box)]
+    fn records(reg: &Registry, n: u64) -> (Vec<Box<GoroutineRecord>>, Arc<Task>) {
+        let task = Arc::new(Task);
+        let rs: Vec<_> = (0..n)
+            .map(|i| {
+                let r = Box::new(GoroutineRecord::new(
+                    GoroutineId::new(i + 2),
+                    None,
+                    Location::caller(),
+                    1,
+                ));
+                // SAFETY: the boxes outlive the registry's use of them: the
+                // test sweeps (or drops the registry) before dropping them.
+                unsafe { reg.insert(&r, Some(Waker::from(task.clone()))) };
+                r
+            })
+            .collect();
+        (rs, task)
+    }
+
+    /// A retired record stops counting and showing at once; the next insert
+    /// into its shard unregisters it and drops the registry's waker.
+    #[test]
+    fn retired_records_leave_counts_at_once_and_the_table_at_the_next_insert() {
+        let reg = Registry::new();
+        let (rs, task) = records(&reg, 3);
+        assert_eq!(Arc::strong_count(&task), 4);
+        reg.retire(&rs[0], false);
+        reg.retire(&rs[2], false);
+        assert_eq!(reg.len(), 1);
+        let ids: Vec<u64> = reg.snapshot().iter().map(|g| g.id.as_u64()).collect();
+        assert_eq!(ids, [3]);
+        assert!(!reg.any(|g| g.id.as_u64() != 3));
+        assert_eq!(reg.wakers().len(), 1);
+        // Not swept yet: the wakers still hold the tasks.
+        assert_eq!(Arc::strong_count(&task), 4);
+        let (more, task2) = records(&reg, 1);
+        assert_eq!(Arc::strong_count(&task), 2);
+        assert_eq!(reg.len(), 2);
+        reg.retire(&rs[1], true);
+        reg.retire(&more[0], true);
+        assert_eq!(reg.len(), 0);
+        assert_eq!(Arc::strong_count(&task), 1);
+        assert_eq!(Arc::strong_count(&task2), 1);
+        let shard = &reg.shards[home_shard()];
+        assert_eq!(lock(&shard.table).live, 0);
+        assert_eq!(shard.dead_count.load(Ordering::Relaxed), 0);
+    }
+
+    /// Records retired on another thread, with nobody inserting, are swept
+    /// once `SWEEP_AT` of them wait; `sweep_all` takes the rest.
+    #[test]
+    fn retiring_threads_sweep_a_long_dead_list() {
+        let reg = Arc::new(Registry::new());
+        let n = SWEEP_AT as u64 + 10;
+        let (rs, task) = records(&reg, n);
+        let rs = Arc::new(rs);
+        {
+            let (reg, rs) = (reg.clone(), rs.clone());
+            std::thread::spawn(move || {
+                for r in rs.iter() {
+                    reg.retire(r, false);
+                }
+            })
+            .join()
+            .unwrap();
+        }
+        assert_eq!(reg.len(), 0);
+        // The sweep at the `SWEEP_AT`th retire freed those; 10 are left.
+        assert_eq!(Arc::strong_count(&task), 11);
+        reg.sweep_all();
+        assert_eq!(Arc::strong_count(&task), 1);
+        assert!(reg.snapshot().is_empty());
+    }
+}
+
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    //! Model: two goroutines finishing on two threads while the spawning
+    //! thread inserts (and sweeps): every record is unregistered exactly
+    //! once, the counts never show a retired goroutine, nothing is lost.
+    //!
+    //! `RUSTFLAGS="--cfg goro_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p goro-runtime --release --lib registry::loom_tests -- --test-threads=1`
+
+    use super::*;
+    use crate::loom::{thread, Arc};
+
+    fn record(id: u64) -> GoroutineRecord {
+        GoroutineRecord::new(GoroutineId::new(id), None, Location::caller(), 1)
+    }
+
+    #[test]
+    fn retire_and_sweep() {
+        loom::model(|| {
+            let reg = Arc::new(Registry::new());
+            // Leaked for the model's duration: the registry holds pointers.
+            let a: &'static GoroutineRecord = Box::leak(Box::new(record(2)));
+            let b: &'static GoroutineRecord = Box::leak(Box::new(record(3)));
+            let c: &'static GoroutineRecord = Box::leak(Box::new(record(4)));
+            // SAFETY: the records are never freed.
+            unsafe {
+                reg.insert(a, None);
+                reg.insert(b, None);
+            }
+            let ta = {
+                let reg = reg.clone();
+                thread::spawn(move || reg.retire(a, false))
+            };
+            let tb = {
+                let reg = reg.clone();
+                thread::spawn(move || reg.retire(b, false))
+            };
+            // SAFETY: as above.
+            unsafe { reg.insert(c, None) };
+            let n = reg.len();
+            assert!((1..=3).contains(&n), "len {n}");
+            ta.join().unwrap();
+            tb.join().unwrap();
+            assert_eq!(reg.len(), 1);
+            reg.sweep_all();
+            let shard = &reg.shards[home_shard()];
+            assert_eq!(lock(&shard.table).live, 1);
+            assert_eq!(shard.dead_count.load(Ordering::Relaxed), 0);
+            assert!(shard.dead.load(Ordering::Relaxed).is_null());
+        });
     }
 }

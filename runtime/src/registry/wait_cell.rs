@@ -54,23 +54,26 @@ fn base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
-/// See the module docs.
+/// See the module docs. 48 bytes: the small fields share the word of `seq`,
+/// a channel's capacity and length share one word (each saturated to
+/// `u32::MAX`), an `Other` object's name is stored as its pointer here and
+/// its length (at most 255 bytes, cut at a character boundary) in `name_len`.
 pub(crate) struct WaitCell {
     seq: AtomicU32,
     reason: AtomicU8,
-    at: AtomicPtr<Loc>,
     /// `KIND_*`: `KIND_NONE` until the first park.
     kind: AtomicU8,
-    obj_id: AtomicUsize,
-    obj_made_at: AtomicPtr<Loc>,
-    /// Chan, ClosedChan: cap; Other: the name's pointer.
-    obj_a: AtomicUsize,
-    /// Chan, ClosedChan: len; Other: the name's length.
-    obj_b: AtomicUsize,
-    /// Nanoseconds since `base()`.
-    since: AtomicU64,
     /// `WaitRecord::forever`.
     forever: AtomicU8,
+    /// Other: the name's length.
+    name_len: AtomicU8,
+    at: AtomicPtr<Loc>,
+    obj_id: AtomicUsize,
+    obj_made_at: AtomicPtr<Loc>,
+    /// Chan, ClosedChan: `cap << 32 | len`; Other: the name's pointer.
+    obj: AtomicU64,
+    /// Nanoseconds since `base()`.
+    since: AtomicU64,
     /// `WaitRecord::private`: the record's address (0: none) and generation.
     private_rec: AtomicUsize,
     private_gen: AtomicU64,
@@ -80,19 +83,43 @@ fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
     l.map_or(ptr::null_mut(), |l| ptr::from_ref(l).cast_mut())
 }
 
+/// A channel's capacity and length in one word (each saturated).
+fn pack_chan(cap: usize, len: usize) -> u64 {
+    let c = u64::try_from(cap)
+        .unwrap_or(u64::MAX)
+        .min(u64::from(u32::MAX));
+    let l = u64::try_from(len)
+        .unwrap_or(u64::MAX)
+        .min(u64::from(u32::MAX));
+    c << 32 | l
+}
+
+fn unpack_chan(w: u64) -> (usize, usize) {
+    ((w >> 32) as usize, (w & u64::from(u32::MAX)) as usize)
+}
+
+/// `name` cut to at most 255 bytes, at a character boundary.
+fn short_name(name: &'static str) -> &'static str {
+    let mut end = name.len().min(u8::MAX as usize);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 impl WaitCell {
     pub(crate) fn new() -> Self {
         WaitCell {
             seq: AtomicU32::new(0),
             reason: AtomicU8::new(0),
-            at: AtomicPtr::new(ptr::null_mut()),
             kind: AtomicU8::new(KIND_NONE),
+            forever: AtomicU8::new(0),
+            name_len: AtomicU8::new(0),
+            at: AtomicPtr::new(ptr::null_mut()),
             obj_id: AtomicUsize::new(0),
             obj_made_at: AtomicPtr::new(ptr::null_mut()),
-            obj_a: AtomicUsize::new(0),
-            obj_b: AtomicUsize::new(0),
+            obj: AtomicU64::new(0),
             since: AtomicU64::new(0),
-            forever: AtomicU8::new(0),
             private_rec: AtomicUsize::new(0),
             private_gen: AtomicU64::new(0),
         }
@@ -106,20 +133,25 @@ impl WaitCell {
         fence(Ordering::Release);
         self.reason.store(w.reason.as_u8(), Ordering::Relaxed);
         self.at.store(loc_ptr(w.at), Ordering::Relaxed);
-        let (kind, id, made_at, a, b) = match w.on {
+        let (kind, id, made_at, obj, name_len) = match w.on {
             None => (KIND_NO_OBJECT, 0, None, 0, 0),
             Some(o) => match o.detail {
-                ObjectDetail::Chan { cap, len } => (KIND_CHAN, o.id, o.made_at, cap, len),
-                ObjectDetail::ClosedChan { cap, len } => {
-                    (KIND_CLOSED_CHAN, o.id, o.made_at, cap, len)
+                ObjectDetail::Chan { cap, len } => {
+                    (KIND_CHAN, o.id, o.made_at, pack_chan(cap, len), 0)
                 }
-                ObjectDetail::Other(name) => (
-                    KIND_OTHER,
-                    o.id,
-                    o.made_at,
-                    name.as_ptr() as usize,
-                    name.len(),
-                ),
+                ObjectDetail::ClosedChan { cap, len } => {
+                    (KIND_CLOSED_CHAN, o.id, o.made_at, pack_chan(cap, len), 0)
+                }
+                ObjectDetail::Other(name) => {
+                    let name = short_name(name);
+                    (
+                        KIND_OTHER,
+                        o.id,
+                        o.made_at,
+                        name.as_ptr() as u64,
+                        name.len() as u8,
+                    )
+                }
                 // A kind added to goro-hook after this runtime was written:
                 // record the park without its object.
                 _ => (KIND_NO_OBJECT, 0, None, 0, 0),
@@ -128,8 +160,8 @@ impl WaitCell {
         self.kind.store(kind, Ordering::Relaxed);
         self.obj_id.store(id, Ordering::Relaxed);
         self.obj_made_at.store(loc_ptr(made_at), Ordering::Relaxed);
-        self.obj_a.store(a, Ordering::Relaxed);
-        self.obj_b.store(b, Ordering::Relaxed);
+        self.obj.store(obj, Ordering::Relaxed);
+        self.name_len.store(name_len, Ordering::Relaxed);
         let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
         self.since.store(since, Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
@@ -155,8 +187,8 @@ impl WaitCell {
             let kind = self.kind.load(Ordering::Relaxed);
             let id = self.obj_id.load(Ordering::Relaxed);
             let made_at = self.obj_made_at.load(Ordering::Relaxed);
-            let a = self.obj_a.load(Ordering::Relaxed);
-            let b = self.obj_b.load(Ordering::Relaxed);
+            let obj = self.obj.load(Ordering::Relaxed);
+            let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
             let forever = self.forever.load(Ordering::Relaxed) != 0;
             let private_rec = self.private_rec.load(Ordering::Relaxed);
@@ -176,14 +208,23 @@ impl WaitCell {
             // SAFETY: as above.
             let made_at = unsafe { made_at.as_ref() };
             let detail = match kind {
-                KIND_CHAN => Some(ObjectDetail::Chan { cap: a, len: b }),
-                KIND_CLOSED_CHAN => Some(ObjectDetail::ClosedChan { cap: a, len: b }),
+                KIND_CHAN => {
+                    let (cap, len) = unpack_chan(obj);
+                    Some(ObjectDetail::Chan { cap, len })
+                }
+                KIND_CLOSED_CHAN => {
+                    let (cap, len) = unpack_chan(obj);
+                    Some(ObjectDetail::ClosedChan { cap, len })
+                }
                 KIND_OTHER => {
-                    // SAFETY: `seq` validated that `a` and `b` are the
-                    // pointer and length of one `&'static str` stored by
-                    // `write`.
+                    // SAFETY: `seq` validated that `obj` and `name_len` are
+                    // the pointer and length of one `&'static str` (cut at
+                    // a character boundary) stored by `write`.
                     let name = unsafe {
-                        std::str::from_utf8_unchecked(std::slice::from_raw_parts(a as *const u8, b))
+                        std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                            obj as usize as *const u8,
+                            usize::from(name_len),
+                        ))
                     };
                     Some(ObjectDetail::Other(name))
                 }
@@ -283,6 +324,36 @@ mod tests {
         w.on = Some(on);
         c.write(&w);
         assert_eq!(c.read().unwrap().0.on, Some(on));
+    }
+
+    #[test]
+    fn compact_fields_round_trip() {
+        let c = WaitCell::new();
+        let mut w = record(0);
+        let mut on = w.on.unwrap();
+        on.detail = ObjectDetail::Chan {
+            cap: usize::MAX,
+            len: 7,
+        };
+        w.on = Some(on);
+        c.write(&w);
+        let got = c.read().unwrap().0.on.unwrap().detail;
+        assert_eq!(
+            got,
+            ObjectDetail::Chan {
+                cap: u32::MAX as usize,
+                len: 7
+            }
+        );
+        let long: &'static str = Box::leak("é".repeat(200).into_boxed_str());
+        on.detail = ObjectDetail::Other(long);
+        w.on = Some(on);
+        c.write(&w);
+        let Some(ObjectDetail::Other(name)) = c.read().unwrap().0.on.map(|o| o.detail) else {
+            panic!("not Other")
+        };
+        assert_eq!(name, &long[..254]);
+        assert_eq!(std::mem::size_of::<WaitCell>(), 48);
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).

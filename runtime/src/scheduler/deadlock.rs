@@ -179,11 +179,16 @@ impl Shared {
             || self
                 .remotes
                 .iter()
-                .any(|r| !r.stealer.is_empty() || r.runnext.is_occupied())
+                .any(|r| !r.stealer.is_empty() || r.slots_occupied())
         {
             return None;
         }
-        // (5) every goroutine asleep for good.
+        // (5) every goroutine asleep for good. Usually one is not (the
+        // main goroutine is running, or a goroutine is runnable): find that
+        // one without copying the whole table.
+        if self.registry.any(|g| !asleep_for_good(g)) {
+            return None;
+        }
         let gs = self.registry.snapshot();
         if gs.is_empty() || !gs.iter().all(asleep_for_good) {
             return None;

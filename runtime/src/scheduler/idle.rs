@@ -37,7 +37,7 @@
 //! loads sees the other side's write: either the producer sees no searcher
 //! and wakes a sleeper, or the searcher sees the task and wakes one.
 
-use crate::loom::{fence, lock, AtomicUsize, Mutex, Ordering};
+use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// Idle-worker bookkeeping. Go: `sched.nmspinning` + `sched.pidle`.
 pub(crate) struct Idle {
@@ -48,6 +48,10 @@ pub(crate) struct Idle {
     num_unparked: AtomicUsize,
     /// Indices of parked workers. Go: `sched.pidle`.
     sleepers: Mutex<Vec<usize>>,
+    /// Whether a parked worker wakes on a timeout to look for a task stuck
+    /// in another worker's `runnext` (see `worker::park`). At most one
+    /// does, as Go has one sysmon: the others park until notified.
+    watching: AtomicBool,
 }
 
 impl Idle {
@@ -57,6 +61,7 @@ impl Idle {
             num_searching: AtomicUsize::new(0),
             num_unparked: AtomicUsize::new(num_workers),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -138,6 +143,34 @@ impl Idle {
         }
     }
 
+    /// Whether a parked worker watches the `runnext` slots: a task pushed
+    /// only into a `runnext` slot then needs no wakeup (a hint; the watcher
+    /// looks again within its timeout).
+    pub(crate) fn watched(&self) -> bool {
+        self.watching.load(Ordering::Relaxed)
+    }
+
+    /// Becomes the watcher (see [`Idle::watched`]) unless another worker
+    /// is. Relaxed: a hint, the watcher's timeout bounds any delay.
+    pub(crate) fn try_watch(&self) -> bool {
+        !self.watching.load(Ordering::Relaxed)
+            && self
+                .watching
+                .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The watcher stops watching.
+    pub(crate) fn stop_watching(&self) {
+        self.watching.store(false, Ordering::Relaxed);
+    }
+
+    /// Number of workers not parked (a hint: see `worker::park` and
+    /// `worker::search`).
+    pub(crate) fn awake(&self) -> usize {
+        self.num_unparked.load(Ordering::Relaxed)
+    }
+
     /// Whether every worker is parked (the monitor then sleeps; the
     /// deadlock check's trigger, Go's "no M running" in `checkdead`).
     pub(crate) fn all_parked(&self) -> bool {
@@ -158,6 +191,7 @@ impl Idle {
         sleepers.clear();
         self.num_searching.store(0, Ordering::SeqCst);
         self.num_unparked.store(self.num_workers, Ordering::SeqCst);
+        self.watching.store(false, Ordering::Relaxed);
     }
 }
 

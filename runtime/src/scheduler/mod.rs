@@ -20,25 +20,34 @@
 //! - Scheduling (a waker firing, or a spawn): on a thread that runs a core of
 //!   the same runtime, the task goes to that core's `runnext` (a displaced
 //!   task goes to the back of the local queue), except a task that woke
-//!   itself while running (`yield_now`, an exhausted budget), which goes to
-//!   the back of the local queue. Elsewhere it goes to the injector.
-//! - Waking idle workers: every push (to `runnext`, the local queue or the
-//!   injector) wakes a parked worker unless one is already searching or none
-//!   is parked (Go's `ready()` -> `wakep()`). A goroutine woken into the
-//!   `runnext` slot of a worker that then computes for long (or blocks)
-//!   without awaiting is thus stolen by the woken worker instead of waiting
-//!   for that poll to end. To keep a message ping-pong on one core, a
-//!   searcher steals from a `runnext` slot only after a grace period
-//!   ([`worker::RUNNEXT_GRACE`], Go: 3 µs) during which the owner picked no
-//!   task (its published tick did not move).
+//!   itself while running: after `yield_now` it goes to the injector (Go:
+//!   `Gosched` -> `globrunqput`), after an exhausted poll budget to the back
+//!   of the local queue (it stays with a goroutine it woke into `runnext`).
+//!   Elsewhere it goes to the injector. A main goroutine that yields is
+//!   polled again after [`worker::GLOBAL_QUEUE_INTERVAL`] tasks or when
+//!   core 0 runs out of work, as if it were in the injector.
+//! - Waking idle workers: every push to the local queue or the injector
+//!   wakes a parked worker unless one is already searching or none is
+//!   parked (Go's `ready()` -> `wakep()`). So does a push into `runnext`
+//!   alone, unless a parked worker *watches*: a worker that parks while
+//!   another is awake parks with a timeout ([`worker::RUNNEXT_WATCH`]) and
+//!   then steals a task from another worker's `runnext` (or `yielded`) slot
+//!   if that worker picked no task meanwhile (its published tick did not
+//!   move): the task waits behind one long poll (a CPU loop, a blocking
+//!   call). A message ping-pong between two goroutines of one core thus
+//!   stays on that core and costs no wakeups (Go wakes a spinning P that
+//!   steals `runnext` after 3 µs; in goro that was a futex wake every few
+//!   messages and an idle worker that woke only to find the slot taken).
 //! - Picking the next task ([`worker`]): every 61st tick the injector first
 //!   (and a non-blocking poll of the driver, skipped when no goroutine
 //!   waits for IO and no timer is due: `park::Driver::needs_poll`); then
 //!   `runnext`, at most [`worker::RUNNEXT_CAP`] times in a row; then the
-//!   local queue; then the injector; then searching (stealing half a queue
-//!   from random victims; a victim's `runnext` as a last resort: a few
-//!   rounds, or up to a time budget if the previous search stole work);
-//!   then parking.
+//!   `yielded` slot; then the local queue; then the injector; then
+//!   searching (stealing half a queue from random victims: a few rounds, or
+//!   up to a time budget if the previous search stole work; then, while
+//!   another worker runs, a short sleep as a searcher and a last round, in
+//!   which a `runnext`/`yielded` task its owner did not pick meanwhile is
+//!   stolen too); then parking.
 //! - A thread stuck in one goroutine poll (a blocking call, a long loop)
 //!   loses its core: the [`monitor`] thread (Go's sysmon) retakes it through
 //!   the core's [`handoff::Lease`] and hands it to a spare thread; the stuck
@@ -110,6 +119,13 @@ use monitor::Monitor;
 use park::{DriverSlot, Parker};
 use runnext::{RawTask, RunNext};
 
+impl Remote {
+    /// Whether the `runnext` or the `yielded` slot looks occupied (a hint).
+    pub(crate) fn slots_occupied(&self) -> bool {
+        self.runnext.is_occupied() || self.yielded.is_occupied()
+    }
+}
+
 impl RawTask for Task {
     fn into_raw(self) -> NonNull<()> {
         Task::into_raw(self)
@@ -127,13 +143,23 @@ pub(crate) struct Remote {
     pub(crate) stealer: Stealer<Task>,
     /// The core's `runnext` slot (pushed only by the thread running the core).
     pub(crate) runnext: RunNext<Task>,
+    /// A goroutine that spent its poll budget while the core's local queue
+    /// was empty (pushed only by the thread running the core). Stolen only
+    /// under `runnext`'s rule: in Go a goroutine keeps running until it
+    /// blocks or its 10 ms slice ends, so a producer that woke its consumer
+    /// into `runnext` is still running when an idle worker looks; goro's
+    /// budget (128 operations) ends the poll far sooner, and a producer put
+    /// in the stealable local queue at that point moved to the idle worker,
+    /// splitting the pair over two cores (every message then moved the
+    /// channel's cache lines between them).
+    pub(crate) yielded: RunNext<Task>,
     /// Parks the thread running the core.
     pub(crate) parker: Parker,
     /// The core's scheduler tick, published by the thread running it each
     /// time it picks a task (Go: `p.schedtick`, read by `runqsteal`). A
-    /// searcher steals from `runnext` only if this did not move during a
-    /// grace period: the owner is stuck in one long poll (see
-    /// `worker::search`).
+    /// watching worker steals from `runnext`/`yielded` only if this did not
+    /// move while it was parked: the owner is stuck in one long poll (see
+    /// `worker::park`).
     pub(crate) ticks: std::sync::atomic::AtomicU32,
     /// The core's lease to the thread running it: lets the monitor take the
     /// core from a thread stuck in one poll (see [`handoff`]).
@@ -245,6 +271,7 @@ impl Shared {
             remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
                 runnext: RunNext::new(),
+                yielded: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
                 lease: Lease::new(),
@@ -473,6 +500,7 @@ impl Shared {
         let mut dropped = Vec::new();
         for (s, r) in self.slots.iter().zip(self.remotes.iter()) {
             dropped.extend(r.runnext.take());
+            dropped.extend(r.yielded.take());
             if let Some(core) = lock(&s.state).core.as_mut() {
                 core.drain_into(&mut dropped);
             }
@@ -492,6 +520,10 @@ impl Shared {
                 w.wake();
             }
         }
+        // The finished goroutines' records wait for a sweep, and their
+        // registry wakers keep their tasks (and through them this runtime)
+        // alive until then.
+        self.registry.sweep_all();
         *running = false;
     }
 
@@ -558,6 +590,16 @@ impl Shared {
     /// Pushes to the current core; gives the task back if this thread holds
     /// no core right now.
     fn schedule_local(&self, w: &WorkerCtx, task: Task, yielded: bool) -> Option<Task> {
+        if yielded && w.yielding.replace(false) {
+            // `yield_now`. Go: `Gosched` -> `globrunqput` + `wakep`: the
+            // goroutine goes behind every runnable goroutine, where an idle
+            // worker can take it, and this core runs its own queue (and the
+            // global queue every 61st tick) first. Pushing it to the back
+            // of the local queue instead made a core whose goroutines yield
+            // in a loop never empty its queue, so it never stole, while
+            // goroutines waited on another core's queue.
+            return Some(task);
+        }
         let Ok(mut guard) = w.core.try_borrow_mut() else {
             return Some(task);
         };
@@ -575,15 +617,27 @@ impl Shared {
         }
         let core = guard.as_mut().expect("checked above");
         if yielded {
-            // Go: `Gosched` puts the goroutine behind the others. The current
-            // worker runs it again soon; no need to wake anybody.
-            core.push_local(task);
+            // A spent poll budget (Go: a preempted goroutine, whose time
+            // slice here is `task::BUDGET` operations) or a wake by another
+            // thread during the poll: behind this core's queue. The current
+            // worker runs it again soon; no need to wake anybody, and a
+            // producer that keeps its consumer in `runnext` stays with it
+            // (the `yielded` slot when the queue is empty, see `Remote`).
+            if core.local_is_empty() {
+                if let Some(older) = self.remotes[w.index].yielded.push(task) {
+                    core.push_local(older);
+                }
+            } else {
+                core.push_local(task);
+            }
             if in_poll {
                 w.lease.resume_poll();
             }
             return None;
         }
-        if let Some(displaced) = self.remotes[w.index].runnext.push(task) {
+        let displaced = self.remotes[w.index].runnext.push(task);
+        let only_runnext = displaced.is_none();
+        if let Some(displaced) = displaced {
             core.push_local(displaced);
         }
         if in_poll {
@@ -599,10 +653,18 @@ impl Shared {
         // Go: `ready()` -> `runqput(.., next=true); wakep()`. Even a task
         // that only filled the empty `runnext` slot must be able to run
         // elsewhere if this worker's current poll goes on for long (a CPU
-        // loop, a blocking call): wake an idle worker unless one is already
-        // searching (it may steal from the slot). Cheap when nobody is
-        // idle or somebody searches (a fence and two loads).
-        self.notify_parked();
+        // loop, a blocking call), so an idle worker must look at the slot:
+        // one that watches already (parked with a timeout, see
+        // `worker::park`) will, without a wakeup. Go wakes a spinning P
+        // here; in a message ping-pong between two goroutines of this core
+        // that was a futex wake per few messages, and an idle worker that
+        // woke only to find the slot taken by its owner (CPU 1.2x that of
+        // one worker). Otherwise wake an idle worker unless one is already
+        // searching. Cheap when nobody is idle or somebody searches (a
+        // fence and two loads).
+        if !(only_runnext && self.idle.watched()) {
+            self.notify_parked();
+        }
         None
     }
 
@@ -614,19 +676,11 @@ impl Shared {
     }
 
     /// Whether any queue holds a task another worker should take (the last
-    /// searcher's re-check, by worker `me`). A task in another worker's
-    /// `runnext` slot counts only if that worker stays stuck in one poll for
-    /// the grace period (`worker::runnext_stuck`): in a ping-pong the slot is
-    /// occupied half the time, and counting it would make an idle worker
-    /// wake itself over and over.
-    pub(crate) fn has_visible_work(&self, me: usize) -> bool {
-        !self.injector.is_empty()
-            || self.remotes.iter().any(|r| !r.stealer.is_empty())
-            || self
-                .remotes
-                .iter()
-                .enumerate()
-                .any(|(v, r)| v != me && r.runnext.is_occupied() && worker::runnext_stuck(r))
+    /// searcher's re-check). Tasks in another worker's `runnext` or
+    /// `yielded` slot do not count: that worker is awake and runs them, and
+    /// a parking worker watches them while it is (see `worker::park`).
+    pub(crate) fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
     }
 
     /// Takes core `i` for `block_on` (`for_main`) or for its dedicated thread

@@ -238,7 +238,7 @@ fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: &Stuck) -> bo
         return false;
     }
     let r = &shared.remotes[i];
-    let queue_empty = !r.runnext.is_occupied() && r.stealer.is_empty();
+    let queue_empty = !r.slots_occupied() && r.stealer.is_empty();
     let some_idle = shared.idle.some_idle();
     // The cheap checks first: reading the thread's state costs a syscall
     // or three.

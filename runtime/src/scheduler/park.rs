@@ -167,6 +167,16 @@ impl Parker {
     /// happened before this call) or, when parked in the driver, until the
     /// driver returns (a timer or IO event). Spurious returns are allowed.
     pub(crate) fn park(&self) {
+        self.park_inner(None)
+    }
+
+    /// As [`Parker::park`], but returns after about `timeout` at the latest
+    /// (in the driver: its resolution, a millisecond for epoll).
+    pub(crate) fn park_timeout(&self, timeout: Duration) {
+        self.park_inner(Some(timeout))
+    }
+
+    fn park_inner(&self, timeout: Option<Duration>) {
         // Acquire pairs with `unpark`'s swap: we see what the unparker wrote.
         if self
             .state
@@ -201,7 +211,7 @@ impl Parker {
                 }
             }
             let _unparked = Unparked(&self.state);
-            d.park(None);
+            d.park(timeout);
         });
         if in_driver.is_some() {
             return;
@@ -221,14 +231,42 @@ impl Parker {
                 return;
             }
         }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         loop {
-            guard = self.cvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+            let timed_out = match deadline {
+                None => {
+                    guard = self.cvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+                    false
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    let (g, r) = self
+                        .cvar
+                        .wait_timeout(guard, left)
+                        .unwrap_or_else(|e| e.into_inner());
+                    guard = g;
+                    r.timed_out()
+                }
+            };
             // Acquire pairs with `unpark`'s swap.
             if self
                 .state
                 .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Acquire)
                 .is_ok()
             {
+                return;
+            }
+            if timed_out {
+                // Leave the parked state; an `unpark` racing with this
+                // left NOTIFIED instead, which we consume (it is for us).
+                // Acquire pairs with `unpark`'s swap.
+                if self
+                    .state
+                    .compare_exchange(PARKED_CONDVAR, EMPTY, Ordering::Acquire, Ordering::Acquire)
+                    .is_err()
+                {
+                    self.state.swap(EMPTY, Ordering::Acquire);
+                }
                 return;
             }
             // Spurious condvar wakeup: keep waiting.

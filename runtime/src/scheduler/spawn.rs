@@ -26,6 +26,15 @@ impl task::Host for Shared {
     fn park_time(&self) -> Instant {
         context::with_worker(|w| w.map_or_else(Instant::now, |c| c.now.get()))
     }
+
+    #[inline]
+    fn schedule(&self, task: Task, woken_while_running: bool) {
+        Shared::schedule(self, task, woken_while_running)
+    }
+
+    fn stopping(&self) -> bool {
+        self.is_stopping()
+    }
 }
 
 /// Spawns `fut` as a goroutine of `shared`, spawned at `at` by `parent`.
@@ -41,10 +50,7 @@ where
 {
     let id = shared.registry.next_id();
     let record = GoroutineRecord::new(id, parent, at, shared.rng_seed);
-    let sched = shared.clone();
-    let (runnable, handle) = task::spawn(shared, fut, record, move |t: Task, yielded| {
-        sched.schedule(t, yielded)
-    });
+    let (runnable, handle) = task::spawn(shared.clone(), fut, record);
     // Go: `runqput(pp, newg, true); wakep()` — a new goroutine goes to
     // `runnext`, and `schedule` wakes an idle worker to look for work (it
     // may steal the new goroutine if the spawner keeps running).

@@ -38,7 +38,16 @@ impl Driver for FakeDriver {
             if std::mem::take(&mut st.1) || timeout == Some(Duration::ZERO) {
                 return;
             }
-            st = self.cvar.wait(st).unwrap();
+            match timeout {
+                None => st = self.cvar.wait(st).unwrap(),
+                Some(t) => {
+                    let (g, r) = self.cvar.wait_timeout(st, t).unwrap();
+                    st = g;
+                    if r.timed_out() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -204,4 +213,94 @@ fn unwinding_out_of_the_driver_leaves_the_runtime_usable() {
         assert_eq!(left, 0, "workers({workers}): main's record left registered");
         assert_eq!(second, Ok(7), "workers({workers})");
     }
+}
+
+/// Finished goroutines do not keep their runtime alive: a finished
+/// goroutine's task waits in the registry for a sweep, and its schedule
+/// function holds the runtime, so the registry must be swept when the
+/// runtime stops (detached goroutines and joined ones, on every worker,
+/// with nothing spawned after them). The runtime's driver is freed with it.
+#[test]
+fn finished_goroutines_do_not_keep_the_runtime_alive() {
+    let fake = StdArc::new(FakeDriver::default());
+    let rt = Runtime::builder()
+        .workers(2)
+        .driver(fake.clone())
+        .build()
+        .unwrap();
+    let done = StdArc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let left = rt.block_on(async move {
+        let mut joined = Vec::new();
+        for i in 0..1000 {
+            let d = d.clone();
+            let h = crate::spawn(async move {
+                d.fetch_add(1, Ordering::SeqCst);
+            });
+            if i % 2 == 0 {
+                joined.push(h);
+            }
+        }
+        for h in joined {
+            h.await.unwrap();
+        }
+        while d.load(Ordering::SeqCst) < 1000 {
+            crate::yield_now().await;
+        }
+        // Finished goroutines are gone at once, swept or not.
+        crate::runtime::num_goroutine()
+    });
+    assert_eq!(left, Ok(1));
+    assert_eq!(done.load(Ordering::SeqCst), 1000);
+    drop(rt);
+    assert_eq!(
+        StdArc::strong_count(&fake),
+        1,
+        "the runtime (which holds its driver) outlived its drop"
+    );
+}
+
+/// Runs `f` on a helper thread and waits for it at most 30 s (a failure
+/// guard: a parker that never returns fails the test instead of hanging).
+fn within_30s(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("park_timeout did not return");
+}
+
+#[test]
+fn park_timeout_returns_without_unpark() {
+    for driver in [
+        None,
+        Some(StdArc::new(FakeDriver::default()) as StdArc<dyn Driver>),
+    ] {
+        within_30s(move || {
+            let p = super::park::Parker::new(StdArc::new(super::park::DriverSlot::new(driver)));
+            p.park_timeout(Duration::from_millis(1));
+            // And again: the first return left the parker empty, not
+            // parked or notified.
+            p.park_timeout(Duration::from_millis(1));
+        });
+    }
+}
+
+#[test]
+fn park_timeout_consumes_an_earlier_unpark_once() {
+    within_30s(|| {
+        let p = super::park::Parker::new(StdArc::new(super::park::DriverSlot::new(None)));
+        p.unpark();
+        // Returns at once (well before the 30 s guard): the notification
+        // was left for it.
+        let t = std::time::Instant::now();
+        p.park_timeout(Duration::from_secs(20));
+        assert!(t.elapsed() < Duration::from_secs(20));
+        // The notification is gone: this one times out.
+        let t = std::time::Instant::now();
+        p.park_timeout(Duration::from_millis(5));
+        assert!(t.elapsed() >= Duration::from_millis(5));
+    });
 }

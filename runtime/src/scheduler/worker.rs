@@ -35,14 +35,20 @@ use crate::task::Task;
 /// runnext goroutine inherit the time slice; tokio caps LIFO polls at 3).
 pub(crate) const RUNNEXT_CAP: u32 = 16;
 
-/// How long a searcher waits before stealing a task from the `runnext`
-/// slot of a worker that is running (Go: `runqgrab`'s `usleep(3)`): if the
-/// owner picks a task meanwhile it was not stuck, and the slot is left to it
-/// (a ping-pong partner stays on its core).
-pub(crate) const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
+/// How long a parked worker sleeps between two looks at the other workers'
+/// `runnext` and `yielded` slots while another worker is awake (see
+/// [`park`]): a task there whose owner picked no task in between waits
+/// behind one long poll and is stolen. Go steals `runnext` after
+/// `runqgrab`'s `usleep(3)` (tens of µs with the OS's timer slack) from a
+/// spinning P that `ready()` woke for it; goro does not wake anybody for a
+/// task that only went into `runnext` while a worker watches, so a message
+/// ping-pong on one core costs no wakeups, at the price of a longer delay
+/// for a task stuck behind a long poll (Go preempts such a poll after
+/// 10 ms). In the driver (epoll) the timeout is rounded up to 1 ms.
+pub(crate) const RUNNEXT_WATCH: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Every this many ticks the injector is looked at first (Go: 61).
-const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 /// Steal rounds a searching worker makes at least before parking (Go:
 /// `stealTries`).
@@ -62,6 +68,13 @@ const MIN_STEAL_ROUNDS: usize = 4;
 /// 309 / 279 / 300 ns.
 const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_micros(10);
 
+/// How long a searcher that found nothing sleeps, still searching, before
+/// its last round while another worker runs (see `search`). The OS's timer
+/// slack makes it tens of µs (Go: `runqgrab`'s `usleep(3)`). Measured on 2
+/// workers (CPU per op, loaded machine): without it, spawn_join +23 %,
+/// select4_go +56 % (a searcher parked sooner, so more pushes woke it).
+const SEARCH_LINGER: std::time::Duration = std::time::Duration::from_micros(3);
+
 /// Spin-loop hints between two steal rounds (a few, not a storm: see
 /// [`SEARCH_BUDGET`]).
 const SPINS_BETWEEN_ROUNDS: usize = 4;
@@ -79,6 +92,9 @@ pub(crate) struct Core {
     /// Whether this core's last search found work to steal: only then
     /// does the next search spin for [`SEARCH_BUDGET`] (see there).
     search_hit: bool,
+    /// The other cores' ticks when this core last parked to watch their
+    /// slots (see `park`); kept to reuse the allocation.
+    watch_ticks: Vec<u32>,
     /// Victim selection.
     rng: fastrand::Rng,
 }
@@ -91,12 +107,17 @@ impl Core {
             runnext_streak: 0,
             searching: false,
             search_hit: false,
+            watch_ticks: Vec::new(),
             rng: fastrand::Rng::with_seed(seed.wrapping_add(index as u64)),
         }
     }
 
     pub(crate) fn push_local(&mut self, task: Task) {
         self.local.push(task);
+    }
+
+    pub(crate) fn local_is_empty(&self) -> bool {
+        self.local.is_empty()
     }
 
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Task>) {
@@ -192,6 +213,7 @@ pub(crate) fn run(
         core: RefCell::new(Some(core)),
         now: Cell::new(Instant::now()),
         in_park: Cell::new(false),
+        yielding: Cell::new(false),
     };
     let guard = context::enter_worker(&ctx);
     // If anything below unwinds (it should not: goroutine polls, their
@@ -203,6 +225,11 @@ pub(crate) fn run(
         for_main: main.is_some(),
         armed: true,
     };
+    // Tasks to run before polling a main goroutine that yielded
+    // (`yield_now`): Go puts it on the global queue, which a busy core
+    // looks at every 61st tick; polling it as soon as it is woken would
+    // run it between every two tasks and starve this core's queue.
+    let mut main_wait = 0u32;
     loop {
         if shared.is_stopping() {
             break;
@@ -214,13 +241,20 @@ pub(crate) fn run(
                 }
                 // Load first: the swap is an RMW on a line other threads
                 // write. Acquire pairs with the Release store in `wake_main`.
-                if shared.main_woken.load(Ordering::Relaxed)
+                if main_wait == 0
+                    && shared.main_woken.load(Ordering::Relaxed)
                     && shared.main_woken.swap(false, Ordering::Acquire)
                 {
                     reset_searching(&ctx);
-                    let (done, kept) = poll(&ctx, lease, &mut **poll_main);
+                    let ((done, yielded), kept) = poll(&ctx, lease, || {
+                        let done = poll_main();
+                        (done, ctx.yielding.get())
+                    });
                     if done || !kept {
                         break;
+                    }
+                    if yielded {
+                        main_wait = GLOBAL_QUEUE_INTERVAL;
                     }
                 }
             }
@@ -232,13 +266,16 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             reset_searching(&ctx);
+            main_wait = main_wait.saturating_sub(1);
             if !poll(&ctx, lease, || task.run()).1 {
                 break;
             }
             continue;
         }
         if main.is_some() && shared.main_woken.load(Ordering::Relaxed) {
-            // The main goroutine is ready: poll it before searching.
+            // The main goroutine is ready: poll it before searching (this
+            // core has nothing else to run, even if main yielded).
+            main_wait = 0;
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
@@ -266,6 +303,9 @@ fn poll<R>(ctx: &WorkerCtx, lease: &Lease<Core>, f: impl FnOnce() -> R) -> (R, b
     ctx.in_poll.set(true);
     let r = f();
     ctx.in_poll.set(false);
+    // A `yield_now` whose wake did not reach this core's scheduler (a
+    // nested executor's waker) must not mark the next poll's self-wake.
+    ctx.yielding.set(false);
     (r, leave_poll(ctx, lease))
 }
 
@@ -386,7 +426,8 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
             return t;
         }
     }
-    let runnext = &shared.remotes[ctx.index].runnext;
+    let remote = &shared.remotes[ctx.index];
+    let runnext = &remote.runnext;
     with_core(ctx, |c| {
         if c.runnext_streak < RUNNEXT_CAP {
             if let Some(t) = runnext.take() {
@@ -398,6 +439,11 @@ fn next_task(ctx: &WorkerCtx) -> Option<Task> {
             c.local.push(t);
         }
         c.runnext_streak = 0;
+        if let Some(t) = remote.yielded.take() {
+            // It spent its budget while the local queue was empty: its
+            // turn is now, before anything queued since.
+            return Some(t);
+        }
         c.local.pop().or_else(|| steal_injector(shared, &c.local))
     })
 }
@@ -424,6 +470,7 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     // No clock read at all for a short search.
     let started = hit.then(Instant::now);
     let mut round = 0;
+    let mut lingered = false;
     loop {
         round += 1;
         let found = with_core(ctx, |c| {
@@ -447,15 +494,27 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
             None
         });
         let last = round >= MIN_STEAL_ROUNDS && started.is_none_or(|s| s.elapsed() >= budget);
-        let found = found.or_else(|| {
-            if last {
-                // Last resort: a task sitting in the runnext slot of a worker
-                // that is busy in a long poll. Go: `runqsteal(.., stealRunNextG)`.
-                steal_runnext(ctx)
-            } else {
-                None
+        let mut found = found;
+        if found.is_none()
+            && last
+            && !lingered
+            && shared.idle.awake() > 1
+            && !(has_main && shared.main_woken.load(Ordering::Relaxed))
+        {
+            // Another worker is running and may make work soon: stay a
+            // searcher a little longer without burning CPU (a sleep, as
+            // Go's `runqgrab` does before it steals `runnext`), so that its
+            // pushes wake nobody; then steal a slot task its owner did not
+            // pick meanwhile, or make one more round.
+            lingered = true;
+            let ticks = snapshot_ticks(ctx);
+            std::thread::sleep(SEARCH_LINGER);
+            found = steal_stuck_slot(ctx, &ticks);
+            with_core(ctx, |c| c.watch_ticks = ticks);
+            if found.is_none() {
+                continue;
             }
-        });
+        }
         if let Some(t) = found {
             let was_last = with_core(ctx, |c| {
                 c.search_hit = true;
@@ -480,21 +539,34 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     None
 }
 
-/// Steals the task in another worker's `runnext` slot if that worker has
-/// picked no task for [`RUNNEXT_GRACE`] (it is stuck in one poll). The core
-/// is not borrowed while waiting.
-fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
+/// The other cores' published ticks, in the core's reused buffer (give it
+/// back with `c.watch_ticks = ticks`).
+fn snapshot_ticks(ctx: &WorkerCtx) -> Vec<u32> {
+    let mut ticks = with_core(ctx, |c| std::mem::take(&mut c.watch_ticks));
+    ticks.clear();
+    // Relaxed: progress hints (see `Remote::ticks`).
+    ticks.extend(
+        ctx.shared
+            .remotes
+            .iter()
+            .map(|r| r.ticks.load(std::sync::atomic::Ordering::Relaxed)),
+    );
+    ticks
+}
+
+/// Steals the task in the `runnext` or `yielded` slot of a worker whose
+/// published tick still reads as in `ticks` (taken before this worker
+/// parked or lingered): that worker has been in one poll since (Go:
+/// `runqsteal(.., stealRunNextG)`). The core is not borrowed.
+fn steal_stuck_slot(ctx: &WorkerCtx, ticks: &[u32]) -> Option<Task> {
     let shared = &*ctx.shared;
-    let n = shared.num_workers();
-    let start = with_core(ctx, |c| c.rng.usize(0..n));
-    for i in 0..n {
-        let v = (start + i) % n;
-        let remote = &shared.remotes[v];
-        if v == ctx.index || !remote.runnext.is_occupied() {
+    for (v, (remote, &t0)) in shared.remotes.iter().zip(ticks).enumerate() {
+        if v == ctx.index || !remote.slots_occupied() {
             continue;
         }
-        if runnext_stuck(remote) {
-            if let Some(t) = remote.runnext.take() {
+        // Relaxed: a progress hint (see `Remote::ticks`).
+        if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0 {
+            if let Some(t) = remote.runnext.take().or_else(|| remote.yielded.take()) {
                 return Some(t);
             }
         }
@@ -502,32 +574,17 @@ fn steal_runnext(ctx: &WorkerCtx) -> Option<Task> {
     None
 }
 
-/// Whether the worker of `remote` picks no task for [`RUNNEXT_GRACE`].
-///
-/// Sleeps rather than spins, as Go's `runqgrab` does (`usleep(3)`): the
-/// OS's timer slack makes that tens of µs, during which this worker still
-/// counts as searching, so that producers waking goroutines into their own
-/// `runnext` slot (a ping-pong) do not wake another worker per message, and
-/// the wait burns no CPU. Measured on 2 workers (CPU per round trip,
-/// unbuffered ping-pong): see the commit that made this a sleep.
-pub(crate) fn runnext_stuck(remote: &super::Remote) -> bool {
-    // Relaxed: a progress hint (see `Remote::ticks`).
-    let t0 = remote.ticks.load(std::sync::atomic::Ordering::Relaxed);
-    std::thread::sleep(RUNNEXT_GRACE);
-    remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0
-}
-
 /// Parks this worker until there may be work. Go: `stopm`.
 fn park(ctx: &WorkerCtx, has_main: bool) {
     let shared = &*ctx.shared;
     let searching = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
     let last = shared.idle.transition_to_parked(ctx.index, searching);
-    if last && shared.has_visible_work(ctx.index) {
+    if last && shared.has_visible_work() {
         shared.notify_parked();
     }
     let remote = &shared.remotes[ctx.index];
     let must_run = shared.is_stopping()
-        || remote.runnext.is_occupied()
+        || remote.slots_occupied()
         || with_core(ctx, |c| !c.local.is_empty())
         || if has_main {
             shared.aborted() || shared.main_woken.load(Ordering::Acquire)
@@ -538,9 +595,34 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         // Go: `checkdead` when the last M goes idle.
         ctx.shared.check_deadlock();
     }
+    // Watch the other workers' `runnext`/`yielded` slots while one of them
+    // is awake (only an awake worker fills them): park with a timeout and
+    // steal a task there if its owner has picked no task since (see
+    // [`RUNNEXT_WATCH`]). While this worker watches, a push into `runnext`
+    // alone wakes nobody (`Shared::schedule_local`).
+    // (This worker no longer counts as awake.) One watcher at a time; the
+    // watch ends when the park returns.
+    let mut watch = if !must_run && shared.idle.awake() > 0 && shared.idle.try_watch() {
+        Some(snapshot_ticks(ctx))
+    } else {
+        None
+    };
     if !must_run {
         ctx.in_park.set(true);
-        remote.parker.park();
+        if watch.is_some() {
+            /// Ends the watch when the park returns or unwinds (a watcher
+            /// flag left set would make `runnext` pushes wake nobody).
+            struct Watching<'a>(&'a super::idle::Idle);
+            impl Drop for Watching<'_> {
+                fn drop(&mut self) {
+                    self.0.stop_watching();
+                }
+            }
+            let _watching = Watching(&shared.idle);
+            remote.parker.park_timeout(RUNNEXT_WATCH);
+        } else {
+            remote.parker.park();
+        }
         ctx.in_park.set(false);
     }
     let notified = shared.idle.transition_from_parked(ctx.index);
@@ -549,6 +631,14 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         c.searching = notified;
         !c.local.is_empty()
     });
+    if let Some(ticks) = watch.take() {
+        if !notified && !more {
+            if let Some(t) = steal_stuck_slot(ctx, &ticks) {
+                with_core(ctx, |c| c.local.push(t));
+            }
+        }
+        with_core(ctx, |c| c.watch_ticks = ticks);
+    }
     if more && !notified {
         // The driver made more than one task ready here while we were
         // parked (`schedule_local` skipped the wakeups, see

@@ -23,8 +23,8 @@
 //! # Invariants
 //!
 //! - A goroutine's record is registered before its task is first scheduled
-//!   and unregistered in the wrapper's destructor, which runs before the
-//!   allocation (and the record in it) is freed.
+//!   and retired in the wrapper's destructor; the registry's waker keeps the
+//!   allocation (and the record in it) alive until a sweep unregisters it.
 
 mod join;
 
@@ -59,6 +59,12 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn goroutine_panicked(&self, id: GoroutineId, at: &'static Location<'static>, payload: &Panic);
     /// The instant to record as the start of a park (a coarse clock is fine).
     fn park_time(&self) -> Instant;
+    /// Queues goroutine `task` to run (`woken_while_running`: it woke
+    /// itself during its own poll, i.e. it yielded).
+    fn schedule(&self, task: Task, woken_while_running: bool);
+    /// The runtime is stopping: a finished goroutine's record is swept out
+    /// of the registry at once (see `Registry::retire`).
+    fn stopping(&self) -> bool;
 }
 
 /// A panic payload.
@@ -77,6 +83,26 @@ struct RecordPtr(NonNull<GoroutineRecord>);
 // and the future carrying this pointer) is alive.
 unsafe impl Send for RecordPtr {}
 
+/// A pointer to the goroutine's runtime, carried by the future. The task's
+/// schedule function, in the same allocation, owns the task's one reference
+/// (`Arc`) to the runtime; async-task drops the schedule function only in
+/// `destroy`, after the future has been dropped, so the runtime outlives
+/// every use of this pointer.
+struct HostPtr<H>(NonNull<H>);
+
+impl<H> HostPtr<H> {
+    /// The runtime.
+    #[inline]
+    fn get(&self) -> &H {
+        // SAFETY: see the type's docs: the `Arc` owned by the schedule
+        // function of the task holding this future keeps `H` alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+// SAFETY: `H: Host` is `Send + Sync`; the pointer is used only as `&H`.
+unsafe impl<H: Host> Send for HostPtr<H> {}
+
 pin_project! {
     /// A goroutine's future as stored in its task. Go: the `g` running `fn`.
     ///
@@ -88,9 +114,8 @@ pin_project! {
     pub(crate) struct Goroutine<F, H: Host> {
         #[pin]
         fut: Option<F>,
-        host: StdArc<H>,
+        host: HostPtr<H>,
         record: RecordPtr,
-        registered: bool,
     }
 
     impl<F, H: Host> PinnedDrop for Goroutine<F, H> {
@@ -106,13 +131,12 @@ pin_project! {
                 let mut fut = this.fut.as_mut();
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
                     this.host
+                        .get()
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
                 }
             }
-            if *this.registered {
-                let waker = this.host.registry().remove(record);
-                drop(waker);
-            }
+            let host = this.host.get();
+            host.registry().retire(record, host.stopping());
         }
     }
 }
@@ -140,7 +164,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let _entered = span.enter();
         record.set_running();
-        let host = StdArc::as_ptr(this.host).cast::<()>() as usize;
+        let host = this.host.0.as_ptr().cast::<()>() as usize;
         let (polled, noted) = poll_scoped(record, cx.waker(), host, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
@@ -159,7 +183,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         });
         let (out, dropped) = match polled {
             Poll::Pending => {
-                let w = wait_record(noted, this.host.park_time(), future);
+                let w = wait_record(noted, this.host.get().park_time(), future);
                 tracing::trace!(
                     target: "goro::park",
                     reason = w.reason.as_str(),
@@ -183,6 +207,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             (Err(payload), _) => payload,
         };
         this.host
+            .get()
             .goroutine_panicked(record.id, record.spawned_at, &out);
         Poll::Ready(Err(out))
     }
@@ -326,44 +351,47 @@ pub(crate) fn wait_record(noted: Noted, since: Instant, future: (usize, usize)) 
     }
 }
 
-/// Creates the task of goroutine `record` running `fut` on `host`, scheduled
-/// with `schedule(task, woken_while_running)`, and registers the record.
-/// The caller schedules the returned task for its first poll.
-pub(crate) fn spawn<F, H, S>(
-    host: &StdArc<H>,
+/// Creates the task of goroutine `record` running `fut` on `host` (scheduled
+/// with [`Host::schedule`]), and registers the record. The caller schedules
+/// the returned task for its first poll.
+///
+/// `host` is the task's one reference to its runtime: the schedule function
+/// owns it, and the goroutine's future reaches the runtime through a plain
+/// pointer (see `HostPtr`), so a spawn costs one reference-count increment.
+pub(crate) fn spawn<F, H>(
+    host: StdArc<H>,
     fut: F,
     record: GoroutineRecord,
-    schedule: S,
 ) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     H: Host,
-    S: Fn(Task, bool) + Send + Sync + 'static,
 {
     let id = record.id;
+    let ptr = NonNull::from(&*host);
+    let rt = ptr.as_ptr().cast::<()>() as usize;
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
         |record: &GoroutineRecord| Goroutine {
             fut: Some(fut),
-            host: host.clone(),
+            host: HostPtr(ptr),
             record: RecordPtr(NonNull::from(record)),
-            registered: true,
         },
         async_task::WithInfo(move |t: Task, info: async_task::ScheduleInfo| {
-            schedule(t, info.woken_while_running)
+            host.schedule(t, info.woken_while_running)
         }),
     );
     // SAFETY: the record lives in the task header until the allocation is
     // freed, which happens only after the future (whose destructor calls
-    // `remove`) has been dropped.
+    // `remove`) has been dropped. The runtime is alive: the schedule
+    // function in the task holds it.
     unsafe {
-        host.registry()
+        HostPtr(ptr)
+            .get()
+            .registry()
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
-    (
-        runnable,
-        JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize),
-    )
+    (runnable, JoinHandle::new(task, id, rt))
 }
 
 pin_project! {

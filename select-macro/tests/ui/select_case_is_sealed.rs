@@ -8,9 +8,6 @@ impl SelectCase for Evil {
     fn __kind(&self) -> CaseKind {
         CaseKind::Nil
     }
-    fn __would_block(&self) -> bool {
-        true
-    }
 }
 
 fn main() {}
