@@ -605,7 +605,9 @@ mod tests {
     /// The record is part of every goroutine's allocation: keep it small.
     #[test]
     fn record_size() {
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 88);
+        // 88 plus the wait cell's private-handle key (16 bytes, the stuck
+        // analysis: `WaitRecord::private`).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 104);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.
