@@ -55,14 +55,19 @@ async fn finish_request(buffer: usize, timeout: Duration, slow: Chan<()>) -> Res
     }
 }
 
-/// Runs one request that times out, lets the request finish late, and asks
-/// goro which goroutines are left.
+/// Runs one request that times out in a handler goroutine (as a server
+/// would), lets the request finish late, and asks goro which goroutines are
+/// left.
 async fn request_then_check(buffer: usize) -> Result<(), leak::LeakReport> {
     let slow = make::<()>(0);
     let before = Options::new().ignore_current();
-    let r = finish_request(buffer, Duration::from_millis(10), slow.clone()).await;
-    println!("finishRequest: {r:?}");
-    slow.close(); // the request completes, too late: the caller has returned
+    let s = slow.clone();
+    let handler = goro::go!(async move {
+        let r = finish_request(buffer, Duration::from_millis(10), s).await;
+        println!("finishRequest: {r:?}");
+    });
+    handler.await.expect("the handler panicked");
+    slow.close(); // the request completes, too late: the handler has returned
     leak::verify_none_async(before.grace(Duration::from_millis(100))).await
 }
 

@@ -135,10 +135,14 @@ fn report_names_the_other_end_of_an_exclusive_channel() {
     });
 }
 
-/// In a closed world (the end of a `#[goro::test]` body), the line says why
-/// and names the other goroutines parked on the same object.
+/// At the end of a `#[goro::test]` body, the line says why and names the
+/// other goroutines parked on the same object (the mutex waiters, by the
+/// closed world) or the goroutines holding the channel's handles and who
+/// dropped the last other one (the receivers).
 #[test]
 fn report_names_the_goroutines_stuck_on_the_same_object() {
+    // The main goroutine's spawn site: the `test_entry` call below.
+    let main_at = format!("tests/leak_check.rs:{}:9", line!() + 2);
     let r = std::panic::catch_unwind(|| {
         goro::__private::test_entry(async {
             let ch = make::<i32>(0);
@@ -157,10 +161,14 @@ fn report_names_the_goroutines_stuck_on_the_same_object() {
     let msg = msg.downcast_ref::<String>().unwrap();
     let world = "every goroutine left is parked for good, and no timer, IO, blocking job or \
                  outside thread remains";
-    let chan = |other| {
+    // The channel's every handle lies in its two receivers' futures: proved
+    // without the closed world, naming who dropped the last other handle.
+    let chan = |_other| {
         format!(
-            "nobody can ever send on or close this channel: {world}; also parked on this \
-             channel: goroutine {other} [chan receive]"
+            "nobody can ever send on or close this channel: every handle of the channel \
+             lies inside the futures of the goroutines parked on it (goroutines 2, 3); the \
+             last other handle was dropped by goroutine 1 (created at {main_at}), which is \
+             still alive"
         )
     };
     let mutex = |other| {

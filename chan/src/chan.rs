@@ -45,9 +45,35 @@ pub struct Chan<T> {
 /// ```
 #[track_caller]
 pub fn make<T>(cap: usize) -> Chan<T> {
-    Chan {
-        inner: Some(Arc::new(Hchan::new(cap, Location::caller()))),
-    }
+    let h = Arc::new(Hchan::new(cap, Location::caller()));
+    // SAFETY: `count_handles::<T>` reads the count of the `Arc` whose data
+    // pointer it is given: `h`'s, alive as long as the record slot inside it.
+    unsafe {
+        h.record
+            .bind(Arc::as_ptr(&h).cast::<()>(), count_handles::<T>)
+    };
+    Chan { inner: Some(h) }
+}
+
+/// The live handles of the channel whose `Arc` data pointer is `p` (the
+/// `Arc`'s strong count: every handle and every owned select case).
+///
+/// # Safety
+///
+/// `p` is `Arc::as_ptr` of a live `Arc<Hchan<T>>` allocation (its count may
+/// be zero, while the channel is being dropped).
+#[cfg(not(goro_loom))]
+unsafe fn count_handles<T>(p: *const ()) -> usize {
+    // SAFETY: by the contract, `p` came from `Arc::as_ptr` and the
+    // allocation is alive; `ManuallyDrop` leaves the count untouched.
+    let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p.cast::<Hchan<T>>()) });
+    Arc::strong_count(&arc)
+}
+
+/// Under loom: unknown (never lets a proof through).
+#[cfg(goro_loom)]
+unsafe fn count_handles<T>(_: *const ()) -> usize {
+    usize::MAX
 }
 
 impl<T> Chan<T> {
@@ -73,20 +99,17 @@ impl<T> Chan<T> {
     }
 
     /// The shared state. Every operation on a handle goes through here, so
-    /// this is where the use is noted (`hook::note_handle_use`: on a
-    /// goroutine a thread-local load and a `Cell` store, no atomic write):
-    /// which handle, of which channel, and how many handles exist (the
-    /// `Arc`'s count, a relaxed load), for the proof of "parked forever";
+    /// this is where the use is noted (`hook::note_chan_use`: on a
+    /// goroutine a thread-local load and a `Cell` store, no atomic access):
+    /// which handle, of which channel, and the channel's record (through
+    /// which the runtime counts its handles when it looks), for the proof
+    /// of "parked forever";
     /// off a goroutine, the thread becomes a possible waker for the
     /// deadlock check.
     #[inline]
     pub(crate) fn hchan(&self) -> Option<&Hchan<T>> {
         let h = self.inner.as_ref()?;
-        hook::note_handle_use(
-            std::ptr::from_ref(self) as usize,
-            h.id(),
-            Arc::strong_count(h),
-        );
+        hook::note_chan_use(std::ptr::from_ref(self) as usize, h.id(), h.record.key());
         Some(h)
     }
 
@@ -271,14 +294,30 @@ impl<T> Clone for Chan<T> {
     fn clone(&self) -> Self {
         let inner = self.inner.clone();
         if let Some(h) = &inner {
-            // A new handle: the count noted for this channel grows.
-            hook::note_handle_use(
-                std::ptr::from_ref(self) as usize,
-                h.id(),
-                Arc::strong_count(h),
-            );
+            // A use of this handle (off a goroutine: the thread becomes a
+            // possible waker).
+            hook::note_chan_use(std::ptr::from_ref(self) as usize, h.id(), h.record.key());
         }
         Chan { inner }
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    /// Notes who dropped the handle (two relaxed stores into the channel's
+    /// record), so a report can name the last holder of the other end.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(h) = &self.inner {
+            h.record.note_drop(std::ptr::from_ref(self) as usize);
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    /// The shared state, taken out of the handle (which then drops as a
+    /// nil handle); for an owned select case, which holds it instead.
+    pub(crate) fn into_inner(mut self) -> Option<Arc<Hchan<T>>> {
+        self.inner.take()
     }
 }
 

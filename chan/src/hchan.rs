@@ -144,6 +144,9 @@ pub(crate) struct Hchan<T> {
     cap: usize,
     /// Where `make` was called; set once.
     made_at: &'static Location<'static>,
+    /// What the runtime may read about this channel while it lives (handle
+    /// count, last handle dropped); see `goro_hook::RecordSlot`.
+    pub(crate) record: goro_hook::RecordSlot,
 }
 
 // SAFETY: `state` is only accessed under `lock`; values of `T` move between
@@ -322,6 +325,7 @@ impl<T> Hchan<T> {
             watch_wake: AtomicBool::new(false),
             cap,
             made_at,
+            record: goro_hook::RecordSlot::new(),
         }
     }
 

@@ -500,8 +500,13 @@ fn run(cap: usize, steps: &[Step]) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        // Overridden by PROPTEST_CASES.
-        cases: 256,
+        // PROPTEST_CASES, else 256 (a literal here would ignore the variable).
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
+        // No regression files: a failure prints its minimal sequence.
+        failure_persistence: None,
         ..ProptestConfig::default()
     })]
 

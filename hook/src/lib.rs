@@ -43,6 +43,7 @@ mod loom;
 mod object;
 mod outside;
 mod reason;
+mod record;
 mod rng;
 mod scope;
 mod timer;
@@ -53,9 +54,10 @@ pub use outside::{
     OutsideThread, RuntimeThreadGuard,
 };
 pub use reason::WaitReason;
+pub use record::{inspect, Inspection, RecordKey, RecordSlot};
 pub use scope::{
-    current_goroutine, note_handle_use, note_park, poll_budget, rand_below, HandleNote, ParkNote,
-    PollScope,
+    current_goroutine, note_chan_use, note_handle_use, note_park, poll_budget, rand_below,
+    HandleNote, ParkNote, PollScope,
 };
 pub use timer::{
     enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,

@@ -33,7 +33,7 @@ use std::ptr;
 use std::task::{Context, Poll, Waker};
 
 use crate::rng;
-use crate::{WaitObject, WaitReason};
+use crate::{RecordKey, WaitObject, WaitReason};
 
 thread_local! {
     /// The innermost scope entered on this thread (see module invariants).
@@ -110,16 +110,23 @@ pub struct PollScope<'a> {
     park: Cell<Option<ParkNote>>,
     /// The last [`note_handle_use`] of this poll.
     handle: Cell<Option<HandleNote>>,
+    /// [`note_park`] calls in this poll.
+    parks: Cell<u32>,
+    /// Where the goroutine was spawned, if the executor said. Set once.
+    spawned_at: Option<&'static Location<'static>>,
 }
 
-/// The last use of a primitive's handle in a poll ([`note_handle_use`]):
-/// which handle (its address), of which object, and how many handles of
-/// that object existed then.
+/// The last use of a primitive's handle in a poll ([`note_handle_use`],
+/// [`note_chan_use`]): which handle (its address), of which object, how
+/// many handles of that object existed then (when counted), and the
+/// object's record.
 ///
-/// The executor uses it to prove a goroutine parked forever: if the object
-/// it parks on had exactly one handle when the goroutine last used it, and
-/// that handle lies inside the goroutine's own (pinned) future, no one else
-/// can ever reach the object again.
+/// The executor uses it to prove a goroutine parked forever: a goroutine
+/// parked on an object through a handle that lies inside its own (pinned)
+/// future is the only one that can use that handle; if the object's record
+/// later counts no handle but such ones, held by goroutines parked on it,
+/// nobody can ever reach the object again. A use noted in a poll is
+/// forgotten if that handle is dropped in the same poll.
 ///
 /// ```
 /// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
@@ -134,8 +141,12 @@ pub struct HandleNote {
     pub handle: usize,
     /// The object's identity ([`WaitObject::id`]).
     pub object: usize,
-    /// Live handles of the object at that moment (the one used included).
+    /// Live handles of the object at that moment (the one used included);
+    /// 0 when not counted ([`note_chan_use`]: the executor asks the
+    /// object's record instead).
     pub handles: usize,
+    /// The object's record, if it keeps one ([`note_chan_use`]).
+    pub record: Option<RecordKey>,
 }
 
 impl<'a> PollScope<'a> {
@@ -155,7 +166,40 @@ impl<'a> PollScope<'a> {
             rng: Cell::new(goroutine),
             park: Cell::new(None),
             handle: Cell::new(None),
+            parks: Cell::new(0),
+            spawned_at: None,
         }
+    }
+
+    /// Says where the goroutine was spawned (recorded by primitives that
+    /// remember who dropped their handles).
+    ///
+    /// ```
+    /// let at = std::panic::Location::caller();
+    /// let scope = goro_hook::PollScope::new(1, std::task::Waker::noop()).with_spawned_at(at);
+    /// assert_eq!(scope.spawned_at(), Some(at));
+    /// ```
+    #[must_use]
+    pub fn with_spawned_at(mut self, at: &'static Location<'static>) -> Self {
+        self.spawned_at = Some(at);
+        self
+    }
+
+    /// Where the goroutine was spawned, if the executor said.
+    pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
+        self.spawned_at
+    }
+
+    /// How many parks were noted in this poll: more than one means the
+    /// goroutine waits on several things at once (`join!` and the like),
+    /// and the last one alone says nothing about when it may be woken.
+    ///
+    /// ```
+    /// let scope = goro_hook::PollScope::new(1, std::task::Waker::noop());
+    /// assert_eq!(scope.parks(), 0);
+    /// ```
+    pub fn parks(&self) -> u32 {
+        self.parks.get()
     }
 
     /// Allows `budget` ready operations in this poll (see [`poll_budget`]).
@@ -289,6 +333,7 @@ pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
                 handle,
                 object,
                 handles,
+                record: None,
             }));
             true
         }
@@ -297,6 +342,51 @@ pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
     if !on_goroutine {
         crate::outside::note_use_off_goroutine();
     }
+}
+
+/// [`note_handle_use`] for an object that keeps a record
+/// ([`RecordSlot`](crate::RecordSlot)): the executor counts its handles
+/// through the record when it needs to, so the operation does not.
+///
+/// ```
+/// let slot = goro_hook::RecordSlot::new();
+/// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
+/// scope.enter(|| goro_hook::note_chan_use(0x1000, 0x2000, slot.key()));
+/// assert_eq!(scope.handle_use().unwrap().record, Some(slot.key()));
+/// ```
+#[inline]
+pub fn note_chan_use(handle: usize, object: usize, record: RecordKey) {
+    let on_goroutine = with_current(|s| match s {
+        Some(s) => {
+            s.handle.set(Some(HandleNote {
+                handle,
+                object,
+                handles: 0,
+                record: Some(record),
+            }));
+            true
+        }
+        None => false,
+    });
+    if !on_goroutine {
+        crate::outside::note_use_off_goroutine();
+    }
+}
+
+/// The handle at address `handle` is being dropped: forgets a use of it
+/// noted in this poll; returns the current goroutine's id and spawn site,
+/// if polled in a scope.
+#[inline]
+pub(crate) fn dropping_handle(handle: usize) -> (Option<u64>, Option<&'static Location<'static>>) {
+    with_current(|s| match s {
+        Some(s) => {
+            if s.handle.get().is_some_and(|h| h.handle == handle) {
+                s.handle.set(None);
+            }
+            (Some(s.goroutine), s.spawned_at)
+        }
+        None => (None, None),
+    })
 }
 
 /// Notes that the current goroutine is about to park (return `Poll::Pending`)
@@ -317,6 +407,7 @@ pub fn note_park(reason: WaitReason, at: &'static Location<'static>, on: Option<
     with_current(|s| {
         if let Some(s) = s {
             s.park.set(Some(ParkNote { reason, at, on }));
+            s.parks.set(s.parks.get().saturating_add(1));
         }
     })
 }

@@ -10,9 +10,9 @@ use goro::runtime::Runtime;
 // `select!` reads a bare path as a channel operand, so the future is wrapped.
 #[allow(clippy::redundant_async_block)]
 async fn within<T: Send>(what: &str, fut: impl std::future::Future<Output = T> + Send) -> T {
-    // A Timer (stopped when dropped), not `after`: an `after` still armed
-    // when the test's runtime ends keeps the runtime's timer driver alive
-    // (the known leak listed in .ci/lsan.supp).
+    // A Timer, stopped when dropped: the guard's timer ends with the call
+    // (an `after` would stay armed, counting as pending activity, until it
+    // fired or the runtime was dropped).
     let guard = goro::time::Timer::new(Duration::from_secs(10));
     goro::select! {
         v = async move { fut.await } => v,

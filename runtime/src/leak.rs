@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use goro_hook::{ObjectDetail, WaitReason};
 
 use crate::registry::{format_dump, GoroutineId, GoroutineSnapshot, GoroutineState};
+use crate::scheduler::stuck::{Stuck, Why};
 use crate::scheduler::Shared;
 
 /// Default grace period of a leak check (goleak's default is also a few
@@ -318,7 +319,7 @@ fn check(
     finished: bool,
 ) -> Result<(), LeakReport> {
     let all = h.registry.snapshot();
-    let forever = crate::scheduler::stuck::forever_ids(h, &all, me, finished);
+    let forever = crate::scheduler::stuck::forever(h, &all, me, finished);
     let left: Vec<GoroutineSnapshot> = all
         .iter()
         .filter(|g| !opts.ignores(g, me))
@@ -335,66 +336,106 @@ fn check(
 pub(crate) fn report(
     gs: &[GoroutineSnapshot],
     all: &[GoroutineSnapshot],
-    forever: &[GoroutineId],
+    forever: &[Stuck],
 ) -> LeakReport {
+    let why = |id: GoroutineId| forever.iter().find(|s| s.id == id).map(|s| &s.why);
     let mut dump = String::new();
     for (i, g) in gs.iter().enumerate() {
         if i > 0 {
             dump.push('\n');
         }
         dump.push_str(&format_dump(std::slice::from_ref(g)));
-        if forever.contains(&g.id) {
-            dump.push_str(&forever_line(g, all));
+        if let Some(w) = why(g.id) {
+            dump.push_str(&forever_line(g, all, w));
         }
     }
     LeakReport {
         goroutines: gs
             .iter()
-            .map(|g| GoroutineInfo::from_snapshot(g, forever.contains(&g.id)))
+            .map(|g| GoroutineInfo::from_snapshot(g, why(g.id).is_some()))
             .collect(),
         dump,
     }
 }
 
-/// The line ending the block of `g`, proved parked forever: why, naming the
-/// other end of what it waits on as far as the runtime knows it.
-///
-/// What is known costs the channel operations nothing: the proof itself
-/// (the only handle, noted when `g` parked; or a closed world), the other
-/// goroutines of `all` parked on the same object, and whether `g`'s creator
-/// has exited. Which goroutine dropped the last other handle of a channel
-/// is not recorded (it would cost a store on every handle drop), so the
-/// line does not name it.
-fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot]) -> String {
+/// The line ending the block of `g`, proved parked forever (by `why`):
+/// why, naming the other end of what it waits on as far as the runtime
+/// knows it: the goroutine that dropped the channel's last other handle
+/// (and whether it exited), the other goroutines parked on the same object,
+/// and whether `g`'s creator has exited.
+fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> String {
     use std::fmt::Write as _;
 
-    let (reason, on, exclusive) = match g.state {
-        GoroutineState::Waiting {
-            reason,
-            on,
-            forever,
-            ..
-        } => (Some(reason), on, forever),
-        _ => (None, None, false),
+    let (reason, on) = match g.state {
+        GoroutineState::Waiting { reason, on, .. } => (Some(reason), on),
+        _ => (None, None),
     };
     let nobody = match reason {
         Some(WaitReason::ChanSend) => "nobody can ever receive from this channel",
         Some(WaitReason::ChanReceive) => "nobody can ever send on or close this channel",
         _ => "nothing can ever wake it",
     };
+    let alive = |id: u64| all.iter().any(|x| x.id.as_u64() == id);
     let mut line = format!("    parked forever: {nobody}: ");
-    if exclusive {
-        line.push_str("it holds the channel's only handle, inside its own future");
-    } else {
-        line.push_str(
+    match why {
+        Why::Inline => {
+            let what = match on.map(|o| o.detail) {
+                Some(ObjectDetail::Other(name)) => name,
+                _ => "object",
+            };
+            let _ = write!(
+                line,
+                "the {what} lies inside its own future, where no other goroutine can reach it"
+            );
+        }
+        Why::Handles { holders, last_drop } => {
+            if holders.len() == 1 {
+                line.push_str("it holds the channel's only handle, inside its own future");
+            } else {
+                let ids: Vec<String> = holders.iter().map(ToString::to_string).collect();
+                let _ = write!(
+                    line,
+                    "every handle of the channel lies inside the futures of the goroutines \
+                     parked on it (goroutines {})",
+                    ids.join(", ")
+                );
+            }
+            match last_drop {
+                Some((Some(id), site)) => {
+                    let _ = write!(
+                        line,
+                        "; the last other handle was dropped by goroutine {id}"
+                    );
+                    if let Some(site) = site {
+                        let _ = write!(line, " (created at {})", crate::registry::Site(site));
+                    }
+                    line.push_str(if alive(*id) {
+                        ", which is still alive"
+                    } else {
+                        ", which exited"
+                    });
+                }
+                Some((None, _)) => {
+                    line.push_str(
+                        "; the last other handle was dropped by a thread outside the runtime",
+                    );
+                }
+                None => {}
+            }
+        }
+        Why::ClosedWorld => line.push_str(
             "every goroutine left is parked for good, and no timer, IO, blocking job \
              or outside thread remains",
-        );
+        ),
     }
     if let Some(on) = on {
+        let listed = |id: GoroutineId| match why {
+            Why::Handles { holders, .. } => holders.contains(&id),
+            _ => false,
+        };
         let peers: Vec<String> = all
             .iter()
-            .filter(|p| p.id != g.id)
+            .filter(|p| p.id != g.id && !listed(p.id))
             .filter(|p| match p.state {
                 GoroutineState::Waiting { on: Some(o), .. } => o.id == on.id,
                 _ => false,
@@ -426,8 +467,12 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot]) -> String {
 /// running (of the current runtime; empty off a runtime).
 ///
 /// A goroutine is reported only when nothing that can still run could wake
-/// it: a false "forever" is a bug, a missed one a gap. See
-/// `registry::stuck` for the rules.
+/// it: a false "forever" is a bug, a missed one a gap. While the caller
+/// runs, that is: a goroutine parked on a channel whose every handle lies
+/// inside the futures of the goroutines parked on it, or on a sync
+/// primitive inside its own future (`scheduler::stuck` has the rules and
+/// their limits). Objects in shared state (an `Arc`, a static) count as
+/// reachable by anyone.
 ///
 /// ```
 /// goro_runtime::run(async {
@@ -440,9 +485,9 @@ pub fn find_stuck() -> Vec<GoroutineInfo> {
     };
     let all = h.registry.snapshot();
     let me = crate::context::current_goroutine();
-    let forever = crate::scheduler::stuck::forever_ids(&h, &all, me, false);
+    let forever = crate::scheduler::stuck::forever(&h, &all, me, false);
     all.iter()
-        .filter(|g| forever.contains(&g.id))
+        .filter(|g| forever.iter().any(|s| s.id == g.id))
         .map(|g| GoroutineInfo::from_snapshot(g, true))
         .collect()
 }

@@ -183,10 +183,12 @@ impl Builder {
         // in (unless a test installed its own driver; then timers and
         // sockets created on the runtime use the fallbacks: goro-hook's
         // timer thread, the netpoll thread).
+        let mut io_handle = None;
         let driver = match self.driver {
             Some(d) => d,
             None => {
                 let io = crate::io::driver::Driver::new()?;
+                io_handle = Some(io.handle().clone());
                 let timers = crate::timer_seam::RuntimeTimers(io.handle().clone());
                 let io = io.with_hook_timers(StdArc::new(timers));
                 let d: StdArc<dyn Driver> = StdArc::new(io);
@@ -209,6 +211,7 @@ impl Builder {
                 shared,
                 counted: false,
             },
+            io: io_handle,
         })
     }
 }
@@ -228,9 +231,10 @@ impl Builder {
 /// });
 /// assert_eq!(v.unwrap(), 21);
 /// ```
-#[derive(Debug)]
 pub struct Runtime {
     handle: Handle,
+    /// The driver `build` made (timers, IO), closed on drop.
+    io: Option<crate::io::driver::Handle>,
 }
 
 impl Runtime {
@@ -398,9 +402,23 @@ impl Runtime {
     }
 }
 
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.handle.shared.stop();
+        // The runtime can never run again: drop the pending timers' actions
+        // (an `after`, `tick` or `after_func` still armed keeps itself, and
+        // through its timer entry this driver, alive until it fires).
+        if let Some(io) = &self.io {
+            io.close_timers();
+        }
     }
 }
 

@@ -8,21 +8,33 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use goro_hook::{note_handle_use, note_park, ObjectDetail, WaitObject, WaitReason};
+use goro_hook::{note_chan_use, note_park, ObjectDetail, RecordSlot, WaitObject, WaitReason};
 use goro_runtime::runtime::Runtime;
 
 /// A send parked through the only handle of its channel, held inside the
-/// goroutine's own future (what a goro channel notes in that case).
+/// goroutine's own future (what a goro channel notes in that case: its
+/// record counts one handle).
 struct LoneSend {
     handle: u64,
+    record: RecordSlot,
+}
+
+/// The channel's handle count: one.
+unsafe fn one(_: *const ()) -> usize {
+    1
 }
 
 impl Future for LoneSend {
     type Output = ();
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let handle = std::ptr::from_ref(&self.handle) as usize;
+        // SAFETY: `one` reads nothing.
+        unsafe {
+            self.record
+                .bind(std::ptr::from_ref(&self.handle).cast(), one)
+        };
         let id = 0x5eed_0000;
-        note_handle_use(handle, id, 1);
+        note_chan_use(handle, id, self.record.key());
         let on = WaitObject {
             id,
             made_at: Some(Location::caller()),
@@ -76,7 +88,10 @@ fn watchdog_warns_once_about_a_goroutine_parked_forever() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let h = goro_runtime::spawn(LoneSend { handle: 0 });
+        let h = goro_runtime::spawn(LoneSend {
+            handle: 0,
+            record: RecordSlot::new(),
+        });
         // Main keeps running (polling) while the watchdog looks.
         let deadline = Instant::now() + Duration::from_secs(10);
         while seen.lock().unwrap().is_empty() {

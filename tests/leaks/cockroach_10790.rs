@@ -21,7 +21,7 @@ use std::sync::Arc;
 use goro::chan::{make, Chan};
 use goro::context::{self, Context};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct Replica {
     chans: Vec<Chan<bool>>,
@@ -97,7 +97,10 @@ async fn kernel(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_drainer() {
-    let leaked = leaks_of(kernel(false));
+    let leaks = check(kernel(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan receive"]);
 }
 

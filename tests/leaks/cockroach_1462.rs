@@ -19,7 +19,7 @@ use std::sync::Arc;
 use goro::chan::{make, Chan};
 use goro::sync::{Cond, Mutex, WaitGroup};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct Tasks {
     draining: bool,
@@ -137,7 +137,9 @@ async fn kernel(fixed: bool) {
 
 #[test]
 fn buggy_leaks_sender_and_stopper() {
-    let leaked = leaks_of(kernel(false));
+    let leaks = check(kernel(false));
+    leaks.assert_forever_while_running(&["chan send"]);
+    let leaked = leaks.at_end;
     assert_eq!(
         forever_reasons(&leaked),
         ["chan send", "sync.WaitGroup.Wait"]

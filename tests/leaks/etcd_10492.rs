@@ -11,7 +11,7 @@
 
 use goro::sync::RwMutex;
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct Lessor {
     /// `mu`, guarding `cp` (whether the checkpointer is set).
@@ -56,7 +56,9 @@ async fn kernel(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_renewer() {
-    let leaked = leaks_of(kernel(false));
+    let leaks = check(kernel(false));
+    leaks.assert_forever_while_running(&["sync.RWMutex.Lock"]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["sync.RWMutex.Lock"]);
 }
 

@@ -5,7 +5,7 @@
 
 use goro::chan::make;
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 async fn first(cap: usize, replicas: usize) {
     let c = make::<usize>(cap);
@@ -27,7 +27,9 @@ async fn first(cap: usize, replicas: usize) {
 
 #[test]
 fn buggy_leaks_the_slower_replicas() {
-    let leaked = leaks_of(first(0, 3));
+    let leaks = check(first(0, 3));
+    leaks.assert_forever_while_running(&["chan send", "chan send"]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan send", "chan send"]);
 }
 

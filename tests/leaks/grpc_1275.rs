@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use goro::chan::{make, Chan};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct RecvBuffer {
     c: Chan<bool>,
@@ -52,7 +52,10 @@ async fn inflight_stream_closing(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_reader() {
-    let leaked = leaks_of(inflight_stream_closing(false));
+    let leaks = check(inflight_stream_closing(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan receive"]);
 }
 

@@ -7,7 +7,7 @@
 
 use goro::chan::{make, Chan};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct ClientConn {
     addr_ch: Chan<bool>,
@@ -41,7 +41,9 @@ async fn dial_context(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_dialer() {
-    let leaked = leaks_of(dial_context(false));
+    let leaks = check(dial_context(false));
+    leaks.assert_forever_while_running(&["chan receive"]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan receive"]);
 }
 

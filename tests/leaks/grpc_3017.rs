@@ -25,7 +25,7 @@ use goro::chan::{make, Chan};
 use goro::sync::Mutex;
 use goro::time::Timer;
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct Entry {
     sc: u32,
@@ -35,12 +35,13 @@ struct Entry {
 
 impl Entry {
     fn cancel(&self) {
-        let stopped = self
-            .timer
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|t| t.stop());
+        // Taken out, as the timer's function takes it when it fires: the
+        // function holds the entry, so an entry holding its timer would be
+        // a reference cycle (Go's GC collects it; here it would leak the
+        // entry, the timer and, through the timer, the runtime's driver).
+        // A timer already taken has fired: `stop` would report false.
+        let timer = self.timer.lock().unwrap().take();
+        let stopped = timer.is_some_and(|t| t.stop());
         if !stopped {
             self.abort_deleting.store(true, Ordering::SeqCst);
         }
@@ -102,6 +103,8 @@ impl LbCacheClientConn {
         c.sub_conn_cache.insert(addr, entry.clone());
         let (ccc, e) = (self.clone(), entry.clone());
         let timer = goro::time::after_func(self.timeout, move || {
+            // Fired: the entry lets go of its timer (see `Entry::cancel`).
+            drop(e.timer.lock().unwrap().take());
             let (ccc, e) = (ccc.clone(), e.clone());
             goro::go!(async move { ccc.delete_after_timeout(e, sc, addr).await });
             // G3
@@ -160,7 +163,10 @@ async fn kernel(fixed: bool) {
 
 #[test]
 fn buggy_leaks_remover_and_test() {
-    let leaked = leaks_of(kernel(false));
+    let leaks = check(kernel(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(
         forever_reasons(&leaked),
         ["chan receive", "sync.Mutex.Lock"]

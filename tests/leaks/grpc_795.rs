@@ -14,7 +14,7 @@ use std::sync::Arc;
 use goro::chan::make;
 use goro::sync::Mutex;
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 struct Server {
     /// `mu`, guarding `drain`.
@@ -57,7 +57,10 @@ async fn test_server_graceful_stop_idempotent(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_test_locking_twice() {
-    let leaked = leaks_of(test_server_graceful_stop_idempotent(false));
+    let leaks = check(test_server_graceful_stop_idempotent(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["sync.Mutex.Lock"]);
 }
 

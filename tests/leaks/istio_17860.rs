@@ -24,7 +24,7 @@ use goro::context::{self, Context};
 use goro::sync::Mutex;
 use goro::time::{Ticker, Timer};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 #[derive(Default)]
 struct Epochs {
@@ -138,7 +138,10 @@ async fn kernel(fixed: bool) {
 
 #[test]
 fn buggy_leaks_the_second_status_sender() {
-    let leaked = leaks_of(kernel(false));
+    let leaks = check(kernel(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan send"]);
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use goro::chan::{make, Chan};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 /// `fn_` is held back by `gate` until the caller has timed out and
 /// returned (the buggy interleaving, forced).
@@ -43,7 +43,9 @@ async fn handler(cap: usize) {
 
 #[test]
 fn buggy_leaks_the_request_goroutine() {
-    let leaked = leaks_of(handler(0));
+    let leaks = check(handler(0));
+    leaks.assert_forever_while_running(&["chan send"]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["chan send"]);
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use goro::chan::{make, Chan, TryRecvError};
 use goro::sync::{Cond, Mutex};
 
-use super::{forever_reasons, leaks_of};
+use super::{check, forever_reasons, leaks_of};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
@@ -173,7 +173,10 @@ async fn initialize_stdio(fixed: bool) {
 
 #[test]
 fn buggy_leaks_reader_and_event_reader() {
-    let leaked = leaks_of(initialize_stdio(false));
+    let leaks = check(initialize_stdio(false));
+    // Not proved while main runs (a gap): see the module doc of main.rs.
+    leaks.assert_forever_while_running(&[]);
+    let leaked = leaks.at_end;
     assert_eq!(forever_reasons(&leaked), ["select", "sync.Cond.Wait"]);
 }
 

@@ -88,3 +88,174 @@ fn child_of_a_live_parent_context() {
         assert!(h.await.unwrap());
     });
 }
+
+/// Waits (bounded) until goroutine `id` is parked for `reason`.
+async fn parked(id: goro::GoroutineId, reason: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !goro::runtime::snapshot()
+        .iter()
+        .any(|g| g.id == id && g.wait_reason() == reason)
+    {
+        assert!(std::time::Instant::now() < deadline, "did not park");
+        goro::yield_now().await;
+    }
+}
+
+/// `id` is alive and not proved stuck, by `find_stuck` (main running) nor
+/// by a leak check.
+fn not_stuck(id: goro::GoroutineId) {
+    assert!(leak::find_stuck().iter().all(|g| g.id != id));
+    let now = Options::new().grace(Duration::ZERO);
+    let report = leak::verify_none_with(now).unwrap_err();
+    let g = report.goroutines().iter().find(|g| g.id == id).unwrap();
+    assert!(!g.forever, "{report}");
+}
+
+/// The only handle of a channel lies in the goroutine's own future, but in
+/// the same poll the goroutine also waits (`join!`) on what will make it
+/// close that channel: two waits at once prove nothing.
+#[test]
+fn join_of_a_private_wait_and_its_waker() {
+    goro::run(async {
+        let gate = make::<()>(0);
+        let g = gate.clone();
+        let h = goro::go!(async move {
+            let ch = make::<()>(0);
+            let closer = async {
+                g.recv().await;
+                ch.close();
+            };
+            // The receive is made (and its handle used) after the closer's
+            // wait: the poll's last handle use and last park are both the
+            // private channel's.
+            futures::join!(closer, async { ch.recv().await }).1
+        });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        gate.close();
+        assert_eq!(h.await.unwrap(), None);
+    });
+}
+
+/// The same with a mutex inside the goroutine's own future, locked by the
+/// other branch of the `join!`.
+#[test]
+fn join_of_an_inline_mutex_and_its_unlocker() {
+    goro::run(async {
+        let gate = make::<()>(0);
+        let g = gate.clone();
+        let h = goro::go!(async move {
+            let mu = goro::sync::Mutex::new(0);
+            let held = mu.lock().await;
+            let unlocker = async move {
+                g.recv().await;
+                drop(held);
+            };
+            let waiter = async { *mu.lock().await += 1 };
+            futures::join!(unlocker, waiter);
+        });
+        parked(h.id(), "sync.Mutex.Lock").await;
+        not_stuck(h.id());
+        gate.close();
+        h.await.unwrap();
+    });
+}
+
+/// A goroutine receives through its own handle; a plain thread holds the
+/// other one and sends when told.
+#[test]
+fn handle_held_by_a_plain_thread() {
+    goro::run(async {
+        let ch = make::<i32>(0);
+        let c = ch.clone();
+        let h = goro::go!(async move { c.recv().await });
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            ch.send_blocking(5);
+        });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        go_tx.send(()).unwrap();
+        assert_eq!(h.await.unwrap(), Some(5));
+        t.join().unwrap();
+    });
+}
+
+/// A goroutine receives, through its own handle, from a channel a pending
+/// timer will send on (the timer holds the other handle).
+#[test]
+fn channel_a_pending_timer_will_send_on() {
+    goro::run(async {
+        let t = goro::time::after(Duration::from_millis(300));
+        let h = goro::go!(async move { t.recv().await.is_some() });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        assert!(h.await.unwrap());
+    });
+}
+
+/// A channel inside shared state (an `Arc`) that a running goroutine (main)
+/// also holds: the waiter's handle is not in its own future.
+#[test]
+fn channel_in_an_arc_held_by_a_running_goroutine() {
+    goro::run(async {
+        struct State {
+            ch: Chan<i32>,
+        }
+        let state = std::sync::Arc::new(State { ch: make(0) });
+        let s = state.clone();
+        let h = goro::go!(async move { s.ch.recv().await });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        state.ch.send(3).await;
+        assert_eq!(h.await.unwrap(), Some(3));
+    });
+}
+
+/// A handle in a global (a static) that main uses later, while the waiter
+/// holds the other one in its own future.
+#[test]
+fn handle_in_a_static_used_later() {
+    static LATER: OnceLock<Chan<i32>> = OnceLock::new();
+    goro::run(async {
+        let ch = make::<i32>(0);
+        LATER.set(ch.clone()).unwrap();
+        let h = goro::go!(async move { ch.recv().await });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        LATER.get().unwrap().send(9).await;
+        assert_eq!(h.await.unwrap(), Some(9));
+    });
+}
+
+/// Two goroutines parked on one channel through their own handles, while
+/// a third (running) holds another handle: not stuck; once the third drops
+/// its handle, both are.
+#[test]
+fn waiters_are_stuck_only_once_the_last_other_holder_drops() {
+    goro::run(async {
+        let ch = make::<i32>(0);
+        let (a, b) = (ch.clone(), ch.clone());
+        let ha = goro::go!(async move { a.recv().await });
+        let hb = goro::go!(async move { b.recv().await });
+        parked(ha.id(), "chan receive").await;
+        parked(hb.id(), "chan receive").await;
+        not_stuck(ha.id());
+        not_stuck(hb.id());
+        drop(ch);
+        let stuck: Vec<_> = leak::find_stuck().iter().map(|g| g.id).collect();
+        assert!(
+            stuck.contains(&ha.id()) && stuck.contains(&hb.id()),
+            "{stuck:?}"
+        );
+        let report = leak::verify_none_with(Options::new().grace(Duration::ZERO)).unwrap_err();
+        let text = report.to_string();
+        assert!(
+            text.contains("every handle of the channel lies inside the futures of the goroutines parked on it")
+                && text.contains("the last other handle was dropped by goroutine 1 (created at")
+                && text.contains(", which is still alive"),
+            "{text}"
+        );
+    });
+}

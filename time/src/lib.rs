@@ -30,8 +30,19 @@
 //! Differences from Go: the channel reports `cap() == 1` and `len()` up to 1
 //! (Go 1.23 reports 0 for both); a `Timer` or `Ticker` whose every handle is
 //! dropped is cancelled (Go 1.23 collects it too), but `after`'s timer lives
-//! until it fires and `tick`'s ticker forever (so it keeps counting as
-//! pending runtime activity, like a leaked `time.Tick` in Go before 1.23).
+//! until it fires and `tick`'s ticker as long as its runtime (so it keeps
+//! counting as pending runtime activity, like a leaked `time.Tick` in Go
+//! before 1.23); off a runtime, as long as the process.
+//!
+//! Such a fire-and-forget timer (and an `after_func` whose handle was
+//! dropped) is kept alive by its driver, not by itself: the alarm's function,
+//! which the driver's timer entry owns, holds a `KeepAlive` slot with the
+//! timer while it is armed (taken out when it fires or is stopped). The
+//! timer holds only a weak reference to that slot. When a runtime is
+//! dropped it drops its entries' functions, and with them every timer kept
+//! alive this way and the timer entries' references to its driver; a
+//! self-reference would have kept the timer, and through its entry the
+//! whole driver, alive forever.
 //!
 //! # Invariants
 //!
@@ -44,8 +55,9 @@
 //!
 //! # Locking
 //!
-//! A timer's `state` mutex, then (inside it) the channel's lock or the timer
-//! wheel; the wheel lock is never held when `state` is taken, because alarm
+//! A timer's `state` mutex, then (inside it) its `KeepAlive` slot (only an
+//! `Option` moves under it; a released keep-alive is dropped after both
+//! locks), the channel's lock or the timer wheel; the wheel lock is never held when `state` is taken, because alarm
 //! functions run after the wheel lock is released.
 
 use std::fmt;
@@ -76,38 +88,60 @@ struct State {
     deadline: Instant,
     /// Ticker period (`None`: one-shot).
     period: Option<Duration>,
-    /// Keeps a fire-and-forget timer (`after`, `tick`) alive while armed.
-    keepalive: Option<Arc<Shared>>,
+}
+
+/// The keep-alive of a fire-and-forget timer (`after`, `tick`, an
+/// `after_func` whose handle was dropped): holds the timer while it is
+/// armed. Owned by the alarm's function alone, which the timer driver's
+/// entry owns, so the timer is kept alive by its driver, not by itself: a
+/// driver that shuts down (a dropped runtime) drops its entries' functions
+/// and with them every timer they keep alive, so no reference cycle
+/// outlives it.
+struct KeepAlive(Mutex<Option<Arc<Shared>>>);
+
+impl KeepAlive {
+    /// Replaces the kept timer; returns the previous one, to be dropped
+    /// after the caller's locks are released.
+    fn replace(&self, keep: Option<Arc<Shared>>) -> Option<Arc<Shared>> {
+        // Only `Option` moves happen under this lock.
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *slot, keep)
+    }
 }
 
 struct Shared {
     state: Mutex<State>,
     /// What a firing does.
     kind: Kind,
-    /// Set once, right after construction.
-    alarm: std::sync::OnceLock<Alarm>,
+    /// The timer's entry in its driver; its function owns the keep-alive.
+    alarm: Alarm,
+    /// The alarm function's keep-alive: dead once the driver dropped the
+    /// function (shut down), then the timer can no longer be kept alive.
+    keep: Weak<KeepAlive>,
 }
 
 impl Shared {
     fn new(kind: Kind, deadline: Instant, period: Option<Duration>) -> Arc<Shared> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                armed: false,
-                deadline,
-                period,
-                keepalive: None,
-            }),
-            kind,
-            alarm: std::sync::OnceLock::new(),
-        });
-        let weak: Weak<Shared> = Arc::downgrade(&shared);
-        let alarm = Alarm::new(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.fire();
+        let keep = Arc::new(KeepAlive(Mutex::new(None)));
+        Arc::new_cyclic(|weak: &Weak<Shared>| {
+            let weak = weak.clone();
+            let keep_weak = Arc::downgrade(&keep);
+            let alarm = Alarm::new(move || {
+                if let Some(shared) = weak.upgrade() {
+                    shared.fire(&keep);
+                }
+            });
+            Shared {
+                state: Mutex::new(State {
+                    armed: false,
+                    deadline,
+                    period,
+                }),
+                kind,
+                alarm,
+                keep: keep_weak,
             }
-        });
-        let _ = shared.alarm.set(alarm);
-        shared
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -117,11 +151,26 @@ impl Shared {
     }
 
     fn alarm(&self) -> &Alarm {
-        self.alarm.get().expect("alarm set at construction")
+        &self.alarm
     }
 
-    /// The alarm went off.
-    fn fire(self: &Arc<Self>) {
+    /// Keeps this timer alive while it is armed (until it fires or is
+    /// stopped), even with no handle left. No effect once the driver has
+    /// shut down: the timer can never fire then. Call with `state` held.
+    fn keep_alive(self: &Arc<Self>) -> Option<Arc<Shared>> {
+        self.keep
+            .upgrade()
+            .and_then(|keep| keep.replace(Some(self.clone())))
+    }
+
+    /// Stops keeping this timer alive; returns the keep-alive, to be
+    /// dropped after `state` is released. Call with `state` held.
+    fn release(&self) -> Option<Arc<Shared>> {
+        self.keep.upgrade().and_then(|keep| keep.replace(None))
+    }
+
+    /// The alarm went off; `keep` is the alarm function's keep-alive.
+    fn fire(self: &Arc<Self>, keep: &KeepAlive) {
         let now = Instant::now();
         let mut st = self.lock();
         if !st.armed || now < st.deadline {
@@ -143,7 +192,7 @@ impl Shared {
             }
             None => {
                 st.armed = false;
-                keepalive = st.keepalive.take();
+                keepalive = keep.replace(None);
             }
         }
         match &self.kind {
@@ -183,12 +232,15 @@ impl Shared {
         st.armed = true;
         st.deadline = deadline;
         st.period = period;
+        let mut old = None;
         if let Kind::Func(_) = self.kind {
             // Like Go's AfterFunc, the function runs even if every handle
             // to the timer is dropped.
-            st.keepalive = Some(self.clone());
+            old = self.keep_alive();
         }
         self.alarm().reset_at(deadline);
+        drop(st);
+        drop(old);
         was
     }
 }
@@ -255,7 +307,9 @@ impl Timer {
     pub fn stop(&self) -> bool {
         let mut st = self.shared.lock();
         let r = self.shared.stop_locked(&mut st);
-        st.keepalive = None;
+        let keepalive = self.shared.release();
+        drop(st);
+        drop(keepalive);
         r
     }
 
@@ -332,7 +386,9 @@ impl Ticker {
     pub fn stop(&self) {
         let mut st = self.shared.lock();
         self.shared.stop_locked(&mut st);
-        st.keepalive = None;
+        let keepalive = self.shared.release();
+        drop(st);
+        drop(keepalive);
     }
 
     /// Stops the ticker and restarts it with period `d` (Go's `Ticker.Reset`).
@@ -371,11 +427,14 @@ impl fmt::Debug for Ticker {
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let t = Timer::new(d);
-    let mut st = t.shared.lock();
-    if st.armed {
-        st.keepalive = Some(t.shared.clone());
-    }
+    let st = t.shared.lock();
+    let old = if st.armed {
+        t.shared.keep_alive()
+    } else {
+        None
+    };
     drop(st);
+    drop(old);
     t.c.clone()
 }
 
@@ -395,7 +454,10 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
         return Receiver::nil();
     }
     let t = Ticker::new(d);
-    t.shared.lock().keepalive = Some(t.shared.clone());
+    let st = t.shared.lock();
+    let old = t.shared.keep_alive();
+    drop(st);
+    drop(old);
     t.c.clone()
 }
 

@@ -84,7 +84,7 @@ impl<T: 'static> IntoChanCase for Chan<T> {
     type Case = RecvCase<'static, T>;
     #[inline]
     fn into_chan_case(self) -> RecvCase<'static, T> {
-        RecvCase::new(match self.inner {
+        RecvCase::new(match self.into_inner() {
             Some(h) => ChanRef::Owned(h),
             None => ChanRef::Nil,
         })

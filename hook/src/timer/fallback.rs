@@ -25,6 +25,12 @@
 //!   the wake-up is never lost; while the thread runs actions (`Busy`) it
 //!   recomputes its timeout from the heap before blocking again.
 //! - Actions run with the lock released, each under `catch_unwind`.
+//! - An entry owns its action until it is freed. goro-time keeps a
+//!   fire-and-forget timer (`after`, `tick`, a dropped `after_func`) alive
+//!   from its action, so such a timer lives until it fires (then it is
+//!   freed) or, for `tick`, as long as the process: always reachable from
+//!   this driver, never a leak; the thread and its driver live for the
+//!   process.
 //!
 //! # Locking
 //!

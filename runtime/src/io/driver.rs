@@ -143,6 +143,9 @@ impl Drop for Driver {
     fn drop(&mut self) {
         // Sockets still held by tasks see an error instead of hanging.
         self.handle.inner.reactor.shutdown();
+        // Timers still held (a fire-and-forget timer keeps itself and its
+        // entry's handle to this driver alive) fire nothing any more.
+        self.handle.close_timers();
     }
 }
 
@@ -187,6 +190,18 @@ impl Handle {
     /// blocking pool; `Shared::has_pending_activity` combines both.)
     pub(crate) fn has_pending(&self) -> bool {
         self.inner.timers.armed_count() > 0 || self.inner.reactor.waiting() > 0
+    }
+
+    /// The runtime is gone for good: drops every pending timer action (see
+    /// `Timers::close`), breaking the cycles they form with this driver.
+    pub(crate) fn close_timers(&self) {
+        self.inner.timers.close();
+    }
+
+    /// A weak reference to the driver, to check that it is freed.
+    #[cfg(test)]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
     }
 
     /// Unparks the parked thread if arming reported it is needed.

@@ -29,9 +29,9 @@ pub enum GoroutineState {
         /// every 61 scheduler ticks and after every idle park, so it may be
         /// slightly earlier than the true instant.
         since: Instant,
-        /// Proved parked forever when it parked: it waits on a channel
-        /// operation through the only handle of that channel, which lies
-        /// inside its own future (see `leak::find_stuck`).
+        /// Proved parked forever when it parked: it waits on a sync
+        /// primitive that lies inside its own future, which nobody else can
+        /// reach (see `leak::find_stuck`, which proves more, later).
         forever: bool,
     },
 }
@@ -52,6 +52,8 @@ pub struct GoroutineSnapshot {
     pub created_at: &'static Location<'static>,
     /// What it was doing.
     pub state: GoroutineState,
+    /// For the stuck analysis, when parked.
+    pub(crate) park: Option<super::ParkProof>,
 }
 
 impl GoroutineSnapshot {
@@ -147,6 +149,7 @@ mod tests {
                 since,
                 forever: false,
             },
+            park: None,
         }
     }
 

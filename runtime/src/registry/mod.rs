@@ -64,7 +64,7 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::loom::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
-use goro_hook::{WaitObject, WaitReason};
+use goro_hook::{RecordKey, WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
 
@@ -127,8 +127,12 @@ pub(crate) struct WaitRecord {
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) on: Option<WaitObject>,
     pub(crate) since: Instant,
-    /// Proved parked forever when it parked (`context::wait_record`).
+    /// Proved parked forever when it parked (`task::wait_record`: a sync
+    /// primitive inside its own future).
     pub(crate) forever: bool,
+    /// Parked on a channel operation through a handle inside its own
+    /// future: that channel's record (`task::wait_record`).
+    pub(crate) private: Option<RecordKey>,
 }
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
@@ -234,16 +238,23 @@ impl GoroutineRecord {
 
     pub(crate) fn snapshot(&self) -> GoroutineSnapshot {
         // Acquire pairs with the Release store in `set_waiting`.
+        let mut park = None;
         let state = match self.state.load(Ordering::Acquire) {
             RUNNING => GoroutineState::Running,
             WAITING => match self.wait.read() {
-                Some(w) => GoroutineState::Waiting {
-                    reason: w.reason,
-                    at: w.at,
-                    on: w.on,
-                    since: w.since,
-                    forever: w.forever,
-                },
+                Some((w, seq)) => {
+                    park = Some(ParkProof {
+                        private: w.private,
+                        seq,
+                    });
+                    GoroutineState::Waiting {
+                        reason: w.reason,
+                        at: w.at,
+                        on: w.on,
+                        since: w.since,
+                        forever: w.forever,
+                    }
+                }
                 None => GoroutineState::Runnable,
             },
             _ => GoroutineState::Runnable,
@@ -253,8 +264,20 @@ impl GoroutineRecord {
             created_by: self.parent,
             created_at: self.spawned_at,
             state,
+            park,
         }
     }
+}
+
+/// What a snapshot of a parked goroutine keeps for the stuck analysis
+/// (`scheduler::stuck`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParkProof {
+    /// `WaitRecord::private`.
+    pub(crate) private: Option<RecordKey>,
+    /// Which park this is (the wait cell's sequence number): a goroutine
+    /// seen twice with the same one was not polled in between.
+    pub(crate) seq: u32,
 }
 
 /// A registered goroutine.
@@ -582,7 +605,9 @@ mod tests {
     /// The record is part of every goroutine's allocation: keep it small.
     #[test]
     fn record_size() {
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 88);
+        // 88 plus the wait cell's private-handle key (16 bytes, the stuck
+        // analysis: `WaitRecord::private`).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 104);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.

@@ -74,6 +74,9 @@ pub(crate) struct WaitCell {
     obj: AtomicU64,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
+    /// `WaitRecord::private`: the record's address (0: none) and generation.
+    private_rec: AtomicUsize,
+    private_gen: AtomicU64,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
@@ -117,6 +120,8 @@ impl WaitCell {
             obj_made_at: AtomicPtr::new(ptr::null_mut()),
             obj: AtomicU64::new(0),
             since: AtomicU64::new(0),
+            private_rec: AtomicUsize::new(0),
+            private_gen: AtomicU64::new(0),
         }
     }
 
@@ -160,12 +165,16 @@ impl WaitCell {
         let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
         self.since.store(since, Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
+        let (rec, gen) = w.private.map_or((0, 0), goro_hook::RecordKey::to_parts);
+        self.private_rec.store(rec, Ordering::Relaxed);
+        self.private_gen.store(gen, Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// A consistent copy of the last park, if any.
-    pub(crate) fn read(&self) -> Option<WaitRecord> {
+    /// A consistent copy of the last park, if any, with its sequence
+    /// number (which changes with every park).
+    pub(crate) fn read(&self) -> Option<(WaitRecord, u32)> {
         loop {
             // Acquire pairs with the writer's final Release store.
             let s1 = self.seq.load(Ordering::Acquire);
@@ -182,6 +191,8 @@ impl WaitCell {
             let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
             let forever = self.forever.load(Ordering::Relaxed) != 0;
+            let private_rec = self.private_rec.load(Ordering::Relaxed);
+            let private_gen = self.private_gen.load(Ordering::Relaxed);
             // Pairs with the writer's Release fence (see module docs).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -219,17 +230,25 @@ impl WaitCell {
                 }
                 _ => None,
             };
-            return Some(WaitRecord {
-                reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
-                at,
-                on: detail.map(|detail| WaitObject {
-                    id,
-                    made_at,
-                    detail,
-                }),
-                since: base() + Duration::from_nanos(since),
-                forever,
-            });
+            // SAFETY: `seq` validated that the pair was stored by `write`
+            // from a `RecordKey`'s `to_parts`.
+            let private = (private_rec != 0)
+                .then(|| unsafe { goro_hook::RecordKey::from_parts(private_rec, private_gen) });
+            return Some((
+                WaitRecord {
+                    reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
+                    at,
+                    on: detail.map(|detail| WaitObject {
+                        id,
+                        made_at,
+                        detail,
+                    }),
+                    since: base() + Duration::from_nanos(since),
+                    forever,
+                    private,
+                },
+                s1,
+            ));
         }
     }
 }
@@ -265,6 +284,7 @@ mod tests {
             }),
             since: base() + Duration::from_nanos(n as u64),
             forever: false,
+            private: None,
         }
     }
 
@@ -287,12 +307,12 @@ mod tests {
         let c = WaitCell::new();
         assert!(c.read().is_none());
         c.write(&record(0));
-        assert_eq!(c.read().unwrap().on.unwrap().id, 0);
+        assert_eq!(c.read().unwrap().0.on.unwrap().id, 0);
         c.write(&WaitRecord {
             on: None,
             ..record(1)
         });
-        assert!(c.read().unwrap().on.is_none());
+        assert!(c.read().unwrap().0.on.is_none());
     }
 
     #[test]
@@ -303,7 +323,7 @@ mod tests {
         on.detail = ObjectDetail::ClosedChan { cap: 3, len: 1 };
         w.on = Some(on);
         c.write(&w);
-        assert_eq!(c.read().unwrap().on, Some(on));
+        assert_eq!(c.read().unwrap().0.on, Some(on));
     }
 
     #[test]
@@ -317,7 +337,7 @@ mod tests {
         };
         w.on = Some(on);
         c.write(&w);
-        let got = c.read().unwrap().on.unwrap().detail;
+        let got = c.read().unwrap().0.on.unwrap().detail;
         assert_eq!(
             got,
             ObjectDetail::Chan {
@@ -325,15 +345,19 @@ mod tests {
                 len: 7
             }
         );
-        let long: &'static str = Box::leak("é".repeat(200).into_boxed_str());
+        // A static, not `Box::leak`: LeakSanitizer (.ci/run) reports a
+        // leaked box, not memory a static still reaches.
+        static LONG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "é".repeat(200));
+        let long: &'static str = LONG.as_str();
         on.detail = ObjectDetail::Other(long);
         w.on = Some(on);
         c.write(&w);
-        let Some(ObjectDetail::Other(name)) = c.read().unwrap().on.map(|o| o.detail) else {
+        let Some(ObjectDetail::Other(name)) = c.read().unwrap().0.on.map(|o| o.detail) else {
             panic!("not Other")
         };
         assert_eq!(name, &long[..254]);
-        assert_eq!(std::mem::size_of::<WaitCell>(), 48);
+        // 48 plus the private-handle key (record address and generation).
+        assert_eq!(std::mem::size_of::<WaitCell>(), 64);
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).
@@ -347,7 +371,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut reads = 0u32;
                 while !done.load(Ordering::Relaxed) || reads == 0 {
-                    let w = c.read().unwrap();
+                    let w = c.read().unwrap().0;
                     assert!(consistent(&w), "torn read");
                     reads += 1;
                 }
@@ -384,6 +408,7 @@ mod loom_tests {
             }),
             since: base(),
             forever: false,
+            private: None,
         }
     }
 
@@ -396,7 +421,7 @@ mod loom_tests {
                 let c = c.clone();
                 thread::spawn(move || c.write(&record(2)))
             };
-            let r = c.read().unwrap().on.unwrap();
+            let r = c.read().unwrap().0.on.unwrap();
             let ObjectDetail::Chan { cap, len } = r.detail else {
                 panic!("wrong kind")
             };

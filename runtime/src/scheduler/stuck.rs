@@ -7,60 +7,194 @@
 //! # Rules
 //!
 //! A goroutine is *forever* only when nothing that can still run could wake
-//! it; a false "forever" is a bug, a missed one a gap. goro proves it in two
-//! ways.
+//! it; a false "forever" is a bug, a missed one a gap. goro cannot trace
+//! memory as Go's garbage collector does, so it proves it from what it
+//! knows for sure about where handles lie (`task::wait_record`): only a
+//! poll that noted exactly one park proves anything. Three rules:
 //!
-//! 1. While the program runs, per goroutine, when it parks: it parks on one
-//!    channel operation through the only handle of that channel, and that
-//!    handle lies inside its own pinned future (`context::wait_record`).
-//!    Nobody else can reach the handle and no other can be made, so the
-//!    operation never completes. Cost: channels note each use of a handle
-//!    in the goroutine's poll scope (a thread-local `Cell` store, with the
-//!    `Arc`'s count read relaxed); the check itself runs only when parking.
+//! 1. **Inline object** (at park time): it waits on a sync primitive that
+//!    lies inside its own pinned future; nobody else can reach it.
+//! 2. **Channel held only by its waiters** (while the program runs): the
+//!    goroutines parked on channel `c` through a handle inside their own
+//!    futures ("private" handles) are `P`; if `c` has exactly `|P|` live
+//!    handles (counted through the channel's record, `goro_hook::inspect`),
+//!    every handle is one of theirs: nobody else can send, receive, close
+//!    or clone one, so none of them can ever be woken. Each member of `P`
+//!    holds at least one live handle of `c` (the one its operation
+//!    borrows) and its private one (alive: a dropped handle's note is
+//!    forgotten), so `|P|` handles means the two are the same and no other
+//!    exists. The goroutines are looked at twice, before and after the
+//!    count, and must be in the same park both times (not polled in
+//!    between), so the count and the parks describe one moment.
+//! 3. **Closed world** (a check whose caller is done, or the watchdog):
+//!    the goroutines considered are all parked for reasons only another
+//!    goroutine can end (`deadlock::asleep_for_good`: channel, select, sync
+//!    primitive, join; not `sleep`, IO or a foreign future), no timer is
+//!    armed, no goroutine waits for IO, no blocking job runs, no `Handle`
+//!    clone is alive and no outside thread that used goro channels is
+//!    awake. Then none of them can ever be woken, whatever they hold. The
+//!    caller of a check is part of the world unless it declares itself
+//!    finished (the end of a `#[goro::test]` body, whose handles are
+//!    dropped by then): a goroutine that may still act could wake any of
+//!    them.
 //!
-//! 2. For a closed world: the goroutines considered are all parked for
-//!    reasons only another goroutine can end (`deadlock::asleep_for_good`:
-//!    channel, select, sync primitive, join; not `sleep`, IO or a foreign
-//!    future), no timer is armed, no goroutine waits for IO, no blocking
-//!    job runs, no `Handle` clone is alive and no outside thread that used
-//!    goro channels is awake. Then none of them can ever be woken, whatever
-//!    they hold. The caller of a check is part of the world unless it
-//!    declares itself finished (the end of a `#[goro::test]` body, whose
-//!    handles are dropped by then): a goroutine that may still act could
-//!    wake any of them.
+//! Not used: "the goroutine that last used a handle holds it". A handle
+//! moves without being used (captured by a spawned goroutine, sent over a
+//! channel, put in shared state), so its last user says nothing about who
+//! can use it next; a proof built on it would report goroutines that can
+//! still be woken. Where a handle lies is known for sure only while an
+//! operation borrows it (it cannot move then) and inside a pinned future.
+//!
+//! Known limit (a false report is possible, documented rather than
+//! hidden): a goroutine that polls a goro operation and, in the same poll,
+//! waits on a future that notes nothing (a foreign future inside `join!`)
+//! is judged by the goro operation alone.
+
+use std::collections::HashMap;
+use std::panic::Location;
+
+use goro_hook::RecordKey;
 
 use super::deadlock::asleep_for_good;
 use super::Shared;
 use crate::registry::{GoroutineId, GoroutineSnapshot, GoroutineState};
 
+/// Why a goroutine is parked forever (the rule that proved it).
+#[derive(Clone, Debug)]
+pub(crate) enum Why {
+    /// Rule 1: the object lies inside its own future.
+    Inline,
+    /// Rule 2: every live handle of the channel lies in one of `holders`,
+    /// all parked on it. `last_drop`: who dropped a handle of it last
+    /// (`None` inside: a thread outside every goroutine) and where that
+    /// goroutine was spawned.
+    Handles {
+        holders: Vec<GoroutineId>,
+        last_drop: Option<(Option<u64>, Option<&'static Location<'static>>)>,
+    },
+    /// Rule 3: a closed world.
+    ClosedWorld,
+}
+
+/// A goroutine proved parked forever, and why.
+#[derive(Clone, Debug)]
+pub(crate) struct Stuck {
+    pub(crate) id: GoroutineId,
+    pub(crate) why: Why,
+}
+
 /// The goroutines of `all` (a snapshot of `shared`'s registry) that are
-/// provably parked forever. `finished`: the calling goroutine will not wake
-/// anybody any more (it is excluded from the world instead of counting as
-/// a live waker).
-pub(crate) fn forever_ids(
+/// provably parked forever. `me`: the calling goroutine, if any (running,
+/// so a possible waker of anyone); `finished`: it will not wake anybody any
+/// more (it is excluded from the world instead of counting as a live
+/// waker).
+pub(crate) fn forever(
     shared: &Shared,
     all: &[GoroutineSnapshot],
     me: Option<GoroutineId>,
     finished: bool,
-) -> Vec<GoroutineId> {
-    let others = all.iter().filter(|g| Some(g.id) != me);
-    let exclusive: Vec<GoroutineId> = others
-        .clone()
+) -> Vec<Stuck> {
+    let others = || all.iter().filter(|g| Some(g.id) != me);
+    let mut out: Vec<Stuck> = others()
         .filter(|g| matches!(g.state, GoroutineState::Waiting { forever: true, .. }))
-        .map(|g| g.id)
+        .map(|g| Stuck {
+            id: g.id,
+            why: Why::Inline,
+        })
         .collect();
+    out.extend(held_only_by_waiters(shared, all));
     if me.is_some() && !finished {
-        return exclusive;
+        return out;
     }
-    let closed = others.clone().all(asleep_for_good)
+    let closed = others().all(asleep_for_good)
         && !shared.has_pending_activity()
         && shared
             .outside_handles
             .load(std::sync::atomic::Ordering::SeqCst)
             == 0
         && !goro_hook::outside_threads_awake(None);
-    if !closed {
-        return exclusive;
+    if closed {
+        for g in others() {
+            if !out.iter().any(|s| s.id == g.id) {
+                out.push(Stuck {
+                    id: g.id,
+                    why: Why::ClosedWorld,
+                });
+            }
+        }
     }
-    others.map(|g| g.id).collect()
+    out
+}
+
+/// The goroutines parked on one channel through private handles: their ids
+/// and park sequence numbers.
+struct Group {
+    key: RecordKey,
+    members: Vec<(GoroutineId, u32)>,
+}
+
+/// Rule 2 (module docs) over `all`.
+fn held_only_by_waiters(shared: &Shared, all: &[GoroutineSnapshot]) -> Vec<Stuck> {
+    // Keyed by the record key's parts (a key holds atomics, not a good key).
+    let mut groups: HashMap<(usize, u64), Group> = HashMap::new();
+    for g in all {
+        if let Some(key) = g.park.and_then(|p| p.private) {
+            let seq = g.park.map_or(0, |p| p.seq);
+            groups
+                .entry(key.to_parts())
+                .or_insert_with(|| Group {
+                    key,
+                    members: Vec::new(),
+                })
+                .members
+                .push((g.id, seq));
+        }
+    }
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    let inspection = goro_hook::inspect();
+    let dead: Vec<(Group, _)> = groups
+        .into_values()
+        .filter(|g| inspection.handles(g.key) == Some(g.members.len()))
+        .map(|g| {
+            let last = inspection.last_drop(g.key);
+            (g, last)
+        })
+        .collect();
+    drop(inspection);
+    if dead.is_empty() {
+        return Vec::new();
+    }
+    // The members must still be in the same parks as before the count.
+    let again = shared.registry.snapshot();
+    let same_park = |id: GoroutineId, seq: u32, key: RecordKey| {
+        again.iter().any(|g| {
+            g.id == id
+                && matches!(g.state, GoroutineState::Waiting { .. })
+                && g.park
+                    .is_some_and(|p| p.seq == seq && p.private == Some(key))
+        })
+    };
+    let mut out = Vec::new();
+    for (group, last_drop) in dead {
+        if !group
+            .members
+            .iter()
+            .all(|&(id, seq)| same_park(id, seq, group.key))
+        {
+            continue;
+        }
+        let holders: Vec<GoroutineId> = group.members.iter().map(|m| m.0).collect();
+        for &id in &holders {
+            out.push(Stuck {
+                id,
+                why: Why::Handles {
+                    holders: holders.clone(),
+                    last_drop,
+                },
+            });
+        }
+    }
+    out
 }

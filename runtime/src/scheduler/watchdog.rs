@@ -11,13 +11,13 @@
 //! with the runtime's start generation: it exits when the runtime stops or
 //! restarts (it is not joined: it holds only a `Weak` and wakes at most once
 //! per interval). Each tick runs the same analysis as `leak::find_stuck`
-//! (`registry::stuck`) and warns once per goroutine.
+//! (`scheduler::stuck`) and warns once per goroutine.
 
 use std::collections::HashSet;
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::stuck::forever_ids;
+use super::stuck::forever;
 use crate::loom::Ordering;
 use crate::registry::Site;
 
@@ -42,7 +42,7 @@ fn run(shared: Weak<Shared>, gen: usize, every: Duration) {
             return;
         }
         let all = s.registry.snapshot();
-        for id in forever_ids(&s, &all, None, false) {
+        for id in forever(&s, &all, None, false).into_iter().map(|g| g.id) {
             if !warned.insert(id) {
                 continue;
             }

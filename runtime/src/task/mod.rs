@@ -36,7 +36,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use goro_hook::{HandleNote, ParkNote, PollScope, WaitReason};
+use goro_hook::{HandleNote, ParkNote, PollScope, RecordKey, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
@@ -239,7 +239,8 @@ pub(crate) fn poll_scoped<R>(
 ) -> (R, Noted) {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
-        .with_rng_state(record.rng_state());
+        .with_rng_state(record.rng_state())
+        .with_spawned_at(record.spawned_at);
     /// Restores the previous host when the poll ends or unwinds.
     struct Restore(usize);
     impl Drop for Restore {
@@ -253,6 +254,7 @@ pub(crate) fn poll_scoped<R>(
     let noted = Noted {
         park: scope.park(),
         handle: scope.handle_use(),
+        parks: scope.parks(),
     };
     (out, noted)
 }
@@ -268,56 +270,83 @@ pub(crate) fn current_host() -> usize {
     CURRENT_HOST.with(std::cell::Cell::get)
 }
 
-/// What a poll told the hooks: its last park and its last handle use.
+/// What a poll told the hooks: its last park, its last handle use, and how
+/// many parks it noted.
 #[derive(Clone, Copy)]
 pub(crate) struct Noted {
     park: Option<ParkNote>,
     handle: Option<HandleNote>,
+    parks: u32,
 }
 
-/// Whether a goroutine whose future occupies `future` (address, size) and
-/// that parked as `park` after its last handle use `handle` is provably
-/// parked forever: it parks on one channel operation, the last handle it
-/// used belongs to that channel, was its only handle then, and lies inside
-/// the goroutine's own pinned future. Nobody else can reach that handle (a
-/// spawned future is `'static`: no other goroutine or thread borrows into
-/// it) and no other handle exists or can be made (only by cloning one), so
-/// the operation can never complete: nobody can send, receive or close.
-fn exclusive_forever(park: &ParkNote, handle: Option<HandleNote>, future: (usize, usize)) -> bool {
-    let (Some(h), Some(on)) = (handle, park.on) else {
-        return false;
+/// What a park proves about who can still wake the goroutine, from where
+/// its future lies (`future`: address, size) and what its poll noted.
+///
+/// Only a poll that noted exactly one park proves anything: a goroutine
+/// that waits on several things at once (`join!`, a select over futures)
+/// may be woken by any of them. Then:
+///
+/// - `inline`: it waits on a sync primitive (mutex, `RWMutex`,
+///   `WaitGroup`, `Cond`, `Once`) that lies inside its own pinned future.
+///   A spawned future is `'static`: no other goroutine or thread can hold a
+///   reference into it, so nobody else can unlock, signal or finish it, and
+///   the goroutine itself is parked: it is parked forever.
+/// - `private`: it waits on a channel operation through a handle that lies
+///   inside its own future (the last handle it used, of the same channel,
+///   not dropped since). Nobody else can use *that* handle; whether others
+///   hold other handles of the channel is asked later, through the
+///   channel's record (`scheduler::stuck`).
+fn park_proof(park: &ParkNote, noted: &Noted, future: (usize, usize)) -> (bool, Option<RecordKey>) {
+    let inside = |addr: usize| addr >= future.0 && addr < future.0.saturating_add(future.1);
+    if noted.parks != 1 {
+        return (false, None);
+    }
+    let Some(on) = park.on else {
+        return (false, None);
     };
-    matches!(park.reason, WaitReason::ChanSend | WaitReason::ChanReceive)
-        && on.id == h.object
-        && h.handles == 1
-        && h.handle >= future.0
-        && h.handle < future.0.saturating_add(future.1)
+    match park.reason {
+        WaitReason::MutexLock
+        | WaitReason::RwMutexLock
+        | WaitReason::RwMutexRLock
+        | WaitReason::WaitGroupWait
+        | WaitReason::CondWait
+        | WaitReason::OnceDo => (inside(on.id), None),
+        WaitReason::ChanSend | WaitReason::ChanReceive => {
+            let private = noted
+                .handle
+                .filter(|h| h.object == on.id && inside(h.handle))
+                .and_then(|h| h.record);
+            (false, private)
+        }
+        _ => (false, None),
+    }
 }
 
 /// The wait to record for a poll that returned `Pending` at `since` after
 /// noting `noted` (`FutureWait` when the pending future said nothing);
 /// `future` is the goroutine future's (address, size).
 pub(crate) fn wait_record(noted: Noted, since: Instant, future: (usize, usize)) -> WaitRecord {
-    let forever = noted
-        .park
-        .as_ref()
-        .is_some_and(|p| exclusive_forever(p, noted.handle, future));
     match noted.park {
-        Some(n) => WaitRecord {
-            reason: n.reason,
-            // A join's call site is inside the runtime (`JoinHandle::poll`):
-            // not worth showing.
-            at: (n.reason != WaitReason::JoinWait).then_some(n.at),
-            on: n.on,
-            since,
-            forever,
-        },
+        Some(n) => {
+            let (forever, private) = park_proof(&n, &noted, future);
+            WaitRecord {
+                reason: n.reason,
+                // A join's call site is inside the runtime (`JoinHandle::poll`):
+                // not worth showing.
+                at: (n.reason != WaitReason::JoinWait).then_some(n.at),
+                on: n.on,
+                since,
+                forever,
+                private,
+            }
+        }
         None => WaitRecord {
             reason: WaitReason::FutureWait,
             at: None,
             on: None,
             since,
             forever: false,
+            private: None,
         },
     }
 }

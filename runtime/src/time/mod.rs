@@ -20,6 +20,10 @@
 //!
 //! - No timer fires before its deadline (deadlines round up to the next
 //!   millisecond, the clock rounds down).
+//! - A dropped runtime closes its timers (`Timers::close`): every pending
+//!   action is dropped and later ones are not kept, so no action (a
+//!   fire-and-forget timer's keep-alive owns its timer entry, which holds
+//!   the driver) keeps the driver alive after the runtime.
 //! - Timer actions (wakers, alarm functions) run with no runtime lock held,
 //!   each under `catch_unwind`: a panicking alarm function (or waker) never
 //!   unwinds into the thread processing timers (a worker, or the thread in

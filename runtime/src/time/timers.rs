@@ -65,6 +65,8 @@ struct TimerState {
     parked_until: Option<u64>,
     /// Reused buffer for due actions (taken out while they run).
     fired: Vec<Action>,
+    /// Set by [`Timers::close`]: actions are no longer kept.
+    closed: bool,
 }
 
 /// Result of arming a timer.
@@ -87,6 +89,7 @@ impl Timers {
                 wheel: Wheel::new(),
                 parked_until: None,
                 fired: Vec::new(),
+                closed: false,
             }),
             next_due: AtomicU64::new(u64::MAX),
             firing: AtomicUsize::new(0),
@@ -122,14 +125,47 @@ impl Timers {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365))
     }
 
-    /// Allocates an unarmed timer.
+    /// Allocates an unarmed timer. Once the timers are
+    /// [closed](Self::close), its action is dropped at once (it would never
+    /// run).
     pub(crate) fn alloc(&self, action: Action) -> Key {
-        self.lock().wheel.alloc(action)
+        let mut st = self.lock();
+        if st.closed {
+            let key = st.wheel.alloc(Action::None);
+            drop(st);
+            drop(action);
+            return key;
+        }
+        st.wheel.alloc(action)
     }
 
     /// Cancels and frees a timer.
     pub(crate) fn free(&self, key: Key) {
-        self.lock().wheel.free(key)
+        let action = self.lock().wheel.free(key);
+        // After unlocking: the action's destructor may free other timers.
+        drop(action);
+    }
+
+    /// The runtime that owns these timers is gone: drops every timer's
+    /// action now (outside the lock) and every action given later, so none
+    /// runs again. Breaks the cycles pending actions form with the timers
+    /// (an action can own, through a fire-and-forget timer's keep-alive,
+    /// the entry that holds the driver), which would otherwise keep the
+    /// driver and those timers alive forever. Entries stay allocated until
+    /// their owners free them.
+    pub(crate) fn close(&self) {
+        let mut actions = Vec::new();
+        let mut st = self.lock();
+        st.closed = true;
+        st.wheel.take_actions(&mut actions);
+        drop(st);
+        // Each drop may free timers (taking the lock again); a panicking
+        // destructor must not skip the others.
+        for a in actions {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(a))) {
+                (self.on_panic)(payload);
+            }
+        }
     }
 
     /// Arms (or re-arms) `key` for `deadline` (a due deadline fires at the
@@ -159,8 +195,14 @@ impl Timers {
         let mut st = self.lock();
         if st.wheel.has_fired(key) {
             Poll::Ready(())
+        } else if st.closed {
+            // Nothing fires any more; a stored waker would only keep its
+            // task alive.
+            Poll::Pending
         } else {
-            st.wheel.set_waker(key, cx.waker());
+            let old = st.wheel.set_waker(key, cx.waker());
+            drop(st);
+            drop(old);
             Poll::Pending
         }
     }

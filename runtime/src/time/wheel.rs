@@ -220,19 +220,38 @@ impl Wheel {
         }
     }
 
-    /// Cancels and frees the entry. A stale key is ignored.
-    pub(crate) fn free(&mut self, key: Key) {
+    /// Cancels and frees the entry. A stale key is ignored. Returns the
+    /// entry's action, for the caller to drop after releasing its lock (it
+    /// may own user data whose destructor frees other timers).
+    pub(crate) fn free(&mut self, key: Key) -> Action {
         if self.get(key).is_none() {
-            return;
+            return Action::None;
         }
         self.cancel(key);
         let free = self.free;
         let e = &mut self.entries[key.index as usize];
         e.in_use = false;
         e.generation = e.generation.wrapping_add(1);
-        e.action = Action::None;
+        let action = std::mem::take(&mut e.action);
         e.next = free;
         self.free = key.index;
+        action
+    }
+
+    /// Takes every entry's action out (the entries stay allocated and keep
+    /// their arming; they fire nothing from now on) into `out`, for the
+    /// caller to drop after releasing its lock. For a driver that shuts
+    /// down: an action may own, directly or not, the entry's own
+    /// [`TimerEntry`](goro_hook::TimerEntry) and so the driver (a
+    /// fire-and-forget timer's keep-alive), a cycle only this breaks.
+    pub(crate) fn take_actions(&mut self, out: &mut Vec<Action>) {
+        out.extend(
+            self.entries
+                .iter_mut()
+                .filter(|e| e.in_use)
+                .map(|e| std::mem::take(&mut e.action))
+                .filter(|a| !matches!(a, Action::None)),
+        );
     }
 
     fn get(&self, key: Key) -> Option<&Entry> {
@@ -248,13 +267,15 @@ impl Wheel {
     }
 
     /// Stores `waker` as the entry's action unless an equivalent one is
-    /// already there (no clone on a repeated poll).
-    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
-        if let Some(e) = self.get_mut(key) {
-            match &e.action {
-                Action::Wake(w) if w.will_wake(waker) => {}
-                _ => e.action = Action::Wake(waker.clone()),
-            }
+    /// already there (no clone on a repeated poll). Returns the replaced
+    /// action, for the caller to drop after releasing its lock.
+    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) -> Action {
+        match self.get_mut(key) {
+            Some(e) => match &e.action {
+                Action::Wake(w) if w.will_wake(waker) => Action::None,
+                _ => std::mem::replace(&mut e.action, Action::Wake(waker.clone())),
+            },
+            None => Action::None,
         }
     }
 

@@ -1,0 +1,448 @@
+//! Object records: what an executor may read about a channel while the
+//! program runs, safely, from any thread (how many handles it has, who
+//! dropped the last one), for the proof of "parked forever".
+//!
+//! Go: nothing; Go's leak profile asks the garbage collector whether a
+//! channel is still reachable. goro cannot trace memory, so a channel keeps
+//! a small record the executor may read instead.
+//!
+//! # Design
+//!
+//! A record lives in a slab that is never freed: a [`RecordSlot`] (held
+//! inside the object) takes one on creation and gives it back when the
+//! object is dropped, bumping the record's generation. A [`RecordKey`]
+//! (record + generation, `Copy`, `'static`) names the object for as long as
+//! it lives; once the object is gone the key no longer matches and every
+//! question about it answers "unknown". So a key may be stored anywhere
+//! (a goroutine's park record) and read at any time without touching
+//! freed memory.
+//!
+//! The record's object (the channel's shared state) is read through the
+//! record only inside an [`Inspection`]: dropping a slot first bumps the
+//! generation, then waits while an inspection is running; an inspection
+//! registers itself, then checks the generation. Both sides separate their
+//! store from their load with a `SeqCst` fence (a Dekker pair), so either
+//! the inspection sees the new generation and leaves the object alone, or
+//! the drop sees the inspection and waits for it to end before the object's
+//! memory is freed. Inspections are rare and short (a leak check, a
+//! watchdog tick); a drop pays one fence.
+//!
+//! Cost on the channel's paths: none per operation (the key is two words
+//! the channel already has); a handle drop stores the dropping goroutine's
+//! id and spawn site (two relaxed stores); making a channel takes a record
+//! from a thread-local cache, dropping it gives it back.
+
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// One object's record (see the module docs). Lives in the slab forever.
+#[derive(Debug)]
+pub(crate) struct ObjectRecord {
+    /// Bumped when the object is dropped; a key is valid while it matches.
+    gen: AtomicU64,
+    /// The object (type-erased), read by `handles` inside an inspection.
+    obj: AtomicPtr<()>,
+    /// `unsafe fn(*const ()) -> usize` counting the object's live handles,
+    /// as a `usize` (0: not bound).
+    handles: AtomicUsize,
+    /// The goroutine that dropped a handle last (0: none yet; `u64::MAX`: a
+    /// thread outside every goroutine).
+    dropped_by: AtomicU64,
+    /// Its spawn site (null: unknown).
+    dropped_site: AtomicPtr<Location<'static>>,
+}
+
+impl ObjectRecord {
+    const fn new() -> Self {
+        ObjectRecord {
+            gen: AtomicU64::new(0),
+            obj: AtomicPtr::new(std::ptr::null_mut()),
+            handles: AtomicUsize::new(0),
+            dropped_by: AtomicU64::new(0),
+            dropped_site: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+}
+
+/// The gate of the module docs, written once and instantiated over std's
+/// atomics (`std_gate`) and, for the model, loom's (`loom_tests`).
+macro_rules! gate {
+    ($a:ident, $yield_now:path) => {
+        /// An object is being freed: its record's generation becomes
+        /// `next`, then wait for the running inspections to end.
+        pub(crate) fn close(gen: &$a::AtomicU64, next: u64, inspecting: &$a::AtomicUsize) {
+            gen.store(next, $a::Ordering::Relaxed);
+            // Dekker with `open`: either the inspection sees `next`, or this
+            // sees the inspection.
+            $a::fence($a::Ordering::SeqCst);
+            while inspecting.load($a::Ordering::Relaxed) != 0 {
+                $yield_now();
+            }
+            // Acquire: pairs with `end`'s Release; the inspection's reads
+            // happen before the object is freed.
+            $a::fence($a::Ordering::Acquire);
+        }
+
+        /// An inspection starts.
+        pub(crate) fn open(inspecting: &$a::AtomicUsize) {
+            inspecting.fetch_add(1, $a::Ordering::SeqCst);
+            $a::fence($a::Ordering::SeqCst);
+        }
+
+        /// Inside an inspection: whether the object of generation `expect`
+        /// is still alive (and stays so until `end`).
+        pub(crate) fn alive(gen: &$a::AtomicU64, expect: u64) -> bool {
+            gen.load($a::Ordering::Relaxed) == expect
+        }
+
+        /// An inspection ends.
+        pub(crate) fn end(inspecting: &$a::AtomicUsize) {
+            inspecting.fetch_sub(1, $a::Ordering::Release);
+        }
+    };
+}
+
+mod std_gate {
+    use std::sync::atomic as a;
+    gate!(a, std::thread::yield_now);
+}
+
+/// Records given back, shared by all threads (a thread keeps up to
+/// `LOCAL_MAX` of its own).
+static FREE: Mutex<Vec<&'static ObjectRecord>> = Mutex::new(Vec::new());
+const LOCAL_MAX: usize = 64;
+/// Inspections running now.
+static INSPECTING: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static LOCAL: RefCell<Vec<&'static ObjectRecord>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take() -> &'static ObjectRecord {
+    let local = LOCAL
+        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.pop()))
+        .ok()
+        .flatten();
+    if let Some(r) = local {
+        return r;
+    }
+    let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(r) = free.pop() {
+        // Refill half a local cache at once, so a thread that makes many
+        // channels takes the global lock rarely.
+        let n = free.len().min(LOCAL_MAX / 2);
+        let start = free.len() - n;
+        let batch: Vec<_> = free.drain(start..).collect();
+        drop(free);
+        let _ = LOCAL.try_with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                l.extend(batch.iter().copied());
+            } else {
+                FREE.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(batch.iter().copied());
+            }
+        });
+        return r;
+    }
+    drop(free);
+    Box::leak(Box::new(ObjectRecord::new()))
+}
+
+fn give_back(r: &'static ObjectRecord) {
+    let kept = LOCAL
+        .try_with(|l| match l.try_borrow_mut() {
+            Ok(mut l) if l.len() < LOCAL_MAX => {
+                l.push(r);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+    if !kept {
+        FREE.lock().unwrap_or_else(PoisonError::into_inner).push(r);
+    }
+}
+
+/// The record an object holds for as long as it lives (see the module
+/// docs); gives the record back when dropped.
+///
+/// ```
+/// let slot = goro_hook::RecordSlot::new();
+/// let key = slot.key();
+/// let inspection = goro_hook::inspect();
+/// assert_eq!(inspection.handles(key), None); // not bound to an object
+/// drop(inspection);
+/// drop(slot);
+/// assert_eq!(goro_hook::inspect().last_drop(key), None); // gone
+/// ```
+#[derive(Debug)]
+pub struct RecordSlot {
+    rec: &'static ObjectRecord,
+    gen: u64,
+}
+
+impl Default for RecordSlot {
+    fn default() -> Self {
+        RecordSlot::new()
+    }
+}
+
+impl RecordSlot {
+    /// A fresh record, not bound to an object yet.
+    pub fn new() -> Self {
+        let rec = take();
+        let gen = rec.gen.load(Ordering::Relaxed);
+        rec.dropped_by.store(0, Ordering::Relaxed);
+        rec.dropped_site
+            .store(std::ptr::null_mut(), Ordering::Relaxed);
+        rec.obj.store(std::ptr::null_mut(), Ordering::Relaxed);
+        rec.handles.store(0, Ordering::Relaxed);
+        RecordSlot { rec, gen }
+    }
+
+    /// Binds the record to its object: `handles(obj)` counts the object's
+    /// live handles.
+    ///
+    /// # Safety
+    ///
+    /// `handles(obj)` must be safe to call from any thread for as long as
+    /// this slot is alive (the slot lives inside the object, so `obj` is
+    /// alive then), and return a count that never misses a live handle.
+    pub unsafe fn bind(&self, obj: *const (), handles: unsafe fn(*const ()) -> usize) {
+        self.rec.obj.store(obj.cast_mut(), Ordering::Relaxed);
+        self.rec.handles.store(handles as usize, Ordering::Release);
+    }
+
+    /// This object's key.
+    #[inline]
+    pub fn key(&self) -> RecordKey {
+        RecordKey {
+            rec: self.rec,
+            gen: self.gen,
+        }
+    }
+
+    /// Notes that the handle at address `handle` is being dropped by the
+    /// current goroutine (or by a thread outside every goroutine): two
+    /// relaxed stores. A use of that handle noted in the current poll is
+    /// forgotten (it no longer says where a handle lies).
+    #[inline]
+    pub fn note_drop(&self, handle: usize) {
+        let (id, site) = crate::scope::dropping_handle(handle);
+        let site = site.map_or(std::ptr::null_mut(), |s| std::ptr::from_ref(s).cast_mut());
+        // Relaxed: diagnostic only; read inside an inspection.
+        self.rec
+            .dropped_by
+            .store(id.unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.rec.dropped_site.store(site, Ordering::Relaxed);
+    }
+}
+
+impl Drop for RecordSlot {
+    fn drop(&mut self) {
+        // First the generation (so a new inspection leaves the object
+        // alone), then wait for the inspections already running.
+        std_gate::close(&self.rec.gen, self.gen.wrapping_add(1), &INSPECTING);
+        give_back(self.rec);
+    }
+}
+
+/// Names an object for as long as it lives (see the module docs): `Copy`
+/// and `'static`, safe to keep after the object is gone.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordKey {
+    rec: &'static ObjectRecord,
+    gen: u64,
+}
+
+impl PartialEq for RecordKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_parts() == other.to_parts()
+    }
+}
+
+impl Eq for RecordKey {}
+
+impl std::hash::Hash for RecordKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_parts().hash(state);
+    }
+}
+
+impl RecordKey {
+    /// The record's address and the generation, to store in atomics.
+    pub fn to_parts(self) -> (usize, u64) {
+        (std::ptr::from_ref(self.rec) as usize, self.gen)
+    }
+
+    /// Rebuilds a key from [`to_parts`](Self::to_parts).
+    ///
+    /// # Safety
+    ///
+    /// `addr` must come from `to_parts` of some key (records are never
+    /// freed, so it still points to one).
+    pub unsafe fn from_parts(addr: usize, gen: u64) -> Self {
+        // SAFETY: by the caller's contract `addr` is a `&'static
+        // ObjectRecord`'s address.
+        let rec = unsafe { &*(addr as *const ObjectRecord) };
+        RecordKey { rec, gen }
+    }
+}
+
+/// An inspection of object records (see the module docs): while it lives,
+/// objects whose key still matches are not freed. Keep it short.
+///
+/// ```
+/// let inspection = goro_hook::inspect();
+/// drop(inspection);
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Inspection(());
+
+/// Starts an [`Inspection`].
+pub fn inspect() -> Inspection {
+    std_gate::open(&INSPECTING);
+    Inspection(())
+}
+
+impl Inspection {
+    /// The object's live handles now, if it is still alive and counts them.
+    pub fn handles(&self, key: RecordKey) -> Option<usize> {
+        if !std_gate::alive(&key.rec.gen, key.gen) {
+            return None;
+        }
+        // Acquire: pairs with `bind`'s Release store.
+        let f = key.rec.handles.load(Ordering::Acquire);
+        let obj = key.rec.obj.load(Ordering::Relaxed);
+        if f == 0 || obj.is_null() {
+            return None;
+        }
+        // SAFETY: `f` was stored by `bind` from an
+        // `unsafe fn(*const ()) -> usize`; the generation matched after
+        // this inspection registered, so the object is alive until the
+        // inspection ends (module docs), and `bind`'s contract makes the
+        // call safe then.
+        let f: unsafe fn(*const ()) -> usize = unsafe { std::mem::transmute(f) };
+        // SAFETY: see above.
+        Some(unsafe { f(obj) })
+    }
+
+    /// Who dropped a handle of the object last, if it is alive and some
+    /// handle was dropped: the goroutine's id (`None`: a thread outside
+    /// every goroutine) and its spawn site.
+    pub fn last_drop(
+        &self,
+        key: RecordKey,
+    ) -> Option<(Option<u64>, Option<&'static Location<'static>>)> {
+        if key.rec.gen.load(Ordering::Relaxed) != key.gen {
+            return None;
+        }
+        let id = key.rec.dropped_by.load(Ordering::Relaxed);
+        let site = key.rec.dropped_site.load(Ordering::Relaxed);
+        // SAFETY: null or a `&'static Location` stored by `note_drop`.
+        let site = unsafe { site.as_ref() };
+        if key.rec.gen.load(Ordering::Relaxed) != key.gen {
+            return None;
+        }
+        match id {
+            0 => None,
+            u64::MAX => Some((None, site)),
+            id => Some((Some(id), site)),
+        }
+    }
+}
+
+impl Drop for Inspection {
+    fn drop(&mut self) {
+        std_gate::end(&INSPECTING);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe fn three(_: *const ()) -> usize {
+        3
+    }
+
+    #[test]
+    fn a_key_answers_only_while_its_object_lives() {
+        let slot = RecordSlot::new();
+        // SAFETY: `three` ignores its argument.
+        unsafe { slot.bind(std::ptr::null::<u8>().wrapping_add(8).cast(), three) };
+        let key = slot.key();
+        assert_eq!(inspect().handles(key), Some(3));
+        slot.note_drop(0);
+        assert_eq!(inspect().last_drop(key), Some((None, None)));
+        drop(slot);
+        assert_eq!(inspect().handles(key), None);
+        // The record is reused with a new generation: the old key stays dead.
+        let again = RecordSlot::new();
+        assert_eq!(inspect().handles(key), None);
+        assert_eq!(inspect().last_drop(again.key()), None);
+    }
+
+    #[test]
+    fn many_threads_make_and_drop() {
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let mut keep = Vec::new();
+                    for i in 0..2000 {
+                        keep.push(RecordSlot::new());
+                        if i % 3 == 0 {
+                            keep.clear();
+                        }
+                        let _i = inspect();
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+    }
+}
+
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    //! Model of the gate: an inspection never reads an object after its
+    //! drop went past the gate (dropping the `SeqCst` fence of `close` or
+    //! `open` makes it fail). Run:
+    //! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-hook --release --lib record`
+
+    mod loom_gate {
+        use loom::sync::atomic as a;
+        gate!(a, loom::thread::yield_now);
+    }
+
+    use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use loom::sync::Arc;
+
+    #[test]
+    fn record_gate_never_reads_a_freed_object() {
+        loom::model(|| {
+            let gen = Arc::new(AtomicU64::new(0));
+            let inspecting = Arc::new(AtomicUsize::new(0));
+            let freed = Arc::new(AtomicBool::new(false));
+            let dropper = {
+                let (gen, inspecting, freed) = (gen.clone(), inspecting.clone(), freed.clone());
+                loom::thread::spawn(move || {
+                    loom_gate::close(&gen, 1, &inspecting);
+                    freed.store(true, Ordering::Relaxed);
+                })
+            };
+            loom_gate::open(&inspecting);
+            if loom_gate::alive(&gen, 0) {
+                assert!(!freed.load(Ordering::Relaxed), "read after free");
+            }
+            loom_gate::end(&inspecting);
+            dropper.join().unwrap();
+        });
+    }
+}
