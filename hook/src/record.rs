@@ -116,13 +116,28 @@ const LOCAL_MAX: usize = 64;
 /// Inspections running now.
 static INSPECTING: AtomicUsize = AtomicUsize::new(0);
 
+/// A thread's own records; handed to `FREE` when the thread exits (else a
+/// thread that made channels would take its cached records with it, lost
+/// for good: the slab never frees them).
+struct LocalCache(Vec<&'static ObjectRecord>);
+
+impl Drop for LocalCache {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            FREE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(&mut self.0);
+        }
+    }
+}
+
 thread_local! {
-    static LOCAL: RefCell<Vec<&'static ObjectRecord>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<LocalCache> = const { RefCell::new(LocalCache(Vec::new())) };
 }
 
 fn take() -> &'static ObjectRecord {
     let local = LOCAL
-        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.pop()))
+        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.0.pop()))
         .ok()
         .flatten();
     if let Some(r) = local {
@@ -138,7 +153,7 @@ fn take() -> &'static ObjectRecord {
         drop(free);
         let _ = LOCAL.try_with(|l| {
             if let Ok(mut l) = l.try_borrow_mut() {
-                l.extend(batch.iter().copied());
+                l.0.extend(batch.iter().copied());
             } else {
                 FREE.lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -154,8 +169,8 @@ fn take() -> &'static ObjectRecord {
 fn give_back(r: &'static ObjectRecord) {
     let kept = LOCAL
         .try_with(|l| match l.try_borrow_mut() {
-            Ok(mut l) if l.len() < LOCAL_MAX => {
-                l.push(r);
+            Ok(mut l) if l.0.len() < LOCAL_MAX => {
+                l.0.push(r);
                 true
             }
             _ => false,
