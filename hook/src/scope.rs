@@ -327,14 +327,22 @@ pub fn current_goroutine() -> Option<u64> {
 /// ```
 #[inline]
 pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
+    note_use(HandleNote {
+        handle,
+        object,
+        handles,
+        record: None,
+    });
+}
+
+/// The common part of [`note_handle_use`] and [`note_chan_use`]: on a
+/// goroutine, one `Cell` store; off any, the thread becomes an outside
+/// participant of the deadlock check.
+#[inline]
+fn note_use(note: HandleNote) {
     let on_goroutine = with_current(|s| match s {
         Some(s) => {
-            s.handle.set(Some(HandleNote {
-                handle,
-                object,
-                handles,
-                record: None,
-            }));
+            s.handle.set(Some(note));
             true
         }
         None => false,
@@ -356,21 +364,12 @@ pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
 /// ```
 #[inline]
 pub fn note_chan_use(handle: usize, object: usize, record: RecordKey) {
-    let on_goroutine = with_current(|s| match s {
-        Some(s) => {
-            s.handle.set(Some(HandleNote {
-                handle,
-                object,
-                handles: 0,
-                record: Some(record),
-            }));
-            true
-        }
-        None => false,
+    note_use(HandleNote {
+        handle,
+        object,
+        handles: 0,
+        record: Some(record),
     });
-    if !on_goroutine {
-        crate::outside::note_use_off_goroutine();
-    }
 }
 
 /// The handle at address `handle` is being dropped: forgets a use of it
