@@ -39,6 +39,29 @@
 //! Go: the `waitReason` argument of `runtime.gopark`, `getg()`, and the
 //! scheduler's preemption of a goroutine that runs too long.
 
+/// Whether handle-ownership tracking is compiled in: `true` unless goro is
+/// built with `RUSTFLAGS="--cfg goro_no_tracking"`.
+///
+/// The tracking is what proves a goroutine parked forever on a channel
+/// *while the program runs* (every live handle of the channel lies inside
+/// the goroutines parked on it) and what names the other end in a report
+/// ("the last other handle was dropped by goroutine 7"). Its cost: per
+/// channel operation or handle clone on a goroutine, one thread-local
+/// `Cell` store; per handle drop, a thread-local lookup and two relaxed
+/// stores; per channel made, a record from a thread-local cache, and per
+/// channel freed, one `SeqCst` fence. Compiled out, none of that is paid
+/// and those proofs are gone; everything else stays: the goroutine
+/// registry and `dump()`, the global deadlock check, leak checks at test
+/// end (the closed-world rule), and "forever" for a goroutine parked on a
+/// sync primitive inside its own future.
+///
+/// ```
+/// if goro_hook::HANDLE_TRACKING {
+///     // `leak::find_stuck()` may prove channel waits while the program runs.
+/// }
+/// ```
+pub const HANDLE_TRACKING: bool = !cfg!(goro_no_tracking);
+
 mod loom;
 mod object;
 mod outside;

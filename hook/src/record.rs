@@ -31,6 +31,17 @@
 //! the channel already has); a handle drop stores the dropping goroutine's
 //! id and spawn site (two relaxed stores); making a channel takes a record
 //! from a thread-local cache, dropping it gives it back.
+//!
+//! # Compiled out
+//!
+//! Built with `--cfg goro_no_tracking` ([`HANDLE_TRACKING`](crate::HANDLE_TRACKING)
+//! is then `false`), a [`RecordSlot`] is empty: making and dropping an
+//! object takes no record and pays no fence, a handle drop stores nothing,
+//! and every key names one shared record that is never bound, so every
+//! [`Inspection`] question answers "unknown". The slab, the cache and the
+//! gate below are then unused (hence the `dead_code` allowance).
+
+#![cfg_attr(goro_no_tracking, allow(dead_code, unused_imports))]
 
 use std::cell::RefCell;
 use std::panic::Location;
@@ -195,9 +206,20 @@ fn give_back(r: &'static ObjectRecord) {
 /// ```
 #[derive(Debug)]
 pub struct RecordSlot {
+    #[cfg(not(goro_no_tracking))]
     rec: &'static ObjectRecord,
+    #[cfg(not(goro_no_tracking))]
     gen: u64,
+    /// Built with `--cfg goro_no_tracking`: no record (see
+    /// [`HANDLE_TRACKING`](crate::HANDLE_TRACKING)).
+    #[cfg(goro_no_tracking)]
+    _untracked: (),
 }
+
+/// The record every key names when tracking is compiled out: never bound,
+/// never dropped from, so every question about it answers "unknown".
+#[cfg(goro_no_tracking)]
+static UNTRACKED: ObjectRecord = ObjectRecord::new();
 
 impl Default for RecordSlot {
     fn default() -> Self {
@@ -207,6 +229,14 @@ impl Default for RecordSlot {
 
 impl RecordSlot {
     /// A fresh record, not bound to an object yet.
+    #[cfg(goro_no_tracking)]
+    #[inline]
+    pub fn new() -> Self {
+        RecordSlot { _untracked: () }
+    }
+
+    /// A fresh record, not bound to an object yet.
+    #[cfg(not(goro_no_tracking))]
     pub fn new() -> Self {
         let rec = take();
         let gen = rec.gen.load(Ordering::Relaxed);
@@ -226,7 +256,14 @@ impl RecordSlot {
     /// `handles(obj)` must be safe to call from any thread for as long as
     /// this slot is alive (the slot lives inside the object, so `obj` is
     /// alive then), and return a count that never misses a live handle.
+    #[cfg_attr(goro_no_tracking, allow(unused_variables))]
     pub unsafe fn bind(&self, obj: *const (), handles: unsafe fn(*const ()) -> usize) {
+        #[cfg(not(goro_no_tracking))]
+        self.bind_tracked(obj, handles);
+    }
+
+    #[cfg(not(goro_no_tracking))]
+    fn bind_tracked(&self, obj: *const (), handles: unsafe fn(*const ()) -> usize) {
         self.rec.obj.store(obj.cast_mut(), Ordering::Relaxed);
         self.rec.handles.store(handles as usize, Ordering::Release);
     }
@@ -234,10 +271,16 @@ impl RecordSlot {
     /// This object's key.
     #[inline]
     pub fn key(&self) -> RecordKey {
-        RecordKey {
+        #[cfg(not(goro_no_tracking))]
+        return RecordKey {
             rec: self.rec,
             gen: self.gen,
-        }
+        };
+        #[cfg(goro_no_tracking)]
+        return RecordKey {
+            rec: &UNTRACKED,
+            gen: 0,
+        };
     }
 
     /// Notes that the handle at address `handle` is being dropped by the
@@ -245,7 +288,15 @@ impl RecordSlot {
     /// relaxed stores. A use of that handle noted in the current poll is
     /// forgotten (it no longer says where a handle lies).
     #[inline]
+    #[cfg_attr(goro_no_tracking, allow(unused_variables))]
     pub fn note_drop(&self, handle: usize) {
+        #[cfg(not(goro_no_tracking))]
+        self.note_drop_tracked(handle);
+    }
+
+    #[cfg(not(goro_no_tracking))]
+    #[inline]
+    fn note_drop_tracked(&self, handle: usize) {
         let (id, site) = crate::scope::dropping_handle(handle);
         let site = site.map_or(std::ptr::null_mut(), |s| std::ptr::from_ref(s).cast_mut());
         // Relaxed: diagnostic only; read inside an inspection.
@@ -256,6 +307,7 @@ impl RecordSlot {
     }
 }
 
+#[cfg(not(goro_no_tracking))]
 impl Drop for RecordSlot {
     fn drop(&mut self) {
         // First the generation (so a new inspection leaves the object
@@ -377,7 +429,7 @@ impl Drop for Inspection {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(goro_no_tracking)))]
 mod tests {
     use super::*;
 

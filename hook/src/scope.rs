@@ -131,8 +131,12 @@ pub struct PollScope<'a> {
 /// ```
 /// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
 /// scope.enter(|| goro_hook::note_handle_use(0x1000, 0x2000, 1));
-/// let h = scope.handle_use().unwrap();
-/// assert_eq!((h.handle, h.object, h.handles), (0x1000, 0x2000, 1));
+/// if goro_hook::HANDLE_TRACKING {
+///     let h = scope.handle_use().unwrap();
+///     assert_eq!((h.handle, h.object, h.handles), (0x1000, 0x2000, 1));
+/// } else {
+///     assert!(scope.handle_use().is_none()); // compiled out
+/// }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -267,7 +271,8 @@ impl<'a> PollScope<'a> {
         self.park.get()
     }
 
-    /// The last handle use noted in this scope (see [`HandleNote`]).
+    /// The last handle use noted in this scope (see [`HandleNote`]); always
+    /// `None` when tracking is compiled out ([`HANDLE_TRACKING`](crate::HANDLE_TRACKING)).
     pub fn handle_use(&self) -> Option<HandleNote> {
         self.handle.get()
     }
@@ -338,10 +343,16 @@ pub fn note_handle_use(handle: usize, object: usize, handles: usize) {
 /// The common part of [`note_handle_use`] and [`note_chan_use`]: on a
 /// goroutine, one `Cell` store; off any, the thread becomes an outside
 /// participant of the deadlock check.
+///
+/// Built with `--cfg goro_no_tracking` ([`HANDLE_TRACKING`](crate::HANDLE_TRACKING)
+/// `false`): nothing is stored on a goroutine (the off-goroutine part,
+/// which the deadlock check needs, stays).
 #[inline]
+#[cfg_attr(goro_no_tracking, allow(unused_variables))]
 fn note_use(note: HandleNote) {
     let on_goroutine = with_current(|s| match s {
         Some(s) => {
+            #[cfg(not(goro_no_tracking))]
             s.handle.set(Some(note));
             true
         }
@@ -360,7 +371,9 @@ fn note_use(note: HandleNote) {
 /// let slot = goro_hook::RecordSlot::new();
 /// let scope = goro_hook::PollScope::new(3, std::task::Waker::noop());
 /// scope.enter(|| goro_hook::note_chan_use(0x1000, 0x2000, slot.key()));
-/// assert_eq!(scope.handle_use().unwrap().record, Some(slot.key()));
+/// if goro_hook::HANDLE_TRACKING {
+///     assert_eq!(scope.handle_use().unwrap().record, Some(slot.key()));
+/// }
 /// ```
 #[inline]
 pub fn note_chan_use(handle: usize, object: usize, record: RecordKey) {
