@@ -256,6 +256,28 @@ fn no_report_while_a_foreign_future_may_wake() {
     t.join().unwrap();
 }
 
+/// A goroutine waits on a goro channel and, in the same poll, on a foreign
+/// future a plain thread (which never touches goro) completes later: it is
+/// not asleep for good, so no deadlock.
+#[test]
+fn no_report_while_a_foreign_future_joined_with_a_channel_may_wake() {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        tx.send(()).unwrap();
+    });
+    let r = rt().block_on(async move {
+        let ch = make::<i32>(0);
+        let closer = async {
+            rx.await.unwrap();
+            ch.close();
+        };
+        futures::join!(closer, async { ch.recv().await }).1
+    });
+    assert_eq!(r.unwrap(), None);
+    t.join().unwrap();
+}
+
 #[test]
 #[should_panic(expected = "fatal error: all goroutines are asleep - deadlock!")]
 fn run_panics_with_the_report() {

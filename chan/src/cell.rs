@@ -308,7 +308,7 @@ pub(crate) fn is_polling_here(cell: *const SelCell) -> bool {
 fn set_waker(slot: &mut Option<Waker>, new: &Waker) -> Option<Waker> {
     match slot {
         Some(old) if old.will_wake(new) => None,
-        _ => slot.replace(new.clone()),
+        _ => slot.replace(goro_hook::clone_waker(new)),
     }
 }
 

@@ -70,6 +70,7 @@ mod record;
 mod rng;
 mod scope;
 mod timer;
+mod watch;
 
 pub use object::{ObjectDetail, WaitObject};
 pub use outside::{
@@ -86,3 +87,4 @@ pub use timer::{
     enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,
     TimerDriverGuard, TimerEntry,
 };
+pub use watch::{clone_waker, own_clones, WakerWatch, Watched};

@@ -14,6 +14,13 @@
 //! become a [`LeakReport`]: its `Display` is their dump, and each
 //! [`GoroutineInfo`] says whether the goroutine is provably parked forever
 //! (see [`find_stuck`]).
+//!
+//! Built with `--cfg goro_no_tracking` (`goro_hook::HANDLE_TRACKING` false),
+//! channels keep no handle records: [`find_stuck`] then proves only
+//! goroutines parked on a sync primitive inside their own future while the
+//! program runs; a check whose caller is done (the end of a
+//! `#[goro::test]`) still proves every goroutine left by the closed-world
+//! rule, and the deadlock check is unchanged.
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -310,21 +310,22 @@ impl Runtime {
         let core = shared
             .acquire_core(0, true)
             .expect("core 0 is always handed to block_on");
-        let record = GoroutineRecord::new(GoroutineId::MAIN, None, at, shared.rng_seed);
-        // SAFETY: `record` lives on this frame until after the matching
-        // `remove` in `MainExit::drop`, which runs on every way out of this
-        // function, unwinding included (`exit` is declared after `record`,
-        // so it is dropped first).
-        unsafe { shared.registry.insert(&record, None) };
+        // The main goroutine's record lives in its waker's `Arc`, so that its
+        // waker watch outlives every clone of the waker.
+        let main = Arc::new(MainWaker {
+            shared: shared.clone(),
+            record: GoroutineRecord::new(GoroutineId::MAIN, None, at, shared.rng_seed),
+        });
+        let record = &main.record;
+        // SAFETY: `main` (and the record in it) lives on this frame until
+        // after the matching `remove` in `MainExit::drop`, which runs on
+        // every way out of this function, unwinding included (`exit` is
+        // declared after `main`, so it is dropped first).
+        unsafe { shared.registry.insert(record, None) };
         // Release pairs with the deadlock check's Acquire load.
         shared.main_active.store(true, Ordering::Release);
-        let exit = MainExit {
-            shared,
-            record: &record,
-        };
-        let waker = Waker::from(Arc::new(MainWaker {
-            shared: shared.clone(),
-        }));
+        let exit = MainExit { shared, record };
+        let own_waker = Waker::from(main.clone());
         let mut fut = Box::pin(fut);
         let mut output = None;
         let mut panicked = None;
@@ -332,6 +333,10 @@ impl Runtime {
         shared.wake_main();
         {
             let mut poll_main = || -> bool {
+                // SAFETY: the watch lies in the `Arc` every clone of
+                // `own_waker` keeps alive; clones of an `Arc` waker keep its
+                // data and vtable.
+                let waker = unsafe { record.watch.watched(&own_waker) };
                 let mut cx = Context::from_waker(&waker);
                 let future = (
                     std::ptr::from_ref::<F>(&fut) as usize,
@@ -339,7 +344,7 @@ impl Runtime {
                 );
                 record.set_running();
                 let host = StdArc::as_ptr(shared).cast::<()>() as usize;
-                let (polled, noted) = task::poll_scoped(&record, &waker, host, || {
+                let (polled, noted) = task::poll_scoped(record, &waker, host, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
@@ -445,6 +450,8 @@ impl Drop for MainExit<'_> {
 /// The main goroutine's waker: flags it and wakes core 0.
 struct MainWaker {
     shared: StdArc<Shared>,
+    /// The main goroutine's record.
+    record: GoroutineRecord,
 }
 
 impl Wake for MainWaker {

@@ -267,7 +267,7 @@ impl Queue {
             l.since = since;
             match &mut l.waker {
                 Some(w) if w.will_wake(waker) => {}
-                w => *w = Some(waker.clone()),
+                w => *w = Some(goro_hook::clone_waker(waker)),
             }
         });
         if prev.is_null() {
@@ -299,7 +299,7 @@ impl Queue {
             let w = unsafe { &mut (*l).waker };
             match w {
                 Some(w) if w.will_wake(waker) => {}
-                w => *w = Some(waker.clone()),
+                w => *w = Some(goro_hook::clone_waker(waker)),
             }
         });
     }

@@ -161,6 +161,51 @@ fn join_of_an_inline_mutex_and_its_unlocker() {
     });
 }
 
+/// The only handle of a channel lies in the goroutine's own future, and in
+/// the same poll it also awaits a foreign future (a `futures` oneshot, which
+/// notes no park) that will make it close the channel: the goro wait is the
+/// only one noted, but the foreign one can still wake it.
+#[test]
+fn join_of_a_private_wait_and_a_foreign_future() {
+    goro::run(async {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let h = goro::go!(async move {
+            let ch = make::<()>(0);
+            let closer = async {
+                rx.await.unwrap();
+                ch.close();
+            };
+            futures::join!(closer, async { ch.recv().await }).1
+        });
+        parked(h.id(), "chan receive").await;
+        not_stuck(h.id());
+        tx.send(()).unwrap();
+        assert_eq!(h.await.unwrap(), None);
+    });
+}
+
+/// The same with a `select` over the goro wait and the foreign future: the
+/// foreign one alone ends the wait.
+#[test]
+fn select_of_an_inline_mutex_and_a_foreign_future() {
+    goro::run(async {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let h = goro::go!(async move {
+            let mu = goro::sync::Mutex::new(0);
+            let _held = mu.lock().await;
+            let waiter = std::pin::pin!(async { *mu.lock().await += 1 });
+            matches!(
+                futures::future::select(rx, waiter).await,
+                futures::future::Either::Left(_)
+            )
+        });
+        parked(h.id(), "sync.Mutex.Lock").await;
+        not_stuck(h.id());
+        tx.send(()).unwrap();
+        assert!(h.await.unwrap());
+    });
+}
+
 /// A goroutine receives through its own handle; a plain thread holds the
 /// other one and sends when told.
 #[test]

@@ -138,7 +138,7 @@ pub(crate) struct WaitRecord {
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
 ///
-/// 88 bytes, in the task header (see `size` test): it is most of what a
+/// 128 bytes, in the task header (see `size` test): it is most of what a
 /// parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
@@ -161,8 +161,14 @@ pub(crate) struct GoroutineRecord {
     rng: AtomicU64,
     /// Where the record is registered: `index << SHARD_BITS | shard`
     /// (`UNREGISTERED`: nowhere); set once on insertion. 32 bits, next to
-    /// `state`, keep the record at 88 bytes.
+    /// `state`, keep the record small.
     slot: AtomicU32,
+    /// The goroutine's waker as its future sees it: counts the copies held
+    /// by anything but goro's primitives (`goro_hook::WakerWatch`), so a
+    /// goroutine that a foreign future may wake is never judged by its goro
+    /// wait alone. Lives here, in the task header, which outlives every
+    /// clone of the task's waker.
+    pub(crate) watch: goro_hook::WakerWatch,
 }
 
 /// `GoroutineRecord::slot` of a record that was never inserted.
@@ -185,6 +191,7 @@ impl GoroutineRecord {
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             slot: AtomicU32::new(UNREGISTERED),
+            watch: goro_hook::WakerWatch::new(),
         }
     }
 
@@ -237,22 +244,27 @@ impl GoroutineRecord {
     }
 
     pub(crate) fn snapshot(&self) -> GoroutineSnapshot {
+        // Before the state: a foreign wake seen here as gone (counted out)
+        // shows its flag, or the poll that cleared it (`WakerWatch`).
+        let clean = self.watch.is_clean();
         // Acquire pairs with the Release store in `set_waiting`.
         let mut park = None;
         let state = match self.state.load(Ordering::Acquire) {
             RUNNING => GoroutineState::Running,
             WAITING => match self.wait.read() {
                 Some((w, seq)) => {
+                    // A foreign waker may wake it: its park proves nothing.
                     park = Some(ParkProof {
-                        private: w.private,
+                        private: w.private.filter(|_| clean),
                         seq,
+                        clean,
                     });
                     GoroutineState::Waiting {
                         reason: w.reason,
                         at: w.at,
                         on: w.on,
                         since: w.since,
-                        forever: w.forever,
+                        forever: w.forever && clean,
                     }
                 }
                 None => GoroutineState::Runnable,
@@ -278,6 +290,9 @@ pub(crate) struct ParkProof {
     /// Which park this is (the wait cell's sequence number): a goroutine
     /// seen twice with the same one was not polled in between.
     pub(crate) seq: u32,
+    /// No foreign waker (`goro_hook::WakerWatch`) was alive or had woken it
+    /// when the snapshot was taken: only goro's primitives can wake it.
+    pub(crate) clean: bool,
 }
 
 /// A registered goroutine.
@@ -607,7 +622,7 @@ mod tests {
     fn record_size() {
         // 88 plus the wait cell's private-handle key (16 bytes, the stuck
         // analysis: `WaitRecord::private`).
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 104);
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 128);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.

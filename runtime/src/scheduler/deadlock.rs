@@ -73,13 +73,18 @@ use goro_hook::WaitReason;
 use super::Shared;
 
 /// Whether `g` is parked on something only another goroutine (or an
-/// outside participant, checked separately) can complete.
+/// outside participant, checked separately) can complete: not a timer, IO
+/// or a foreign future, and no foreign waker of it alive (a foreign future
+/// awaited in the same poll as a goro operation, `goro_hook::WakerWatch`).
 pub(crate) fn asleep_for_good(g: &GoroutineSnapshot) -> bool {
     match g.state {
-        GoroutineState::Waiting { reason, .. } => !matches!(
-            reason,
-            WaitReason::Sleep | WaitReason::IoWait | WaitReason::FutureWait
-        ),
+        GoroutineState::Waiting { reason, .. } => {
+            g.park.is_some_and(|p| p.clean)
+                && !matches!(
+                    reason,
+                    WaitReason::Sleep | WaitReason::IoWait | WaitReason::FutureWait
+                )
+        }
         _ => false,
     }
 }

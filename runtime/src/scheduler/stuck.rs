@@ -45,10 +45,16 @@
 //! still be woken. Where a handle lies is known for sure only while an
 //! operation borrows it (it cannot move then) and inside a pinned future.
 //!
-//! Known limit (a false report is possible, documented rather than
-//! hidden): a goroutine that polls a goro operation and, in the same poll,
-//! waits on a future that notes nothing (a foreign future inside `join!`)
-//! is judged by the goro operation alone.
+//! Foreign futures: a goroutine that polls a goro operation and, in the
+//! same poll, a future that notes nothing (a `futures` oneshot inside
+//! `join!` or `select`) may be woken by that future. Its future is polled
+//! with a watched waker (`goro_hook::WakerWatch`, in its record): every
+//! copy of the waker kept by anything but goro's own primitives is counted
+//! while it lives, and a wake through one flags the goroutine until its
+//! next poll. A snapshot of a goroutine with such a copy (or flag) is not
+//! `clean` (`ParkProof::clean`): none of the three rules uses it (rule 1's
+//! and rule 2's proofs are dropped in `GoroutineRecord::snapshot`, rule 3
+//! and the deadlock check do not count it asleep for good).
 
 use std::collections::HashMap;
 use std::panic::Location;

@@ -85,7 +85,8 @@ impl<T> Future for JoinHandle<T> {
             .task
             .as_mut()
             .expect("JoinHandle polled after completion");
-        let out = match Pin::new(task).poll(cx) {
+        // The awaited task keeps a clone of the waker: goro's own.
+        let out = match goro_hook::own_clones(|| Pin::new(task).poll(cx)) {
             Poll::Pending => {
                 if rt != 0 && super::current_host() == rt {
                     goro_hook::note_park(

@@ -165,12 +165,17 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         let _entered = span.enter();
         record.set_running();
         let host = this.host.0.as_ptr().cast::<()>() as usize;
-        let (polled, noted) = poll_scoped(record, cx.waker(), host, || {
+        // SAFETY: the watch lies in the task header, which every clone of
+        // the task's waker keeps alive; async-task's wakers all share the
+        // task's data pointer and vtable.
+        let waker = unsafe { record.watch.watched(cx.waker()) };
+        let mut cx = Context::from_waker(&waker);
+        let (polled, noted) = poll_scoped(record, &waker, host, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
                     .expect("goroutine polled after completion")
-                    .poll(cx)
+                    .poll(&mut cx)
             })) {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(v)) => Ok(v),
