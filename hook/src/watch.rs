@@ -48,6 +48,41 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
+/// The watch's three ordered steps (module docs, memory ordering), written
+/// once and instantiated over std's atomics (`std_steps`) and, for the
+/// model, loom's (`loom_tests`).
+macro_rules! steps {
+    ($a:ident) => {
+        /// A foreign waker woke the goroutine (after waking it): raise the
+        /// flag, then leave the count.
+        #[inline]
+        pub(crate) fn foreign_woke(woken: &$a::AtomicBool, foreign: &$a::AtomicU32) {
+            woken.store(true, $a::Ordering::Release);
+            foreign.fetch_sub(1, $a::Ordering::Release);
+        }
+
+        /// A poll starts: it sees what a flagged wake announced.
+        #[inline]
+        pub(crate) fn poll_starts(woken: &$a::AtomicBool) {
+            if woken.load($a::Ordering::Relaxed) {
+                woken.swap(false, $a::Ordering::AcqRel);
+            }
+        }
+
+        /// No foreign waker alive, none woke it since its poll started;
+        /// read before the goroutine's state.
+        #[inline]
+        pub(crate) fn is_clean(woken: &$a::AtomicBool, foreign: &$a::AtomicU32) -> bool {
+            foreign.load($a::Ordering::Acquire) == 0 && !woken.load($a::Ordering::Acquire)
+        }
+    };
+}
+
+mod std_steps {
+    use std::sync::atomic as a;
+    steps!(a);
+}
+
 thread_local! {
     /// Set while a goro primitive clones a waker ([`clone_waker`]).
     static GORO_CLONE: Cell<bool> = const { Cell::new(false) };
@@ -180,10 +215,7 @@ impl WakerWatch {
             self.data.load(Ordering::Relaxed) == own.data().cast_mut(),
             "WakerWatch::watched with another waker"
         );
-        if self.woken.load(Ordering::Relaxed) {
-            // AcqRel: see the module docs (memory ordering).
-            self.woken.swap(false, Ordering::AcqRel);
-        }
+        std_steps::poll_starts(&self.woken);
         // SAFETY: `GORO` expects a pointer to a live `WakerWatch` whose own
         // waker is set (done above); the `ManuallyDrop` is never dropped, so
         // this lent waker holds no reference, and it cannot outlive `self`.
@@ -198,8 +230,7 @@ impl WakerWatch {
     /// its last poll started: only goro's primitives can wake it.
     #[inline]
     pub fn is_clean(&self) -> bool {
-        // Acquire, count first: see the module docs (memory ordering).
-        self.foreign.load(Ordering::Acquire) == 0 && !self.woken.load(Ordering::Acquire)
+        std_steps::is_clean(&self.woken, &self.foreign)
     }
 
     /// The goroutine's own waker, cloned (one more reference on its
@@ -284,8 +315,7 @@ unsafe fn foreign_wake(data: *const ()) {
     let w = unsafe { watch(data) };
     let own = w.own();
     own.wake_by_ref();
-    w.woken.store(true, Ordering::Release);
-    w.foreign.fetch_sub(1, Ordering::Release);
+    std_steps::foreign_woke(&w.woken, &w.foreign);
     // Gives the foreign waker's reference back (the watch may be freed
     // after this).
     drop(ManuallyDrop::into_inner(own));
@@ -382,5 +412,86 @@ mod tests {
         drop(g);
         assert!(t.watch.is_clean());
         assert_eq!(Arc::strong_count(&t), 2);
+    }
+}
+
+#[cfg(all(test, goro_loom))]
+mod loom_tests {
+    //! Model of the watch's ordering: a checker that finds a goroutine
+    //! clean and still parked (the state it reads after `is_clean`) only
+    //! ever judges a park whose poll saw the foreign wake's event. Run:
+    //! `RUSTFLAGS="--cfg goro_loom" cargo test -p goro-hook --release --lib watch`
+
+    mod loom_steps {
+        use loom::sync::atomic as a;
+        steps!(a);
+    }
+
+    use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+    use loom::sync::Arc;
+
+    const RUNNING: u8 = 0;
+    const WAITING: u8 = 1;
+    const RUNNABLE: u8 = 2;
+
+    struct World {
+        /// What the foreign future waits for.
+        event: AtomicBool,
+        /// async-task's "woken while running" bit (an RMW on its state).
+        scheduled: AtomicBool,
+        /// The registry's state word.
+        state: AtomicU8,
+        woken: AtomicBool,
+        foreign: AtomicU32,
+        /// What the poll saw of `event`.
+        saw: AtomicBool,
+    }
+
+    #[test]
+    fn a_clean_parked_goroutine_saw_the_foreign_wake() {
+        loom::model(|| {
+            let w = Arc::new(World {
+                event: AtomicBool::new(false),
+                scheduled: AtomicBool::new(false),
+                state: AtomicU8::new(RUNNING),
+                woken: AtomicBool::new(false),
+                foreign: AtomicU32::new(1),
+                saw: AtomicBool::new(false),
+            });
+            // The foreign waker: the event, the wake, then the watch steps.
+            let waker = {
+                let w = w.clone();
+                loom::thread::spawn(move || {
+                    w.event.store(true, Ordering::Release);
+                    w.scheduled.swap(true, Ordering::AcqRel);
+                    loom_steps::foreign_woke(&w.woken, &w.foreign);
+                })
+            };
+            // The goroutine's poll: starts, looks at the event, parks, and
+            // is rescheduled if woken meanwhile.
+            let poll = {
+                let w = w.clone();
+                loom::thread::spawn(move || {
+                    loom_steps::poll_starts(&w.woken);
+                    w.saw
+                        .store(w.event.load(Ordering::Acquire), Ordering::Relaxed);
+                    w.state.store(WAITING, Ordering::Release);
+                    if w.scheduled.swap(false, Ordering::AcqRel) {
+                        w.state.store(RUNNABLE, Ordering::Relaxed);
+                    }
+                })
+            };
+            // The checker.
+            let clean = loom_steps::is_clean(&w.woken, &w.foreign);
+            let parked = w.state.load(Ordering::Acquire) == WAITING;
+            waker.join().unwrap();
+            poll.join().unwrap();
+            if clean && parked {
+                assert!(
+                    w.saw.load(Ordering::Relaxed),
+                    "judged a park that missed the wake"
+                );
+            }
+        });
     }
 }
