@@ -100,6 +100,10 @@ fn goro_test_reports_leaks_and_marks_forever() {
 /// The `parked forever` line of a goroutine that holds the only handle of
 /// its channel names the missing other end, and the creator that left.
 #[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
 fn report_names_the_other_end_of_an_exclusive_channel() {
     goro::run(async {
         let mid = goro::go!(async {
@@ -140,6 +144,10 @@ fn report_names_the_other_end_of_an_exclusive_channel() {
 /// closed world) or the goroutines holding the channel's handles and who
 /// dropped the last other one (the receivers).
 #[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
 fn report_names_the_goroutines_stuck_on_the_same_object() {
     // The main goroutine's spawn site: the `test_entry` call below.
     let main_at = format!("tests/leak_check.rs:{}:9", line!() + 2);
@@ -255,6 +263,10 @@ async fn until(mut cond: impl FnMut() -> bool) {
 }
 
 #[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
 fn find_stuck_while_running_only_the_sole_holder() {
     goro::run(async {
         // Sole holder: the goroutine's own handle is the channel's only one.

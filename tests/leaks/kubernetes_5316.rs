@@ -50,6 +50,10 @@ fn buggy_leaks_the_request_goroutine() {
 }
 
 #[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
 fn buggy_found_stuck_while_the_program_runs() {
     goro::run(async {
         let done = make::<()>(0);

@@ -278,6 +278,10 @@ fn handle_in_a_static_used_later() {
 /// a third (running) holds another handle: not stuck; once the third drops
 /// its handle, both are.
 #[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
 fn waiters_are_stuck_only_once_the_last_other_holder_drops() {
     goro::run(async {
         let ch = make::<i32>(0);
