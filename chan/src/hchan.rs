@@ -369,6 +369,12 @@ impl<T> Hchan<T> {
         r
     }
 
+    /// Whether the channel has a buffer (a ring for the lock-free fast path).
+    #[inline]
+    pub(crate) fn is_buffered(&self) -> bool {
+        self.ring.is_some()
+    }
+
     /// Buffer capacity.
     pub(crate) fn cap(&self) -> usize {
         self.cap

@@ -58,7 +58,9 @@
 //!   or the cell is abandoned (no counterpart can claim an abandoned cell).
 //!   The ready pass stops at the first case that commits.
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
-//!   case is queued and every un-chosen future has been dropped in place.
+//!   case is queued and every un-chosen future that was polled has been
+//!   dropped in place (one the ready pass never reached was never polled:
+//!   it is dropped with its case).
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
 //! - After releasing the locks under which a case committed or the cases
 //!   were queued, the engine calls `__after_unlock` on them, which wakes the
@@ -251,15 +253,18 @@ impl<'a, C: AsCase> Select<'a, C> {
         Some(i)
     }
 
-    /// Completes with case `i`, committed by the ready pass: nothing was
-    /// queued, so only un-chosen futures are released; raises Go's panic
-    /// for a send on a closed channel.
-    fn finish_ready(&mut self, i: usize) -> Option<usize> {
+    /// Completes with case `i`, committed by the ready pass at the last
+    /// place drawn from `order`: nothing was queued, so only the futures
+    /// the pass polled before it (the places drawn before `i`'s) are
+    /// released; a case the pass never looked at was never polled, so
+    /// nothing of it is pinned (its future is dropped with the case). Raises
+    /// Go's panic for a send on a closed channel.
+    fn finish_ready(&mut self, i: usize, order: &Order) -> Option<usize> {
         self.phase = Phase::Done;
-        for (j, c) in self.cases.iter_mut().enumerate() {
-            if j != i {
-                c.case().__release();
-            }
+        let looked = order.drawn() - 1;
+        debug_assert_eq!(order.get(looked), i);
+        for k in 0..looked {
+            self.cases[order.get(k)].case().__release();
         }
         if self.cases[i].case().__finish() == Finished::SendOnClosed {
             panic!("send on closed channel");
@@ -458,7 +463,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                     }
                     let mut order = Order::new(self.cases.len());
                     if let Some(i) = self.pass_ready(&mut order, cx) {
-                        return Poll::Ready(self.finish_ready(i));
+                        return Poll::Ready(self.finish_ready(i, &order));
                     }
                     let has_futures = self
                         .cases
