@@ -100,7 +100,9 @@
 //! Everything in `state` is ordered by the lock; the ring's slots by their
 //! stamps, its marks by SeqCst read-modify-writes ([`crate::ring`]). The
 //! mirrors are stored with
-//! Release at the end of each critical section and loaded with Acquire by
+//! Release at the end of each critical section (except a select's look
+//! that found nothing, which may leave a waiting mirror stale `true`:
+//! [`Hchan::ready_locked_raw`]) and loaded with Acquire by
 //! the lock-free fast-fail checks, whose linearizability argument is Go's
 //! (see [`Hchan::recv_would_block`], [`Hchan::send_would_block`]). `len()` is
 //! a racy snapshot, as in Go.
@@ -373,6 +375,37 @@ impl<T> Hchan<T> {
     #[inline]
     pub(crate) fn is_buffered(&self) -> bool {
         self.ring.is_some()
+    }
+
+    /// [`Hchan::ready_locked`] while the caller holds the lock some other
+    /// way (`select`'s lock-all, as [`Hchan::with_state_locked`]), publishing
+    /// the mirrors only if the operation completed.
+    ///
+    /// A select looks at every channel case under all its locks before it
+    /// queues any waiter, so most of these calls find nothing; such a call
+    /// changes no mirrored state except by dropping decided waiters from a
+    /// queue, which leaves `recv_waiting`/`send_waiting` at most stale
+    /// `true` until the next critical section of the channel publishes (the
+    /// select's enqueue, or anyone's unlock). A stale `true` only sends a
+    /// lock-free fast-fail to the lock, which decides exactly. The ring
+    /// stays frozen, as after [`Hchan::with_state_locked`].
+    ///
+    /// # Safety
+    ///
+    /// As [`Hchan::with_state_locked`].
+    pub(crate) unsafe fn ready_locked_raw(&self, dir: Dir, v: Option<T>) -> Now<T> {
+        let now = self.state.with_mut(|s| {
+            // SAFETY: by the caller's contract.
+            let st = unsafe { &mut *s };
+            self.freeze(st);
+            self.ready_locked(st, dir, v)
+        });
+        if !matches!(now, Now::WouldBlock(_)) {
+            // SAFETY: still under the caller's lock; the `&mut` above has ended.
+            self.state
+                .with_mut(|s| self.publish(unsafe { &mut *s }, false));
+        }
+        now
     }
 
     /// Buffer capacity.
