@@ -827,3 +827,26 @@ fn loom_ring_select_then_lock_free_ops() {
         t.join().unwrap();
     });
 }
+
+/// Locked operations that need no waiter take the ring's lock-free path
+/// under the lock (`Hchan::push_unfrozen`, `Hchan::pop_unfrozen`) instead
+/// of freezing it: racing a lock-free counterpart on one slot (each side
+/// may find the ring full/empty lock-free, take the lock and then succeed
+/// there), the values arrive in order, no waiter is lost, and once both
+/// are done the ring is left unmarked (lock-free both ways again).
+#[test]
+fn loom_ring_locked_op_without_waiter_leaves_ring_unmarked() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send_blocking(1);
+            tx.send_blocking(2);
+        });
+        assert_eq!([ch.recv_blocking(), ch.recv_blocking()], [Some(1), Some(2)]);
+        t.join().unwrap();
+        let h = ch.inner.as_deref().expect("an open channel");
+        assert!(h.try_push(3).is_ok(), "the tail was left marked");
+        assert_eq!(h.try_pop().ok(), Some(3), "the head was left marked");
+    });
+}
