@@ -138,8 +138,8 @@ pub(crate) struct WaitRecord {
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
 ///
-/// 88 bytes, in the task header (see `size` test): it is most of what a
-/// parked goroutine costs beyond its own future.
+/// 96 bytes, in the task header (see the `record_size` test): it is most of
+/// what a parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
     pub(crate) id: GoroutineId,
@@ -161,7 +161,7 @@ pub(crate) struct GoroutineRecord {
     rng: AtomicU64,
     /// Where the record is registered: `index << SHARD_BITS | shard`
     /// (`UNREGISTERED`: nowhere); set once on insertion. 32 bits, next to
-    /// `state`, keep the record at 88 bytes.
+    /// `state`, keep the record at 96 bytes.
     slot: AtomicU32,
 }
 
@@ -397,7 +397,7 @@ impl Registry {
                 shard.slots.len() - 1
             }
         };
-        // Slot indexes fit in 28 bits: 2^28 records of 88 bytes in one shard
+        // Slot indexes fit in 28 bits: 2^28 records of 96 bytes in one shard
         // would be 23 GiB of records alone.
         let at = u32::try_from(i << SHARD_BITS | home)
             .ok()
@@ -605,9 +605,9 @@ mod tests {
     /// The record is part of every goroutine's allocation: keep it small.
     #[test]
     fn record_size() {
-        // 88 plus the wait cell's private-handle key (16 bytes, the stuck
-        // analysis: `WaitRecord::private`).
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 104);
+        // 88 plus the wait cell's private-handle key (one word,
+        // `RecordKey::to_bits`: the stuck analysis' `WaitRecord::private`).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 96);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.

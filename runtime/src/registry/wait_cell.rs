@@ -54,10 +54,10 @@ fn base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
-/// See the module docs. 48 bytes: the small fields share the word of `seq`,
+/// See the module docs. 56 bytes: the small fields share the word of `seq`,
 /// a channel's capacity and length share one word (each saturated to
 /// `u32::MAX`), an `Other` object's name is stored as its pointer here and
-/// its length (at most 255 bytes, cut at a character boundary) in `name_len`.
+/// its length (at most 255 bytes, cut at a character boundary) in `name_len`; the private-handle key is one word.
 pub(crate) struct WaitCell {
     seq: AtomicU32,
     reason: AtomicU8,
@@ -74,9 +74,8 @@ pub(crate) struct WaitCell {
     obj: AtomicU64,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
-    /// `WaitRecord::private`: the record's address (0: none) and generation.
-    private_rec: AtomicUsize,
-    private_gen: AtomicU64,
+    /// `WaitRecord::private`: the key's `to_bits` (0: none).
+    private: AtomicU64,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
@@ -120,8 +119,7 @@ impl WaitCell {
             obj_made_at: AtomicPtr::new(ptr::null_mut()),
             obj: AtomicU64::new(0),
             since: AtomicU64::new(0),
-            private_rec: AtomicUsize::new(0),
-            private_gen: AtomicU64::new(0),
+            private: AtomicU64::new(0),
         }
     }
 
@@ -165,9 +163,8 @@ impl WaitCell {
         let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
         self.since.store(since, Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
-        let (rec, gen) = w.private.map_or((0, 0), goro_hook::RecordKey::to_parts);
-        self.private_rec.store(rec, Ordering::Relaxed);
-        self.private_gen.store(gen, Ordering::Relaxed);
+        let private = w.private.map_or(0, goro_hook::RecordKey::to_bits);
+        self.private.store(private, Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
@@ -191,8 +188,7 @@ impl WaitCell {
             let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
             let forever = self.forever.load(Ordering::Relaxed) != 0;
-            let private_rec = self.private_rec.load(Ordering::Relaxed);
-            let private_gen = self.private_gen.load(Ordering::Relaxed);
+            let private = self.private.load(Ordering::Relaxed);
             // Pairs with the writer's Release fence (see module docs).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -230,10 +226,7 @@ impl WaitCell {
                 }
                 _ => None,
             };
-            // SAFETY: `seq` validated that the pair was stored by `write`
-            // from a `RecordKey`'s `to_parts`.
-            let private = (private_rec != 0)
-                .then(|| unsafe { goro_hook::RecordKey::from_parts(private_rec, private_gen) });
+            let private = goro_hook::RecordKey::from_bits(private);
             return Some((
                 WaitRecord {
                     reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
@@ -356,8 +349,8 @@ mod tests {
             panic!("not Other")
         };
         assert_eq!(name, &long[..254]);
-        // 48 plus the private-handle key (record address and generation).
-        assert_eq!(std::mem::size_of::<WaitCell>(), 64);
+        // 48 plus the private-handle key (one word: `RecordKey::to_bits`).
+        assert_eq!(std::mem::size_of::<WaitCell>(), 56);
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).
