@@ -43,7 +43,7 @@
 use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// One object's record (see the module docs). Lives in the slab forever.
 /// All-zero bytes are a valid, unused record (the slab's buckets are
@@ -69,13 +69,10 @@ pub(crate) struct ObjectRecord {
 }
 
 /// The slab's buckets (see the module docs): bucket `b` holds records
-/// `2^b .. 2^(b+1)`; null until its first record is needed.
-static BUCKETS: [AtomicPtr<ObjectRecord>; 32] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; 32];
+/// `2^b .. 2^(b+1)`; set when its first record is needed, never freed.
+static BUCKETS: [OnceLock<&'static [ObjectRecord]>; 32] = [const { OnceLock::new() }; 32];
 /// The next slab index never handed out (index 0 is never used).
 static NEXT_INDEX: AtomicU64 = AtomicU64::new(1);
-/// Held while a bucket is allocated.
-static GROW: Mutex<()> = Mutex::new(());
 
 /// The bucket of slab index `i` (not 0) and the record's place in it.
 fn locate(i: u32) -> (usize, usize) {
@@ -90,38 +87,32 @@ fn record_at(i: u32) -> Option<&'static ObjectRecord> {
         return None;
     }
     let (b, off) = locate(i);
-    // Acquire: pairs with the Release store in `fresh`.
-    let base = BUCKETS[b].load(Ordering::Acquire);
-    // SAFETY: a non-null bucket `b` is a leaked, zeroed allocation of
-    // `2^b` records (`fresh`), never freed, and `off < 2^b`.
-    (!base.is_null()).then(|| unsafe { &*base.add(off) })
+    BUCKETS[b].get().map(|bucket| &bucket[off])
+}
+
+/// Bucket `b`: `2^b` zeroed records, leaked (the slab is never freed).
+fn new_bucket(b: usize) -> &'static [ObjectRecord] {
+    let n = 1usize << b;
+    let layout =
+        std::alloc::Layout::array::<ObjectRecord>(n).expect("object record bucket too large");
+    // SAFETY: the layout is not zero-sized (a record is not).
+    let base = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<ObjectRecord>();
+    if base.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` is a fresh allocation of `n` records, never freed;
+    // all-zero bytes are a valid record (atomics, null pointers), so all
+    // `n` are initialised. Zeroed memory the program never touches costs
+    // no resident memory.
+    unsafe { std::slice::from_raw_parts(base, n) }
 }
 
 /// A record never used before, from the slab.
 fn fresh() -> &'static ObjectRecord {
     let i = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
     let i = u32::try_from(i).expect("more than 2^32 object records");
-    if let Some(r) = record_at(i) {
-        r.index.store(i, Ordering::Relaxed);
-        return r;
-    }
-    let (b, _) = locate(i);
-    {
-        let _grow = GROW.lock().unwrap_or_else(PoisonError::into_inner);
-        if BUCKETS[b].load(Ordering::Relaxed).is_null() {
-            let layout = std::alloc::Layout::array::<ObjectRecord>(1 << b)
-                .expect("object record bucket too large");
-            // SAFETY: the layout is not zero-sized (a record is not).
-            let base = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<ObjectRecord>();
-            if base.is_null() {
-                std::alloc::handle_alloc_error(layout);
-            }
-            // Release: a reader that sees the bucket sees it zeroed (all
-            // zero bytes are valid records: atomics and null pointers).
-            BUCKETS[b].store(base, Ordering::Release);
-        }
-    }
-    let r = record_at(i).expect("bucket allocated above");
+    let (b, off) = locate(i);
+    let r = &BUCKETS[b].get_or_init(|| new_bucket(b))[off];
     r.index.store(i, Ordering::Relaxed);
     r
 }
@@ -473,6 +464,30 @@ mod tests {
         let again = RecordSlot::new();
         assert_eq!(inspect().handles(key), None);
         assert_eq!(inspect().last_drop(again.key()), None);
+    }
+
+    /// A key survives packing into one word, across many buckets; a word
+    /// that names no record gives no key; a packed key of a dropped object
+    /// stays dead.
+    #[test]
+    fn keys_pack_into_one_word() {
+        assert_eq!(RecordKey::from_bits(0), None);
+        assert_eq!(RecordKey::from_bits(u64::from(u32::MAX) << 32), None);
+        let slots: Vec<RecordSlot> = (0..300).map(|_| RecordSlot::new()).collect();
+        let mut seen = std::collections::HashSet::new();
+        for s in &slots {
+            let bits = s.key().to_bits();
+            assert!(seen.insert(bits >> 32), "two live records share an index");
+            assert_eq!(RecordKey::from_bits(bits), Some(s.key()));
+            assert_eq!(RecordKey::from_bits(bits).unwrap().to_parts(), s.key().to_parts());
+        }
+        let slot = RecordSlot::new();
+        // SAFETY: `three` ignores its argument.
+        unsafe { slot.bind(std::ptr::null::<u8>().wrapping_add(8).cast(), three) };
+        let bits = slot.key().to_bits();
+        assert_eq!(inspect().handles(RecordKey::from_bits(bits).unwrap()), Some(3));
+        drop(slot);
+        assert_eq!(inspect().handles(RecordKey::from_bits(bits).unwrap()), None);
     }
 
     #[test]
