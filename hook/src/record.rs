@@ -479,13 +479,19 @@ mod tests {
             let bits = s.key().to_bits();
             assert!(seen.insert(bits >> 32), "two live records share an index");
             assert_eq!(RecordKey::from_bits(bits), Some(s.key()));
-            assert_eq!(RecordKey::from_bits(bits).unwrap().to_parts(), s.key().to_parts());
+            assert_eq!(
+                RecordKey::from_bits(bits).unwrap().to_parts(),
+                s.key().to_parts()
+            );
         }
         let slot = RecordSlot::new();
         // SAFETY: `three` ignores its argument.
         unsafe { slot.bind(std::ptr::null::<u8>().wrapping_add(8).cast(), three) };
         let bits = slot.key().to_bits();
-        assert_eq!(inspect().handles(RecordKey::from_bits(bits).unwrap()), Some(3));
+        assert_eq!(
+            inspect().handles(RecordKey::from_bits(bits).unwrap()),
+            Some(3)
+        );
         drop(slot);
         assert_eq!(inspect().handles(RecordKey::from_bits(bits).unwrap()), None);
     }

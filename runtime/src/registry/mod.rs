@@ -298,8 +298,13 @@ struct Shard {
 }
 
 /// A shard: its table behind a lock, and the dead list.
+///
+/// The lock has a cache line of its own: the inserting thread locks it on
+/// every spawn, while the threads that finish its goroutines push on the
+/// dead list; sharing one line, each spawn's lock and unlock would first
+/// take the line back from the worker that retired the last goroutine.
 struct ShardCell {
-    table: Mutex<Shard>,
+    table: CachePadded<Mutex<Shard>>,
     /// Retired records not yet swept: a stack through `GoroutineRecord::rng`.
     dead: AtomicPtr<GoroutineRecord>,
     /// Records retired and not yet swept (see the module invariants).
@@ -353,7 +358,7 @@ impl Registry {
             shards: (0..SHARDS)
                 .map(|_| {
                     CachePadded::new(ShardCell {
-                        table: Mutex::new(Shard::default()),
+                        table: CachePadded::new(Mutex::new(Shard::default())),
                         dead: AtomicPtr::new(std::ptr::null_mut()),
                         dead_count: AtomicUsize::new(0),
                     })

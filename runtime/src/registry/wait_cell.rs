@@ -28,6 +28,7 @@
 //! store, the second `seq` load sees at least that odd value), `seq`
 //! (Relaxed).
 
+use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::OnceLock;
@@ -52,6 +53,29 @@ type Loc = Location<'static>;
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now)
+}
+
+thread_local! {
+    /// The park time this thread converted last and its nanoseconds since
+    /// `base()`: a worker's park times come from its coarse clock, which
+    /// repeats for many parks, and the conversion (`duration_since`) was
+    /// the largest part of storing a park.
+    static LAST_SINCE: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+}
+
+/// `since` as nanoseconds since `base()` (saturating at 0).
+fn since_nanos(since: Instant) -> u64 {
+    let convert = |since: Instant| since.saturating_duration_since(base()).as_nanos() as u64;
+    LAST_SINCE
+        .try_with(|last| match last.get() {
+            Some((at, n)) if at == since => n,
+            _ => {
+                let n = convert(since);
+                last.set(Some((since, n)));
+                n
+            }
+        })
+        .unwrap_or_else(|_| convert(since))
 }
 
 /// See the module docs. 56 bytes: the small fields share the word of `seq`,
@@ -160,8 +184,7 @@ impl WaitCell {
         self.obj_made_at.store(loc_ptr(made_at), Ordering::Relaxed);
         self.obj.store(obj, Ordering::Relaxed);
         self.name_len.store(name_len, Ordering::Relaxed);
-        let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
-        self.since.store(since, Ordering::Relaxed);
+        self.since.store(since_nanos(w.since), Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
         let private = w.private.map_or(0, goro_hook::RecordKey::to_bits);
         self.private.store(private, Ordering::Relaxed);
@@ -306,6 +329,18 @@ mod tests {
             ..record(1)
         });
         assert!(c.read().unwrap().0.on.is_none());
+    }
+
+    /// Park times round-trip, repeated or not (the thread's conversion
+    /// cache never answers for another instant).
+    #[test]
+    fn park_times_round_trip() {
+        let c = WaitCell::new();
+        for n in [5, 5, 7, 5, 7, 7, 1_000_000_007] {
+            let w = record(n);
+            c.write(&w);
+            assert_eq!(c.read().unwrap().0.since, w.since, "park time {n}");
+        }
     }
 
     #[test]
