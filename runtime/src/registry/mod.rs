@@ -18,8 +18,10 @@
 //! on the shard's dead list, a lock-free stack linked through the records).
 //! The registry's waker for the task keeps the allocation (and the record)
 //! alive until a *sweep* unlinks the dead records and drops those wakers;
-//! the thread that inserts into the shard sweeps it on every insert (it holds
-//! the lock then anyway), a retiring thread sweeps when the dead list has
+//! the thread that inserts into the shard sweeps it on every `SWEEP_EVERY`th
+//! insert (it holds the lock then anyway; not on every one, so that a
+//! spawning thread does not take the dead list's cache line back from the
+//! worker finishing its goroutines on every spawn), a retiring thread sweeps when the dead list has
 //! grown to `SWEEP_AT` and the lock is free, and `sweep_all` runs when the
 //! runtime stops. So a goroutine's exit costs two atomic operations instead
 //! of a lock round trip, and its memory is usually freed by the thread that
@@ -295,6 +297,8 @@ struct Shard {
     /// Registered records in this shard (retired ones not yet swept
     /// included).
     live: usize,
+    /// Inserts so far (wrapping): every `SWEEP_EVERY`th sweeps.
+    inserts: usize,
 }
 
 /// A shard: its table behind a lock, and the dead list.
@@ -310,6 +314,9 @@ struct ShardCell {
     /// Records retired and not yet swept (see the module invariants).
     dead_count: AtomicUsize,
 }
+
+/// The inserting thread sweeps its shard on every this many inserts.
+const SWEEP_EVERY: usize = 16;
 
 /// A retiring thread sweeps its record's shard when this many retired
 /// records wait there (and nobody holds the lock): bounds what a shard whose
@@ -390,7 +397,10 @@ impl Registry {
         let cell = &self.shards[home];
         let mut shard = lock(&cell.table);
         // Sweep first: the freed slots and memory are reused right away.
-        Self::sweep(cell, &mut shard);
+        shard.inserts = shard.inserts.wrapping_add(1);
+        if shard.inserts % SWEEP_EVERY == 0 {
+            Self::sweep(cell, &mut shard);
+        }
         shard.live += 1;
         let i = match shard.free.pop() {
             Some(i) => {
@@ -642,10 +652,11 @@ mod tests {
         (rs, task)
     }
 
-    /// A retired record stops counting and showing at once; the next insert
-    /// into its shard unregisters it and drops the registry's waker.
+    /// A retired record stops counting and showing at once; the shard's
+    /// next `SWEEP_EVERY`th insert unregisters it and drops the registry's
+    /// waker.
     #[test]
-    fn retired_records_leave_counts_at_once_and_the_table_at_the_next_insert() {
+    fn retired_records_leave_counts_at_once_and_the_table_at_a_later_insert() {
         let reg = Registry::new();
         let (rs, task) = records(&reg, 3);
         assert_eq!(Arc::strong_count(&task), 4);
@@ -658,14 +669,21 @@ mod tests {
         assert_eq!(reg.wakers().len(), 1);
         // Not swept yet: the wakers still hold the tasks.
         assert_eq!(Arc::strong_count(&task), 4);
-        let (more, task2) = records(&reg, 1);
+        // Inserts 4 .. SWEEP_EVERY - 1 leave the dead list alone.
+        let (more, task2) = records(&reg, (SWEEP_EVERY - 4) as u64);
+        assert_eq!(Arc::strong_count(&task), 4);
+        // The `SWEEP_EVERY`th sweeps.
+        let (last, task3) = records(&reg, 1);
         assert_eq!(Arc::strong_count(&task), 2);
-        assert_eq!(reg.len(), 2);
+        assert_eq!(reg.len(), 1 + SWEEP_EVERY - 3);
         reg.retire(&rs[1], true);
-        reg.retire(&more[0], true);
+        for r in more.iter().chain(&last) {
+            reg.retire(r, true);
+        }
         assert_eq!(reg.len(), 0);
         assert_eq!(Arc::strong_count(&task), 1);
         assert_eq!(Arc::strong_count(&task2), 1);
+        assert_eq!(Arc::strong_count(&task3), 1);
         let shard = &reg.shards[home_shard()];
         assert_eq!(lock(&shard.table).live, 0);
         assert_eq!(shard.dead_count.load(Ordering::Relaxed), 0);
