@@ -807,6 +807,15 @@ fn loom_ring_give_back_stays_ahead_of_lock_free_send() {
     });
 }
 
+/// A thread that sends 1 then 2 on `ch` (blocking).
+fn send_1_2_in_thread(ch: &crate::Chan<u32>) -> thread::JoinHandle<()> {
+    let tx = ch.clone();
+    thread::spawn(move || {
+        tx.send_blocking(1);
+        tx.send_blocking(2);
+    })
+}
+
 /// A select receive case on a buffered channel leaves the ring frozen when
 /// it releases the lock; the next operations still see every value in
 /// order (and thaw it).
@@ -814,16 +823,31 @@ fn loom_ring_give_back_stays_ahead_of_lock_free_send() {
 fn loom_ring_select_then_lock_free_ops() {
     model(|| {
         let ch = make::<u32>(1);
-        let tx = ch.clone();
-        let t = thread::spawn(move || {
-            tx.send_blocking(1);
-            tx.send_blocking(2);
-        });
+        let t = send_1_2_in_thread(&ch);
         let mut c0 = into_case!(&ch);
         let i = select_blocking(&mut [&mut c0 as &mut dyn BlockingCase], false);
         assert_eq!(i, Some(0));
         assert_eq!(c0.take_output(), Some(1));
         assert_eq!(ch.recv_blocking(), Some(2));
         t.join().unwrap();
+    });
+}
+
+/// Locked operations that need no waiter take the ring's lock-free path
+/// under the lock (`Hchan::push_unfrozen`, `Hchan::pop_unfrozen`) instead
+/// of freezing it: racing a lock-free counterpart on one slot (each side
+/// may find the ring full/empty lock-free, take the lock and then succeed
+/// there), the values arrive in order, no waiter is lost, and once both
+/// are done the ring is left unmarked (lock-free both ways again).
+#[test]
+fn loom_ring_locked_op_without_waiter_leaves_ring_unmarked() {
+    model(|| {
+        let ch = make::<u32>(1);
+        let t = send_1_2_in_thread(&ch);
+        assert_eq!([ch.recv_blocking(), ch.recv_blocking()], [Some(1), Some(2)]);
+        t.join().unwrap();
+        let h = ch.inner.as_deref().expect("an open channel");
+        assert!(h.try_push(3).is_ok(), "the tail was left marked");
+        assert_eq!(h.try_pop().ok(), Some(3), "the head was left marked");
     });
 }

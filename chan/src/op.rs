@@ -340,10 +340,21 @@ impl<T> Op<T> {
     /// Cancels a pending operation of direction `dir` (the owner is being
     /// dropped). For a receive, a value already handed over is given back
     /// to the channel.
+    ///
+    /// Every completed `Send`/`Recv` future that once waited comes here when
+    /// dropped, idle: that check is inlined into the drop, the cancellation
+    /// itself ([`Op::cancel_waiting`]) is not.
+    #[inline]
     fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, dir: Dir) {
-        if self.phase != Phase::Waiting {
-            return;
+        if self.phase == Phase::Waiting {
+            self.cancel_waiting(chan, dir);
         }
+    }
+
+    /// [`Op::cancel`] of an op that is still `Waiting`.
+    #[inline(never)]
+    fn cancel_waiting(self: Pin<&mut Self>, chan: &Hchan<T>, dir: Dir) {
+        debug_assert_eq!(self.phase, Phase::Waiting);
         let this: &Self = &self;
         if this.cell.try_abandon() {
             // Nobody can claim the node any more; unlink it if no skipping
@@ -455,19 +466,23 @@ impl<T> LazyOp<T> {
         }
         // The lock-free fast path: a buffered channel whose ring end is
         // unmarked (nobody waits; see `src/ring.rs`). Else the lock decides.
-        // SAFETY: `Init` is not structurally pinned; nothing pinned moves.
-        if let LazyOp::Init(slot) = unsafe { self.as_mut().get_unchecked_mut() } {
-            match (dir, slot.take()) {
-                (Dir::Send, Some(v)) => match chan.try_push(v) {
-                    Ok(()) => return Poll::Ready(Outcome::Sent),
-                    Err((v, _)) => *slot = Some(v),
-                },
-                (Dir::Recv, _) => {
-                    if let Ok(v) = chan.try_pop() {
-                        return Poll::Ready(Outcome::Received(v));
+        // An unbuffered channel has no ring: straight to the lock, without
+        // moving the value out of the future and back.
+        if chan.is_buffered() {
+            // SAFETY: `Init` is not structurally pinned; nothing pinned moves.
+            if let LazyOp::Init(slot) = unsafe { self.as_mut().get_unchecked_mut() } {
+                match (dir, slot.take()) {
+                    (Dir::Send, Some(v)) => match chan.try_push(v) {
+                        Ok(()) => return Poll::Ready(Outcome::Sent),
+                        Err((v, _)) => *slot = Some(v),
+                    },
+                    (Dir::Recv, _) => {
+                        if let Ok(v) = chan.try_pop() {
+                            return Poll::Ready(Outcome::Received(v));
+                        }
                     }
+                    (Dir::Send, None) => {}
                 }
-                (Dir::Send, None) => {}
             }
         }
         let mut g = chan.lock();
@@ -509,6 +524,7 @@ impl<T> LazyOp<T> {
     /// Cancels a pending operation of direction `dir` (the owner is being
     /// dropped); see [`Op::cancel`]. `Init` was never queued: nothing to
     /// undo (a value still to send is dropped with the future, unsent).
+    #[inline]
     pub(crate) fn cancel(self: Pin<&mut Self>, chan: &Hchan<T>, dir: Dir) {
         if let Some(op) = self.built() {
             op.cancel(chan, dir);

@@ -14,7 +14,13 @@
 //! is free for the push at `pos`, `pos + 1` when it holds the value pushed at
 //! `pos`. A push claims `tail` with a CAS, writes the value and publishes the
 //! stamp; a pop claims `head` likewise, reads the value and frees the slot
-//! for the next lap (crossbeam's `ArrayQueue::push`/`pop`).
+//! for the next lap (crossbeam's `ArrayQueue::push`/`pop`). A claim that
+//! loses its CAS to another thread spins a little longer each time before it
+//! retries (crossbeam's `Backoff::spin`): on two cores the winner then makes
+//! a few claims in a row with the word in its cache, instead of both cores
+//! pulling the line back and forth and failing (measured on `mpmc_go_w2`,
+//! 4 senders and 4 receivers on 2 workers: about one claim in five failed
+//! its CAS, one in fifty with the backoff).
 //!
 //! One bit of each word (`mark`, just above the index bits) is owned by the
 //! channel lock ([`crate::hchan`]):
@@ -116,6 +122,21 @@ struct Backoff(u32);
 impl Backoff {
     fn new() -> Self {
         Backoff(0)
+    }
+
+    /// After a lost claim (the other end of a contended CAS won): spins,
+    /// longer each time, never yields.
+    #[inline]
+    fn spin(&mut self) {
+        #[cfg(not(goro_loom))]
+        {
+            for _ in 0..1u32 << self.0.min(6) {
+                std::hint::spin_loop();
+            }
+            if self.0 <= 6 {
+                self.0 += 1;
+            }
+        }
     }
 
     #[inline]
@@ -237,7 +258,10 @@ impl<T> Ring<T> {
                         slot.stamp.store(tail + 1, Ordering::Release);
                         return TryPush::Pushed;
                     }
-                    Err(t) => tail = t,
+                    Err(t) => {
+                        backoff.spin();
+                        tail = t;
+                    }
                 }
             } else if stamp.wrapping_add(one_lap) == tail + 1 {
                 // The slot still holds the previous lap's value: full, or
@@ -289,7 +313,10 @@ impl<T> Ring<T> {
                             .store(head.wrapping_add(one_lap), Ordering::Release);
                         return TryPop::Popped(v);
                     }
-                    Err(h) => head = h,
+                    Err(h) => {
+                        backoff.spin();
+                        head = h;
+                    }
                 }
             } else if stamp == head {
                 // Free for this lap: empty, or its push is in flight.

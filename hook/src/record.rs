@@ -17,6 +17,14 @@
 //! (a goroutine's park record) and read at any time without touching
 //! freed memory.
 //!
+//! The slab is indexed: record `i` lives in bucket `log2(i)`, which holds
+//! the `2^b` records `2^b .. 2^(b+1)` (allocated zeroed, on first use, and
+//! never freed; index 0 is never used). So a key packs into one word,
+//! `index << 32 | generation` ([`RecordKey::to_bits`]), which a goroutine's
+//! registry record stores. Generations are 32 bits: a key could name a
+//! later object only if its record were reused 2^32 times while the key was
+//! kept.
+//!
 //! The record's object (the channel's shared state) is read through the
 //! record only inside an [`Inspection`]: dropping a slot first bumps the
 //! generation, then waits while an inspection is running; an inspection
@@ -45,14 +53,20 @@
 
 use std::cell::RefCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// One object's record (see the module docs). Lives in the slab forever.
+/// All-zero bytes are a valid, unused record (the slab's buckets are
+/// allocated zeroed).
 #[derive(Debug)]
 pub(crate) struct ObjectRecord {
     /// Bumped when the object is dropped; a key is valid while it matches.
-    gen: AtomicU64,
+    gen: AtomicU32,
+    /// Its index in the slab; set once, before the record is first handed
+    /// out (Relaxed: the record then reaches other threads through `FREE`'s
+    /// lock or the object that holds it).
+    index: AtomicU32,
     /// The object (type-erased), read by `handles` inside an inspection.
     obj: AtomicPtr<()>,
     /// `unsafe fn(*const ()) -> usize` counting the object's live handles,
@@ -65,16 +79,53 @@ pub(crate) struct ObjectRecord {
     dropped_site: AtomicPtr<Location<'static>>,
 }
 
-impl ObjectRecord {
-    const fn new() -> Self {
-        ObjectRecord {
-            gen: AtomicU64::new(0),
-            obj: AtomicPtr::new(std::ptr::null_mut()),
-            handles: AtomicUsize::new(0),
-            dropped_by: AtomicU64::new(0),
-            dropped_site: AtomicPtr::new(std::ptr::null_mut()),
-        }
+/// The slab's buckets (see the module docs): bucket `b` holds records
+/// `2^b .. 2^(b+1)`; set when its first record is needed, never freed.
+static BUCKETS: [OnceLock<&'static [ObjectRecord]>; 32] = [const { OnceLock::new() }; 32];
+/// The next slab index never handed out (index 0 is never used).
+static NEXT_INDEX: AtomicU64 = AtomicU64::new(1);
+
+/// The bucket of slab index `i` (not 0) and the record's place in it.
+fn locate(i: u32) -> (usize, usize) {
+    let b = 31 - i.leading_zeros();
+    (b as usize, (i - (1 << b)) as usize)
+}
+
+/// Record `i` of the slab, if its bucket exists (it may be a record never
+/// handed out: a zeroed one, which no live key matches).
+fn record_at(i: u32) -> Option<&'static ObjectRecord> {
+    if i == 0 {
+        return None;
     }
+    let (b, off) = locate(i);
+    BUCKETS[b].get().map(|bucket| &bucket[off])
+}
+
+/// Bucket `b`: `2^b` zeroed records, leaked (the slab is never freed).
+fn new_bucket(b: usize) -> &'static [ObjectRecord] {
+    let n = 1usize << b;
+    let layout =
+        std::alloc::Layout::array::<ObjectRecord>(n).expect("object record bucket too large");
+    // SAFETY: the layout is not zero-sized (a record is not).
+    let base = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<ObjectRecord>();
+    if base.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` is a fresh allocation of `n` records, never freed;
+    // all-zero bytes are a valid record (atomics, null pointers), so all
+    // `n` are initialised. Zeroed memory the program never touches costs
+    // no resident memory.
+    unsafe { std::slice::from_raw_parts(base, n) }
+}
+
+/// A record never used before, from the slab.
+fn fresh() -> &'static ObjectRecord {
+    let i = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
+    let i = u32::try_from(i).expect("more than 2^32 object records");
+    let (b, off) = locate(i);
+    let r = &BUCKETS[b].get_or_init(|| new_bucket(b))[off];
+    r.index.store(i, Ordering::Relaxed);
+    r
 }
 
 /// The gate of the module docs, written once and instantiated over std's
@@ -83,7 +134,7 @@ macro_rules! gate {
     ($a:ident, $yield_now:path) => {
         /// An object is being freed: its record's generation becomes
         /// `next`, then wait for the running inspections to end.
-        pub(crate) fn close(gen: &$a::AtomicU64, next: u64, inspecting: &$a::AtomicUsize) {
+        pub(crate) fn close(gen: &$a::AtomicU32, next: u32, inspecting: &$a::AtomicUsize) {
             gen.store(next, $a::Ordering::Relaxed);
             // Dekker with `open`: either the inspection sees `next`, or this
             // sees the inspection.
@@ -104,7 +155,7 @@ macro_rules! gate {
 
         /// Inside an inspection: whether the object of generation `expect`
         /// is still alive (and stays so until `end`).
-        pub(crate) fn alive(gen: &$a::AtomicU64, expect: u64) -> bool {
+        pub(crate) fn alive(gen: &$a::AtomicU32, expect: u32) -> bool {
             gen.load($a::Ordering::Relaxed) == expect
         }
 
@@ -174,7 +225,7 @@ fn take() -> &'static ObjectRecord {
         return r;
     }
     drop(free);
-    Box::leak(Box::new(ObjectRecord::new()))
+    fresh()
 }
 
 fn give_back(r: &'static ObjectRecord) {
@@ -209,7 +260,7 @@ pub struct RecordSlot {
     #[cfg(not(goro_no_tracking))]
     rec: &'static ObjectRecord,
     #[cfg(not(goro_no_tracking))]
-    gen: u64,
+    gen: u32,
     /// Built with `--cfg goro_no_tracking`: no record (see
     /// [`HANDLE_TRACKING`](crate::HANDLE_TRACKING)).
     #[cfg(goro_no_tracking)]
@@ -217,9 +268,18 @@ pub struct RecordSlot {
 }
 
 /// The record every key names when tracking is compiled out: never bound,
-/// never dropped from, so every question about it answers "unknown".
+/// never dropped from, so every question about it answers "unknown". Its
+/// index is 0, so its key's `to_bits` is 0 (which `from_bits` rejects); no
+/// such key is stored in that build (no handle note names it).
 #[cfg(goro_no_tracking)]
-static UNTRACKED: ObjectRecord = ObjectRecord::new();
+static UNTRACKED: ObjectRecord = ObjectRecord {
+    gen: AtomicU32::new(0),
+    index: AtomicU32::new(0),
+    obj: AtomicPtr::new(std::ptr::null_mut()),
+    handles: AtomicUsize::new(0),
+    dropped_by: AtomicU64::new(0),
+    dropped_site: AtomicPtr::new(std::ptr::null_mut()),
+};
 
 impl Default for RecordSlot {
     fn default() -> Self {
@@ -322,7 +382,7 @@ impl Drop for RecordSlot {
 #[derive(Clone, Copy, Debug)]
 pub struct RecordKey {
     rec: &'static ObjectRecord,
-    gen: u64,
+    gen: u32,
 }
 
 impl PartialEq for RecordKey {
@@ -342,20 +402,33 @@ impl std::hash::Hash for RecordKey {
 impl RecordKey {
     /// The record's address and the generation, to store in atomics.
     pub fn to_parts(self) -> (usize, u64) {
-        (std::ptr::from_ref(self.rec) as usize, self.gen)
+        (std::ptr::from_ref(self.rec) as usize, u64::from(self.gen))
     }
 
-    /// Rebuilds a key from [`to_parts`](Self::to_parts).
+    /// The key in one word (never 0): the record's slab index and the
+    /// generation (see the module docs).
     ///
-    /// # Safety
-    ///
-    /// `addr` must come from `to_parts` of some key (records are never
-    /// freed, so it still points to one).
-    pub unsafe fn from_parts(addr: usize, gen: u64) -> Self {
-        // SAFETY: by the caller's contract `addr` is a `&'static
-        // ObjectRecord`'s address.
-        let rec = unsafe { &*(addr as *const ObjectRecord) };
-        RecordKey { rec, gen }
+    /// ```
+    /// let slot = goro_hook::RecordSlot::new();
+    /// let bits = slot.key().to_bits();
+    /// assert_ne!(bits, 0);
+    /// assert_eq!(goro_hook::RecordKey::from_bits(bits), Some(slot.key()));
+    /// ```
+    #[inline]
+    pub fn to_bits(self) -> u64 {
+        // Relaxed: see `ObjectRecord::index`.
+        u64::from(self.rec.index.load(Ordering::Relaxed)) << 32 | u64::from(self.gen)
+    }
+
+    /// Rebuilds a key from [`to_bits`](Self::to_bits); `None` if `bits`
+    /// names no record (0, or an index the slab never reached). Any word is
+    /// safe to pass: at worst it names a record of no live object.
+    pub fn from_bits(bits: u64) -> Option<Self> {
+        let rec = record_at((bits >> 32) as u32)?;
+        Some(RecordKey {
+            rec,
+            gen: bits as u32,
+        })
     }
 }
 
@@ -454,6 +527,36 @@ mod tests {
         assert_eq!(inspect().last_drop(again.key()), None);
     }
 
+    /// A key survives packing into one word, across many buckets; a word
+    /// that names no record gives no key; a packed key of a dropped object
+    /// stays dead.
+    #[test]
+    fn keys_pack_into_one_word() {
+        assert_eq!(RecordKey::from_bits(0), None);
+        assert_eq!(RecordKey::from_bits(u64::from(u32::MAX) << 32), None);
+        let slots: Vec<RecordSlot> = (0..300).map(|_| RecordSlot::new()).collect();
+        let mut seen = std::collections::HashSet::new();
+        for s in &slots {
+            let bits = s.key().to_bits();
+            assert!(seen.insert(bits >> 32), "two live records share an index");
+            assert_eq!(RecordKey::from_bits(bits), Some(s.key()));
+            assert_eq!(
+                RecordKey::from_bits(bits).unwrap().to_parts(),
+                s.key().to_parts()
+            );
+        }
+        let slot = RecordSlot::new();
+        // SAFETY: `three` ignores its argument.
+        unsafe { slot.bind(std::ptr::null::<u8>().wrapping_add(8).cast(), three) };
+        let bits = slot.key().to_bits();
+        assert_eq!(
+            inspect().handles(RecordKey::from_bits(bits).unwrap()),
+            Some(3)
+        );
+        drop(slot);
+        assert_eq!(inspect().handles(RecordKey::from_bits(bits).unwrap()), None);
+    }
+
     #[test]
     fn many_threads_make_and_drop() {
         let ts: Vec<_> = (0..4)
@@ -488,13 +591,13 @@ mod loom_tests {
         gate!(a, loom::thread::yield_now);
     }
 
-    use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
     use loom::sync::Arc;
 
     #[test]
     fn record_gate_never_reads_a_freed_object() {
         loom::model(|| {
-            let gen = Arc::new(AtomicU64::new(0));
+            let gen = Arc::new(AtomicU32::new(0));
             let inspecting = Arc::new(AtomicUsize::new(0));
             let freed = Arc::new(AtomicBool::new(false));
             let dropper = {

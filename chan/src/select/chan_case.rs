@@ -232,7 +232,7 @@ impl<'a, T> CaseCore<'a, T> {
             Dir::Recv => None,
         };
         // SAFETY: the engine holds the lock (caller contract).
-        let (out, w) = match unsafe { h.with_state_locked(|st| h.ready_locked(st, dir, v)) } {
+        let (out, w) = match unsafe { h.ready_locked_raw(dir, v) } {
             Now::Sent(w) => (Outcome::Sent, w),
             Now::Received(v, w) => (Outcome::Received(v), w),
             Now::Closed(v) => {

@@ -58,7 +58,9 @@
 //!   or the cell is abandoned (no counterpart can claim an abandoned cell).
 //!   The ready pass stops at the first case that commits.
 //! - When `poll` returns `Ready` or the select is dropped, no waiter of any
-//!   case is queued and every un-chosen future has been dropped in place.
+//!   case is queued and every un-chosen future that was polled has been
+//!   dropped in place (one the ready pass never reached was never polled:
+//!   it is dropped with its case).
 //! - Up to [`INLINE_CASES`] cases, a select allocates nothing.
 //! - After releasing the locks under which a case committed or the cases
 //!   were queued, the engine calls `__after_unlock` on them, which wakes the
@@ -251,15 +253,18 @@ impl<'a, C: AsCase> Select<'a, C> {
         Some(i)
     }
 
-    /// Completes with case `i`, committed by the ready pass: nothing was
-    /// queued, so only un-chosen futures are released; raises Go's panic
-    /// for a send on a closed channel.
-    fn finish_ready(&mut self, i: usize) -> Option<usize> {
+    /// Completes with case `i`, committed by the ready pass at the last
+    /// place drawn from `order`: nothing was queued, so only the futures
+    /// the pass polled before it (the places drawn before `i`'s) are
+    /// released; a case the pass never looked at was never polled, so
+    /// nothing of it is pinned (its future is dropped with the case). Raises
+    /// Go's panic for a send on a closed channel.
+    fn finish_ready(&mut self, i: usize, order: &Order) -> Option<usize> {
         self.phase = Phase::Done;
-        for (j, c) in self.cases.iter_mut().enumerate() {
-            if j != i {
-                c.case().__release();
-            }
+        let looked = order.drawn() - 1;
+        debug_assert_eq!(order.get(looked), i);
+        for k in 0..looked {
+            self.cases[order.get(k)].case().__release();
         }
         if self.cases[i].case().__finish() == Finished::SendOnClosed {
             panic!("send on closed channel");
@@ -332,12 +337,13 @@ impl<'a, C: AsCase> Select<'a, C> {
             }
         }
         order.complete();
+        let mut locks = InlineVec::new();
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
-        let locks = unsafe { lock_all(self.cases) };
+        unsafe { lock_all(self.cases, &mut locks) };
         // SAFETY: we hold every channel lock and nothing is queued (phase Start).
         if let Some((i, w)) = unsafe { try_all_locked(self.cases, order) } {
-            drop(locks);
+            locks.clear();
             self.cases[i].case().__after_unlock();
             if let Some(w) = w {
                 w.wake();
@@ -351,7 +357,7 @@ impl<'a, C: AsCase> Select<'a, C> {
         // pinned and the select unregisters every waiter before it completes
         // or is dropped.
         let old = unsafe { enqueue_all_locked(self.cases, order, &self.cell, waker) };
-        drop(locks);
+        locks.clear();
         drop(old);
         // A send case queued on an unbuffered channel may let a parked stream
         // receive: wake the watchers now that the locks are released.
@@ -398,9 +404,10 @@ impl<'a, C: AsCase> Select<'a, C> {
                 }
             }
         }
+        let mut locks = InlineVec::new();
         // SAFETY: the locks live in channels the cases borrow or own, which
         // outlive this call; the guards are dropped before it returns.
-        let locks = unsafe { lock_all(self.cases) };
+        unsafe { lock_all(self.cases, &mut locks) };
         // The cases to queue again once the cell is re-armed, in `order`.
         let mut requeue: InlineVec<usize, INLINE_CASES> = InlineVec::new();
         for k in 0..order.len() {
@@ -414,7 +421,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                 requeue.push(i);
                 // SAFETY: we hold the lock; this case's waiter is not queued.
                 if let TryLocked::Committed(w) = unsafe { c.__try_locked() } {
-                    drop(locks);
+                    locks.clear();
                     c.__after_unlock();
                     if let Some(w) = w {
                         w.wake();
@@ -439,7 +446,7 @@ impl<'a, C: AsCase> Select<'a, C> {
             // claim it before we unlock.
             unsafe { self.cases[i].case().__enqueue_locked(&self.cell, i) };
         }
-        drop(locks);
+        locks.clear();
         drop(old);
         for c in self.cases.iter_mut() {
             c.case().__after_unlock();
@@ -458,7 +465,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                     }
                     let mut order = Order::new(self.cases.len());
                     if let Some(i) = self.pass_ready(&mut order, cx) {
-                        return Poll::Ready(self.finish_ready(i));
+                        return Poll::Ready(self.finish_ready(i, &order));
                     }
                     let has_futures = self
                         .cases
@@ -490,15 +497,16 @@ impl<'a, C: AsCase> Select<'a, C> {
                         }
                     }
                     CellState::Waiting => {
+                        let mut locks = InlineVec::new();
                         // SAFETY: the locks live in channels the cases borrow or
                         // own, which outlive this call; the guards are dropped
                         // before it returns.
-                        let locks = unsafe { lock_all(self.cases) };
+                        unsafe { lock_all(self.cases, &mut locks) };
                         if self.cell.state() == CellState::Waiting {
                             // SAFETY: we hold every lock of a channel where a
                             // waiter of ours is queued, and saw WAITING.
                             let old = unsafe { self.cell.update_waker(cx.waker()) };
-                            drop(locks);
+                            locks.clear();
                             drop(old);
                             hook::note_park(WaitReason::Select, self.at, None);
                             return Poll::Pending;
@@ -609,13 +617,21 @@ unsafe fn enqueue_all_locked<C: AsCase>(
     old
 }
 
-/// Locks every distinct channel of `cases` in address order (Go's `sellock`).
+/// Locks every distinct channel of `cases` in address order (Go's
+/// `sellock`), pushing the guards to `guards` (empty; the caller's, so that
+/// the list of up to [`INLINE_CASES`] guards is built in place: returning
+/// it, or passing it to `drop`, copied a kilobyte on every parking select;
+/// the caller releases them with `clear`).
 ///
 /// # Safety
 ///
 /// The channels outlive `'g`, and the guards are dropped before any case is
 /// dropped or moved.
-unsafe fn lock_all<'g, C: AsCase>(cases: &mut [C]) -> InlineVec<MutexGuard<'g, ()>, INLINE_CASES> {
+unsafe fn lock_all<'g, C: AsCase>(
+    cases: &mut [C],
+    guards: &mut InlineVec<MutexGuard<'g, ()>, INLINE_CASES>,
+) {
+    debug_assert_eq!(guards.len(), 0);
     let mut order: InlineVec<ChanLock, INLINE_CASES> = InlineVec::new();
     for c in cases.iter_mut() {
         if let CaseKind::Chan(l) = c.case().__kind() {
@@ -628,7 +644,6 @@ unsafe fn lock_all<'g, C: AsCase>(cases: &mut [C]) -> InlineVec<MutexGuard<'g, (
             }
         }
     }
-    let mut guards = InlineVec::new();
     for k in 0..order.len() {
         if k > 0 && order.get(k - 1).addr() == order.get(k).addr() {
             continue;
@@ -636,5 +651,4 @@ unsafe fn lock_all<'g, C: AsCase>(cases: &mut [C]) -> InlineVec<MutexGuard<'g, (
         // SAFETY: by the caller's contract the lock outlives 'g.
         guards.push(lock(unsafe { &*order.get(k).0 }));
     }
-    guards
 }

@@ -163,14 +163,20 @@ impl Order {
         Some(self.at(k))
     }
 
+    /// How many places are drawn so far.
+    pub(crate) fn drawn(&self) -> usize {
+        self.k
+    }
+
     /// Draws the rest of the order; then [`Order::get`] reads all of it.
     pub(crate) fn complete(&mut self) {
         while self.next().is_some() {}
     }
 
     /// The case at place `k` (`k` below the places drawn so far).
+    #[inline]
     pub(crate) fn get(&self, k: usize) -> usize {
-        assert!(k < self.k, "place {k} of the order not drawn yet");
+        debug_assert!(k < self.k, "place {k} of the order not drawn yet");
         self.at(k)
     }
 }

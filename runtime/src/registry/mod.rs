@@ -18,8 +18,10 @@
 //! on the shard's dead list, a lock-free stack linked through the records).
 //! The registry's waker for the task keeps the allocation (and the record)
 //! alive until a *sweep* unlinks the dead records and drops those wakers;
-//! the thread that inserts into the shard sweeps it on every insert (it holds
-//! the lock then anyway), a retiring thread sweeps when the dead list has
+//! the thread that inserts into the shard sweeps it on every `SWEEP_EVERY`th
+//! insert (it holds the lock then anyway; not on every one, so that a
+//! spawning thread does not take the dead list's cache line back from the
+//! worker finishing its goroutines on every spawn), a retiring thread sweeps when the dead list has
 //! grown to `SWEEP_AT` and the lock is free, and `sweep_all` runs when the
 //! runtime stops. So a goroutine's exit costs two atomic operations instead
 //! of a lock round trip, and its memory is usually freed by the thread that
@@ -138,8 +140,8 @@ pub(crate) struct WaitRecord {
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
 ///
-/// 128 bytes, in the task header (see `size` test): it is most of what a
-/// parked goroutine costs beyond its own future.
+/// 120 bytes, in the task header (see the `record_size` test): it is most
+/// of what a parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
     pub(crate) id: GoroutineId,
@@ -310,16 +312,26 @@ struct Shard {
     /// Registered records in this shard (retired ones not yet swept
     /// included).
     live: usize,
+    /// Inserts so far (wrapping): every `SWEEP_EVERY`th sweeps.
+    inserts: usize,
 }
 
 /// A shard: its table behind a lock, and the dead list.
+///
+/// The lock has a cache line of its own: the inserting thread locks it on
+/// every spawn, while the threads that finish its goroutines push on the
+/// dead list; sharing one line, each spawn's lock and unlock would first
+/// take the line back from the worker that retired the last goroutine.
 struct ShardCell {
-    table: Mutex<Shard>,
+    table: CachePadded<Mutex<Shard>>,
     /// Retired records not yet swept: a stack through `GoroutineRecord::rng`.
     dead: AtomicPtr<GoroutineRecord>,
     /// Records retired and not yet swept (see the module invariants).
     dead_count: AtomicUsize,
 }
+
+/// The inserting thread sweeps its shard on every this many inserts.
+const SWEEP_EVERY: usize = 16;
 
 /// A retiring thread sweeps its record's shard when this many retired
 /// records wait there (and nobody holds the lock): bounds what a shard whose
@@ -368,7 +380,7 @@ impl Registry {
             shards: (0..SHARDS)
                 .map(|_| {
                     CachePadded::new(ShardCell {
-                        table: Mutex::new(Shard::default()),
+                        table: CachePadded::new(Mutex::new(Shard::default())),
                         dead: AtomicPtr::new(std::ptr::null_mut()),
                         dead_count: AtomicUsize::new(0),
                     })
@@ -400,7 +412,10 @@ impl Registry {
         let cell = &self.shards[home];
         let mut shard = lock(&cell.table);
         // Sweep first: the freed slots and memory are reused right away.
-        Self::sweep(cell, &mut shard);
+        shard.inserts = shard.inserts.wrapping_add(1);
+        if shard.inserts % SWEEP_EVERY == 0 {
+            Self::sweep(cell, &mut shard);
+        }
         shard.live += 1;
         let i = match shard.free.pop() {
             Some(i) => {
@@ -412,7 +427,7 @@ impl Registry {
                 shard.slots.len() - 1
             }
         };
-        // Slot indexes fit in 28 bits: 2^28 records of 88 bytes in one shard
+        // Slot indexes fit in 28 bits: 2^28 records of 96 bytes in one shard
         // would be 23 GiB of records alone.
         let at = u32::try_from(i << SHARD_BITS | home)
             .ok()
@@ -620,9 +635,10 @@ mod tests {
     /// The record is part of every goroutine's allocation: keep it small.
     #[test]
     fn record_size() {
-        // 88 plus the wait cell's private-handle key (16 bytes, the stuck
-        // analysis: `WaitRecord::private`).
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 128);
+        // 88 plus the wait cell's private-handle key (one word,
+        // `RecordKey::to_bits`: the stuck analysis' `WaitRecord::private`),
+        // plus the waker watch (24 bytes: foreign futures, `WakerWatch`).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 120);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.
@@ -652,10 +668,11 @@ mod tests {
         (rs, task)
     }
 
-    /// A retired record stops counting and showing at once; the next insert
-    /// into its shard unregisters it and drops the registry's waker.
+    /// A retired record stops counting and showing at once; the shard's
+    /// next `SWEEP_EVERY`th insert unregisters it and drops the registry's
+    /// waker.
     #[test]
-    fn retired_records_leave_counts_at_once_and_the_table_at_the_next_insert() {
+    fn retired_records_leave_counts_at_once_and_the_table_at_a_later_insert() {
         let reg = Registry::new();
         let (rs, task) = records(&reg, 3);
         assert_eq!(Arc::strong_count(&task), 4);
@@ -668,14 +685,21 @@ mod tests {
         assert_eq!(reg.wakers().len(), 1);
         // Not swept yet: the wakers still hold the tasks.
         assert_eq!(Arc::strong_count(&task), 4);
-        let (more, task2) = records(&reg, 1);
+        // Inserts 4 .. SWEEP_EVERY - 1 leave the dead list alone.
+        let (more, task2) = records(&reg, (SWEEP_EVERY - 4) as u64);
+        assert_eq!(Arc::strong_count(&task), 4);
+        // The `SWEEP_EVERY`th sweeps.
+        let (last, task3) = records(&reg, 1);
         assert_eq!(Arc::strong_count(&task), 2);
-        assert_eq!(reg.len(), 2);
+        assert_eq!(reg.len(), 1 + SWEEP_EVERY - 3);
         reg.retire(&rs[1], true);
-        reg.retire(&more[0], true);
+        for r in more.iter().chain(&last) {
+            reg.retire(r, true);
+        }
         assert_eq!(reg.len(), 0);
         assert_eq!(Arc::strong_count(&task), 1);
         assert_eq!(Arc::strong_count(&task2), 1);
+        assert_eq!(Arc::strong_count(&task3), 1);
         let shard = &reg.shards[home_shard()];
         assert_eq!(lock(&shard.table).live, 0);
         assert_eq!(shard.dead_count.load(Ordering::Relaxed), 0);

@@ -28,6 +28,7 @@
 //! store, the second `seq` load sees at least that odd value), `seq`
 //! (Relaxed).
 
+use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::OnceLock;
@@ -54,10 +55,33 @@ fn base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
-/// See the module docs. 48 bytes: the small fields share the word of `seq`,
+thread_local! {
+    /// The park time this thread converted last and its nanoseconds since
+    /// `base()`: a worker's park times come from its coarse clock, which
+    /// repeats for many parks, and the conversion (`duration_since`) was
+    /// the largest part of storing a park.
+    static LAST_SINCE: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+}
+
+/// `since` as nanoseconds since `base()` (saturating at 0).
+fn since_nanos(since: Instant) -> u64 {
+    let convert = |since: Instant| since.saturating_duration_since(base()).as_nanos() as u64;
+    LAST_SINCE
+        .try_with(|last| match last.get() {
+            Some((at, n)) if at == since => n,
+            _ => {
+                let n = convert(since);
+                last.set(Some((since, n)));
+                n
+            }
+        })
+        .unwrap_or_else(|_| convert(since))
+}
+
+/// See the module docs. 56 bytes: the small fields share the word of `seq`,
 /// a channel's capacity and length share one word (each saturated to
 /// `u32::MAX`), an `Other` object's name is stored as its pointer here and
-/// its length (at most 255 bytes, cut at a character boundary) in `name_len`.
+/// its length (at most 255 bytes, cut at a character boundary) in `name_len`; the private-handle key is one word.
 pub(crate) struct WaitCell {
     seq: AtomicU32,
     reason: AtomicU8,
@@ -74,9 +98,8 @@ pub(crate) struct WaitCell {
     obj: AtomicU64,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
-    /// `WaitRecord::private`: the record's address (0: none) and generation.
-    private_rec: AtomicUsize,
-    private_gen: AtomicU64,
+    /// `WaitRecord::private`: the key's `to_bits` (0: none).
+    private: AtomicU64,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
@@ -120,8 +143,7 @@ impl WaitCell {
             obj_made_at: AtomicPtr::new(ptr::null_mut()),
             obj: AtomicU64::new(0),
             since: AtomicU64::new(0),
-            private_rec: AtomicUsize::new(0),
-            private_gen: AtomicU64::new(0),
+            private: AtomicU64::new(0),
         }
     }
 
@@ -162,12 +184,10 @@ impl WaitCell {
         self.obj_made_at.store(loc_ptr(made_at), Ordering::Relaxed);
         self.obj.store(obj, Ordering::Relaxed);
         self.name_len.store(name_len, Ordering::Relaxed);
-        let since = w.since.saturating_duration_since(base()).as_nanos() as u64;
-        self.since.store(since, Ordering::Relaxed);
+        self.since.store(since_nanos(w.since), Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
-        let (rec, gen) = w.private.map_or((0, 0), goro_hook::RecordKey::to_parts);
-        self.private_rec.store(rec, Ordering::Relaxed);
-        self.private_gen.store(gen, Ordering::Relaxed);
+        let private = w.private.map_or(0, goro_hook::RecordKey::to_bits);
+        self.private.store(private, Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
@@ -191,8 +211,7 @@ impl WaitCell {
             let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
             let forever = self.forever.load(Ordering::Relaxed) != 0;
-            let private_rec = self.private_rec.load(Ordering::Relaxed);
-            let private_gen = self.private_gen.load(Ordering::Relaxed);
+            let private = self.private.load(Ordering::Relaxed);
             // Pairs with the writer's Release fence (see module docs).
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -230,10 +249,7 @@ impl WaitCell {
                 }
                 _ => None,
             };
-            // SAFETY: `seq` validated that the pair was stored by `write`
-            // from a `RecordKey`'s `to_parts`.
-            let private = (private_rec != 0)
-                .then(|| unsafe { goro_hook::RecordKey::from_parts(private_rec, private_gen) });
+            let private = goro_hook::RecordKey::from_bits(private);
             return Some((
                 WaitRecord {
                     reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
@@ -315,6 +331,18 @@ mod tests {
         assert!(c.read().unwrap().0.on.is_none());
     }
 
+    /// Park times round-trip, repeated or not (the thread's conversion
+    /// cache never answers for another instant).
+    #[test]
+    fn park_times_round_trip() {
+        let c = WaitCell::new();
+        for n in [5, 5, 7, 5, 7, 7, 1_000_000_007] {
+            let w = record(n);
+            c.write(&w);
+            assert_eq!(c.read().unwrap().0.since, w.since, "park time {n}");
+        }
+    }
+
     #[test]
     fn closed_channels_round_trip() {
         let c = WaitCell::new();
@@ -356,8 +384,8 @@ mod tests {
             panic!("not Other")
         };
         assert_eq!(name, &long[..254]);
-        // 48 plus the private-handle key (record address and generation).
-        assert_eq!(std::mem::size_of::<WaitCell>(), 64);
+        // 48 plus the private-handle key (one word: `RecordKey::to_bits`).
+        assert_eq!(std::mem::size_of::<WaitCell>(), 56);
     }
 
     /// A reader racing a writer only ever sees whole records (bounded).
