@@ -389,6 +389,7 @@ pub fn note_chan_use(handle: usize, object: usize, record: RecordKey) {
 /// noted in this poll; returns the current goroutine's id and spawn site,
 /// if polled in a scope.
 #[inline]
+#[cfg_attr(goro_no_tracking, allow(dead_code))]
 pub(crate) fn dropping_handle(handle: usize) -> (Option<u64>, Option<&'static Location<'static>>) {
     with_current(|s| match s {
         Some(s) => {

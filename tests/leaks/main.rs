@@ -144,7 +144,6 @@ where
 impl Leaks {
     /// Asserts which goroutines were proved parked forever while the
     /// program still ran (their wait reasons, sorted).
-    #[track_caller]
     ///
     /// Built without handle tracking (`--cfg goro_no_tracking`), channel
     /// waits are not proved while running: what is proved must then be a
