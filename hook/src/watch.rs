@@ -19,9 +19,13 @@
 //! goroutine's own waker), but its clones are classified. A clone made by a
 //! goro primitive ([`clone_waker`], which marks the clone on its thread) is a
 //! plain watched waker; any other clone is a *foreign* waker: it counts
-//! itself in the watch while it lives, and when it wakes the goroutine it
-//! also raises a flag that the goroutine's next poll clears
-//! ([`WakerWatch::is_clean`] is false while either says so). A foreign
+//! itself in the watch while it lives. Every wake through either kind
+//! raises a flag that the goroutine's next poll clears
+//! ([`WakerWatch::is_clean`] is false while either says so): a woken
+//! goroutine is runnable until it is polled again, whatever its last park
+//! says, and its wake may have landed during the poll that recorded that
+//! park (before the park was written), so the registry's state alone
+//! cannot tell. A foreign
 //! future that keeps its waker across polls (`will_wake` saves a clone)
 //! keeps a foreign one, which `will_wake` tells apart from the watched
 //! waker of the next poll only by its vtable, so at worst it re-clones: the
@@ -32,6 +36,12 @@
 //! one.
 //!
 //! # Memory ordering
+//!
+//! A goro primitive's wake raises `woken` (Release) before it wakes the
+//! goroutine's own waker. A checker that has seen anything the waking
+//! goroutine did after that wake (its next park, a handle it dropped: read
+//! with Acquire) and then calls [`is_clean`](WakerWatch::is_clean) sees
+//! the flag, or the poll start that cleared it (below).
 //!
 //! A foreign waker that wakes: (1) wakes the goroutine's own waker, (2)
 //! raises `woken` (Release), (3) leaves the count (Release), (4) drops its
@@ -59,6 +69,15 @@ macro_rules! steps {
         pub(crate) fn foreign_woke(woken: &$a::AtomicBool, foreign: &$a::AtomicU32) {
             woken.store(true, $a::Ordering::Release);
             foreign.fetch_sub(1, $a::Ordering::Release);
+        }
+
+        /// A goro primitive is about to wake the goroutine: raise the
+        /// flag first, so that from now until the goroutine's next poll
+        /// starts it is not clean (it is runnable, whatever its last park
+        /// says).
+        #[inline]
+        pub(crate) fn goro_wakes(woken: &$a::AtomicBool) {
+            woken.store(true, $a::Ordering::Release);
         }
 
         /// A poll starts: it sees what a flagged wake announced.
@@ -156,7 +175,8 @@ pub struct WakerWatch {
     vtable: AtomicPtr<RawWakerVTable>,
     /// Foreign wakers alive.
     foreign: AtomicU32,
-    /// A foreign waker woke the goroutine since its last poll started.
+    /// A waker (goro's or foreign) woke the goroutine since its last poll
+    /// started.
     woken: AtomicBool,
 }
 
@@ -193,8 +213,10 @@ impl WakerWatch {
     }
 
     /// A poll of the goroutine starts: returns the waker to poll it with,
-    /// which wakes `own` (the goroutine's own waker). Clears the "woken by
-    /// a foreign waker" flag (the poll sees whatever that wake announced).
+    /// which wakes `own` (the goroutine's own waker). Clears the "woken"
+    /// flag (the poll sees whatever that wake announced). The executor
+    /// marks the goroutine running before calling this (a checker that
+    /// reads the cleared flag then sees it no longer parked where it was).
     ///
     /// # Safety
     ///
@@ -226,8 +248,9 @@ impl WakerWatch {
         }
     }
 
-    /// No foreign waker of the goroutine is alive, and none woke it since
-    /// its last poll started: only goro's primitives can wake it.
+    /// No foreign waker of the goroutine is alive, and no waker woke it
+    /// since its last poll started: only goro's primitives can wake it,
+    /// and none has yet.
     #[inline]
     pub fn is_clean(&self) -> bool {
         std_steps::is_clean(&self.woken, &self.foreign)
@@ -287,12 +310,16 @@ unsafe fn goro_clone(data: *const ()) -> RawWaker {
 unsafe fn own_wake(data: *const ()) {
     // SAFETY: called on a live watched waker, which owns one reference;
     // `wake` gives it to the own waker.
-    ManuallyDrop::into_inner(unsafe { watch(data) }.own()).wake();
+    let w = unsafe { watch(data) };
+    std_steps::goro_wakes(&w.woken);
+    ManuallyDrop::into_inner(w.own()).wake();
 }
 
 unsafe fn own_wake_by_ref(data: *const ()) {
     // SAFETY: called on a live watched waker.
-    unsafe { watch(data) }.own().wake_by_ref();
+    let w = unsafe { watch(data) };
+    std_steps::goro_wakes(&w.woken);
+    w.own().wake_by_ref();
 }
 
 unsafe fn own_drop(data: *const ()) {
@@ -364,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn goro_clones_are_clean_and_wake_the_task() {
+    fn goro_clones_are_clean_until_they_wake_the_task() {
         let (t, own) = task();
         // SAFETY: the watch lives in the `Arc` the waker keeps alive.
         let watched = unsafe { t.watch.watched(&own) };
@@ -373,9 +400,14 @@ mod tests {
         assert!(t.watch.is_clean());
         assert_eq!(Arc::strong_count(&t), 3);
         q.wake_by_ref();
+        // Woken: runnable, not clean until its next poll starts.
+        assert!(!t.watch.is_clean());
         q.wake();
         assert_eq!(t.wakes.load(Ordering::Relaxed), 2);
         assert_eq!(Arc::strong_count(&t), 2);
+        assert!(!t.watch.is_clean());
+        // SAFETY: as above.
+        let _next = unsafe { t.watch.watched(&own) };
         assert!(t.watch.is_clean());
     }
 
@@ -490,6 +522,62 @@ mod loom_tests {
                 assert!(
                     w.saw.load(Ordering::Relaxed),
                     "judged a park that missed the wake"
+                );
+            }
+        });
+    }
+
+    /// Rule 2's window: goroutine A registered as a waiter and, before its
+    /// poll recorded the park, B (a goro primitive) handed it a value and
+    /// woke it, then parked itself. A checker that sees B's park and then
+    /// finds A clean and still in the park it recorded must be looking at
+    /// a park whose poll saw B's value.
+    #[test]
+    fn a_goro_wake_during_the_poll_that_parks_is_seen() {
+        loom::model(|| {
+            let w = Arc::new(World {
+                event: AtomicBool::new(false),
+                scheduled: AtomicBool::new(false),
+                state: AtomicU8::new(RUNNING),
+                woken: AtomicBool::new(false),
+                foreign: AtomicU32::new(0),
+                saw: AtomicBool::new(false),
+            });
+            let b_parked = Arc::new(AtomicBool::new(false));
+            // B: hands over the value, wakes A through goro's waker (flag
+            // first), then parks (its registry state, Release).
+            let b = {
+                let (w, b_parked) = (w.clone(), b_parked.clone());
+                loom::thread::spawn(move || {
+                    w.event.store(true, Ordering::Release);
+                    loom_steps::goro_wakes(&w.woken);
+                    w.scheduled.swap(true, Ordering::AcqRel);
+                    b_parked.store(true, Ordering::Release);
+                })
+            };
+            // A's poll, as in the model above.
+            let a = {
+                let w = w.clone();
+                loom::thread::spawn(move || {
+                    loom_steps::poll_starts(&w.woken);
+                    w.saw
+                        .store(w.event.load(Ordering::Acquire), Ordering::Relaxed);
+                    w.state.store(WAITING, Ordering::Release);
+                    if w.scheduled.swap(false, Ordering::AcqRel) {
+                        w.state.store(RUNNABLE, Ordering::Relaxed);
+                    }
+                })
+            };
+            // The checker: B's park first (rule 2's first look), then A.
+            let b_seen = b_parked.load(Ordering::Acquire);
+            let clean = loom_steps::is_clean(&w.woken, &w.foreign);
+            let parked = w.state.load(Ordering::Acquire) == WAITING;
+            b.join().unwrap();
+            a.join().unwrap();
+            if b_seen && clean && parked {
+                assert!(
+                    w.saw.load(Ordering::Relaxed),
+                    "judged a park woken during its own poll"
                 );
             }
         });

@@ -333,6 +333,10 @@ impl Runtime {
         shared.wake_main();
         {
             let mut poll_main = || -> bool {
+                // Running before the watch's poll start (`WakerWatch::watched`
+                // clears its "woken" flag): a checker that reads the cleared
+                // flag sees the goroutine no longer parked where it was.
+                record.set_running();
                 // SAFETY: the watch lies in the `Arc` every clone of
                 // `own_waker` keeps alive; clones of an `Arc` waker keep its
                 // data and vtable.
@@ -342,7 +346,6 @@ impl Runtime {
                     std::ptr::from_ref::<F>(&fut) as usize,
                     std::mem::size_of::<F>(),
                 );
-                record.set_running();
                 let host = StdArc::as_ptr(shared).cast::<()>() as usize;
                 let (polled, noted) = task::poll_scoped(record, &waker, host, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))

@@ -255,7 +255,8 @@ impl GoroutineRecord {
             RUNNING => GoroutineState::Running,
             WAITING => match self.wait.read() {
                 Some((w, seq)) => {
-                    // A foreign waker may wake it: its park proves nothing.
+                    // Woken since (it is runnable), or a foreign waker may
+                    // wake it: its park proves nothing.
                     park = Some(ParkProof {
                         private: w.private.filter(|_| clean),
                         seq,
@@ -292,8 +293,9 @@ pub(crate) struct ParkProof {
     /// Which park this is (the wait cell's sequence number): a goroutine
     /// seen twice with the same one was not polled in between.
     pub(crate) seq: u32,
-    /// No foreign waker (`goro_hook::WakerWatch`) was alive or had woken it
-    /// when the snapshot was taken: only goro's primitives can wake it.
+    /// No foreign waker (`goro_hook::WakerWatch`) was alive and no waker
+    /// had woken it since its last poll started, when the snapshot was
+    /// taken: only goro's primitives can wake it, and none has yet.
     pub(crate) clean: bool,
 }
 

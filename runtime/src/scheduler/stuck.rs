@@ -25,7 +25,13 @@
 //!    forgotten), so `|P|` handles means the two are the same and no other
 //!    exists. The goroutines are looked at twice, before and after the
 //!    count, and must be in the same park both times (not polled in
-//!    between), so the count and the parks describe one moment.
+//!    between), so the count and the parks describe one moment. Both
+//!    looks need every member clean (`ParkProof::clean`): a member that
+//!    was woken since its last poll started is runnable, even when the
+//!    wake landed during the poll that then recorded its park (the waker
+//!    raised the watch's flag before waking it, and the checker, having
+//!    seen the waker's own later park in the first look, sees the flag in
+//!    the second: `goro_hook::WakerWatch`).
 //! 3. **Closed world** (a check whose caller is done, or the watchdog):
 //!    the goroutines considered are all parked for reasons only another
 //!    goroutine can end (`deadlock::asleep_for_good`: channel, select, sync
