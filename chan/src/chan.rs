@@ -99,18 +99,15 @@ impl<T> Chan<T> {
     }
 
     /// The shared state. Every operation on a handle goes through here, so
-    /// this is where the use is noted (`hook::note_chan_use`: on a
-    /// goroutine a thread-local load and a `Cell` store, no atomic access):
-    /// which handle, of which channel, and the channel's record (through
-    /// which the runtime counts its handles when it looks), for the proof
-    /// of "parked forever";
-    /// off a goroutine, the thread becomes a possible waker for the
-    /// deadlock check.
+    /// this is where the use is noted (`hook::note_primitive_use`: on a
+    /// goroutine one thread-local load; off a goroutine the thread becomes a
+    /// possible waker for the deadlock check). Which handle a goroutine
+    /// parks through is noted only when it parks (`op::Site`), so a ready
+    /// operation stores nothing for the "parked forever" proof.
     #[inline]
     pub(crate) fn hchan(&self) -> Option<&Hchan<T>> {
-        let h = self.inner.as_ref()?;
-        hook::note_chan_use(std::ptr::from_ref(self) as usize, h.id(), h.record.key());
-        Some(h)
+        hook::note_primitive_use();
+        self.inner.as_deref()
     }
 
     /// Sends `v` (Go: `ch <- v`): completes once a receiver took it (unbuffered)
@@ -127,7 +124,7 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, v: T) -> Send<'_, T> {
-        Send::new(self.hchan(), v, Location::caller())
+        Send::new(self, v, Location::caller())
     }
 
     /// Receives (Go: `v, ok := <-ch`): `Some(v)`, or `None` once the channel is
@@ -150,7 +147,7 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv::new(self.hchan(), Location::caller())
+        Recv::new(self, Location::caller())
     }
 
     /// Sends without blocking (Go: `select { case ch <- v: default: }`).
@@ -293,10 +290,10 @@ impl<T> Chan<T> {
 impl<T> Clone for Chan<T> {
     fn clone(&self) -> Self {
         let inner = self.inner.clone();
-        if let Some(h) = &inner {
+        if inner.is_some() {
             // A use of this handle (off a goroutine: the thread becomes a
             // possible waker).
-            hook::note_chan_use(std::ptr::from_ref(self) as usize, h.id(), h.record.key());
+            hook::note_primitive_use();
         }
         Chan { inner }
     }

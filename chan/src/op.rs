@@ -144,6 +144,31 @@ pub(crate) struct Op<T> {
     _pin: PhantomPinned,
 }
 
+/// Where an operation runs: the user's call site and the address of the
+/// handle it goes through (noted when it parks, for the executor's proof of
+/// "parked forever"; see `hook::note_chan_park`).
+#[derive(Clone, Copy)]
+pub(crate) struct Site {
+    /// The user's call site.
+    pub(crate) at: &'static Location<'static>,
+    /// Address of the handle (`Chan`) the operation goes through.
+    pub(crate) handle: usize,
+}
+
+impl Site {
+    /// The operation parks on `chan` for `reason`: tells the executor.
+    #[inline]
+    fn note_park<T>(self, chan: &Hchan<T>, reason: WaitReason) {
+        hook::note_chan_park(
+            reason,
+            self.at,
+            wait_object(chan),
+            self.handle,
+            chan.record.key(),
+        );
+    }
+}
+
 /// The snapshot of a channel for the goroutine registry (taken at park
 /// time only: reading `closed` costs the send/receive path nothing).
 pub(crate) fn wait_object<T>(chan: &Hchan<T>) -> WaitObject {
@@ -217,7 +242,7 @@ impl<T> Op<T> {
         chan: &Hchan<T>,
         cx: &mut Context<'_>,
         dir: Dir,
-        at: &'static Location<'static>,
+        site: Site,
     ) -> Poll<Outcome<T>> {
         loop {
             match self.cell.state() {
@@ -234,7 +259,7 @@ impl<T> Op<T> {
                         let old = unsafe { self.cell.update_waker(cx.waker()) };
                         drop(g);
                         drop(old);
-                        hook::note_park(dir.wait_reason(), at, Some(wait_object(chan)));
+                        site.note_park(chan, dir.wait_reason());
                         return Poll::Pending;
                     }
                 }
@@ -257,7 +282,7 @@ impl<T> Op<T> {
         mut self: Pin<&mut Self>,
         chan: &Hchan<T>,
         cx: &mut Context<'_>,
-        at: &'static Location<'static>,
+        site: Site,
     ) -> Poll<Option<T>> {
         if self.phase == Phase::Idle {
             if hook::poll_budget(cx).is_pending() {
@@ -296,7 +321,7 @@ impl<T> Op<T> {
                 };
                 drop(g);
                 drop((old, older));
-                hook::note_park(WaitReason::ChanReceive, at, Some(wait_object(chan)));
+                site.note_park(chan, WaitReason::ChanReceive);
                 Poll::Pending
             }
         }
@@ -454,11 +479,11 @@ impl<T> LazyOp<T> {
         chan: &Hchan<T>,
         cx: &mut Context<'_>,
         dir: Dir,
-        at: &'static Location<'static>,
+        site: Site,
     ) -> Poll<Outcome<T>> {
         if let Some(op) = self.as_mut().built() {
             if op.is_waiting() {
-                return op.poll_outcome(chan, cx, dir, at);
+                return op.poll_outcome(chan, cx, dir, site);
             }
         }
         if hook::poll_budget(cx).is_pending() {
@@ -508,7 +533,7 @@ impl<T> LazyOp<T> {
                 let old = unsafe { self.build().enqueue_locked(&mut g, v, cx.waker(), dir) };
                 drop(g);
                 drop(old);
-                hook::note_park(dir.wait_reason(), at, Some(wait_object(chan)));
+                site.note_park(chan, dir.wait_reason());
                 return Poll::Pending;
             }
         };

@@ -29,7 +29,7 @@ use goro_hook::{self as hook, WaitReason};
 
 use crate::chan::Chan;
 use crate::error::TryRecvError;
-use crate::op::Op;
+use crate::op::{Op, Site};
 use crate::recv::Recv;
 
 /// A receive-only channel handle (Go: `<-chan T`), from [`Chan::receiver`].
@@ -88,7 +88,7 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv::new(self.chan.hchan(), Location::caller())
+        Recv::new(&self.chan, Location::caller())
     }
 
     /// See [`Chan::try_recv`].
@@ -151,7 +151,11 @@ impl<T> Stream for Receiver<T> {
             return Poll::Pending;
         };
         let op = this.op.get_or_insert_with(|| Box::pin(Op::new(None)));
-        op.as_mut().poll_watch(h, cx, this.at)
+        let site = Site {
+            at: this.at,
+            handle: std::ptr::from_ref(&this.chan) as usize,
+        };
+        op.as_mut().poll_watch(h, cx, site)
     }
 }
 

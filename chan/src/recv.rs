@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 
 use goro_hook::{self as hook, WaitReason};
 
+use crate::chan::Chan;
 use crate::hchan::{Dir, Hchan};
-use crate::op::{LazyOp, Outcome};
+use crate::op::{LazyOp, Outcome, Site};
 
 /// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
 /// once the channel is closed and drained.
@@ -26,8 +27,9 @@ use crate::op::{LazyOp, Outcome};
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Recv<'a, T> {
-    /// None: nil channel.
-    pub(crate) chan: Option<&'a Hchan<T>>,
+    /// The handle received through (`inner` None: the nil channel). Its
+    /// address is noted when the receive parks (`op::Site`).
+    pub(crate) handle: &'a Chan<T>,
     /// The user's call site.
     pub(crate) at: &'static Location<'static>,
     /// `Init(None)` until the first poll finds it must wait (`src/op.rs`).
@@ -36,9 +38,12 @@ pub struct Recv<'a, T> {
 
 impl<'a, T> Recv<'a, T> {
     #[inline]
-    pub(crate) fn new(chan: Option<&'a Hchan<T>>, at: &'static Location<'static>) -> Self {
+    /// A receive through `handle` (whose use is noted here: off a
+    /// goroutine the thread becomes a possible waker).
+    pub(crate) fn new(handle: &'a Chan<T>, at: &'static Location<'static>) -> Self {
+        handle.hchan();
         Recv {
-            chan,
+            handle,
             at,
             op: LazyOp::Init(None),
         }
@@ -51,17 +56,18 @@ impl<'a, T> Recv<'a, T> {
             !self.op.is_waiting(),
             "a polled `Recv` cannot become a select case"
         );
-        (self.chan, self.at)
+        (self.handle.inner.as_deref(), self.at)
     }
 }
 
 impl<T> Future for Recv<'_, T> {
     type Output = Option<T>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // SAFETY: `op` is structurally pinned; the other fields are not moved.
         let this = unsafe { self.get_unchecked_mut() };
-        match this.chan {
+        match this.handle.inner.as_deref() {
             None => {
                 hook::note_park(WaitReason::ChanReceiveNilChan, this.at, None);
                 Poll::Pending
@@ -71,7 +77,10 @@ impl<T> Future for Recv<'_, T> {
                 chan,
                 cx,
                 Dir::Recv,
-                this.at,
+                Site {
+                    at: this.at,
+                    handle: std::ptr::from_ref(this.handle) as usize,
+                },
             ) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Outcome::Received(v)) => Poll::Ready(Some(v)),
@@ -84,7 +93,7 @@ impl<T> Future for Recv<'_, T> {
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        if let Some(chan) = self.chan {
+        if let Some(chan) = self.handle.inner.as_deref() {
             // SAFETY: `drop` runs on the pinned location (or an unpinned,
             // hence never-queued, future); `op` is structurally pinned.
             unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, Dir::Recv);
@@ -95,7 +104,7 @@ impl<T> Drop for Recv<'_, T> {
 impl<T> fmt::Debug for Recv<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Recv")
-            .field("nil", &self.chan.is_none())
+            .field("nil", &self.handle.is_nil())
             .field("waiting", &self.op.is_waiting())
             .finish()
     }

@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 
 use goro_hook::{self as hook, WaitReason};
 
+use crate::chan::Chan;
 use crate::hchan::{Dir, Hchan};
-use crate::op::{LazyOp, Outcome};
+use crate::op::{LazyOp, Outcome, Site};
 
 /// Future of [`Chan::send`](crate::Chan::send): completes when the value was
 /// taken by a receiver or buffered.
@@ -28,8 +29,9 @@ use crate::op::{LazyOp, Outcome};
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
-    /// None: nil channel.
-    pub(crate) chan: Option<&'a Hchan<T>>,
+    /// The handle sent through (`inner` None: the nil channel). Its address
+    /// is noted when the send parks (`op::Site`).
+    pub(crate) handle: &'a Chan<T>,
     /// The user's call site.
     pub(crate) at: &'static Location<'static>,
     /// `Init(Some(v))` until the first poll finds it must wait (`src/op.rs`).
@@ -43,9 +45,13 @@ const _: fn() = || {
 };
 
 impl<'a, T> Send<'a, T> {
-    pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T, at: &'static Location<'static>) -> Self {
+    /// A send of `v` through `handle` (whose use is noted here: off a
+    /// goroutine the thread becomes a possible waker).
+    #[inline]
+    pub(crate) fn new(handle: &'a Chan<T>, v: T, at: &'static Location<'static>) -> Self {
+        handle.hchan();
         Send {
-            chan,
+            handle,
             at,
             op: LazyOp::Init(Some(v)),
         }
@@ -58,7 +64,7 @@ impl<'a, T> Send<'a, T> {
         // SAFETY: `this` is never used or dropped again; each field is read once.
         let (chan, at, op) = unsafe {
             (
-                std::ptr::read(&this.chan),
+                this.handle.inner.as_deref(),
                 std::ptr::read(&this.at),
                 std::ptr::read(&this.op),
             )
@@ -77,10 +83,11 @@ impl<'a, T> Send<'a, T> {
 impl<T> Future for Send<'_, T> {
     type Output = ();
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `op` is structurally pinned; the other fields are not moved.
         let this = unsafe { self.get_unchecked_mut() };
-        match this.chan {
+        match this.handle.inner.as_deref() {
             None => {
                 hook::note_park(WaitReason::ChanSendNilChan, this.at, None);
                 Poll::Pending
@@ -90,7 +97,10 @@ impl<T> Future for Send<'_, T> {
                 chan,
                 cx,
                 Dir::Send,
-                this.at,
+                Site {
+                    at: this.at,
+                    handle: std::ptr::from_ref(this.handle) as usize,
+                },
             ) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Outcome::Sent) => Poll::Ready(()),
@@ -103,7 +113,7 @@ impl<T> Future for Send<'_, T> {
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if let Some(chan) = self.chan {
+        if let Some(chan) = self.handle.inner.as_deref() {
             // SAFETY: `drop` runs on the pinned location (or an unpinned,
             // hence never-queued, future); `op` is structurally pinned.
             unsafe { Pin::new_unchecked(&mut self.op) }.cancel(chan, Dir::Send);
@@ -114,7 +124,7 @@ impl<T> Drop for Send<'_, T> {
 impl<T> fmt::Debug for Send<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Send")
-            .field("nil", &self.chan.is_none())
+            .field("nil", &self.handle.is_nil())
             .field("waiting", &self.op.is_waiting())
             .finish()
     }

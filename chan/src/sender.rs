@@ -42,7 +42,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, v: T) -> Send<'_, T> {
-        Send::new(self.chan.hchan(), v, Location::caller())
+        Send::new(&self.chan, v, Location::caller())
     }
 
     /// See [`Chan::try_send`].

@@ -264,11 +264,11 @@ pub(crate) fn note_use_off_goroutine() {
     }
 }
 
-/// Notes a use of a goro primitive other than a channel handle (a lock, a
-/// permit, a `WaitGroup` count) by the calling thread: off a goroutine the
-/// thread becomes an outside participant of the deadlock check, as on its
-/// first channel use (registered once; later calls are a thread-local
-/// check). On a goroutine: one thread-local load.
+/// Notes a use of a goro primitive (a channel operation or handle clone, a
+/// lock, a permit, a `WaitGroup` count) by the calling thread: off a
+/// goroutine the thread becomes an outside participant of the deadlock
+/// check (registered once; later calls are a thread-local check). On a
+/// goroutine: one thread-local load.
 ///
 /// ```
 /// goro_hook::note_primitive_use();

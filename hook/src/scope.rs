@@ -116,8 +116,9 @@ pub struct PollScope<'a> {
     spawned_at: Option<&'static Location<'static>>,
 }
 
-/// The last use of a primitive's handle in a poll ([`note_handle_use`],
-/// [`note_chan_use`]): which handle (its address), of which object, how
+/// The last noted use of a primitive's handle in a poll ([`note_handle_use`],
+/// [`note_chan_use`]: goro's channels note the handle an operation parks
+/// through): which handle (its address), of which object, how
 /// many handles of that object existed then (when counted), and the
 /// object's record.
 ///
@@ -319,8 +320,9 @@ pub fn current_goroutine() -> Option<u64> {
     with_current(|s| s.map(|s| s.goroutine))
 }
 
-/// Notes a use of a primitive's handle (every channel operation, and every
-/// `clone` of a handle): `handle` is the handle's address, `object` the
+/// Notes a use of a primitive's handle through which the goroutine parks
+/// (goro's channels call [`note_chan_use`] when an operation parks, not on
+/// ready operations): `handle` is the handle's address, `object` the
 /// object's identity (as in [`WaitObject::id`]), `handles` how many handles
 /// of it are alive now. On a goroutine: one `Cell` store in its scope
 /// ([`PollScope::handle_use`]). Off any goroutine: the thread becomes an
@@ -366,6 +368,10 @@ fn note_use(note: HandleNote) {
 /// [`note_handle_use`] for an object that keeps a record
 /// ([`RecordSlot`](crate::RecordSlot)): the executor counts its handles
 /// through the record when it needs to, so the operation does not.
+/// goro-chan calls it when a send or receive parks, naming the handle it
+/// parks through; ready operations only call
+/// [`note_primitive_use`](crate::note_primitive_use), so the proof costs
+/// the hot path nothing.
 ///
 /// ```
 /// let slot = goro_hook::RecordSlot::new();
@@ -420,6 +426,52 @@ pub fn note_park(reason: WaitReason, at: &'static Location<'static>, on: Option<
     with_current(|s| {
         if let Some(s) = s {
             s.park.set(Some(ParkNote { reason, at, on }));
+            s.parks.set(s.parks.get().saturating_add(1));
+        }
+    })
+}
+
+/// [`note_park`] for a channel operation that parks through the handle at
+/// address `handle` on the channel `on` whose record is `record`: notes the
+/// park and, as [`note_chan_use`] does, the handle it parks through (the
+/// executor's proof of "parked forever"), with one thread-local access. The
+/// handle part is compiled out with `--cfg goro_no_tracking`.
+///
+/// ```
+/// use goro_hook::{ObjectDetail, PollScope, RecordSlot, WaitObject, WaitReason};
+/// let slot = RecordSlot::new();
+/// let on = WaitObject { id: 0x2000, made_at: None, detail: ObjectDetail::Other("chan") };
+/// let scope = PollScope::new(3, std::task::Waker::noop());
+/// let at = std::panic::Location::caller();
+/// scope.enter(|| goro_hook::note_chan_park(WaitReason::ChanSend, at, on, 0x1000, slot.key()));
+/// assert_eq!(scope.park().unwrap().reason, WaitReason::ChanSend);
+/// if goro_hook::HANDLE_TRACKING {
+///     assert_eq!(scope.handle_use().unwrap().handle, 0x1000);
+/// }
+/// ```
+#[inline]
+#[cfg_attr(goro_no_tracking, allow(unused_variables))]
+pub fn note_chan_park(
+    reason: WaitReason,
+    at: &'static Location<'static>,
+    on: WaitObject,
+    handle: usize,
+    record: RecordKey,
+) {
+    with_current(|s| {
+        if let Some(s) = s {
+            #[cfg(not(goro_no_tracking))]
+            s.handle.set(Some(HandleNote {
+                handle,
+                object: on.id,
+                handles: 0,
+                record: Some(record),
+            }));
+            s.park.set(Some(ParkNote {
+                reason,
+                at,
+                on: Some(on),
+            }));
             s.parks.set(s.parks.get().saturating_add(1));
         }
     })

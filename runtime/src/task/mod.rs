@@ -275,8 +275,8 @@ pub(crate) fn current_host() -> usize {
     CURRENT_HOST.with(std::cell::Cell::get)
 }
 
-/// What a poll told the hooks: its last park, its last handle use, and how
-/// many parks it noted.
+/// What a poll told the hooks: its last park, the last handle it parked
+/// through, and how many parks it noted.
 #[derive(Clone, Copy)]
 pub(crate) struct Noted {
     park: Option<ParkNote>,
@@ -297,8 +297,8 @@ pub(crate) struct Noted {
 ///   reference into it, so nobody else can unlock, signal or finish it, and
 ///   the goroutine itself is parked: it is parked forever.
 /// - `private`: it waits on a channel operation through a handle that lies
-///   inside its own future (the last handle it used, of the same channel,
-///   not dropped since). Nobody else can use *that* handle; whether others
+///   inside its own future (the handle the parking operation noted, of the
+///   same channel, not dropped since). Nobody else can use *that* handle; whether others
 ///   hold other handles of the channel is asked later, through the
 ///   channel's record (`scheduler::stuck`).
 fn park_proof(park: &ParkNote, noted: &Noted, future: (usize, usize)) -> (bool, Option<RecordKey>) {
