@@ -326,3 +326,101 @@ fn a_clone_made_before_parking_is_not_forever() {
         drop(h);
     });
 }
+
+/// Waits (bounded) until goroutine `id` is parked for `reason`.
+async fn parked_for(id: goro::GoroutineId, reason: &str) {
+    until(|| {
+        goro::runtime::snapshot()
+            .iter()
+            .any(|g| g.id == id && g.wait_reason() == reason)
+    })
+    .await;
+}
+
+/// A select whose every channel case goes through a handle inside the
+/// goroutine's own future, of channels nobody else holds: stuck while the
+/// program runs.
+#[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
+fn select_on_channels_only_it_holds_is_stuck_while_running() {
+    goro::run(async {
+        let h = goro::go!(async {
+            let (a, b) = (make::<i32>(0), make::<i32>(0));
+            goro::select! {
+                v = a.recv() => v,
+                _ = b.send(1) => None,
+            }
+        });
+        parked_for(h.id(), "select").await;
+        let stuck = leak::find_stuck();
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        assert_eq!(stuck[0].id, h.id());
+        assert!(stuck[0].forever);
+        let now = leak::Options::new().grace(Duration::ZERO);
+        let report = leak::verify_none_with(now).unwrap_err();
+        assert!(
+            report.to_string().contains(
+                "parked forever: nothing can ever wake it: it holds every handle of each of \
+                 the 2 channels its cases wait on, inside its own future"
+            ),
+            "{report}"
+        );
+        drop(h);
+    });
+}
+
+/// Two goroutines that only each other could wake, through channels whose
+/// every handle lies inside their futures: one sends on `c1`, the other
+/// selects between sending on `c1` and receiving from `c2`, which only it
+/// holds. Neither can ever run again: both proved while the program runs
+/// (the fixpoint of rule 2).
+#[test]
+#[cfg_attr(
+    goro_no_tracking,
+    ignore = "needs handle tracking (goro_hook::HANDLE_TRACKING)"
+)]
+fn goroutines_that_only_each_other_could_wake_are_stuck_together() {
+    goro::run(async {
+        let c1 = make::<i32>(0);
+        let (c1a, c1b) = (c1.clone(), c1.clone());
+        drop(c1);
+        let sender = goro::go!(async move { c1a.send(2).await });
+        let selector = goro::go!(async move {
+            let c2 = make::<i32>(0);
+            goro::select! {
+                _ = c2.recv() => {},
+                _ = c1b.send(1) => {},
+            }
+        });
+        parked_for(sender.id(), "chan send").await;
+        parked_for(selector.id(), "select").await;
+        let mut stuck: Vec<_> = leak::find_stuck().iter().map(|g| g.id).collect();
+        stuck.sort();
+        assert_eq!(stuck, [sender.id(), selector.id()]);
+        let now = leak::Options::new().grace(Duration::ZERO);
+        let report = leak::verify_none_with(now).unwrap_err();
+        let text = report.to_string();
+        assert!(
+            text.contains(&format!(
+                "every handle of the channel lies inside the futures of the goroutines parked \
+                 on it (goroutines {}, {})",
+                sender.id(),
+                selector.id()
+            )),
+            "{report}"
+        );
+        assert!(
+            text.contains(&format!(
+                "every handle of each of the 2 channels its cases wait on lies inside the \
+                 futures of goroutines parked on them (goroutines {}, {})",
+                sender.id(),
+                selector.id()
+            )),
+            "{report}"
+        );
+        drop((sender, selector));
+    });
+}

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use goro_hook::{self as hook, WaitReason};
 
 use crate::chan::Chan;
-use crate::hchan::{Dir, Hchan};
+use crate::hchan::Dir;
 use crate::op::{LazyOp, Outcome, Site};
 
 /// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
@@ -51,12 +51,12 @@ impl<'a, T> Recv<'a, T> {
 
     /// Splits an unpolled future into its channel (for `select`).
     #[inline]
-    pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>) {
+    pub(crate) fn into_parts(self) -> (&'a Chan<T>, &'static Location<'static>) {
         assert!(
             !self.op.is_waiting(),
             "a polled `Recv` cannot become a select case"
         );
-        (self.handle.inner.as_deref(), self.at)
+        (self.handle, self.at)
     }
 }
 

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use goro_hook::{self as hook, WaitReason};
 
 use crate::chan::Chan;
-use crate::hchan::{Dir, Hchan};
+use crate::hchan::Dir;
 use crate::op::{LazyOp, Outcome, Site};
 
 /// Future of [`Chan::send`](crate::Chan::send): completes when the value was
@@ -59,12 +59,12 @@ impl<'a, T> Send<'a, T> {
 
     /// Splits an unpolled future into its channel and value (for `select`).
     #[inline]
-    pub(crate) fn into_parts(self) -> (Option<&'a Hchan<T>>, &'static Location<'static>, T) {
+    pub(crate) fn into_parts(self) -> (&'a Chan<T>, &'static Location<'static>, T) {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again; each field is read once.
         let (chan, at, op) = unsafe {
             (
-                this.handle.inner.as_deref(),
+                this.handle,
                 std::ptr::read(&this.at),
                 std::ptr::read(&this.op),
             )

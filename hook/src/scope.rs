@@ -110,6 +110,9 @@ pub struct PollScope<'a> {
     park: Cell<Option<ParkNote>>,
     /// The last [`note_handle_use`] of this poll.
     handle: Cell<Option<HandleNote>>,
+    /// The handles the last [`note_select_park`] of this poll parked
+    /// through (`None`: none, or a case that proves nothing).
+    select: Cell<Option<SelectNote>>,
     /// [`note_park`] calls in this poll.
     parks: Cell<u32>,
     /// Where the goroutine was spawned, if the executor said. Set once.
@@ -171,6 +174,7 @@ impl<'a> PollScope<'a> {
             rng: Cell::new(goroutine),
             park: Cell::new(None),
             handle: Cell::new(None),
+            select: Cell::new(None),
             parks: Cell::new(0),
             spawned_at: None,
         }
@@ -276,6 +280,18 @@ impl<'a> PollScope<'a> {
     /// `None` when tracking is compiled out ([`HANDLE_TRACKING`](crate::HANDLE_TRACKING)).
     pub fn handle_use(&self) -> Option<HandleNote> {
         self.handle.get()
+    }
+
+    /// The handles the last select of this poll parked through
+    /// ([`note_select_park`]), if every channel case named its handle and
+    /// there were at most [`SELECT_NOTE_CASES`]; always `None` when
+    /// tracking is compiled out.
+    ///
+    /// ```
+    /// assert!(goro_hook::PollScope::new(5, std::task::Waker::noop()).select_handles().is_none());
+    /// ```
+    pub fn select_handles(&self) -> Option<SelectNote> {
+        self.select.get()
     }
 
     /// The ready operations left in this poll's budget.
@@ -402,6 +418,12 @@ pub(crate) fn dropping_handle(handle: usize) -> (Option<u64>, Option<&'static Lo
             if s.handle.get().is_some_and(|h| h.handle == handle) {
                 s.handle.set(None);
             }
+            if s.select
+                .get()
+                .is_some_and(|n| n.handles().contains(&handle))
+            {
+                s.select.set(None);
+            }
             (Some(s.goroutine), s.spawned_at)
         }
         None => (None, None),
@@ -471,6 +493,97 @@ pub fn note_chan_park(
                 reason,
                 at,
                 on: Some(on),
+            }));
+            s.parks.set(s.parks.get().saturating_add(1));
+        }
+    })
+}
+
+/// Most channel cases of one select whose handles [`note_select_park`]
+/// keeps; a select with more proves nothing.
+pub const SELECT_NOTE_CASES: usize = 4;
+
+/// The handles a select parked through ([`note_select_park`],
+/// [`PollScope::select_handles`]): per channel case (nil cases left out),
+/// the address of its handle and its channel's record
+/// ([`RecordKey::to_bits`]), at most [`SELECT_NOTE_CASES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectNote {
+    handles: [usize; SELECT_NOTE_CASES],
+    records: [u64; SELECT_NOTE_CASES],
+    len: u8,
+}
+
+impl SelectNote {
+    /// The addresses of the channel cases' handles.
+    pub fn handles(&self) -> &[usize] {
+        &self.handles[..usize::from(self.len)]
+    }
+
+    /// The channel cases' records ([`RecordKey::to_bits`]), in the order of
+    /// [`handles`](Self::handles).
+    pub fn records(&self) -> &[u64] {
+        &self.records[..usize::from(self.len)]
+    }
+
+    /// The note of `cases`, `None` if one of them is `None` or there are
+    /// more than [`SELECT_NOTE_CASES`] (or none).
+    #[cfg_attr(goro_no_tracking, allow(dead_code))]
+    fn of(cases: impl IntoIterator<Item = Option<(usize, RecordKey)>>) -> Option<Self> {
+        let mut note = SelectNote {
+            handles: [0; SELECT_NOTE_CASES],
+            records: [0; SELECT_NOTE_CASES],
+            len: 0,
+        };
+        for case in cases {
+            let (handle, record) = case?;
+            let i = usize::from(note.len);
+            *note.handles.get_mut(i)? = handle;
+            note.records[i] = record.to_bits();
+            note.len += 1;
+        }
+        (note.len > 0).then_some(note)
+    }
+}
+
+/// [`note_park`] for a select ([`WaitReason::Select`]) that parks on its
+/// channel cases: `cases` gives, per channel case (nil cases left out),
+/// the address of the handle the case holds or borrows and the channel's
+/// record, or `None` for a case that holds no handle (a future case): then
+/// the select proves nothing. As for
+/// [`note_chan_park`], the executor uses the handles for its proof of
+/// "parked forever" ([`PollScope::select_handles`]); that part is compiled
+/// out with `--cfg goro_no_tracking`.
+///
+/// ```
+/// use goro_hook::{PollScope, RecordSlot, WaitReason};
+/// let (a, b) = (RecordSlot::new(), RecordSlot::new());
+/// let scope = PollScope::new(3, std::task::Waker::noop());
+/// let at = std::panic::Location::caller();
+/// scope.enter(|| {
+///     goro_hook::note_select_park(at, [Some((0x10, a.key())), Some((0x18, b.key()))])
+/// });
+/// assert_eq!(scope.park().unwrap().reason, WaitReason::Select);
+/// if goro_hook::HANDLE_TRACKING {
+///     let note = scope.select_handles().unwrap();
+///     assert_eq!(note.handles(), [0x10, 0x18]);
+///     assert_eq!(note.records(), [a.key().to_bits(), b.key().to_bits()]);
+/// }
+/// ```
+#[inline]
+#[cfg_attr(goro_no_tracking, allow(unused_variables))]
+pub fn note_select_park<I>(at: &'static Location<'static>, cases: I)
+where
+    I: IntoIterator<Item = Option<(usize, RecordKey)>>,
+{
+    with_current(|s| {
+        if let Some(s) = s {
+            #[cfg(not(goro_no_tracking))]
+            s.select.set(SelectNote::of(cases));
+            s.park.set(Some(ParkNote {
+                reason: WaitReason::Select,
+                at,
+                on: None,
             }));
             s.parks.set(s.parks.get().saturating_add(1));
         }

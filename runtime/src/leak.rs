@@ -430,6 +430,27 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
                 None => {}
             }
         }
+        Why::Select { holders, channels } => {
+            let what = if *channels == 1 {
+                "the channel its cases wait on".to_owned()
+            } else {
+                format!("each of the {channels} channels its cases wait on")
+            };
+            if holders.len() == 1 {
+                let _ = write!(
+                    line,
+                    "it holds every handle of {what}, inside its own future"
+                );
+            } else {
+                let ids: Vec<String> = holders.iter().map(ToString::to_string).collect();
+                let _ = write!(
+                    line,
+                    "every handle of {what} lies inside the futures of goroutines parked \
+                     on them (goroutines {})",
+                    ids.join(", ")
+                );
+            }
+        }
         Why::ClosedWorld => line.push_str(
             "every goroutine left is parked for good, and no timer, IO, blocking job \
              or outside thread remains",
@@ -437,7 +458,7 @@ fn forever_line(g: &GoroutineSnapshot, all: &[GoroutineSnapshot], why: &Why) -> 
     }
     if let Some(on) = on {
         let listed = |id: GoroutineId| match why {
-            Why::Handles { holders, .. } => holders.contains(&id),
+            Why::Handles { holders, .. } | Why::Select { holders, .. } => holders.contains(&id),
             _ => false,
         };
         let peers: Vec<String> = all

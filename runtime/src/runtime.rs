@@ -347,7 +347,7 @@ impl Runtime {
                     std::mem::size_of::<F>(),
                 );
                 let host = StdArc::as_ptr(shared).cast::<()>() as usize;
-                let (polled, noted) = task::poll_scoped(record, &waker, host, || {
+                let (polled, noted) = task::poll_scoped(record, &waker, host, future, || {
                     catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
                 });
                 match polled {
@@ -355,7 +355,6 @@ impl Runtime {
                         record.set_waiting(task::wait_record(
                             noted,
                             task::Host::park_time(&**shared),
-                            future,
                         ));
                         false
                     }

@@ -308,3 +308,73 @@ fn waiters_are_stuck_only_once_the_last_other_holder_drops() {
         );
     });
 }
+
+/// A goroutine selecting between a channel only two parked goroutines hold
+/// and one main still holds: main can wake the selector, which then
+/// receives from the other one. Neither is stuck.
+#[test]
+fn select_peer_that_main_can_wake() {
+    goro::run(async {
+        let c1 = make::<i32>(0);
+        let (c1a, c1b) = (c1.clone(), c1.clone());
+        drop(c1);
+        let c2 = make::<i32>(0);
+        let c2b = c2.clone();
+        let sender = goro::go!(async move { c1a.send(2).await });
+        let selector = goro::go!(async move {
+            goro::select! {
+                _ = c2b.recv() => c1b.recv().await,
+                _ = c1b.send(1) => None,
+            }
+        });
+        parked(sender.id(), "chan send").await;
+        parked(selector.id(), "select").await;
+        not_stuck(sender.id());
+        not_stuck(selector.id());
+        c2.send(0).await;
+        assert_eq!(selector.await.unwrap(), Some(2));
+        sender.await.unwrap();
+    });
+}
+
+/// A select with a future case (a long sleep) besides a channel only it
+/// holds: the future may complete, so the select proves nothing.
+#[test]
+fn select_with_a_future_case() {
+    goro::run(async {
+        let gate = make::<()>(0);
+        let g = gate.clone();
+        let h = goro::go!(async move {
+            let a = make::<i32>(0);
+            goro::select! {
+                v = a.recv() => v,
+                _ = g.recv() => None,
+                _ = goro::time::sleep(Duration::from_secs(3600)) => None,
+            }
+        });
+        parked(h.id(), "select").await;
+        not_stuck(h.id());
+        gate.close();
+        assert_eq!(h.await.unwrap(), None);
+    });
+}
+
+/// Two cases of one select on the same handle, whose channel main also
+/// holds: one handle inside the goroutine's future is not all of them.
+#[test]
+fn select_of_two_cases_on_one_handle_that_main_shares() {
+    goro::run(async {
+        let c = make::<i32>(0);
+        let c2 = c.clone();
+        let h = goro::go!(async move {
+            goro::select! {
+                v = c2.recv() => v,
+                _ = c2.send(1) => Some(-1),
+            }
+        });
+        parked(h.id(), "select").await;
+        not_stuck(h.id());
+        assert_eq!(c.recv().await, Some(1));
+        assert_eq!(h.await.unwrap(), Some(-1));
+    });
+}

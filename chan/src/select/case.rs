@@ -221,6 +221,25 @@ pub trait SelectCase: Send + sealed::Sealed {
     /// `Hchan::wake_watchers`).
     #[doc(hidden)]
     fn __after_unlock(&self) {}
+
+    /// What the case waits through, told to the executor when the select
+    /// parks (`goro_hook::note_select_park`).
+    #[doc(hidden)]
+    fn __parked_via(&self) -> ParkedVia {
+        ParkedVia::Unknown
+    }
+}
+
+/// What a parked case waits through ([`SelectCase::__parked_via`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum ParkedVia {
+    /// Nothing can complete it (a nil channel).
+    Nothing,
+    /// A channel, through the handle at this address, whose record this is.
+    Handle(usize, goro_hook::RecordKey),
+    /// Something the executor cannot see (a future case).
+    Unknown,
 }
 
 /// The private supertrait that seals [`SelectCase`].

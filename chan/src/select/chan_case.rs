@@ -38,8 +38,9 @@ use std::marker::PhantomPinned;
 use std::task::{Context, Poll};
 
 use super::case::{sealed, BlockingCase, CaseKind, CaseOutput, ChanLock, Finished, SelectCase};
-use super::case::{StillQueued, TryLocked};
+use super::case::{ParkedVia, StillQueued, TryLocked};
 use crate::cell::SelCell;
+use crate::chan::Chan;
 use crate::error::{TryRecvError, TrySendError};
 use crate::hchan::{Dir, Hchan, Now};
 use crate::loom::Arc;
@@ -119,26 +120,49 @@ impl<T> LazyNode<T> {
 /// How a channel case holds its channel.
 pub(crate) enum ChanRef<'a, T> {
     Nil,
-    Borrowed(&'a Hchan<T>),
+    /// A channel through a handle the case borrows, and that handle's
+    /// address (told to the executor when the select parks).
+    Borrowed {
+        chan: &'a Hchan<T>,
+        handle: usize,
+    },
+    /// The shared state of a handle given by value: it counts as a handle
+    /// (the channel's `Arc` strong count) and lies here.
     Owned(Arc<Hchan<T>>),
 }
 
-impl<T> ChanRef<'_, T> {
-    fn get(&self) -> Option<&Hchan<T>> {
-        match self {
-            ChanRef::Nil => None,
-            ChanRef::Borrowed(h) => Some(h),
-            ChanRef::Owned(h) => Some(h),
+impl<'a, T> ChanRef<'a, T> {
+    /// The case of a borrowed `handle` (a nil one is a nil case).
+    #[inline]
+    pub(crate) fn borrowed(handle: &'a Chan<T>) -> Self {
+        match handle.inner.as_deref() {
+            Some(chan) => ChanRef::Borrowed {
+                chan,
+                handle: std::ptr::from_ref(handle) as usize,
+            },
+            None => ChanRef::Nil,
         }
     }
 }
 
-impl<'a, T> From<Option<&'a Hchan<T>>> for ChanRef<'a, T> {
-    fn from(h: Option<&'a Hchan<T>>) -> Self {
-        match h {
-            Some(h) => ChanRef::Borrowed(h),
-            None => ChanRef::Nil,
+impl<T> ChanRef<'_, T> {
+    #[inline]
+    fn get(&self) -> Option<&Hchan<T>> {
+        match self {
+            ChanRef::Nil => None,
+            ChanRef::Borrowed { chan, .. } => Some(chan),
+            ChanRef::Owned(h) => Some(h),
         }
+    }
+
+    /// What the case waits through (`SelectCase::__parked_via`).
+    fn parked_via(&self) -> ParkedVia {
+        let (handle, h) = match self {
+            ChanRef::Nil => return ParkedVia::Nothing,
+            ChanRef::Borrowed { chan, handle } => (*handle, *chan),
+            ChanRef::Owned(h) => (std::ptr::from_ref(h) as usize, &**h),
+        };
+        ParkedVia::Handle(handle, h.record.key())
     }
 }
 
@@ -431,6 +455,9 @@ macro_rules! chan_case_protocol {
             fn __after_unlock(&self) {
                 self.0.after_unlock()
             }
+            fn __parked_via(&self) -> ParkedVia {
+                self.0.chan.parked_via()
+            }
         }
 
         impl<T> fmt::Debug for $case<'_, T> {
@@ -485,8 +512,8 @@ pub struct SendCase<'a, T>(CaseCore<'a, T>);
 
 impl<'a, T> SendCase<'a, T> {
     #[inline]
-    pub(crate) fn new(chan: Option<&'a Hchan<T>>, v: T) -> Self {
-        SendCase(CaseCore::new(chan.into(), Dir::Send, Some(v)))
+    pub(crate) fn new(chan: &'a Chan<T>, v: T) -> Self {
+        SendCase(CaseCore::new(ChanRef::borrowed(chan), Dir::Send, Some(v)))
     }
 }
 

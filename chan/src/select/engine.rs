@@ -97,9 +97,11 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use goro_hook::{self as hook, WaitReason};
+use goro_hook as hook;
 
-use super::case::{BlockingCase, CaseKind, ChanLock, Finished, SelectCase, StillQueued, TryLocked};
+use super::case::{
+    BlockingCase, CaseKind, ChanLock, Finished, ParkedVia, SelectCase, StillQueued, TryLocked,
+};
 use super::inline_vec::{InlineVec, INLINE_CASES};
 use super::order::Order;
 use crate::cell::{CellState, SelCell};
@@ -234,6 +236,21 @@ impl<'a, C: AsCase> Select<'a, C> {
             phase: Phase::Start,
             _pin: PhantomPinned,
         }
+    }
+
+    /// Tells the executor the select parks, with the handles its channel
+    /// cases hold or borrow (nil cases left out; a future case holds none,
+    /// so the select proves nothing then): `hook::note_select_park`.
+    fn note_park(&mut self) {
+        let cases = self
+            .cases
+            .iter_mut()
+            .filter_map(|c| match c.case().__parked_via() {
+                ParkedVia::Nothing => None,
+                ParkedVia::Handle(handle, record) => Some(Some((handle, record))),
+                ParkedVia::Unknown => Some(None),
+            });
+        hook::note_select_park(self.at, cases);
     }
 
     /// Completes with case `i`: unregisters and releases the others, finishes
@@ -451,7 +468,7 @@ impl<'a, C: AsCase> Select<'a, C> {
         for c in self.cases.iter_mut() {
             c.case().__after_unlock();
         }
-        hook::note_park(WaitReason::Select, self.at, None);
+        self.note_park();
         Poll::Pending
     }
 
@@ -480,7 +497,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                         }
                         Pass::Parked => {
                             self.phase = Phase::Waiting { has_futures };
-                            hook::note_park(WaitReason::Select, self.at, None);
+                            self.note_park();
                             return Poll::Pending;
                         }
                     }
@@ -508,7 +525,7 @@ impl<'a, C: AsCase> Select<'a, C> {
                             let old = unsafe { self.cell.update_waker(cx.waker()) };
                             locks.clear();
                             drop(old);
-                            hook::note_park(WaitReason::Select, self.at, None);
+                            self.note_park();
                             return Poll::Pending;
                         }
                     }

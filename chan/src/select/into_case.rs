@@ -38,7 +38,7 @@ impl<'a, T> IntoChanCase for Recv<'a, T> {
     #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
         let (chan, _at) = self.into_parts();
-        RecvCase::new(chan.into())
+        RecvCase::new(ChanRef::borrowed(chan))
     }
 }
 
@@ -55,7 +55,8 @@ impl<'a, T> IntoChanCase for &'a Chan<T> {
     type Case = RecvCase<'a, T>;
     #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
-        RecvCase::new(self.hchan().into())
+        self.hchan();
+        RecvCase::new(ChanRef::borrowed(self))
     }
 }
 
@@ -63,7 +64,8 @@ impl<'a, T> IntoChanCase for &'a Receiver<T> {
     type Case = RecvCase<'a, T>;
     #[inline]
     fn into_chan_case(self) -> RecvCase<'a, T> {
-        RecvCase::new(self.chan().hchan().into())
+        self.chan().hchan();
+        RecvCase::new(ChanRef::borrowed(self.chan()))
     }
 }
 

@@ -50,7 +50,7 @@ pub use crate::cell::SelCell;
 pub use blocking::{block_forever, block_forever_blocking, BlockForever};
 pub use case::{BlockingCase, CaseOutput, SelectCase};
 #[doc(hidden)]
-pub use case::{CaseKind, ChanLock, Finished, StillQueued, TryLocked};
+pub use case::{CaseKind, ChanLock, Finished, ParkedVia, StillQueued, TryLocked};
 pub use chan_case::{RecvCase, SendCase};
 pub use engine::{select, select_blocking, Select};
 pub use future_case::FutureCase;

@@ -132,9 +132,71 @@ pub(crate) struct WaitRecord {
     /// Proved parked forever when it parked (`task::wait_record`: a sync
     /// primitive inside its own future).
     pub(crate) forever: bool,
-    /// Parked on a channel operation through a handle inside its own
-    /// future: that channel's record (`task::wait_record`).
-    pub(crate) private: Option<RecordKey>,
+    /// Parked on channels through handles inside its own future (one
+    /// channel operation, or a select whose every channel case is so):
+    /// those channels' records (`task::wait_record`).
+    pub(crate) private: Private,
+}
+
+/// The records of the channels a goroutine waits on through handles inside
+/// its own future (`WaitRecord::private`): up to
+/// `goro_hook::SELECT_NOTE_CASES` keys as `RecordKey::to_bits` (never 0),
+/// the used ones first, then zeros. Empty: the park proves nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Private(pub(crate) [u64; goro_hook::SELECT_NOTE_CASES]);
+
+impl Private {
+    /// No private wait.
+    pub(crate) const NONE: Private = Private([0; goro_hook::SELECT_NOTE_CASES]);
+
+    /// Waits on one channel, whose record is `key`.
+    #[inline]
+    pub(crate) fn one(key: RecordKey) -> Self {
+        let mut p = Private::NONE;
+        p.0[0] = key.to_bits();
+        p
+    }
+
+    /// [`Private::of_bits`] of `keys`.
+    #[cfg(test)]
+    pub(crate) fn of(keys: impl IntoIterator<Item = RecordKey>) -> Self {
+        Private::of_bits(&keys.into_iter().map(RecordKey::to_bits).collect::<Vec<_>>())
+    }
+
+    /// Waits on the channels whose records are `keys` (as
+    /// `RecordKey::to_bits`; a 0 ends the list): at most
+    /// `SELECT_NOTE_CASES`; more, or none, proves nothing (`NONE`). Each
+    /// channel is kept once: a goroutine whose cases hold two handles of
+    /// one channel counts once among its waiters, so that channel's count
+    /// (one more handle) proves nothing, as it must not.
+    pub(crate) fn of_bits(keys: &[u64]) -> Self {
+        let mut p = Private::NONE;
+        let mut n = 0;
+        for &bits in keys {
+            if bits == 0 {
+                break;
+            }
+            if p.0[..n].contains(&bits) {
+                continue;
+            }
+            match p.0.get_mut(n) {
+                Some(slot) => *slot = bits,
+                None => return Private::NONE,
+            }
+            n += 1;
+        }
+        p
+    }
+
+    /// True if the park proves nothing.
+    pub(crate) fn is_none(&self) -> bool {
+        self.0[0] == 0
+    }
+
+    /// The channels' records.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = RecordKey> + '_ {
+        self.0.iter().map_while(|&b| RecordKey::from_bits(b))
+    }
 }
 
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
@@ -258,7 +320,7 @@ impl GoroutineRecord {
                     // Woken since (it is runnable), or a foreign waker may
                     // wake it: its park proves nothing.
                     park = Some(ParkProof {
-                        private: w.private.filter(|_| clean),
+                        private: if clean { w.private } else { Private::NONE },
                         seq,
                         clean,
                     });
@@ -289,7 +351,7 @@ impl GoroutineRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ParkProof {
     /// `WaitRecord::private`.
-    pub(crate) private: Option<RecordKey>,
+    pub(crate) private: Private,
     /// Which park this is (the wait cell's sequence number): a goroutine
     /// seen twice with the same one was not polled in between.
     pub(crate) seq: u32,
@@ -633,6 +695,20 @@ mod tests {
     use std::task::Wake;
 
     use super::*;
+
+    /// `Private` keeps each channel once, and proves nothing past its
+    /// capacity.
+    #[test]
+    fn private_keys_dedupe_and_overflow() {
+        let slots: Vec<goro_hook::RecordSlot> =
+            (0..5).map(|_| goro_hook::RecordSlot::new()).collect();
+        let key = |i: usize| slots[i].key();
+        let p = Private::of([key(0), key(1), key(0)]);
+        assert_eq!(p.keys().collect::<Vec<_>>(), [key(0), key(1)]);
+        assert!(Private::of((0..5).map(key)).is_none());
+        assert!(Private::of(std::iter::empty()).is_none());
+        assert_eq!(Private::of((0..4).map(key)).keys().count(), 4);
+    }
 
     /// The record is part of every goroutine's allocation: keep it small.
     #[test]

@@ -34,12 +34,10 @@ use std::ptr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::loom::{
-    fence, spin_wait, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
-};
+use crate::loom::{fence, spin_wait, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use goro_hook::{ObjectDetail, WaitObject, WaitReason};
 
-use super::WaitRecord;
+use super::{Private, WaitRecord};
 
 const KIND_NONE: u8 = 0;
 const KIND_CHAN: u8 = 1;
@@ -81,7 +79,8 @@ fn since_nanos(since: Instant) -> u64 {
 /// See the module docs. 56 bytes: the small fields share the word of `seq`,
 /// a channel's capacity and length share one word (each saturated to
 /// `u32::MAX`), an `Other` object's name is stored as its pointer here and
-/// its length (at most 255 bytes, cut at a character boundary) in `name_len`; the private-handle key is one word.
+/// its length (at most 255 bytes, cut at a character boundary) in `name_len`; the first private-handle key is one word (a select's other
+/// keys use the object's words, which a select park does not need).
 pub(crate) struct WaitCell {
     seq: AtomicU32,
     reason: AtomicU8,
@@ -92,18 +91,28 @@ pub(crate) struct WaitCell {
     /// Other: the name's length.
     name_len: AtomicU8,
     at: AtomicPtr<Loc>,
-    obj_id: AtomicUsize,
-    obj_made_at: AtomicPtr<Loc>,
-    /// Chan, ClosedChan: `cap << 32 | len`; Other: the name's pointer.
+    /// The object's id; without an object (`KIND_NO_OBJECT`): the second
+    /// private key (`WaitRecord::private`, a select's).
+    obj_id: AtomicU64,
+    /// The object's `made_at` (a pointer); without an object: the third
+    /// private key.
+    obj_made_at: AtomicU64,
+    /// Chan, ClosedChan: `cap << 32 | len`; Other: the name's pointer;
+    /// without an object: the fourth private key.
     obj: AtomicU64,
     /// Nanoseconds since `base()`.
     since: AtomicU64,
-    /// `WaitRecord::private`: the key's `to_bits` (0: none).
+    /// `WaitRecord::private`: the first key's `to_bits` (0: none).
     private: AtomicU64,
 }
 
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
     l.map_or(ptr::null_mut(), |l| ptr::from_ref(l).cast_mut())
+}
+
+/// `l`'s address as a word (0: none).
+fn loc_bits(l: Option<&'static Loc>) -> u64 {
+    loc_ptr(l) as usize as u64
 }
 
 /// A channel's capacity and length in one word (each saturated).
@@ -139,8 +148,8 @@ impl WaitCell {
             forever: AtomicU8::new(0),
             name_len: AtomicU8::new(0),
             at: AtomicPtr::new(ptr::null_mut()),
-            obj_id: AtomicUsize::new(0),
-            obj_made_at: AtomicPtr::new(ptr::null_mut()),
+            obj_id: AtomicU64::new(0),
+            obj_made_at: AtomicU64::new(0),
             obj: AtomicU64::new(0),
             since: AtomicU64::new(0),
             private: AtomicU64::new(0),
@@ -155,39 +164,51 @@ impl WaitCell {
         fence(Ordering::Release);
         self.reason.store(w.reason.as_u8(), Ordering::Relaxed);
         self.at.store(loc_ptr(w.at), Ordering::Relaxed);
+        let keys = w.private.0;
+        // Only a park without an object has more than one private key (a
+        // select's); an object's words are not free for them.
+        debug_assert!(w.on.is_none() || keys[1] == 0);
+        let no_object = (KIND_NO_OBJECT, keys[1], keys[2], keys[3], 0);
         let (kind, id, made_at, obj, name_len) = match w.on {
-            None => (KIND_NO_OBJECT, 0, None, 0, 0),
+            None => no_object,
             Some(o) => match o.detail {
-                ObjectDetail::Chan { cap, len } => {
-                    (KIND_CHAN, o.id, o.made_at, pack_chan(cap, len), 0)
-                }
-                ObjectDetail::ClosedChan { cap, len } => {
-                    (KIND_CLOSED_CHAN, o.id, o.made_at, pack_chan(cap, len), 0)
-                }
+                ObjectDetail::Chan { cap, len } => (
+                    KIND_CHAN,
+                    o.id as u64,
+                    loc_bits(o.made_at),
+                    pack_chan(cap, len),
+                    0,
+                ),
+                ObjectDetail::ClosedChan { cap, len } => (
+                    KIND_CLOSED_CHAN,
+                    o.id as u64,
+                    loc_bits(o.made_at),
+                    pack_chan(cap, len),
+                    0,
+                ),
                 ObjectDetail::Other(name) => {
                     let name = short_name(name);
                     (
                         KIND_OTHER,
-                        o.id,
-                        o.made_at,
+                        o.id as u64,
+                        loc_bits(o.made_at),
                         name.as_ptr() as u64,
                         name.len() as u8,
                     )
                 }
                 // A kind added to goro-hook after this runtime was written:
                 // record the park without its object.
-                _ => (KIND_NO_OBJECT, 0, None, 0, 0),
+                _ => no_object,
             },
         };
         self.kind.store(kind, Ordering::Relaxed);
         self.obj_id.store(id, Ordering::Relaxed);
-        self.obj_made_at.store(loc_ptr(made_at), Ordering::Relaxed);
+        self.obj_made_at.store(made_at, Ordering::Relaxed);
         self.obj.store(obj, Ordering::Relaxed);
         self.name_len.store(name_len, Ordering::Relaxed);
         self.since.store(since_nanos(w.since), Ordering::Relaxed);
         self.forever.store(u8::from(w.forever), Ordering::Relaxed);
-        let private = w.private.map_or(0, goro_hook::RecordKey::to_bits);
-        self.private.store(private, Ordering::Relaxed);
+        self.private.store(keys[0], Ordering::Relaxed);
         // Release pairs with the reader's first (Acquire) load of `seq`.
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
@@ -207,6 +228,7 @@ impl WaitCell {
             let kind = self.kind.load(Ordering::Relaxed);
             let id = self.obj_id.load(Ordering::Relaxed);
             let made_at = self.obj_made_at.load(Ordering::Relaxed);
+            let made_at_bits = made_at;
             let obj = self.obj.load(Ordering::Relaxed);
             let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
@@ -224,8 +246,14 @@ impl WaitCell {
             // SAFETY: null or a pointer `write` took from a
             // `&'static Location`.
             let at = unsafe { at.as_ref() };
-            // SAFETY: as above.
-            let made_at = unsafe { made_at.as_ref() };
+            let made_at = if kind == KIND_NO_OBJECT {
+                None
+            } else {
+                // SAFETY: with an object, `seq` validated that the word is
+                // what `write` stored from `loc_bits`: null or the address
+                // of a `&'static Location`.
+                unsafe { (made_at as usize as *const Loc).as_ref() }
+            };
             let detail = match kind {
                 KIND_CHAN => {
                     let (cap, len) = unpack_chan(obj);
@@ -249,7 +277,12 @@ impl WaitCell {
                 }
                 _ => None,
             };
-            let private = goro_hook::RecordKey::from_bits(private);
+            let private = if kind == KIND_NO_OBJECT {
+                Private([private, id, made_at_bits, obj])
+            } else {
+                Private([private, 0, 0, 0])
+            };
+            let id = id as usize;
             return Some((
                 WaitRecord {
                     reason: WaitReason::from_u8(reason).unwrap_or(WaitReason::FutureWait),
@@ -300,7 +333,7 @@ mod tests {
             }),
             since: base() + Duration::from_nanos(n as u64),
             forever: false,
-            private: None,
+            private: Private::NONE,
         }
     }
 
@@ -388,6 +421,30 @@ mod tests {
         assert_eq!(std::mem::size_of::<WaitCell>(), 56);
     }
 
+    /// A select park (no object) keeps up to four private keys, in the
+    /// object's words; a park on an object keeps one, and its object.
+    #[test]
+    fn private_keys_round_trip() {
+        let slots: Vec<goro_hook::RecordSlot> =
+            (0..4).map(|_| goro_hook::RecordSlot::new()).collect();
+        let c = WaitCell::new();
+        let mut w = record(0);
+        w.reason = WaitReason::Select;
+        w.on = None;
+        w.private = Private::of(slots.iter().map(goro_hook::RecordSlot::key));
+        c.write(&w);
+        let (r, _) = c.read().unwrap();
+        assert_eq!(r.private, w.private);
+        assert_eq!(r.private.keys().count(), 4);
+        assert!(r.on.is_none());
+        let mut w = record(2);
+        w.private = Private::one(slots[1].key());
+        c.write(&w);
+        let (r, _) = c.read().unwrap();
+        assert_eq!(r.private.keys().collect::<Vec<_>>(), [slots[1].key()]);
+        assert_eq!(r.on, w.on);
+    }
+
     /// A reader racing a writer only ever sees whole records (bounded).
     #[test]
     fn reads_are_never_torn() {
@@ -436,7 +493,7 @@ mod loom_tests {
             }),
             since: base(),
             forever: false,
-            private: None,
+            private: Private::NONE,
         }
     }
 

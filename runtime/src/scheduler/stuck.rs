@@ -32,6 +32,21 @@
 //!    raised the watch's flag before waking it, and the checker, having
 //!    seen the waker's own later park in the first look, sees the flag in
 //!    the second: `goro_hook::WakerWatch`).
+//!
+//!    A `select!` joins in when every one of its channel cases holds or
+//!    borrows a handle inside its own future (nil cases never fire; a
+//!    future case, or more than `goro_hook::SELECT_NOTE_CASES` channel
+//!    cases, proves nothing): it waits on each of those channels, and is
+//!    one of `P` for each (once per channel, however many cases it has
+//!    there). Rule 2 then becomes a greatest fixpoint: starting from every
+//!    goroutine parked through private handles, a channel is *dead* when
+//!    its live handles number exactly its waiters in the set and all of
+//!    them are still in the set; a goroutine stays in the set while every
+//!    channel it waits on is dead. The set left only its own members could
+//!    wake, through channels nobody else holds, and all of them are
+//!    parked: none ever runs again. (One goroutine selecting on two
+//!    channels only it holds; a sender on `c1` and a selector on `c1` and
+//!    a `c2` only the selector holds: `tests/leak_check.rs`.)
 //! 3. **Closed world** (a check whose caller is done, or the watchdog):
 //!    the goroutines considered are all parked for reasons only another
 //!    goroutine can end (`deadlock::asleep_for_good`: channel, select, sync
@@ -69,7 +84,7 @@ use goro_hook::RecordKey;
 
 use super::deadlock::asleep_for_good;
 use super::Shared;
-use crate::registry::{GoroutineId, GoroutineSnapshot, GoroutineState};
+use crate::registry::{GoroutineId, GoroutineSnapshot, GoroutineState, Private};
 
 /// Why a goroutine is parked forever (the rule that proved it).
 #[derive(Clone, Debug)]
@@ -83,6 +98,13 @@ pub(crate) enum Why {
     Handles {
         holders: Vec<GoroutineId>,
         last_drop: Option<(Option<u64>, Option<&'static Location<'static>>)>,
+    },
+    /// Rule 2 for a select: every live handle of each of the `channels`
+    /// channels its cases wait on lies in one of `holders`, all parked on
+    /// them (the fixpoint in `held_only_by_waiters`).
+    Select {
+        holders: Vec<GoroutineId>,
+        channels: usize,
     },
     /// Rule 3: a closed world.
     ClosedWorld,
@@ -138,75 +160,147 @@ pub(crate) fn forever(
     out
 }
 
-/// The goroutines parked on one channel through private handles: their ids
-/// and park sequence numbers.
-struct Group {
-    key: RecordKey,
-    members: Vec<(GoroutineId, u32)>,
+/// A goroutine parked on channels through private handles (`ParkProof::private`).
+struct Member {
+    id: GoroutineId,
+    seq: u32,
+    private: Private,
+    /// Parked in a select (else in one channel operation).
+    select: bool,
+    /// Still possibly parked forever (the fixpoint below).
+    alive: bool,
 }
 
-/// Rule 2 (module docs) over `all`.
+/// A channel some member waits on.
+struct Channel {
+    key: RecordKey,
+    /// Indices into the members, each once.
+    members: Vec<usize>,
+    /// Its live handles, counted under one inspection.
+    handles: Option<usize>,
+    last_drop: Option<(Option<u64>, Option<&'static Location<'static>>)>,
+    /// Every handle lies inside a member still alive (the fixpoint below).
+    dead: bool,
+}
+
+/// Rule 2 (module docs) over `all`, as a greatest fixpoint: start from
+/// every goroutine parked through private handles; a channel is dead when
+/// it has exactly as many live handles as goroutines of the set wait on it
+/// (each holds at least one, inside its own future, so those are all of
+/// them); a goroutine stays in the set while every channel it waits on is
+/// dead (one channel operation: that one; a select: each case's). What
+/// remains is a set of parked goroutines that only its own members could
+/// wake, through channels nobody else holds: none of them ever runs again.
 fn held_only_by_waiters(shared: &Shared, all: &[GoroutineSnapshot]) -> Vec<Stuck> {
-    // Keyed by the record key's parts (a key holds atomics, not a good key).
-    let mut groups: HashMap<(usize, u64), Group> = HashMap::new();
-    for g in all {
-        if let Some(key) = g.park.and_then(|p| p.private) {
-            let seq = g.park.map_or(0, |p| p.seq);
-            groups
-                .entry(key.to_parts())
-                .or_insert_with(|| Group {
-                    key,
-                    members: Vec::new(),
-                })
-                .members
-                .push((g.id, seq));
-        }
-    }
-    if groups.is_empty() {
-        return Vec::new();
-    }
-    let inspection = goro_hook::inspect();
-    let dead: Vec<(Group, _)> = groups
-        .into_values()
-        .filter(|g| inspection.handles(g.key) == Some(g.members.len()))
-        .map(|g| {
-            let last = inspection.last_drop(g.key);
-            (g, last)
+    let mut members: Vec<Member> = all
+        .iter()
+        .filter_map(|g| {
+            let p = g.park?;
+            (!p.private.is_none()).then_some(Member {
+                id: g.id,
+                seq: p.seq,
+                private: p.private,
+                select: matches!(
+                    g.state,
+                    GoroutineState::Waiting {
+                        reason: goro_hook::WaitReason::Select,
+                        ..
+                    }
+                ),
+                alive: true,
+            })
         })
         .collect();
-    drop(inspection);
-    if dead.is_empty() {
+    if members.is_empty() {
         return Vec::new();
     }
-    // The members must still be in the same parks as before the count.
+    // Keyed by the record key's parts (a key holds atomics, not a good key).
+    let mut index: HashMap<(usize, u64), usize> = HashMap::new();
+    let mut chans: Vec<Channel> = Vec::new();
+    for (m, member) in members.iter().enumerate() {
+        for key in member.private.keys() {
+            let c = *index.entry(key.to_parts()).or_insert_with(|| {
+                chans.push(Channel {
+                    key,
+                    members: Vec::new(),
+                    handles: None,
+                    last_drop: None,
+                    dead: false,
+                });
+                chans.len() - 1
+            });
+            // `Private` holds each channel once (`Private::of`).
+            chans[c].members.push(m);
+        }
+    }
+    let inspection = goro_hook::inspect();
+    for c in &mut chans {
+        c.handles = inspection.handles(c.key);
+        c.last_drop = inspection.last_drop(c.key);
+    }
+    drop(inspection);
+    loop {
+        for c in &mut chans {
+            c.dead =
+                c.handles == Some(c.members.len()) && c.members.iter().all(|&m| members[m].alive);
+        }
+        let mut changed = false;
+        for member in &mut members {
+            if member.alive
+                && !member
+                    .private
+                    .keys()
+                    .all(|k| index.get(&k.to_parts()).is_some_and(|&c| chans[c].dead))
+            {
+                member.alive = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if !members.iter().any(|m| m.alive) {
+        return Vec::new();
+    }
+    // The survivors must still be in the same parks as before the count:
+    // the parks and the counts describe one moment.
     let again = shared.registry.snapshot();
-    let same_park = |id: GoroutineId, seq: u32, key: RecordKey| {
+    let same_park = |m: &Member| {
         again.iter().any(|g| {
-            g.id == id
+            g.id == m.id
                 && matches!(g.state, GoroutineState::Waiting { .. })
                 && g.park
-                    .is_some_and(|p| p.seq == seq && p.private == Some(key))
+                    .is_some_and(|p| p.seq == m.seq && p.private == m.private)
         })
     };
+    if !members.iter().filter(|m| m.alive).all(same_park) {
+        // Something moved: prove nothing this time (the next check will).
+        return Vec::new();
+    }
     let mut out = Vec::new();
-    for (group, last_drop) in dead {
-        if !group
-            .members
-            .iter()
-            .all(|&(id, seq)| same_park(id, seq, group.key))
-        {
-            continue;
+    for member in members.iter().filter(|m| m.alive) {
+        let mut holders: Vec<GoroutineId> = Vec::new();
+        let mut last_drop = None;
+        for key in member.private.keys() {
+            let c = &chans[index[&key.to_parts()]];
+            last_drop = last_drop.or(c.last_drop);
+            for &m in &c.members {
+                if !holders.contains(&members[m].id) {
+                    holders.push(members[m].id);
+                }
+            }
         }
-        let holders: Vec<GoroutineId> = group.members.iter().map(|m| m.0).collect();
-        for &id in &holders {
-            out.push(Stuck {
-                id,
-                why: Why::Handles {
-                    holders: holders.clone(),
-                    last_drop,
-                },
-            });
-        }
+        holders.sort_unstable();
+        let channels = member.private.keys().count();
+        out.push(Stuck {
+            id: member.id,
+            why: if channels == 1 && !member.select {
+                Why::Handles { holders, last_drop }
+            } else {
+                Why::Select { holders, channels }
+            },
+        });
     }
     out
 }

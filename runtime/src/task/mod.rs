@@ -36,13 +36,13 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use goro_hook::{HandleNote, ParkNote, PollScope, RecordKey, WaitReason};
+use goro_hook::{ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
 
 use crate::loom::StdArc;
-use crate::registry::{GoroutineId, GoroutineRecord, Registry, WaitRecord};
+use crate::registry::{GoroutineId, GoroutineRecord, Private, Registry, WaitRecord};
 
 /// Ready operations a goroutine may do per poll before `poll_budget` makes it
 /// yield. Go preempts a goroutine after 10 ms; an async task can only be
@@ -170,7 +170,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         // task's data pointer and vtable.
         let waker = unsafe { record.watch.watched(cx.waker()) };
         let mut cx = Context::from_waker(&waker);
-        let (polled, noted) = poll_scoped(record, &waker, host, || {
+        let (polled, noted) = poll_scoped(record, &waker, host, future, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut()
                     .as_pin_mut()
@@ -188,7 +188,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         });
         let (out, dropped) = match polled {
             Poll::Pending => {
-                let w = wait_record(noted, this.host.get().park_time(), future);
+                let w = wait_record(noted, this.host.get().park_time());
                 tracing::trace!(
                     target: "goro::park",
                     reason = w.reason.as_str(),
@@ -235,11 +235,14 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
 ///
 /// `host` identifies the runtime (its `Host`'s address): a `JoinHandle`
 /// awaited during the poll compares it with its own task's runtime.
+/// `future` is the goroutine future's (address, size), for what its park
+/// proves (`park_proof`).
 #[inline]
 pub(crate) fn poll_scoped<R>(
     record: &GoroutineRecord,
     waker: &Waker,
     host: usize,
+    future: (usize, usize),
     poll: impl FnOnce() -> R,
 ) -> (R, Noted) {
     let scope = PollScope::new(record.id.as_u64(), waker)
@@ -256,10 +259,15 @@ pub(crate) fn poll_scoped<R>(
     let _restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
     let out = scope.enter(poll);
     record.set_rng_state(scope.rng_state());
+    let park = scope.park();
+    let (forever, private) = match park {
+        Some(p) => park_proof(&p, &scope, future),
+        None => (false, Private::NONE),
+    };
     let noted = Noted {
-        park: scope.park(),
-        handle: scope.handle_use(),
-        parks: scope.parks(),
+        park,
+        forever,
+        private,
     };
     (out, noted)
 }
@@ -275,13 +283,13 @@ pub(crate) fn current_host() -> usize {
     CURRENT_HOST.with(std::cell::Cell::get)
 }
 
-/// What a poll told the hooks: its last park, the last handle it parked
-/// through, and how many parks it noted.
+/// What a poll told the hooks: its last park, and what that park proves
+/// (`park_proof`).
 #[derive(Clone, Copy)]
 pub(crate) struct Noted {
     park: Option<ParkNote>,
-    handle: Option<HandleNote>,
-    parks: u32,
+    forever: bool,
+    private: Private,
 }
 
 /// What a park proves about who can still wake the goroutine, from where
@@ -298,16 +306,28 @@ pub(crate) struct Noted {
 ///   the goroutine itself is parked: it is parked forever.
 /// - `private`: it waits on a channel operation through a handle that lies
 ///   inside its own future (the handle the parking operation noted, of the
-///   same channel, not dropped since). Nobody else can use *that* handle; whether others
-///   hold other handles of the channel is asked later, through the
-///   channel's record (`scheduler::stuck`).
-fn park_proof(park: &ParkNote, noted: &Noted, future: (usize, usize)) -> (bool, Option<RecordKey>) {
+///   same channel, not dropped since). Nobody else can use *that* handle;
+///   whether others hold other handles of the channel is asked later,
+///   through the channel's record (`scheduler::stuck`). A select is
+///   `private` when every one of its channel cases holds or borrows a
+///   handle inside its future (nil cases never fire; a future case proves
+///   nothing): it waits on all those channels (`Private` keeps up to
+///   `SELECT_NOTE_CASES` of them).
+#[inline]
+fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) -> (bool, Private) {
     let inside = |addr: usize| addr >= future.0 && addr < future.0.saturating_add(future.1);
-    if noted.parks != 1 {
-        return (false, None);
+    if scope.parks() != 1 {
+        return (false, Private::NONE);
+    }
+    if park.reason == WaitReason::Select {
+        let private = scope
+            .select_handles()
+            .filter(|n| n.handles().iter().all(|&h| inside(h)))
+            .map_or(Private::NONE, |n| Private::of_bits(n.records()));
+        return (false, private);
     }
     let Some(on) = park.on else {
-        return (false, None);
+        return (false, Private::NONE);
     };
     match park.reason {
         WaitReason::MutexLock
@@ -315,25 +335,26 @@ fn park_proof(park: &ParkNote, noted: &Noted, future: (usize, usize)) -> (bool, 
         | WaitReason::RwMutexRLock
         | WaitReason::WaitGroupWait
         | WaitReason::CondWait
-        | WaitReason::OnceDo => (inside(on.id), None),
+        | WaitReason::OnceDo => (inside(on.id), Private::NONE),
         WaitReason::ChanSend | WaitReason::ChanReceive => {
-            let private = noted
-                .handle
+            let private = scope
+                .handle_use()
                 .filter(|h| h.object == on.id && inside(h.handle))
-                .and_then(|h| h.record);
+                .and_then(|h| h.record)
+                .map_or(Private::NONE, Private::one);
             (false, private)
         }
-        _ => (false, None),
+        _ => (false, Private::NONE),
     }
 }
 
 /// The wait to record for a poll that returned `Pending` at `since` after
 /// noting `noted` (`FutureWait` when the pending future said nothing);
 /// `future` is the goroutine future's (address, size).
-pub(crate) fn wait_record(noted: Noted, since: Instant, future: (usize, usize)) -> WaitRecord {
+pub(crate) fn wait_record(noted: Noted, since: Instant) -> WaitRecord {
     match noted.park {
         Some(n) => {
-            let (forever, private) = park_proof(&n, &noted, future);
+            let (forever, private) = (noted.forever, noted.private);
             WaitRecord {
                 reason: n.reason,
                 // A join's call site is inside the runtime (`JoinHandle::poll`):
@@ -351,7 +372,7 @@ pub(crate) fn wait_record(noted: Noted, since: Instant, future: (usize, usize)) 
             on: None,
             since,
             forever: false,
-            private: None,
+            private: Private::NONE,
         },
     }
 }
