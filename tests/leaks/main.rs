@@ -16,8 +16,9 @@
 //! buggy form has all its leaked goroutines proved `forever` at the end.
 //! While running, goro proves what it knows for sure about where handles
 //! lie (`runtime/src/scheduler/stuck.rs`): a channel whose every handle lies
-//! inside the futures of the goroutines parked on it, a sync primitive
-//! inside the parked goroutine's own future. The GoKer kernels keep their
+//! inside the futures of the goroutines parked on it (in an operation or a
+//! `select!`, as a fixpoint), a sync primitive inside the parked
+//! goroutine's own future. The GoKer kernels keep their
 //! channels and locks in shared structs (an `Arc`, as Go's pointers), which
 //! any goroutine could still reach as far as goro can tell, so:
 //!

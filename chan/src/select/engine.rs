@@ -6,7 +6,7 @@
 //!
 //! Each poll of a fresh select looks at its cases in a fresh uniformly
 //! random order (Go's `pollorder`, a Fisher-Yates shuffle drawn lazily from
-//! the goroutine's generator, `hook::rand_below`: see [`super::order`]),
+//! the goroutine's generator, `hook::rand_below`: see `super::order`),
 //! then:
 //!
 //! 1. The ready pass: each case in that order, one at a time, through its
