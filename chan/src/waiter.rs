@@ -45,8 +45,10 @@ struct Links<T> {
     queued: bool,
     /// The owner's selection cell; set when queued.
     cell: *const SelCell,
-    /// The case index this node stands for in its owner's selection.
-    index: usize,
+    /// The case index this node stands for in its owner's selection (32
+    /// bits, next to `queued`: a node is 8 bytes smaller, and every parked
+    /// operation and select case holds one).
+    index: u32,
 }
 
 /// One blocked operation's node (Go: `sudog`).
@@ -184,7 +186,7 @@ impl<T> WaitQueue<T> {
                 (*l).next = ptr::null();
                 (*l).queued = true;
                 (*l).cell = cell;
-                (*l).index = index;
+                (*l).index = u32::try_from(index).expect("a select has fewer than 2^32 cases");
             });
         }
         if tail.is_null() {
@@ -267,8 +269,11 @@ impl<T> WaitQueue<T> {
         let mut node = self.head;
         while !node.is_null() {
             // SAFETY: `node` is queued, hence alive; we hold the lock.
-            let (cell, index, next) =
-                unsafe { (*node).links.with(|l| ((*l).cell, (*l).index, (*l).next)) };
+            let (cell, index, next) = unsafe {
+                (*node)
+                    .links
+                    .with(|l| ((*l).cell, (*l).index as usize, (*l).next))
+            };
             // SAFETY: the cell outlives its queued nodes (push_back contract).
             let cell_ref = unsafe { &*cell };
             if cell_ref.try_claim(index) {
