@@ -248,6 +248,71 @@ impl WakerWatch {
         }
     }
 
+    /// Keeps `own` (the goroutine's own waker, one reference) in the watch
+    /// for the executor: the watch learns the waker (as the first
+    /// [`watched`](Self::watched) would), and the reference it holds is
+    /// the caller's to take back with [`take_own`](Self::take_own) (the
+    /// watch never drops it by itself). goro's registry keeps each
+    /// task alive this way without a waker of its own per goroutine.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// struct T;
+    /// impl std::task::Wake for T { fn wake(self: Arc<Self>) {} }
+    /// let t = Arc::new(T);
+    /// let watch = goro_hook::WakerWatch::new();
+    /// // SAFETY: `watch` outlives every clone of the waker used with it here.
+    /// unsafe { watch.adopt_own(std::task::Waker::from(t.clone())) };
+    /// assert_eq!(Arc::strong_count(&t), 2);
+    /// let w = watch.own_clone().unwrap();
+    /// assert_eq!(Arc::strong_count(&t), 3);
+    /// drop(w);
+    /// // SAFETY: the reference `adopt_own` kept is taken back once.
+    /// drop(unsafe { watch.take_own() });
+    /// assert_eq!(Arc::strong_count(&t), 1);
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// As for [`watched`](Self::watched): `own` is the goroutine's own
+    /// waker, the one every later `watched` call passes a clone of.
+    #[inline]
+    pub unsafe fn adopt_own(&self, own: Waker) {
+        if self.vtable.load(Ordering::Relaxed).is_null() {
+            self.data.store(own.data().cast_mut(), Ordering::Relaxed);
+            self.vtable
+                .store(ptr::from_ref(own.vtable()).cast_mut(), Ordering::Release);
+        }
+        debug_assert!(
+            self.data.load(Ordering::Relaxed) == own.data().cast_mut(),
+            "WakerWatch::adopt_own with another waker"
+        );
+        // The reference now belongs to whoever will call `release_own`.
+        std::mem::forget(own);
+    }
+
+    /// A new reference to the goroutine's own waker, if the watch knows it
+    /// ([`adopt_own`](Self::adopt_own) or a poll).
+    pub fn own_clone(&self) -> Option<Waker> {
+        if self.vtable.load(Ordering::Acquire).is_null() {
+            return None;
+        }
+        Some((*self.own()).clone())
+    }
+
+    /// Takes back the reference [`adopt_own`](Self::adopt_own) kept, as a
+    /// waker the caller owns. Dropping it may free the memory the watch
+    /// lies in: drop it only once done with the watch.
+    ///
+    /// # Safety
+    ///
+    /// `adopt_own` was called on this watch, and its reference was not
+    /// taken back yet.
+    #[must_use = "dropping the waker gives the reference back"]
+    pub unsafe fn take_own(&self) -> Waker {
+        ManuallyDrop::into_inner(self.own())
+    }
+
     /// No foreign waker of the goroutine is alive, and no waker woke it
     /// since its last poll started: only goro's primitives can wake it,
     /// and none has yet.

@@ -16,8 +16,10 @@
 //! A finished goroutine does not take its shard's lock: its future's
 //! destructor *retires* the record (marks it `DEAD`, counts it, and pushes it
 //! on the shard's dead list, a lock-free stack linked through the records).
-//! The registry's waker for the task keeps the allocation (and the record)
-//! alive until a *sweep* unlinks the dead records and drops those wakers;
+//! The registry's reference to the task (one waker reference, kept in the
+//! record's waker watch: an entry is one word) keeps the allocation (and
+//! the record) alive until a *sweep* unlinks the dead records and drops
+//! those references;
 //! the thread that inserts into the shard sweeps it on every `SWEEP_EVERY`th
 //! insert (it holds the lock then anyway; not on every one, so that a
 //! spawning thread does not take the dead list's cache line back from the
@@ -38,8 +40,8 @@
 //!
 //! # Invariants
 //!
-//! - A record pointer in a shard points to a live record: the entry's waker
-//!   keeps a task's allocation alive until the entry is removed (under the
+//! - A record pointer in a shard points to a live record: the registry's
+//!   reference keeps a task's allocation alive until the entry is removed (under the
 //!   shard lock, by a sweep); the main goroutine's record is removed before
 //!   it is dropped.
 //! - A dead list holds only `DEAD` records still registered in its shard;
@@ -57,7 +59,7 @@ mod dump;
 mod wait_cell;
 
 use std::fmt;
-use std::num::NonZeroU64;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::task::Waker;
@@ -361,12 +363,57 @@ pub(crate) struct ParkProof {
     pub(crate) clean: bool,
 }
 
-/// A registered goroutine.
-struct Entry {
-    record: NonNull<GoroutineRecord>,
-    /// A waker for the goroutine's task, used to cancel it when the runtime
-    /// stops (`None` for the main goroutine, which is not a task).
-    waker: Option<Waker>,
+/// A registered goroutine: its record's address, and in the low bit
+/// whether the registry holds a reference to its task (`OWNS_TASK`), kept
+/// in the record's waker watch (`WakerWatch::adopt_own`): that reference
+/// keeps the task's allocation (and the record) alive until the entry is
+/// removed, and wakes the task to cancel it when the runtime stops. The
+/// main goroutine, which is not a task, has none. One word per goroutine.
+struct Entry(NonZeroUsize);
+
+/// `Entry`'s bit: the registry holds a reference to the goroutine's task.
+const OWNS_TASK: usize = 1;
+
+impl Entry {
+    fn new(record: &GoroutineRecord, owns_task: bool) -> Self {
+        let addr = std::ptr::from_ref(record).expose_provenance();
+        debug_assert_eq!(addr & OWNS_TASK, 0, "records are word-aligned");
+        Entry(NonZeroUsize::new(addr | usize::from(owns_task)).expect("a record's address"))
+    }
+
+    fn record(&self) -> NonNull<GoroutineRecord> {
+        let p = std::ptr::with_exposed_provenance_mut::<GoroutineRecord>(self.0.get() & !OWNS_TASK);
+        NonNull::new(p).expect("a record's address")
+    }
+
+    /// The registry's reference to the task, taken back (`None` for the
+    /// main goroutine). Dropping it may free the record.
+    ///
+    /// # Safety
+    ///
+    /// The entry has just been taken out of its shard (so this runs once)
+    /// and its record is alive (module invariants).
+    unsafe fn into_waker(self) -> Option<Waker> {
+        if self.0.get() & OWNS_TASK == 0 {
+            return None;
+        }
+        // SAFETY: the record is alive (caller); `insert` gave its watch the
+        // reference (`adopt_own`), taken back only here, once.
+        Some(unsafe { self.record().as_ref().watch.take_own() })
+    }
+
+    /// A new reference to the task, if the registry holds one.
+    ///
+    /// # Safety
+    ///
+    /// The record is alive.
+    unsafe fn waker(&self) -> Option<Waker> {
+        if self.0.get() & OWNS_TASK == 0 {
+            return None;
+        }
+        // SAFETY: the record is alive (caller).
+        unsafe { self.record().as_ref() }.watch.own_clone()
+    }
 }
 
 #[derive(Default)]
@@ -460,18 +507,25 @@ impl Registry {
         GoroutineId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Registers `record`.
+    /// Registers `record`; `waker`: its task's own waker (a reference the
+    /// registry keeps, in the record's waker watch, until the entry goes),
+    /// `None` for the main goroutine.
     ///
     /// # Safety
     ///
     /// `record` must stay alive and at the same address until
     /// [`Registry::remove`] is called for it, and `remove` must be called
-    /// before it is dropped.
+    /// before it is dropped (or, for a task's record, the registry's
+    /// reference keeps it alive until a sweep). `waker` is the waker the
+    /// record's goroutine is polled with (`WakerWatch::adopt_own`).
     pub(crate) unsafe fn insert(&self, record: &GoroutineRecord, waker: Option<Waker>) {
-        let entry = Entry {
-            record: NonNull::from(record),
-            waker,
-        };
+        let owns_task = waker.is_some();
+        if let Some(w) = waker {
+            // SAFETY: `w` is the task's own waker, the one its polls watch
+            // (its record lies in the task, which every clone keeps alive).
+            unsafe { record.watch.adopt_own(w) };
+        }
+        let entry = Entry::new(record, owns_task);
         let home = home_shard();
         let cell = &self.shards[home];
         let mut shard = lock(&cell.table);
@@ -586,8 +640,11 @@ impl Registry {
             shard.free.push(i);
             shard.live -= 1;
             n += 1;
+            // SAFETY: just taken out of the shard; the record is alive
+            // until this reference goes.
+            let task = entry.and_then(|e| unsafe { e.into_waker() });
             // Last: this may free the record.
-            drop(entry);
+            drop(task);
         }
         cell.dead_count.fetch_sub(n, Ordering::Relaxed);
     }
@@ -618,7 +675,8 @@ impl Registry {
         shard.free.push(i);
         shard.live -= 1;
         drop(shard);
-        entry.and_then(|e| e.waker)
+        // SAFETY: just taken out of the shard; the caller's record is alive.
+        entry.and_then(|e| unsafe { e.into_waker() })
     }
 
     /// Number of live goroutines (main included). Go: `runtime.NumGoroutine`.
@@ -646,7 +704,7 @@ impl Registry {
                 // SAFETY: a record in a shard is alive while its entry exists
                 // (module invariant), and we hold the shard lock, so no
                 // sweep or `remove` can take the entry meanwhile.
-                let record = unsafe { e.record.as_ref() };
+                let record = unsafe { e.record().as_ref() };
                 if !record.is_dead() {
                     out.push(record.snapshot());
                 }
@@ -664,7 +722,7 @@ impl Registry {
             let shard = lock(&shard.table);
             shard.slots.iter().flatten().any(|e| {
                 // SAFETY: as in `snapshot`.
-                let record = unsafe { e.record.as_ref() };
+                let record = unsafe { e.record().as_ref() };
                 !record.is_dead() && pred(&record.snapshot())
             })
         })
@@ -681,8 +739,9 @@ impl Registry {
                     .iter()
                     .flatten()
                     // SAFETY: as in `snapshot`.
-                    .filter(|e| !unsafe { e.record.as_ref() }.is_dead())
-                    .filter_map(|e| e.waker.clone()),
+                    .filter(|e| !unsafe { e.record().as_ref() }.is_dead())
+                    // SAFETY: as in `snapshot`.
+                    .filter_map(|e| unsafe { e.waker() }),
             );
         }
         out
@@ -708,6 +767,12 @@ mod tests {
         assert!(Private::of((0..5).map(key)).is_none());
         assert!(Private::of(std::iter::empty()).is_none());
         assert_eq!(Private::of((0..4).map(key)).keys().count(), 4);
+    }
+
+    /// The registry's table holds one word per goroutine.
+    #[test]
+    fn entry_size() {
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 8);
     }
 
     /// The record is part of every goroutine's allocation: keep it small.
