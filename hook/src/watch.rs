@@ -228,15 +228,7 @@ impl WakerWatch {
     ///   async-task's wakers and of `Waker::from(Arc<W>)`).
     #[inline]
     pub unsafe fn watched(&self, own: &Waker) -> Watched<'_> {
-        if self.vtable.load(Ordering::Relaxed).is_null() {
-            self.data.store(own.data().cast_mut(), Ordering::Relaxed);
-            self.vtable
-                .store(ptr::from_ref(own.vtable()).cast_mut(), Ordering::Release);
-        }
-        debug_assert!(
-            self.data.load(Ordering::Relaxed) == own.data().cast_mut(),
-            "WakerWatch::watched with another waker"
-        );
+        self.learn_own(own);
         std_steps::poll_starts(&self.woken);
         // SAFETY: `GORO` expects a pointer to a live `WakerWatch` whose own
         // waker is set (done above); the `ManuallyDrop` is never dropped, so
@@ -278,6 +270,15 @@ impl WakerWatch {
     /// waker, the one every later `watched` call passes a clone of.
     #[inline]
     pub unsafe fn adopt_own(&self, own: Waker) {
+        self.learn_own(&own);
+        // The reference now belongs to whoever will call `take_own`.
+        std::mem::forget(own);
+    }
+
+    /// Records `own` as the goroutine's own waker the first time; later
+    /// calls must pass a clone of it (the callers' contracts).
+    #[inline]
+    fn learn_own(&self, own: &Waker) {
         if self.vtable.load(Ordering::Relaxed).is_null() {
             self.data.store(own.data().cast_mut(), Ordering::Relaxed);
             self.vtable
@@ -285,10 +286,8 @@ impl WakerWatch {
         }
         debug_assert!(
             self.data.load(Ordering::Relaxed) == own.data().cast_mut(),
-            "WakerWatch::adopt_own with another waker"
+            "WakerWatch used with another waker"
         );
-        // The reference now belongs to whoever will call `release_own`.
-        std::mem::forget(own);
     }
 
     /// A new reference to the goroutine's own waker, if the watch knows it
