@@ -106,6 +106,7 @@ pub(crate) struct WaitCell {
     private: AtomicU64,
 }
 
+#[inline]
 fn loc_ptr(l: Option<&'static Loc>) -> *mut Loc {
     l.map_or(ptr::null_mut(), |l| ptr::from_ref(l).cast_mut())
 }
@@ -116,6 +117,7 @@ fn loc_bits(l: Option<&'static Loc>) -> u64 {
 }
 
 /// A channel's capacity and length in one word (each saturated).
+#[inline]
 fn pack_chan(cap: usize, len: usize) -> u64 {
     let c = u64::try_from(cap)
         .unwrap_or(u64::MAX)

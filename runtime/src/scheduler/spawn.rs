@@ -23,6 +23,7 @@ impl task::Host for Shared {
         Shared::goroutine_panicked(self, id, at, payload)
     }
 
+    #[inline]
     fn park_time(&self) -> Instant {
         context::with_worker(|w| w.map_or_else(Instant::now, |c| c.now.get()))
     }
