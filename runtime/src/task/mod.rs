@@ -118,8 +118,6 @@ pin_project! {
     /// `future_dropped` flag, not an `Option` (an async block's state has
     /// no niche: `Option<F>` took one more word per goroutine).
     pub(crate) struct Goroutine<F, H: Host> {
-        // Pinned: the wrapper is `Unpin` only if the user's future is.
-        #[pin]
         fut: ManuallyDrop<F>,
         host: HostPtr<H>,
         record: RecordPtr,
@@ -135,9 +133,7 @@ pin_project! {
                 // Cancelled (the runtime stopped, or the task was dropped
                 // unfinished): drop the user's future here, not under
                 // async-task's abort guard.
-                // SAFETY: the future is only polled through a new pin of this
-                // place and dropped in place (`drop_future`): never moved.
-                let fut = unsafe { this.fut.get_unchecked_mut() };
+                let fut = this.fut;
                 let drop_it = || {
                     // SAFETY: not dropped yet (the flag); `drop_future` marks
                     // it dropped first, so it is dropped once even if it
@@ -186,9 +182,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             !record.future_dropped(),
             "goroutine polled after completion"
         );
-        // SAFETY: the future is only polled through a new pin of this place
-        // and dropped in place (`drop_future`): never moved.
-        let fut = unsafe { this.fut.get_unchecked_mut() };
+        let fut = this.fut;
         // One span per goroutine poll (id, spawn site), so subscribers can
         // follow goroutines; free when no subscriber wants trace level.
         let span = tracing::trace_span!(
