@@ -134,13 +134,11 @@ pin_project! {
                 // unfinished): drop the user's future here, not under
                 // async-task's abort guard.
                 let fut = this.fut;
-                let drop_it = || {
-                    // SAFETY: not dropped yet (the flag); `drop_future` marks
-                    // it dropped first, so it is dropped once even if it
-                    // panics.
-                    unsafe { drop_future(fut, record) }
-                };
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(drop_it)) {
+                // SAFETY: not dropped yet (the flag); `drop_future` marks it
+                // dropped first, so it is dropped once even if it panics.
+                if let Err(payload) =
+                    catch_unwind(AssertUnwindSafe(|| unsafe { drop_future(fut, record) }))
+                {
                     this.host
                         .get()
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
@@ -211,11 +209,8 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             };
             // Finished: drop the user's future now, inside `catch_unwind`
             // (async-task would drop it under its abort-on-unwind guard).
-            let drop_it = || {
-                // SAFETY: not dropped yet (checked above); never used again.
-                unsafe { drop_future(fut, record) }
-            };
-            let dropped = catch_unwind(AssertUnwindSafe(drop_it));
+            // SAFETY: not dropped yet (checked above); never used again.
+            let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { drop_future(fut, record) }));
             Poll::Ready((out, dropped))
         });
         let (out, dropped) = match polled {
@@ -381,8 +376,8 @@ fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) ->
 }
 
 /// The wait to record for a poll that returned `Pending` at `since` after
-/// noting `noted` (`FutureWait` when the pending future said nothing).
-#[inline]
+/// noting `noted` (`FutureWait` when the pending future said nothing);
+/// `future` is the goroutine future's (address, size).
 pub(crate) fn wait_record(noted: Noted, since: Instant) -> WaitRecord {
     match noted.park {
         Some(n) => {
