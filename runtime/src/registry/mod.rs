@@ -67,9 +67,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{
-    lock, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering,
-};
+use crate::loom::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
 use goro_hook::{RecordKey, WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
@@ -231,10 +229,6 @@ pub(crate) struct GoroutineRecord {
     /// (`UNREGISTERED`: nowhere); set once on insertion. 32 bits, next to
     /// `state`, keep the record small.
     slot: AtomicU32,
-    /// The goroutine's future was dropped (`task::Goroutine`: finished,
-    /// panicked or cancelled); only touched by whoever polls or drops it.
-    /// In the record's padding next to `state` and `slot`.
-    future_dropped: AtomicBool,
     /// The goroutine's waker as its future sees it: counts the copies held
     /// by anything but goro's primitives (`goro_hook::WakerWatch`), so a
     /// goroutine that a foreign future may wake is never judged by its goro
@@ -263,7 +257,6 @@ impl GoroutineRecord {
             // reproducible for a given runtime seed.
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             slot: AtomicU32::new(UNREGISTERED),
-            future_dropped: AtomicBool::new(false),
             watch: goro_hook::WakerWatch::new(),
         }
     }
@@ -281,20 +274,6 @@ impl GoroutineRecord {
     pub(crate) fn set_running(&self) {
         // Relaxed: diagnostic only.
         self.state.store(RUNNING, Ordering::Relaxed);
-    }
-
-    /// The goroutine's future was dropped (see `future_dropped`).
-    #[inline]
-    pub(crate) fn future_dropped(&self) -> bool {
-        // Relaxed: the future's poll and drop are ordered by async-task.
-        self.future_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Marks the goroutine's future dropped, before dropping it.
-    #[inline]
-    pub(crate) fn set_future_dropped(&self) {
-        // Relaxed: as in `future_dropped`.
-        self.future_dropped.store(true, Ordering::Relaxed);
     }
 
     /// The goroutine's poll returned `Pending`.

@@ -30,7 +30,6 @@ mod join;
 
 use std::any::Any;
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -112,33 +111,25 @@ pin_project! {
     /// wrapper's destructor. async-task drops the wrapper under an
     /// abort-on-unwind guard, so a panicking destructor must never reach it;
     /// such a panic follows the runtime's `PanicPolicy` instead.
-    ///
-    /// The user's future is pinned (structurally: it is never moved out)
-    /// and dropped in place; whether it was is the record's
-    /// `future_dropped` flag, not an `Option` (an async block's state has
-    /// no niche: `Option<F>` took one more word per goroutine).
     pub(crate) struct Goroutine<F, H: Host> {
-        fut: ManuallyDrop<F>,
+        #[pin]
+        fut: Option<F>,
         host: HostPtr<H>,
         record: RecordPtr,
     }
 
     impl<F, H: Host> PinnedDrop for Goroutine<F, H> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
             // SAFETY: the record lives in the task header, which outlives
             // the future being dropped here.
             let record = unsafe { this.record.0.as_ref() };
-            if !record.future_dropped() {
+            if this.fut.is_some() {
                 // Cancelled (the runtime stopped, or the task was dropped
                 // unfinished): drop the user's future here, not under
                 // async-task's abort guard.
-                let fut = this.fut;
-                // SAFETY: not dropped yet (the flag); `drop_future` marks it
-                // dropped first, so it is dropped once even if it panics.
-                if let Err(payload) =
-                    catch_unwind(AssertUnwindSafe(|| unsafe { drop_future(fut, record) }))
-                {
+                let mut fut = this.fut.as_mut();
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
                     this.host
                         .get()
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
@@ -148,19 +139,6 @@ pin_project! {
             host.registry().retire(record, host.stopping());
         }
     }
-}
-
-/// Drops the goroutine's future in place, after marking it dropped in its
-/// record (so that a panicking destructor is not run again).
-///
-/// # Safety
-///
-/// `fut` is the future of `record`'s goroutine, not dropped yet, and is
-/// never used again.
-unsafe fn drop_future<F>(fut: &mut ManuallyDrop<F>, record: &GoroutineRecord) {
-    record.set_future_dropped();
-    // SAFETY: the caller's contract.
-    unsafe { ManuallyDrop::drop(fut) }
 }
 
 impl<F: Future, H: Host> Future for Goroutine<F, H> {
@@ -176,11 +154,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         // SAFETY: the record lives in the task header, which outlives the
         // future being polled.
         let record = unsafe { this.record.0.as_ref() };
-        assert!(
-            !record.future_dropped(),
-            "goroutine polled after completion"
-        );
-        let fut = this.fut;
+        let mut fut = this.fut;
         // One span per goroutine poll (id, spawn site), so subscribers can
         // follow goroutines; free when no subscriber wants trace level.
         let span = tracing::trace_span!(
@@ -198,10 +172,10 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         let mut cx = Context::from_waker(&waker);
         let (polled, noted) = poll_scoped(record, &waker, host, future, || {
             let out = match catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: the future lies in the pinned `Goroutine` and is
-                // never moved out of it (dropped in place only), and it was
-                // not dropped (checked above).
-                unsafe { Pin::new_unchecked(&mut **fut) }.poll(&mut cx)
+                fut.as_mut()
+                    .as_pin_mut()
+                    .expect("goroutine polled after completion")
+                    .poll(&mut cx)
             })) {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(v)) => Ok(v),
@@ -209,8 +183,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             };
             // Finished: drop the user's future now, inside `catch_unwind`
             // (async-task would drop it under its abort-on-unwind guard).
-            // SAFETY: not dropped yet (checked above); never used again.
-            let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { drop_future(fut, record) }));
+            let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
             Poll::Ready((out, dropped))
         });
         let (out, dropped) = match polled {
@@ -426,7 +399,7 @@ where
     let rt = ptr.as_ptr().cast::<()>() as usize;
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
         |record: &GoroutineRecord| Goroutine {
-            fut: ManuallyDrop::new(fut),
+            fut: Some(fut),
             host: HostPtr(ptr),
             record: RecordPtr(NonNull::from(record)),
         },
