@@ -276,6 +276,13 @@ impl<'a> PollScope<'a> {
         self.park.get()
     }
 
+    /// Notes `park` as this poll's last park, and counts it.
+    #[inline]
+    fn record_park(&self, park: ParkNote) {
+        self.park.set(Some(park));
+        self.parks.set(self.parks.get().saturating_add(1));
+    }
+
     /// The last handle use noted in this scope (see [`HandleNote`]); always
     /// `None` when tracking is compiled out ([`HANDLE_TRACKING`](crate::HANDLE_TRACKING)).
     pub fn handle_use(&self) -> Option<HandleNote> {
@@ -447,8 +454,7 @@ pub(crate) fn dropping_handle(handle: usize) -> (Option<u64>, Option<&'static Lo
 pub fn note_park(reason: WaitReason, at: &'static Location<'static>, on: Option<WaitObject>) {
     with_current(|s| {
         if let Some(s) = s {
-            s.park.set(Some(ParkNote { reason, at, on }));
-            s.parks.set(s.parks.get().saturating_add(1));
+            s.record_park(ParkNote { reason, at, on });
         }
     })
 }
@@ -489,12 +495,11 @@ pub fn note_chan_park(
                 handles: 0,
                 record: Some(record),
             }));
-            s.park.set(Some(ParkNote {
+            s.record_park(ParkNote {
                 reason,
                 at,
                 on: Some(on),
-            }));
-            s.parks.set(s.parks.get().saturating_add(1));
+            });
         }
     })
 }
@@ -580,12 +585,11 @@ where
         if let Some(s) = s {
             #[cfg(not(goro_no_tracking))]
             s.select.set(SelectNote::of(cases));
-            s.park.set(Some(ParkNote {
+            s.record_park(ParkNote {
                 reason: WaitReason::Select,
                 at,
                 on: None,
-            }));
-            s.parks.set(s.parks.get().saturating_add(1));
+            });
         }
     })
 }

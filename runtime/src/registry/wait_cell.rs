@@ -229,8 +229,7 @@ impl WaitCell {
             let at = self.at.load(Ordering::Relaxed);
             let kind = self.kind.load(Ordering::Relaxed);
             let id = self.obj_id.load(Ordering::Relaxed);
-            let made_at = self.obj_made_at.load(Ordering::Relaxed);
-            let made_at_bits = made_at;
+            let made_at_bits = self.obj_made_at.load(Ordering::Relaxed);
             let obj = self.obj.load(Ordering::Relaxed);
             let name_len = self.name_len.load(Ordering::Relaxed);
             let since = self.since.load(Ordering::Relaxed);
@@ -254,7 +253,7 @@ impl WaitCell {
                 // SAFETY: with an object, `seq` validated that the word is
                 // what `write` stored from `loc_bits`: null or the address
                 // of a `&'static Location`.
-                unsafe { (made_at as usize as *const Loc).as_ref() }
+                unsafe { (made_at_bits as usize as *const Loc).as_ref() }
             };
             let detail = match kind {
                 KIND_CHAN => {
