@@ -72,6 +72,9 @@ struct Padded<T>(T);
 /// each end on its own cache line.
 struct Ends<T> {
     slots: Box<[Slot<T>]>,
+    /// The mark bit, `(cap + 1).next_power_of_two()` (see [`Ring::mark`]),
+    /// computed once: every claim, slot index and position step needs it.
+    mark: usize,
     head: Padded<AtomicUsize>,
     tail: Padded<AtomicUsize>,
 }
@@ -164,6 +167,7 @@ impl<T> Ring<T> {
         assert!(cap <= usize::MAX / 8, "channel capacity {cap} is too large");
         Ring {
             ends: Box::new(Ends {
+                mark: (cap + 1).next_power_of_two(),
                 slots: (0..cap)
                     .map(|i| Slot {
                         stamp: AtomicUsize::new(i),
@@ -185,7 +189,7 @@ impl<T> Ring<T> {
     /// The mark bit: just above the index bits.
     #[inline]
     fn mark(&self) -> usize {
-        (self.cap() + 1).next_power_of_two()
+        self.ends.mark
     }
 
     /// One lap: the lowest lap bit, above the mark.
@@ -229,7 +233,39 @@ impl<T> Ring<T> {
 
     /// Pushes `v` without the lock, unless `tail` is marked or the ring is
     /// full (crossbeam's `ArrayQueue::push`).
+    ///
+    /// The uncontended claim of a free slot is inlined into the channel
+    /// operation; anything else (a marked or full-looking ring, a lost
+    /// claim) starts over in [`Ring::push_loop`], which re-reads `tail`:
+    /// a failed first attempt changed nothing.
+    #[inline]
     pub(crate) fn try_push(&self, v: T) -> TryPush<T> {
+        let tail_word = &self.ends.tail.0;
+        // Relaxed: only a hint for the CAS below, which re-reads the word.
+        let tail = tail_word.load(Ordering::Relaxed);
+        if tail & self.mark() == 0 {
+            let slot = self.slot(tail);
+            // Acquire: the pop that freed the slot is done with its value.
+            // SeqCst claim: claims and marks are totally ordered (module docs).
+            if slot.stamp.load(Ordering::Acquire) == tail
+                && tail_word
+                    .compare_exchange(tail, self.next(tail), Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                // SAFETY: the claim of `tail` gives us the free slot until
+                // we publish its stamp.
+                slot.value.with_mut(|p| unsafe { (*p).write(v) });
+                // Release: publishes the value with the stamp.
+                slot.stamp.store(tail + 1, Ordering::Release);
+                return TryPush::Pushed;
+            }
+        }
+        self.push_loop(v)
+    }
+
+    /// [`Ring::try_push`] from the start, with retries and backoff.
+    #[inline(never)]
+    fn push_loop(&self, v: T) -> TryPush<T> {
         let (mark, one_lap) = (self.mark(), self.one_lap());
         let tail_word = &self.ends.tail.0;
         let mut backoff = Backoff::new();
@@ -282,7 +318,39 @@ impl<T> Ring<T> {
 
     /// Pops the oldest value without the lock, unless `head` is marked or the
     /// ring is empty (crossbeam's `ArrayQueue::pop`).
+    ///
+    /// As [`Ring::try_push`]: the uncontended claim of a full slot is
+    /// inlined; anything else starts over in [`Ring::pop_loop`].
+    #[inline]
     pub(crate) fn try_pop(&self) -> TryPop<T> {
+        let head_word = &self.ends.head.0;
+        // Relaxed: only a hint for the CAS below, which re-reads the word.
+        let head = head_word.load(Ordering::Relaxed);
+        if head & self.mark() == 0 {
+            let slot = self.slot(head);
+            // Acquire: pairs with the push's Release stamp store.
+            // SeqCst claim: claims and marks are totally ordered (module docs).
+            if slot.stamp.load(Ordering::Acquire) == head + 1
+                && head_word
+                    .compare_exchange(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                // SAFETY: the claim of `head` gives us the full slot until we
+                // publish its stamp; the value was written before the stamp
+                // we loaded (Acquire).
+                let v = slot.value.with(|p| unsafe { (*p).assume_init_read() });
+                // Release: the slot is free for the next lap.
+                slot.stamp
+                    .store(head.wrapping_add(self.one_lap()), Ordering::Release);
+                return TryPop::Popped(v);
+            }
+        }
+        self.pop_loop()
+    }
+
+    /// [`Ring::try_pop`] from the start, with retries and backoff.
+    #[inline(never)]
+    fn pop_loop(&self) -> TryPop<T> {
         let (mark, one_lap) = (self.mark(), self.one_lap());
         let head_word = &self.ends.head.0;
         let mut backoff = Backoff::new();
