@@ -319,8 +319,9 @@ impl<T> Ring<T> {
     /// Pops the oldest value without the lock, unless `head` is marked or the
     /// ring is empty (crossbeam's `ArrayQueue::pop`).
     ///
-    /// As [`Ring::try_push`]: the uncontended claim of a full slot is
-    /// inlined; anything else starts over in [`Ring::pop_loop`].
+    /// As [`Ring::try_push`]: the uncontended claim of a full slot, and the
+    /// answer "empty", are inlined; anything else starts over in
+    /// [`Ring::pop_loop`].
     #[inline]
     pub(crate) fn try_pop(&self) -> TryPop<T> {
         let head_word = &self.ends.head.0;
@@ -329,8 +330,14 @@ impl<T> Ring<T> {
         if head & self.mark() == 0 {
             let slot = self.slot(head);
             // Acquire: pairs with the push's Release stamp store.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == head && self.ends.tail.0.load(Ordering::SeqCst) & !self.mark() == head {
+                // Free for this lap and nothing claimed beyond: empty (as in
+                // `pop_loop`; a select's ready pass meets this often).
+                return TryPop::Empty;
+            }
             // SeqCst claim: claims and marks are totally ordered (module docs).
-            if slot.stamp.load(Ordering::Acquire) == head + 1
+            if stamp == head + 1
                 && head_word
                     .compare_exchange(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
