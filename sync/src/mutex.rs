@@ -77,6 +77,22 @@ const WAITERS: usize = 8;
 /// ```
 pub const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
+/// How long a waiter queued at `since` has waited. Under loom, always zero:
+/// a model must not branch on wall time (an exploration must replay the
+/// same way), so the models never see starvation mode.
+#[inline]
+fn waited(since: Instant) -> Duration {
+    #[cfg(goro_loom)]
+    {
+        let _ = since;
+        Duration::ZERO
+    }
+    #[cfg(not(goro_loom))]
+    {
+        since.elapsed()
+    }
+}
+
 /// A mutual-exclusion lock protecting a `T`, with Go's fairness (see the
 /// module docs). Waiting parks the goroutine, never the worker thread.
 ///
@@ -309,7 +325,7 @@ impl<T: ?Sized> Mutex<T> {
         }
         // Go: leave starvation mode if this waiter is the last one or did not
         // really starve.
-        if g.queue.is_empty() || p.since.is_none_or(|t| t.elapsed() < STARVATION_THRESHOLD) {
+        if g.queue.is_empty() || p.since.is_none_or(|t| waited(t) < STARVATION_THRESHOLD) {
             clear |= STARVING;
         }
         // Release: the new owner also reads the state; the value itself is
@@ -394,19 +410,37 @@ pub struct Lock<'a, T: ?Sized> {
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
+    /// The first poll's uncontended acquire is inlined into the caller;
+    /// everything else is [`Lock::poll_slow`].
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         // SAFETY: `node` is never moved out; the other fields are plain data.
         let this = unsafe { self.get_unchecked_mut() };
+        if !this.started {
+            // The first poll: nothing was queued (a node is queued only
+            // after `started`) and no wake-up was passed to it.
+            debug_assert_eq!(this.node.status(), Status::Idle);
+            if hook::poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.started = true;
+            if this.mutex.try_acquire(false) {
+                return Poll::Ready(MutexGuard { mutex: this.mutex });
+            }
+        }
+        this.poll_slow(cx)
+    }
+}
+
+impl<'a, T: ?Sized> Lock<'a, T> {
+    /// [`Lock::poll`] after the first poll's fast attempt: a queued or
+    /// woken node, or a lock that was held.
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
+        let this = self;
         let m = this.mutex;
         match this.node.status() {
-            Status::Idle => {
-                if !this.started {
-                    if hook::poll_budget(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    this.started = true;
-                }
-            }
+            Status::Idle => {}
             Status::Queued => match m.sema.poll_queued(&this.node, cx.waker()) {
                 Status::Queued => {
                     hook::note_park(WaitReason::MutexLock, this.at, Some(m.wait_object()));
@@ -462,11 +496,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
                 // Go: a woken waiter that lost after starving for over 1 ms
                 // switches the mutex to starvation mode (the lock is held:
                 // STARVING implies LOCKED).
-                if s & LOCKED != 0
-                    && this
-                        .since
-                        .is_some_and(|t| t.elapsed() > STARVATION_THRESHOLD)
-                {
+                if s & LOCKED != 0 && this.since.is_some_and(|t| waited(t) > STARVATION_THRESHOLD) {
                     new |= STARVING;
                 }
             }

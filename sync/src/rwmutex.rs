@@ -234,6 +234,7 @@ impl<T: ?Sized> RwMutex<T> {
         self.value.get_mut()
     }
 
+    #[inline]
     fn try_acquire_read(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & (WRITER | WRITER_WAITING) == 0 {
@@ -412,10 +413,45 @@ impl<'a, T: ?Sized> Acquire<'a, T> {
         }
     }
 
-    /// Ready once the lock is held on `self.side`.
+    /// Ready once the lock is held on `self.side`. The first poll's
+    /// uncontended acquire is inlined into the caller; everything else is
+    /// [`Acquire::poll_slow`].
+    #[inline]
     fn poll_acquire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `node` is never moved out; the rest is plain data.
         let this = unsafe { self.get_unchecked_mut() };
+        if !this.started {
+            // The first poll: nothing was queued (a node is queued only
+            // after `started`).
+            debug_assert_eq!(this.node.status(), Status::Idle);
+            if hook::poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.started = true;
+            if this.try_fast() {
+                return Poll::Ready(());
+            }
+        }
+        this.poll_slow(cx)
+    }
+
+    /// The lock on `self.side` with one atomic operation, if it is free.
+    #[inline]
+    fn try_fast(&self) -> bool {
+        let m = self.lock;
+        match self.side {
+            Side::Read => m.try_acquire_read(),
+            Side::Write => m
+                .state
+                .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok(),
+        }
+    }
+
+    /// [`Acquire::poll_acquire`] after the first poll's fast attempt.
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         let m = this.lock;
         match this.node.status() {
             Status::Idle => {}
@@ -435,20 +471,7 @@ impl<'a, T: ?Sized> Acquire<'a, T> {
                 return Poll::Ready(());
             }
         }
-        if !this.started {
-            if hook::poll_budget(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.started = true;
-        }
-        let fast = match this.side {
-            Side::Read => m.try_acquire_read(),
-            Side::Write => m
-                .state
-                .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok(),
-        };
-        if fast {
+        if this.try_fast() {
             return Poll::Ready(());
         }
         let mut g = m.sema.lock();

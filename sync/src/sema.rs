@@ -488,12 +488,34 @@ impl<S> Sema<S> {
     /// # Safety
     ///
     /// `node` is alive and either not queued or queued in this `Sema`.
+    #[inline]
     pub(crate) unsafe fn cancel(
         &self,
         node: &Waiter,
         removed: impl FnOnce(&mut Locked<S>),
     ) -> Status {
-        let s = match node.status() {
+        // The common case, a future that never waited (or took what it was
+        // handed), costs one load here.
+        match node.status() {
+            Status::Idle => Status::Idle,
+            // SAFETY: by the caller's contract.
+            s => unsafe { self.cancel_slow(node, s, removed) },
+        }
+    }
+
+    /// [`Sema::cancel`] of a node that was queued, woken or handed (`s`).
+    ///
+    /// # Safety
+    ///
+    /// As [`Sema::cancel`].
+    #[inline(never)]
+    unsafe fn cancel_slow(
+        &self,
+        node: &Waiter,
+        s: Status,
+        removed: impl FnOnce(&mut Locked<S>),
+    ) -> Status {
+        let s = match s {
             Status::Idle => return Status::Idle,
             Status::Queued => {
                 let mut g = self.lock();
