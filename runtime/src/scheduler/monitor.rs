@@ -251,7 +251,8 @@ fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: &Stuck) -> bo
     // which helps only if the owner really computes (an OS that does not
     // run it would not run another thread either) and nobody else can take
     // the queued work: another worker steals from this core's queue (and
-    // wakes for it: every push notifies an idle worker).
+    // wakes for it, or its watcher steals a short queue the core does not
+    // drain: see `worker::may_steal`).
     let computing_rule = !queue_empty && (stuck.alone || !some_idle) && stuck.wall >= RUNNING_AFTER;
     if !blocked_rule && !computing_rule {
         return false;
