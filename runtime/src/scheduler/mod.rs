@@ -131,6 +131,17 @@ impl Remote {
     pub(crate) fn slots_occupied(&self) -> bool {
         self.runnext.is_occupied() || self.yielded.is_occupied()
     }
+
+    /// Another worker took tasks from this core's queue or slots (see
+    /// `Remote::steals`).
+    pub(crate) fn note_stolen(&self) {
+        // Relaxed: a progress hint for the monitor. Load and store rather
+        // than an RMW: a lost count between two thieves only delays a
+        // retake by a look.
+        let n = self.steals.load(std::sync::atomic::Ordering::Relaxed);
+        self.steals
+            .store(n.wrapping_add(1), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl RawTask for Task {
@@ -168,6 +179,10 @@ pub(crate) struct Remote {
     /// move while it was parked: the owner is stuck in one long poll (see
     /// `worker::park`).
     pub(crate) ticks: std::sync::atomic::AtomicU32,
+    /// How often other workers stole from this core's queue or slots (a
+    /// hint): the monitor does not retake a computing core whose queued
+    /// work others are taking (see `monitor::should_retake`).
+    pub(crate) steals: std::sync::atomic::AtomicU32,
     /// The core's lease to the thread running it: lets the monitor take the
     /// core from a thread stuck in one poll (see [`handoff`]).
     pub(crate) lease: Lease<Core>,
@@ -281,6 +296,7 @@ impl Shared {
                 yielded: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
+                steals: std::sync::atomic::AtomicU32::new(0),
                 lease: Lease::new(),
             }));
             slots.push(CoreSlot {

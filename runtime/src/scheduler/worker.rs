@@ -548,7 +548,10 @@ fn steal_round(ctx: &WorkerCtx, watched: Option<&[u32]>) -> Option<Task> {
             }
             loop {
                 match shared.remotes[v].stealer.steal_batch_and_pop(&c.local) {
-                    Steal::Success(t) => return Some(t),
+                    Steal::Success(t) => {
+                        shared.remotes[v].note_stolen();
+                        return Some(t);
+                    }
                     Steal::Empty => break,
                     Steal::Retry => std::hint::spin_loop(),
                 }
@@ -609,6 +612,7 @@ fn steal_stuck_slot(ctx: &WorkerCtx, ticks: &[u32]) -> Option<Task> {
         // Relaxed: a progress hint (see `Remote::ticks`).
         if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0 {
             if let Some(t) = remote.runnext.take().or_else(|| remote.yielded.take()) {
+                remote.note_stolen();
                 return Some(t);
             }
         }
