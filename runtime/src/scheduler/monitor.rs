@@ -21,8 +21,9 @@
 //! or fire timers), or after [`RUNNING_AFTER`] anyway (restore the
 //! parallelism the blocked thread took): Go's rule for a P in a system
 //! call. A thread that computes (its CPU clock advances) for
-//! [`RUNNING_AFTER`] while goroutines wait in its queue and no other worker
-//! is idle to steal them: where Go would preempt the goroutine.
+//! [`RUNNING_AFTER`] while goroutines wait in its queue, no other worker
+//! is idle to steal them and none stole any since the previous look: where
+//! Go would preempt the goroutine.
 //!
 //! Cost: the monitor looks every [`MAX_DELAY`] while every poll it sees is
 //! new; when a poll first looks long (the same at two looks), or after a
