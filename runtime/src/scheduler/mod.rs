@@ -26,15 +26,17 @@
 //!   Elsewhere it goes to the injector. A main goroutine that yields is
 //!   polled again after [`worker::GLOBAL_QUEUE_INTERVAL`] tasks or when
 //!   core 0 runs out of work, as if it were in the injector.
-//! - Waking idle workers: every push to the local queue or the injector
-//!   wakes a parked worker unless one is already searching or none is
-//!   parked (Go's `ready()` -> `wakep()`). So does a push into `runnext`
-//!   alone, unless a parked worker *watches*: a worker that parks while
+//! - Waking idle workers: every push to the injector, and every push that
+//!   leaves a local queue at least [`worker::STEAL_MIN_LEN`] long, wakes a
+//!   parked worker unless one is already searching or none is parked (Go's
+//!   `ready()` -> `wakep()`). So does a push into `runnext` or a shorter
+//!   local queue, unless a parked worker *watches*: a worker that parks while
 //!   another is awake parks with a timeout ([`worker::RUNNEXT_WATCH`]) and
 //!   then steals a task from another worker's `runnext` (or `yielded`) slot
 //!   if that worker picked no task meanwhile (its published tick did not
 //!   move): the task waits behind one long poll (a CPU loop, a blocking
-//!   call). A message ping-pong between two goroutines of one core thus
+//!   call); likewise from a short local queue whose owner picked fewer
+//!   tasks meanwhile than it holds (it does not drain it). A message ping-pong between two goroutines of one core thus
 //!   stays on that core and costs no wakeups (Go wakes a spinning P that
 //!   steals `runnext` after 3 µs; in goro that was a futex wake every few
 //!   messages and an idle worker that woke only to find the slot taken).
@@ -43,11 +45,16 @@
 //!   waits for IO and no timer is due: `park::Driver::needs_poll`); then
 //!   `runnext`, at most [`worker::RUNNEXT_CAP`] times in a row; then the
 //!   `yielded` slot; then the local queue; then the injector; then
-//!   searching (stealing half a queue from random victims: a few rounds, or
-//!   up to a time budget if the previous search stole work; then, while
-//!   another worker runs, a short sleep as a searcher and a last round, in
-//!   which a `runnext`/`yielded` task its owner did not pick meanwhile is
-//!   stolen too); then parking.
+//!   searching (stealing half a queue from random victims whose queue holds
+//!   at least [`worker::STEAL_MIN_LEN`] tasks: a few rounds, or up to a
+//!   time budget if the previous search stole work; then, while another
+//!   worker runs, a short sleep as a searcher and a last round, in which a
+//!   `runnext`/`yielded` task its owner did not pick meanwhile is stolen
+//!   too, and a shorter queue its owner does not drain); then parking. A
+//!   short queue is left to its owner, which runs it within microseconds:
+//!   its goroutines were mostly woken by the owner's running goroutine
+//!   (they talk to it), and moving them to another core made every message
+//!   cross cores.
 //! - A thread stuck in one goroutine poll (a blocking call, a long loop)
 //!   loses its core: the [`monitor`] thread (Go's sysmon) retakes it through
 //!   the core's [`handoff::Lease`] and hands it to a spare thread; the stuck
@@ -124,6 +131,17 @@ impl Remote {
     pub(crate) fn slots_occupied(&self) -> bool {
         self.runnext.is_occupied() || self.yielded.is_occupied()
     }
+
+    /// Another worker took tasks from this core's queue or slots (see
+    /// `Remote::steals`).
+    pub(crate) fn note_stolen(&self) {
+        // Relaxed: a progress hint for the monitor. Load and store rather
+        // than an RMW: a lost count between two thieves only delays a
+        // retake by a look.
+        let n = self.steals.load(std::sync::atomic::Ordering::Relaxed);
+        self.steals
+            .store(n.wrapping_add(1), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl RawTask for Task {
@@ -161,6 +179,10 @@ pub(crate) struct Remote {
     /// move while it was parked: the owner is stuck in one long poll (see
     /// `worker::park`).
     pub(crate) ticks: std::sync::atomic::AtomicU32,
+    /// How often other workers stole from this core's queue or slots (a
+    /// hint): the monitor does not retake a computing core whose queued
+    /// work others are taking (see `monitor::should_retake`).
+    pub(crate) steals: std::sync::atomic::AtomicU32,
     /// The core's lease to the thread running it: lets the monitor take the
     /// core from a thread stuck in one poll (see [`handoff`]).
     pub(crate) lease: Lease<Core>,
@@ -274,6 +296,7 @@ impl Shared {
                 yielded: RunNext::new(),
                 parker: Parker::new(driver.clone()),
                 ticks: std::sync::atomic::AtomicU32::new(0),
+                steals: std::sync::atomic::AtomicU32::new(0),
                 lease: Lease::new(),
             }));
             slots.push(CoreSlot {
@@ -640,6 +663,7 @@ impl Shared {
         if let Some(displaced) = displaced {
             core.push_local(displaced);
         }
+        let short_queue = core.local_len() < worker::STEAL_MIN_LEN;
         if in_poll {
             w.lease.resume_poll();
         }
@@ -661,8 +685,13 @@ impl Shared {
         // woke only to find the slot taken by its owner (CPU 1.2x that of
         // one worker). Otherwise wake an idle worker unless one is already
         // searching. Cheap when nobody is idle or somebody searches (a
-        // fence and two loads).
-        if !(only_runnext && self.idle.watched()) {
+        // fence and two loads). A task displaced into a local queue shorter
+        // than `STEAL_MIN_LEN` is treated like one in `runnext`: a woken
+        // worker would not steal it (see `worker::may_steal`) while this
+        // worker drains its queue, so waking one only cost a futex wake
+        // and a search per displaced task; the watcher steals it if this
+        // worker does not drain the queue.
+        if !((only_runnext || short_queue) && self.idle.watched()) {
             self.notify_parked();
         }
         None
@@ -677,10 +706,16 @@ impl Shared {
 
     /// Whether any queue holds a task another worker should take (the last
     /// searcher's re-check). Tasks in another worker's `runnext` or
-    /// `yielded` slot do not count: that worker is awake and runs them, and
-    /// a parking worker watches them while it is (see `worker::park`).
+    /// `yielded` slot or in a local queue shorter than
+    /// [`worker::STEAL_MIN_LEN`] do not count: that worker is awake and
+    /// runs them, and a parking worker watches them while it is (see
+    /// `worker::park`; pushes there skip the wakeup while watched).
     pub(crate) fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+        !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| r.stealer.len() >= worker::STEAL_MIN_LEN)
     }
 
     /// Takes core `i` for `block_on` (`for_main`) or for its dedicated thread

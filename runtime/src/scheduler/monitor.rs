@@ -21,8 +21,9 @@
 //! or fire timers), or after [`RUNNING_AFTER`] anyway (restore the
 //! parallelism the blocked thread took): Go's rule for a P in a system
 //! call. A thread that computes (its CPU clock advances) for
-//! [`RUNNING_AFTER`] while goroutines wait in its queue and no other worker
-//! is idle to steal them: where Go would preempt the goroutine.
+//! [`RUNNING_AFTER`] while goroutines wait in its queue, no other worker
+//! is idle to steal them and none stole any since the previous look: where
+//! Go would preempt the goroutine.
 //!
 //! Cost: the monitor looks every [`MAX_DELAY`] while every poll it sees is
 //! new; when a poll first looks long (the same at two looks), or after a
@@ -147,6 +148,8 @@ struct Seen {
     /// The owner thread's CPU time when the poll first looked long (`None`
     /// until then, or where it cannot be read).
     cpu: Option<Option<Duration>>,
+    /// The core's `Remote::steals` at the previous look.
+    steals: u32,
 }
 
 /// Body of the monitor thread. Go: `sysmon`.
@@ -186,6 +189,10 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                 *slot = None;
                 continue;
             };
+            // Relaxed: a progress hint (see `Remote::steals`).
+            let steals = shared.remotes[i]
+                .steals
+                .load(std::sync::atomic::Ordering::Relaxed);
             let seen = match slot {
                 Some(s) if s.obs.same_poll(&obs) => s,
                 _ => {
@@ -193,10 +200,12 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                         obs,
                         since: now,
                         cpu: None,
+                        steals,
                     });
                     continue;
                 }
             };
+            let served = std::mem::replace(&mut seen.steals, steals) != steals;
             let cpu0 = *seen.cpu.get_or_insert_with(|| {
                 closer = true;
                 obs.thread_cpu()
@@ -205,6 +214,7 @@ pub(crate) fn run(shared: StdArc<Shared>) {
                 wall: now.duration_since(seen.since),
                 cpu0,
                 alone: n == 1,
+                served,
             };
             if should_retake(&shared, i, &obs, &stuck) && shared.retake(i, &obs) {
                 closer = true;
@@ -228,6 +238,9 @@ struct Stuck {
     cpu0: Option<Duration>,
     /// The runtime has one worker.
     alone: bool,
+    /// Other workers stole from the core's queue or slots since the
+    /// previous look: its queued work is not starved.
+    served: bool,
 }
 
 /// Whether core `i`, whose owner is in the poll `obs`, should be retaken.
@@ -251,8 +264,16 @@ fn should_retake(shared: &Shared, i: usize, obs: &Observed, stuck: &Stuck) -> bo
     // which helps only if the owner really computes (an OS that does not
     // run it would not run another thread either) and nobody else can take
     // the queued work: another worker steals from this core's queue (and
-    // wakes for it: every push notifies an idle worker).
-    let computing_rule = !queue_empty && (stuck.alone || !some_idle) && stuck.wall >= RUNNING_AFTER;
+    // wakes for it, or its watcher steals a short queue the core does not
+    // drain: see `worker::may_steal`).
+    //
+    // Nor while other workers keep stealing from the queue (`served`): a
+    // goroutine that spawns or wakes goroutines in a long loop (a Go `main`
+    // starting a million goroutines) then keeps its core, and the runtime
+    // does not run one thread more than it has cores (the retaken thread
+    // goes on computing): spawn_wg on 2 workers ran slower than on 1.
+    let computing_rule =
+        !queue_empty && (stuck.alone || !some_idle) && !stuck.served && stuck.wall >= RUNNING_AFTER;
     if !blocked_rule && !computing_rule {
         return false;
     }

@@ -75,6 +75,15 @@ const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_micros(10);
 /// select4_go +56 % (a searcher parked sooner, so more pushes woke it).
 const SEARCH_LINGER: std::time::Duration = std::time::Duration::from_micros(3);
 
+/// A local queue at least this long is stolen from at once; a shorter one
+/// only if its owner does not drain it (see [`may_steal`]). Go steals from
+/// any non-empty queue; goro's polls are short (a budget of 128
+/// operations), so a short queue is usually run by its owner within
+/// microseconds, and stealing it moved goroutines that talk to the owner's
+/// running goroutine to the other core: every message then crossed cores
+/// (select4_go on 2 workers ran 3x slower than on 1).
+pub(crate) const STEAL_MIN_LEN: usize = 16;
+
 /// Spin-loop hints between two steal rounds (a few, not a storm: see
 /// [`SEARCH_BUDGET`]).
 const SPINS_BETWEEN_ROUNDS: usize = 4;
@@ -114,6 +123,10 @@ impl Core {
 
     pub(crate) fn push_local(&mut self, task: Task) {
         self.local.push(task);
+    }
+
+    pub(crate) fn local_len(&self) -> usize {
+        self.local.len()
     }
 
     pub(crate) fn local_is_empty(&self) -> bool {
@@ -461,7 +474,6 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     if !searching {
         return None;
     }
-    let n = shared.num_workers();
     let budget = if hit {
         SEARCH_BUDGET
     } else {
@@ -473,26 +485,7 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     let mut lingered = false;
     loop {
         round += 1;
-        let found = with_core(ctx, |c| {
-            if let Some(t) = steal_injector(shared, &c.local) {
-                return Some(t);
-            }
-            let start = c.rng.usize(0..n);
-            for i in 0..n {
-                let v = (start + i) % n;
-                if v == ctx.index {
-                    continue;
-                }
-                loop {
-                    match shared.remotes[v].stealer.steal_batch_and_pop(&c.local) {
-                        Steal::Success(t) => return Some(t),
-                        Steal::Empty => break,
-                        Steal::Retry => std::hint::spin_loop(),
-                    }
-                }
-            }
-            None
-        });
+        let found = steal_round(ctx, None);
         let last = round >= MIN_STEAL_ROUNDS && started.is_none_or(|s| s.elapsed() >= budget);
         let mut found = found;
         if found.is_none()
@@ -509,11 +502,8 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
             lingered = true;
             let ticks = snapshot_ticks(ctx);
             std::thread::sleep(SEARCH_LINGER);
-            found = steal_stuck_slot(ctx, &ticks);
+            found = steal_stuck_slot(ctx, &ticks).or_else(|| steal_round(ctx, Some(&ticks)));
             with_core(ctx, |c| c.watch_ticks = ticks);
-            if found.is_none() {
-                continue;
-            }
         }
         if let Some(t) = found {
             let was_last = with_core(ctx, |c| {
@@ -537,6 +527,61 @@ fn search(ctx: &WorkerCtx, has_main: bool) -> Option<Task> {
     }
     with_core(ctx, |c| c.search_hit = false);
     None
+}
+
+/// One steal round: the injector, then the other cores' local queues from
+/// a random start (half a queue, up to crossbeam's batch limit, from the
+/// first victim [`may_steal`] allows). `watched`: the other cores' ticks
+/// some time ago (see `may_steal`).
+fn steal_round(ctx: &WorkerCtx, watched: Option<&[u32]>) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let n = shared.num_workers();
+    with_core(ctx, |c| {
+        if let Some(t) = steal_injector(shared, &c.local) {
+            return Some(t);
+        }
+        let start = c.rng.usize(0..n);
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == ctx.index || !may_steal(shared, v, watched) {
+                continue;
+            }
+            loop {
+                match shared.remotes[v].stealer.steal_batch_and_pop(&c.local) {
+                    Steal::Success(t) => {
+                        shared.remotes[v].note_stolen();
+                        return Some(t);
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => std::hint::spin_loop(),
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Whether core `v`'s local queue may be stolen from: it holds at least
+/// [`STEAL_MIN_LEN`] tasks, or (given the ticks of a while ago) more tasks
+/// than its owner picked since: at that pace it does not drain the queue
+/// within another such while (a core stuck in one long poll picked none).
+fn may_steal(shared: &Shared, v: usize, watched: Option<&[u32]>) -> bool {
+    let remote = &shared.remotes[v];
+    let len = remote.stealer.len();
+    if len >= STEAL_MIN_LEN {
+        return true;
+    }
+    if len == 0 {
+        return false;
+    }
+    watched.is_some_and(|ticks| {
+        // Relaxed: a progress hint (see `Remote::ticks`).
+        let picked = remote
+            .ticks
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .wrapping_sub(ticks[v]);
+        (picked as usize) < len
+    })
 }
 
 /// The other cores' published ticks, in the core's reused buffer (give it
@@ -567,6 +612,7 @@ fn steal_stuck_slot(ctx: &WorkerCtx, ticks: &[u32]) -> Option<Task> {
         // Relaxed: a progress hint (see `Remote::ticks`).
         if remote.ticks.load(std::sync::atomic::Ordering::Relaxed) == t0 {
             if let Some(t) = remote.runnext.take().or_else(|| remote.yielded.take()) {
+                remote.note_stolen();
                 return Some(t);
             }
         }
@@ -635,6 +681,18 @@ fn park(ctx: &WorkerCtx, has_main: bool) {
         if !notified && !more {
             if let Some(t) = steal_stuck_slot(ctx, &ticks) {
                 with_core(ctx, |c| c.local.push(t));
+            } else if let Some(t) = steal_round(ctx, Some(&ticks)) {
+                // A batch from a queue its owner does not drain: if more
+                // than this one came, let another worker help (pushes to
+                // that short queue woke nobody). Go: `resetspinning` ->
+                // `wakep` of a spinning M that found work.
+                let batch = with_core(ctx, |c| {
+                    c.local.push(t);
+                    c.local.len() > 1
+                });
+                if batch {
+                    shared.notify_parked();
+                }
             }
         }
         with_core(ctx, |c| c.watch_ticks = ticks);
