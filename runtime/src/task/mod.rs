@@ -250,6 +250,7 @@ pub(crate) fn poll_scoped<R>(
     /// Restores the previous host when the poll ends or unwinds.
     struct Restore(usize);
     impl Drop for Restore {
+        #[inline]
         fn drop(&mut self) {
             CURRENT_HOST.with(|h| h.set(self.0));
         }
