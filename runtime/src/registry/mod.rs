@@ -346,8 +346,9 @@ impl GoroutineRecord {
     }
 
     /// The goroutine's poll returned `Pending`.
-    pub(crate) fn set_waiting(&self, w: WaitRecord) {
-        self.wait.write(&w);
+    #[inline]
+    pub(crate) fn set_waiting(&self, w: &WaitRecord) {
+        self.wait.write(w);
         // Release pairs with the Acquire load in `snapshot`: a dump that sees
         // WAITING sees this park's details (or a later one's).
         self.state.store(WAITING, Ordering::Release);

@@ -170,34 +170,43 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         // task's data pointer and vtable.
         let waker = unsafe { record.watch.watched(cx.waker()) };
         let mut cx = Context::from_waker(&waker);
-        let (polled, noted) = poll_scoped(record, &waker, host, future, || {
-            let out = match catch_unwind(AssertUnwindSafe(|| {
-                fut.as_mut()
-                    .as_pin_mut()
-                    .expect("goroutine polled after completion")
-                    .poll(&mut cx)
-            })) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(v)) => Ok(v),
-                Err(payload) => Err(payload),
-            };
-            // Finished: drop the user's future now, inside `catch_unwind`
-            // (async-task would drop it under its abort-on-unwind guard).
-            let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
-            Poll::Ready((out, dropped))
-        });
-        let (out, dropped) = match polled {
-            Poll::Pending => {
-                let w = wait_record(noted, host_of::<H>(record).park_time());
+        let polled = poll_scoped(
+            record,
+            &waker,
+            host,
+            future,
+            || {
+                let out = match catch_unwind(AssertUnwindSafe(|| {
+                    fut.as_mut()
+                        .as_pin_mut()
+                        .expect("goroutine polled after completion")
+                        .poll(&mut cx)
+                })) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(v)) => Ok(v),
+                    Err(payload) => Err(payload),
+                };
+                // Finished: drop the user's future now, inside `catch_unwind`
+                // (async-task would drop it under its abort-on-unwind guard).
+                let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+                Poll::Ready((out, dropped))
+            },
+            |polled| {
+                polled
+                    .is_pending()
+                    .then(|| host_of::<H>(record).park_time())
+            },
+            |w| {
                 tracing::trace!(
                     target: "goro::park",
                     reason = w.reason.as_str(),
                     at = w.at.map(|l| tracing::field::display(crate::registry::Site(l))),
                     "park"
                 );
-                record.set_waiting(w);
-                return Poll::Pending;
-            }
+            },
+        );
+        let (out, dropped) = match polled {
+            Poll::Pending => return Poll::Pending,
             Poll::Ready(finished) => finished,
         };
         let out = match (out, dropped) {
@@ -229,7 +238,9 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
 
 /// Polls the goroutine `record` with `waker` (the waker of the goroutine's
 /// own poll, `cx.waker()`): runs `poll` inside a goro-hook poll scope for it
-/// and returns `poll`'s result with what the goroutine noted.
+/// and returns `poll`'s result. If `parked` says the poll returned
+/// `Pending` (it gives the park's time then), records the wait the poll
+/// noted (`set_waiting`), after showing it to `on_park`.
 ///
 /// `host` identifies the runtime (its `Host`'s address): a `JoinHandle`
 /// awaited during the poll compares it with its own task's runtime.
@@ -242,7 +253,9 @@ pub(crate) fn poll_scoped<R>(
     host: usize,
     future: (usize, usize),
     poll: impl FnOnce() -> R,
-) -> (R, Noted) {
+    parked: impl FnOnce(&R) -> Option<Instant>,
+    on_park: impl FnOnce(&WaitRecord),
+) -> R {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
         .with_rng_state(record.rng_state())
@@ -255,20 +268,16 @@ pub(crate) fn poll_scoped<R>(
             CURRENT_HOST.with(|h| h.set(self.0));
         }
     }
-    let _restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
+    let restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
     let out = scope.enter(poll);
+    drop(restore);
     record.set_rng_state(scope.rng_state());
-    let park = scope.park();
-    let (forever, private) = match park {
-        Some(p) => park_proof(&p, &scope, future),
-        None => (false, Private::NONE),
-    };
-    let noted = Noted {
-        park,
-        forever,
-        private,
-    };
-    (out, noted)
+    if let Some(since) = parked(&out) {
+        let w = wait_record(&scope, future, since);
+        on_park(&w);
+        record.set_waiting(&w);
+    }
+    out
 }
 
 thread_local! {
@@ -280,15 +289,6 @@ thread_local! {
 /// The runtime of the goroutine being polled on this thread (0: none).
 pub(crate) fn current_host() -> usize {
     CURRENT_HOST.with(std::cell::Cell::get)
-}
-
-/// What a poll told the hooks: its last park, and what that park proves
-/// (`park_proof`).
-#[derive(Clone, Copy)]
-pub(crate) struct Noted {
-    park: Option<ParkNote>,
-    forever: bool,
-    private: Private,
 }
 
 /// What a park proves about who can still wake the goroutine, from where
@@ -347,13 +347,14 @@ fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) ->
     }
 }
 
-/// The wait to record for a poll that returned `Pending` at `since` after
-/// noting `noted` (`FutureWait` when the pending future said nothing);
-/// `future` is the goroutine future's (address, size).
-pub(crate) fn wait_record(noted: Noted, since: Instant) -> WaitRecord {
-    match noted.park {
+/// The wait to record for a poll (in `scope`) that returned `Pending` at
+/// `since` (`FutureWait` when the pending future noted nothing); `future`
+/// is the goroutine future's (address, size).
+#[inline]
+fn wait_record(scope: &PollScope<'_>, future: (usize, usize), since: Instant) -> WaitRecord {
+    match scope.park() {
         Some(n) => {
-            let (forever, private) = (noted.forever, noted.private);
+            let (forever, private) = park_proof(&n, scope, future);
             WaitRecord {
                 reason: n.reason,
                 // A join's call site is inside the runtime (`JoinHandle::poll`):
