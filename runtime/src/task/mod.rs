@@ -312,7 +312,7 @@ pub(crate) fn current_host() -> usize {
 ///   handle inside its future (nil cases never fire; a future case proves
 ///   nothing): it waits on all those channels (`Private` keeps up to
 ///   `SELECT_NOTE_CASES` of them).
-#[inline]
+#[inline(always)]
 fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) -> (bool, Private) {
     let inside = |addr: usize| addr >= future.0 && addr < future.0.saturating_add(future.1);
     if scope.parks() != 1 {
