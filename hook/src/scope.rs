@@ -249,7 +249,6 @@ impl<'a> PollScope<'a> {
         /// Restores the previous `CURRENT` on drop (also when `f` unwinds).
         struct Restore(*const PollScope<'static>);
         impl Drop for Restore {
-            #[inline]
             fn drop(&mut self) {
                 CURRENT.with(|c| c.set(self.0));
             }
