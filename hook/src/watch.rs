@@ -133,6 +133,7 @@ pub fn own_clones<R>(f: impl FnOnce() -> R) -> R {
     /// Restores the previous flag (also when `f` unwinds).
     struct Restore(bool);
     impl Drop for Restore {
+        #[inline]
         fn drop(&mut self) {
             let prev = self.0;
             let _ = GORO_CLONE.try_with(|c| c.set(prev));

@@ -347,17 +347,20 @@ impl Runtime {
                     std::mem::size_of::<F>(),
                 );
                 let host = StdArc::as_ptr(shared).cast::<()>() as usize;
-                let (polled, noted) = task::poll_scoped(record, &waker, host, future, || {
-                    catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
-                });
+                let polled = task::poll_scoped(
+                    record,
+                    &waker,
+                    host,
+                    future,
+                    || catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))),
+                    |polled| {
+                        matches!(polled, Ok(Poll::Pending))
+                            .then(|| task::Host::park_time(&**shared))
+                    },
+                    |_| {},
+                );
                 match polled {
-                    Ok(Poll::Pending) => {
-                        record.set_waiting(task::wait_record(
-                            noted,
-                            task::Host::park_time(&**shared),
-                        ));
-                        false
-                    }
+                    Ok(Poll::Pending) => false,
                     Ok(Poll::Ready(v)) => {
                         output = Some(v);
                         main_done.set(true);

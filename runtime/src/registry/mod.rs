@@ -67,7 +67,9 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{lock, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering};
+use crate::loom::{
+    lock, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Mutex, Ordering, StdArc,
+};
 use goro_hook::{RecordKey, WaitObject, WaitReason};
 
 pub use dump::{format_dump, GoroutineSnapshot, GoroutineState};
@@ -204,7 +206,7 @@ impl Private {
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
 ///
-/// 120 bytes, in the task header (see the `record_size` test): it is most
+/// 136 bytes, in the task header (see the `record_size` test): it is most
 /// of what a parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
@@ -235,6 +237,72 @@ pub(crate) struct GoroutineRecord {
     /// wait alone. Lives here, in the task header, which outlives every
     /// clone of the task's waker.
     pub(crate) watch: goro_hook::WakerWatch,
+    /// The task's reference to its runtime, set once by `task::spawn`
+    /// (`None`: the main goroutine, a blocking job): the task's schedule
+    /// function finds the runtime here, so it captures nothing (see
+    /// `task::spawn`).
+    pub(crate) host: Option<HostRef>,
+}
+
+/// A goroutine task's reference to its runtime (an `StdArc<H>` of its
+/// `task::Host` type, type-erased), kept in its record
+/// (`GoroutineRecord::host`), so the task's schedule function captures
+/// nothing (see `task::spawn`). Released when the record is dropped, in
+/// async-task's `destroy`, as a reference held by the schedule function
+/// would be.
+pub(crate) struct HostRef {
+    ptr: NonNull<()>,
+    /// Releases `ptr` as the `StdArc<H>` it came from.
+    release: unsafe fn(NonNull<()>),
+}
+
+// SAFETY: a `HostRef` is an `StdArc<H>` with `H: Send + Sync`; it is only
+// dereferenced as `&H` (`HostRef::get`).
+unsafe impl Send for HostRef {}
+// SAFETY: as above.
+unsafe impl Sync for HostRef {}
+
+impl HostRef {
+    pub(crate) fn new<H: Send + Sync + 'static>(host: StdArc<H>) -> Self {
+        /// Gives back the reference `new` took.
+        ///
+        /// # Safety
+        ///
+        /// `ptr` comes from `StdArc::<H>::into_raw`, given back once.
+        unsafe fn release<H>(ptr: NonNull<()>) {
+            // SAFETY: the caller's contract.
+            drop(unsafe { StdArc::from_raw(ptr.as_ptr().cast::<H>().cast_const()) });
+        }
+        HostRef {
+            ptr: NonNull::new(StdArc::into_raw(host).cast_mut().cast()).expect("an Arc's pointer"),
+            release: release::<H>,
+        }
+    }
+
+    /// The runtime's address (its identity, as `JoinHandle` compares it).
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// The runtime.
+    ///
+    /// # Safety
+    ///
+    /// `H` is the type this reference was made with.
+    #[inline]
+    pub(crate) unsafe fn get<H>(&self) -> &H {
+        // SAFETY: `ptr` is an `StdArc<H>` (caller) this reference keeps
+        // alive while borrowed.
+        unsafe { self.ptr.cast::<H>().as_ref() }
+    }
+}
+
+impl Drop for HostRef {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `into_raw` in `new` with the `H` that
+        // chose `release`; dropped once.
+        unsafe { (self.release)(self.ptr) }
+    }
 }
 
 /// `GoroutineRecord::slot` of a record that was never inserted.
@@ -258,6 +326,7 @@ impl GoroutineRecord {
             rng: AtomicU64::new(rng_seed ^ id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             slot: AtomicU32::new(UNREGISTERED),
             watch: goro_hook::WakerWatch::new(),
+            host: None,
         }
     }
 
@@ -277,8 +346,9 @@ impl GoroutineRecord {
     }
 
     /// The goroutine's poll returned `Pending`.
-    pub(crate) fn set_waiting(&self, w: WaitRecord) {
-        self.wait.write(&w);
+    #[inline]
+    pub(crate) fn set_waiting(&self, w: &WaitRecord) {
+        self.wait.write(w);
         // Release pairs with the Acquire load in `snapshot`: a dump that sees
         // WAITING sees this park's details (or a later one's).
         self.state.store(WAITING, Ordering::Release);
@@ -780,8 +850,10 @@ mod tests {
     fn record_size() {
         // 88 plus the wait cell's private-handle key (one word,
         // `RecordKey::to_bits`: the stuck analysis' `WaitRecord::private`),
-        // plus the waker watch (24 bytes: foreign futures, `WakerWatch`).
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 120);
+        // plus the waker watch (24 bytes: foreign futures, `WakerWatch`),
+        // plus the task's reference to its runtime (`task::HostRef`, which
+        // the task's schedule function held before).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 136);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.

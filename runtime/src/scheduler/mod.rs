@@ -564,6 +564,11 @@ impl Shared {
             _ => Some(task),
         });
         if let Some(task) = rest {
+            // The task's future may hold the last reference to this runtime
+            // (`task::Host::schedule`): once pushed, the task may be run to
+            // completion by a worker or dropped by `stop`, and the runtime
+            // with it, while this thread still uses it below.
+            let _keep = self.keep_alive();
             self.injector.push(task);
             // A thread outside the workers may have read `stopping == false`
             // above just before `stop` set it and drained the injector; its
@@ -596,6 +601,16 @@ impl Shared {
                 }
             }
             self.notify_parked();
+        }
+    }
+
+    /// A new reference to this runtime.
+    fn keep_alive(&self) -> StdArc<Shared> {
+        // SAFETY: a `Shared` only ever lives in the `StdArc` that
+        // `Shared::new` returns, and `self` borrows it, so it is alive.
+        unsafe {
+            StdArc::increment_strong_count(std::ptr::from_ref(self));
+            StdArc::from_raw(std::ptr::from_ref(self))
         }
     }
 

@@ -278,7 +278,6 @@ pub(crate) fn run(
             }
         }
         if let Some(task) = next_task(&ctx) {
-            reset_searching(&ctx);
             main_wait = main_wait.saturating_sub(1);
             if !poll(&ctx, lease, || task.run()).1 {
                 break;
@@ -349,6 +348,13 @@ fn lose_core(ctx: &WorkerCtx) {
 #[inline]
 fn reset_searching(ctx: &WorkerCtx) {
     let was = with_core(ctx, |c| std::mem::replace(&mut c.searching, false));
+    stopped_searching(ctx, was);
+}
+
+/// `reset_searching`'s second half, after this core's `searching` was
+/// cleared (`was`: it was set).
+#[inline]
+fn stopped_searching(ctx: &WorkerCtx, was: bool) {
     if was && ctx.shared.idle.transition_from_searching() {
         // We may have been the searcher producers relied on.
         ctx.shared.notify_parked();
@@ -417,48 +423,65 @@ fn steal_injector(shared: &Shared, local: &Worker<Task>) -> Option<Task> {
 }
 
 /// The next task from this core's own queues (and, now and then, the
-/// injector). Go: the first half of `findRunnable`.
+/// injector), with `reset_searching` done if there is one. Go: the first
+/// half of `findRunnable`.
 fn next_task(ctx: &WorkerCtx) -> Option<Task> {
     let shared = &*ctx.shared;
-    let tick = with_core(ctx, |c| {
-        c.tick = c.tick.wrapping_add(1);
-        c.tick
-    });
-    // Relaxed: a progress hint for searchers (`steal_runnext`); only this
-    // thread writes it.
-    shared.remotes[ctx.index]
-        .ticks
-        .store(tick, std::sync::atomic::Ordering::Relaxed);
-    if tick % GLOBAL_QUEUE_INTERVAL == 0 {
-        // Maintenance, with the core not borrowed: timers fired by the
-        // driver wake tasks onto this core.
-        ctx.now.set(Instant::now());
-        shared.driver.poll_now();
-        let t = with_core(ctx, |c| steal_injector(shared, &c.local));
-        if t.is_some() {
-            return t;
-        }
-    }
     let remote = &shared.remotes[ctx.index];
-    let runnext = &remote.runnext;
-    with_core(ctx, |c| {
-        if c.runnext_streak < RUNNEXT_CAP {
-            if let Some(t) = runnext.take() {
-                c.runnext_streak += 1;
-                return Some(t);
-            }
-        } else if let Some(t) = runnext.take() {
-            // Fairness: the ping-pong pair goes behind the local queue.
-            c.local.push(t);
+    // One borrow of the core for the common case: count the tick and, unless
+    // it is a maintenance tick, pick the task (and stop searching if found).
+    let picked = with_core(ctx, |c| {
+        c.tick = c.tick.wrapping_add(1);
+        // Relaxed: a progress hint for searchers (`steal_runnext`); only
+        // this thread writes it.
+        remote
+            .ticks
+            .store(c.tick, std::sync::atomic::Ordering::Relaxed);
+        if c.tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            return None;
         }
-        c.runnext_streak = 0;
-        if let Some(t) = remote.yielded.take() {
-            // It spent its budget while the local queue was empty: its
-            // turn is now, before anything queued since.
+        let t = pick_local(shared, remote, c);
+        let was = t.is_some() && std::mem::replace(&mut c.searching, false);
+        Some((t, was))
+    });
+    if let Some((t, was)) = picked {
+        stopped_searching(ctx, was);
+        return t;
+    }
+    // Maintenance, with the core not borrowed: timers fired by the driver
+    // wake tasks onto this core.
+    ctx.now.set(Instant::now());
+    shared.driver.poll_now();
+    let t = with_core(ctx, |c| {
+        steal_injector(shared, &c.local).or_else(|| pick_local(shared, remote, c))
+    });
+    if t.is_some() {
+        reset_searching(ctx);
+    }
+    t
+}
+
+/// `next_task`'s pick from this core's `runnext` and `yielded` slots, its
+/// local queue, then the injector.
+#[inline(always)]
+fn pick_local(shared: &Shared, remote: &super::Remote, c: &mut Core) -> Option<Task> {
+    let runnext = &remote.runnext;
+    if c.runnext_streak < RUNNEXT_CAP {
+        if let Some(t) = runnext.take() {
+            c.runnext_streak += 1;
             return Some(t);
         }
-        c.local.pop().or_else(|| steal_injector(shared, &c.local))
-    })
+    } else if let Some(t) = runnext.take() {
+        // Fairness: the ping-pong pair goes behind the local queue.
+        c.local.push(t);
+    }
+    c.runnext_streak = 0;
+    if let Some(t) = remote.yielded.take() {
+        // It spent its budget while the local queue was empty: its
+        // turn is now, before anything queued since.
+        return Some(t);
+    }
+    c.local.pop().or_else(|| steal_injector(shared, &c.local))
 }
 
 /// Steals work from the injector and other cores. Go: the stealing half of

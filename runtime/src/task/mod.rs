@@ -42,7 +42,7 @@ use pin_project_lite::pin_project;
 pub use join::{JoinError, JoinHandle};
 
 use crate::loom::StdArc;
-use crate::registry::{GoroutineId, GoroutineRecord, Private, Registry, WaitRecord};
+use crate::registry::{GoroutineId, GoroutineRecord, HostRef, Private, Registry, WaitRecord};
 
 /// Ready operations a goroutine may do per poll before `poll_budget` makes it
 /// yield. Go preempts a goroutine after 10 ms; an async task can only be
@@ -61,6 +61,12 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn park_time(&self) -> Instant;
     /// Queues goroutine `task` to run (`woken_while_running`: it woke
     /// itself during its own poll, i.e. it yielded).
+    ///
+    /// `task` may hold the last reference to `self` (its record owns the
+    /// task's reference to the runtime, see [`spawn`]), and nothing keeps
+    /// the task alive during the call but `task` itself: once the task is
+    /// dropped or handed to a queue another thread takes from, `self` may
+    /// be used only under a reference of its own.
     fn schedule(&self, task: Task, woken_while_running: bool);
     /// The runtime is stopping: a finished goroutine's record is swept out
     /// of the registry at once (see `Registry::retire`).
@@ -83,25 +89,18 @@ struct RecordPtr(NonNull<GoroutineRecord>);
 // and the future carrying this pointer) is alive.
 unsafe impl Send for RecordPtr {}
 
-/// A pointer to the goroutine's runtime, carried by the future. The task's
-/// schedule function, in the same allocation, owns the task's one reference
-/// (`Arc`) to the runtime; async-task drops the schedule function only in
-/// `destroy`, after the future has been dropped, so the runtime outlives
-/// every use of this pointer.
-struct HostPtr<H>(NonNull<H>);
-
-impl<H> HostPtr<H> {
-    /// The runtime.
-    #[inline]
-    fn get(&self) -> &H {
-        // SAFETY: see the type's docs: the `Arc` owned by the schedule
-        // function of the task holding this future keeps `H` alive.
-        unsafe { self.0.as_ref() }
-    }
+/// The runtime of goroutine `record`, of type `H`: for the goroutine's own
+/// future (a `Goroutine<_, H>`), which only `spawn::<_, H>` makes, with a
+/// record that holds an `StdArc<H>` and outlives the future.
+#[inline]
+fn host_of<H: Host>(record: &GoroutineRecord) -> &H {
+    let host = record
+        .host
+        .as_ref()
+        .expect("a goroutine task's record holds its runtime");
+    // SAFETY: see above: `H` is the type the reference was made with.
+    unsafe { host.get::<H>() }
 }
-
-// SAFETY: `H: Host` is `Send + Sync`; the pointer is used only as `&H`.
-unsafe impl<H: Host> Send for HostPtr<H> {}
 
 pin_project! {
     /// A goroutine's future as stored in its task. Go: the `g` running `fn`.
@@ -114,7 +113,9 @@ pin_project! {
     pub(crate) struct Goroutine<F, H: Host> {
         #[pin]
         fut: Option<F>,
-        host: HostPtr<H>,
+        // The runtime: the record's (`GoroutineRecord::host`, see
+        // `host_of`).
+        host: std::marker::PhantomData<fn(&H)>,
         record: RecordPtr,
     }
 
@@ -130,12 +131,11 @@ pin_project! {
                 // async-task's abort guard.
                 let mut fut = this.fut.as_mut();
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
-                    this.host
-                        .get()
+                    host_of::<H>(record)
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
                 }
             }
-            let host = this.host.get();
+            let host = host_of::<H>(record);
             host.registry().retire(record, host.stopping());
         }
     }
@@ -164,40 +164,49 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let _entered = span.enter();
         record.set_running();
-        let host = this.host.0.as_ptr().cast::<()>() as usize;
+        let host = std::ptr::from_ref(host_of::<H>(record)).cast::<()>() as usize;
         // SAFETY: the watch lies in the task header, which every clone of
         // the task's waker keeps alive; async-task's wakers all share the
         // task's data pointer and vtable.
         let waker = unsafe { record.watch.watched(cx.waker()) };
         let mut cx = Context::from_waker(&waker);
-        let (polled, noted) = poll_scoped(record, &waker, host, future, || {
-            let out = match catch_unwind(AssertUnwindSafe(|| {
-                fut.as_mut()
-                    .as_pin_mut()
-                    .expect("goroutine polled after completion")
-                    .poll(&mut cx)
-            })) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(v)) => Ok(v),
-                Err(payload) => Err(payload),
-            };
-            // Finished: drop the user's future now, inside `catch_unwind`
-            // (async-task would drop it under its abort-on-unwind guard).
-            let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
-            Poll::Ready((out, dropped))
-        });
-        let (out, dropped) = match polled {
-            Poll::Pending => {
-                let w = wait_record(noted, this.host.get().park_time());
+        let polled = poll_scoped(
+            record,
+            &waker,
+            host,
+            future,
+            || {
+                let out = match catch_unwind(AssertUnwindSafe(|| {
+                    fut.as_mut()
+                        .as_pin_mut()
+                        .expect("goroutine polled after completion")
+                        .poll(&mut cx)
+                })) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(v)) => Ok(v),
+                    Err(payload) => Err(payload),
+                };
+                // Finished: drop the user's future now, inside `catch_unwind`
+                // (async-task would drop it under its abort-on-unwind guard).
+                let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+                Poll::Ready((out, dropped))
+            },
+            |polled| {
+                polled
+                    .is_pending()
+                    .then(|| host_of::<H>(record).park_time())
+            },
+            |w| {
                 tracing::trace!(
                     target: "goro::park",
                     reason = w.reason.as_str(),
                     at = w.at.map(|l| tracing::field::display(crate::registry::Site(l))),
                     "park"
                 );
-                record.set_waiting(w);
-                return Poll::Pending;
-            }
+            },
+        );
+        let (out, dropped) = match polled {
+            Poll::Pending => return Poll::Pending,
             Poll::Ready(finished) => finished,
         };
         let out = match (out, dropped) {
@@ -211,9 +220,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             // first panic is the goroutine's.
             (Err(payload), _) => payload,
         };
-        this.host
-            .get()
-            .goroutine_panicked(record.id, record.spawned_at, &out);
+        host_of::<H>(record).goroutine_panicked(record.id, record.spawned_at, &out);
         Poll::Ready(Err(out))
     }
 }
@@ -231,7 +238,9 @@ pub(crate) fn panic_message(payload: &Panic) -> String {
 
 /// Polls the goroutine `record` with `waker` (the waker of the goroutine's
 /// own poll, `cx.waker()`): runs `poll` inside a goro-hook poll scope for it
-/// and returns `poll`'s result with what the goroutine noted.
+/// and returns `poll`'s result. If `parked` says the poll returned
+/// `Pending` (it gives the park's time then), records the wait the poll
+/// noted (`set_waiting`), after showing it to `on_park`.
 ///
 /// `host` identifies the runtime (its `Host`'s address): a `JoinHandle`
 /// awaited during the poll compares it with its own task's runtime.
@@ -244,7 +253,9 @@ pub(crate) fn poll_scoped<R>(
     host: usize,
     future: (usize, usize),
     poll: impl FnOnce() -> R,
-) -> (R, Noted) {
+    parked: impl FnOnce(&R) -> Option<Instant>,
+    on_park: impl FnOnce(&WaitRecord),
+) -> R {
     let scope = PollScope::new(record.id.as_u64(), waker)
         .with_budget(BUDGET)
         .with_rng_state(record.rng_state())
@@ -252,24 +263,21 @@ pub(crate) fn poll_scoped<R>(
     /// Restores the previous host when the poll ends or unwinds.
     struct Restore(usize);
     impl Drop for Restore {
+        #[inline]
         fn drop(&mut self) {
             CURRENT_HOST.with(|h| h.set(self.0));
         }
     }
-    let _restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
+    let restore = Restore(CURRENT_HOST.with(|h| h.replace(host)));
     let out = scope.enter(poll);
+    drop(restore);
     record.set_rng_state(scope.rng_state());
-    let park = scope.park();
-    let (forever, private) = match park {
-        Some(p) => park_proof(&p, &scope, future),
-        None => (false, Private::NONE),
-    };
-    let noted = Noted {
-        park,
-        forever,
-        private,
-    };
-    (out, noted)
+    if let Some(since) = parked(&out) {
+        let w = wait_record(&scope, future, since);
+        on_park(&w);
+        record.set_waiting(&w);
+    }
+    out
 }
 
 thread_local! {
@@ -281,15 +289,6 @@ thread_local! {
 /// The runtime of the goroutine being polled on this thread (0: none).
 pub(crate) fn current_host() -> usize {
     CURRENT_HOST.with(std::cell::Cell::get)
-}
-
-/// What a poll told the hooks: its last park, and what that park proves
-/// (`park_proof`).
-#[derive(Clone, Copy)]
-pub(crate) struct Noted {
-    park: Option<ParkNote>,
-    forever: bool,
-    private: Private,
 }
 
 /// What a park proves about who can still wake the goroutine, from where
@@ -313,7 +312,7 @@ pub(crate) struct Noted {
 ///   handle inside its future (nil cases never fire; a future case proves
 ///   nothing): it waits on all those channels (`Private` keeps up to
 ///   `SELECT_NOTE_CASES` of them).
-#[inline]
+#[inline(always)]
 fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) -> (bool, Private) {
     let inside = |addr: usize| addr >= future.0 && addr < future.0.saturating_add(future.1);
     if scope.parks() != 1 {
@@ -348,13 +347,14 @@ fn park_proof(park: &ParkNote, scope: &PollScope<'_>, future: (usize, usize)) ->
     }
 }
 
-/// The wait to record for a poll that returned `Pending` at `since` after
-/// noting `noted` (`FutureWait` when the pending future said nothing);
-/// `future` is the goroutine future's (address, size).
-pub(crate) fn wait_record(noted: Noted, since: Instant) -> WaitRecord {
-    match noted.park {
+/// The wait to record for a poll (in `scope`) that returned `Pending` at
+/// `since` (`FutureWait` when the pending future noted nothing); `future`
+/// is the goroutine future's (address, size).
+#[inline]
+fn wait_record(scope: &PollScope<'_>, future: (usize, usize), since: Instant) -> WaitRecord {
+    match scope.park() {
         Some(n) => {
-            let (forever, private) = (noted.forever, noted.private);
+            let (forever, private) = park_proof(&n, scope, future);
             WaitRecord {
                 reason: n.reason,
                 // A join's call site is inside the runtime (`JoinHandle::poll`):
@@ -381,13 +381,20 @@ pub(crate) fn wait_record(noted: Noted, since: Instant) -> WaitRecord {
 /// with [`Host::schedule`]), and registers the record. The caller schedules
 /// the returned task for its first poll.
 ///
-/// `host` is the task's one reference to its runtime: the schedule function
-/// owns it, and the goroutine's future reaches the runtime through a plain
-/// pointer (see `HostPtr`), so a spawn costs one reference-count increment.
+/// `host` is the task's one reference to its runtime: the record owns it
+/// ([`HostRef`]), and both the goroutine's future and the schedule function
+/// ([`schedule_goroutine`]) reach the runtime through the record, so the
+/// schedule function captures nothing and the future holds no pointer of
+/// its own (the task allocation stays the same size: the record grows by
+/// what the schedule function and the future shrink). A spawn costs one
+/// reference-count increment, and a wake hands the waker's reference to
+/// the task it schedules instead of taking a new one and then dropping the
+/// waker's (async-task does so only for a schedule function of size
+/// zero): one atomic read-modify-write less per wake.
 pub(crate) fn spawn<F, H>(
     host: StdArc<H>,
     fut: F,
-    record: GoroutineRecord,
+    mut record: GoroutineRecord,
 ) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
@@ -395,29 +402,46 @@ where
     H: Host,
 {
     let id = record.id;
-    let ptr = NonNull::from(&*host);
-    let rt = ptr.as_ptr().cast::<()>() as usize;
+    let host = HostRef::new(host);
+    let rt = host.addr();
+    record.host = Some(host);
     let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
-        |record: &GoroutineRecord| Goroutine {
+        |record: &GoroutineRecord| Goroutine::<F, H> {
             fut: Some(fut),
-            host: HostPtr(ptr),
+            host: std::marker::PhantomData,
             record: RecordPtr(NonNull::from(record)),
         },
-        async_task::WithInfo(move |t: Task, info: async_task::ScheduleInfo| {
-            host.schedule(t, info.woken_while_running)
-        }),
+        async_task::WithInfo(schedule_goroutine::<H>),
     );
     // SAFETY: the record lives in the task header until the allocation is
     // freed, which happens only after the future (whose destructor calls
-    // `remove`) has been dropped. The runtime is alive: the schedule
-    // function in the task holds it.
+    // `remove`) has been dropped. The runtime is alive: the record in the
+    // task holds it.
     unsafe {
-        HostPtr(ptr)
-            .get()
+        host_of::<H>(runnable.metadata())
             .registry()
             .insert(runnable.metadata(), Some(runnable.waker()))
     };
     (runnable, JoinHandle::new(task, id, rt))
+}
+
+/// The schedule function of the goroutine tasks of runtime type `H`: a
+/// function item, of size zero (see [`spawn`]).
+fn schedule_goroutine<H: Host>(t: Task, info: async_task::ScheduleInfo) {
+    let host = t
+        .metadata()
+        .host
+        .as_ref()
+        .expect("a goroutine task's record holds its runtime");
+    // SAFETY: `spawn` made this reference from an `StdArc<H>` (this
+    // function is the schedule function of exactly the tasks `spawn::<_,
+    // H>` made).
+    let host: *const H = unsafe { host.get::<H>() };
+    // SAFETY: the record, which holds the reference, lives as long as the
+    // task's allocation, which `t` keeps alive; `Host::schedule` does not
+    // use the runtime after letting go of `t` unless it holds a reference
+    // of its own.
+    unsafe { &*host }.schedule(t, info.woken_while_running);
 }
 
 pin_project! {
