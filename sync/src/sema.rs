@@ -515,18 +515,16 @@ impl<S> Sema<S> {
         s: Status,
         removed: impl FnOnce(&mut Locked<S>),
     ) -> Status {
-        let s = match s {
-            Status::Idle => return Status::Idle,
-            Status::Queued => {
-                let mut g = self.lock();
-                // SAFETY: lock held; node alive, queued here or not at all.
-                let s = unsafe { g.queue.remove(node) };
-                if s == Status::Idle {
-                    removed(&mut g);
-                }
-                s
+        let s = if s == Status::Queued {
+            let mut g = self.lock();
+            // SAFETY: lock held; node alive, queued here or not at all.
+            let s = unsafe { g.queue.remove(node) };
+            if s == Status::Idle {
+                removed(&mut g);
             }
-            s => s,
+            s
+        } else {
+            s
         };
         node.reset();
         s
