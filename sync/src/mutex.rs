@@ -526,7 +526,23 @@ impl<'a, T: ?Sized> Lock<'a, T> {
 }
 
 impl<T: ?Sized> Drop for Lock<'_, T> {
+    /// Every finished or never-polled lock comes here with an idle node and
+    /// no unused wake-up: that check is inlined into the owner's drop; a
+    /// cancellation is [`Lock::cancel`].
+    #[inline]
     fn drop(&mut self) {
+        if self.node.status() != Status::Idle || self.woken {
+            self.cancel();
+        }
+    }
+}
+
+impl<T: ?Sized> Lock<'_, T> {
+    /// The drop of a lock whose node was queued, woken or handed the lock,
+    /// or that holds an unused wake-up: leaves the queue, or passes the
+    /// lock or the wake-up on.
+    #[inline(never)]
+    fn cancel(&mut self) {
         let m = self.mutex;
         // SAFETY: the node is alive, and queued only in this mutex's queue.
         let s = unsafe {
