@@ -39,6 +39,8 @@ impl task::Host for Shared {
 }
 
 /// Spawns `fut` as a goroutine of `shared`, spawned at `at` by `parent`.
+/// Inlined, as `task::spawn` is (see there: the record's copies).
+#[inline]
 pub(crate) fn spawn<F>(
     shared: &StdArc<Shared>,
     fut: F,
