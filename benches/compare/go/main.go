@@ -747,6 +747,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: bench -workload NAME -n SIZE [-warmup SIZE]")
 		os.Exit(2)
 	}
+	if *workload == "skynet" && (!powerOfTen(*n) || (*warmup > 0 && !powerOfTen(*warmup))) {
+		// The tree divides by 10 at every level: another size reaches 0 and
+		// spawns without end.
+		fmt.Fprintf(os.Stderr, "skynet needs sizes that are powers of 10 (10, 100, ..., 1000000), got -n=%d -warmup=%d\n", *n, *warmup)
+		os.Exit(2)
+	}
 	if *warmup > 0 {
 		if w := run(*workload, *warmup); !w.ok {
 			fmt.Printf("RESULT workload=%s system=go check=FAIL detail=warmup:%s\n", *workload, w.detail)
@@ -777,4 +783,15 @@ func main() {
 	if !m.ok {
 		os.Exit(1)
 	}
+}
+
+// powerOfTen: 10, 100, 1000, ...
+func powerOfTen(n int) bool {
+	if n < 10 {
+		return false
+	}
+	for n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }

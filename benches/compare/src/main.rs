@@ -187,6 +187,10 @@ fn cmd_run(args: &[String]) -> Result<ExitCode, String> {
     };
     let w = workloads::find(workload).ok_or_else(|| format!("unknown workload {workload}"))?;
     let n = n.unwrap_or(w.full_n);
+    w.check_n(n)?;
+    if warmup > 0 {
+        w.check_n(warmup).map_err(|e| format!("--warmup: {e}"))?;
+    }
     let workers = w.fixed_workers().unwrap_or(workers);
     let m = systems::run_rust(system, workload, n, warmup, workers.max(1))?;
     println!("{}", m.result_line(workload, system));

@@ -58,6 +58,18 @@ impl Workload {
         }
     }
 
+    /// Refuses a size the workload cannot run: skynet's tree divides by 10
+    /// at every level, so a leaf count that is not a power of 10 would
+    /// reach size 0 and spawn without end.
+    pub fn check_n(&self, n: u64) -> Result<(), String> {
+        if self.name == "skynet" && !is_power_of_ten(n) {
+            return Err(format!(
+                "skynet needs a leaf count that is a power of 10 (10, 100, ..., 1000000), got {n}"
+            ));
+        }
+        Ok(())
+    }
+
     /// The worker count this workload always runs with, whatever `--workers`
     /// says: the Go-shaped channel rows come in pairs, `NAME_w1` and
     /// `NAME_w2` (1 and 2 workers), so one run shows both.
@@ -423,4 +435,33 @@ pub fn program_of(name: &str) -> &str {
 /// Looks a workload up by name.
 pub fn find(name: &str) -> Option<&'static Workload> {
     WORKLOADS.iter().find(|w| w.name == name)
+}
+
+/// 10, 100, 1000, ...
+fn is_power_of_ten(mut n: u64) -> bool {
+    if n < 10 {
+        return false;
+    }
+    while n % 10 == 0 {
+        n /= 10;
+    }
+    n == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skynet_sizes_are_powers_of_ten() {
+        let w = find("skynet").unwrap();
+        for n in [10, 100, 1_000_000] {
+            assert!(w.check_n(n).is_ok(), "{n}");
+        }
+        for n in [0, 1, 2, 20, 200_000, 999_999] {
+            assert!(w.check_n(n).is_err(), "{n}");
+        }
+        // Other workloads take any size.
+        assert!(find("spawn_wg").unwrap().check_n(123).is_ok());
+    }
 }
