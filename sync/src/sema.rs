@@ -319,12 +319,16 @@ impl Queue {
             if prev.is_null() {
                 self.head = next;
             } else {
-                (*prev).links.with_mut(|l| (*l).assume_init_mut().next = next);
+                (*prev)
+                    .links
+                    .with_mut(|l| (*l).assume_init_mut().next = next);
             }
             if next.is_null() {
                 self.tail = prev;
             } else {
-                (*next).links.with_mut(|l| (*l).assume_init_mut().prev = prev);
+                (*next)
+                    .links
+                    .with_mut(|l| (*l).assume_init_mut().prev = prev);
             }
             self.len -= 1;
             // Moved out: the links are uninitialized again, as the node is
@@ -392,13 +396,12 @@ impl Queue {
         let mut cur = self.head;
         while !cur.is_null() {
             // SAFETY: `cur` is queued here, hence alive; we hold the lock.
-            let (next, ticket, data) =
-                unsafe {
-                    (*cur).links.with(|l| {
-                        let l = (*l).assume_init_ref();
-                        (l.next, l.ticket, l.data)
-                    })
-                };
+            let (next, ticket, data) = unsafe {
+                (*cur).links.with(|l| {
+                    let l = (*l).assume_init_ref();
+                    (l.next, l.ticket, l.data)
+                })
+            };
             if ticket >= before {
                 // Arrived after the drain began (or re-queued at the front
                 // since): not ours to wake.
