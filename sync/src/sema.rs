@@ -42,7 +42,10 @@
 //! # Invariants
 //!
 //! - A node's links, waker, ticket, data and start time are read and written
-//!   only under the lock of the queue it is (or may be) in.
+//!   only under the lock of the queue it is (or may be) in, and hold a value
+//!   only while it is queued: the push that queues it writes them all, the
+//!   unlink that dequeues it moves them out (a future that never waits never
+//!   writes them).
 //! - A node's status is `Queued` exactly while it is linked in a queue. It is
 //!   changed only under that queue's lock, except that the owner resets an
 //!   unlinked node to `Idle`.
