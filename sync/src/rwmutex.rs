@@ -384,13 +384,15 @@ impl<T: Default> Default for RwMutex<T> {
 }
 
 /// The shared state machine of [`ReadLock`] and [`WriteLock`].
+// `repr(C)` with the node last, as `mutex::Lock` (see there).
+#[repr(C)]
 struct Acquire<'a, T: ?Sized> {
     lock: &'a RwMutex<T>,
-    side: Side,
-    node: Waiter,
-    started: bool,
     at: &'static Location<'static>,
+    side: Side,
+    started: bool,
     _pin: PhantomPinned,
+    node: Waiter,
 }
 
 impl<'a, T: ?Sized> Acquire<'a, T> {

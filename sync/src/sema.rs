@@ -138,15 +138,19 @@ struct Links {
 }
 
 /// One waiting operation's node (Go: `sudog`), embedded in its future.
+///
+/// `repr(C)`, the links last: a future that embeds the node last (as
+/// `mutex::Lock` does) then writes nothing past the status when it is built.
+#[repr(C)]
 pub(crate) struct Waiter {
+    /// A [`Status`]; see the module invariants for who writes it.
+    status: AtomicU8,
+    _pin: PhantomPinned,
     /// Protected by the lock of the queue the node is in; initialized
     /// exactly while the node is queued (see [`Links`]). A fresh node writes
     /// nothing here: a future that never waits (every uncontended lock)
     /// does not pay for zeroing and moving 64 bytes.
     links: UnsafeCell<MaybeUninit<Links>>,
-    /// A [`Status`]; see the module invariants for who writes it.
-    status: AtomicU8,
-    _pin: PhantomPinned,
 }
 
 // SAFETY: the raw pointers and the waker in `links` are only touched under the

@@ -276,11 +276,13 @@ impl fmt::Debug for WaitGroup {
 /// futures::executor::block_on(w);
 /// ```
 #[must_use = "futures do nothing unless polled"]
+#[repr(C)]
 pub struct Wait<'a> {
+    // `repr(C)` with the node last, as `mutex::Lock` (see there).
     wg: &'a WaitGroup,
-    node: Waiter,
     at: &'static Location<'static>,
     _pin: PhantomPinned,
+    node: Waiter,
 }
 
 impl Future for Wait<'_> {
