@@ -20,10 +20,9 @@ for spec in "$@"; do
       echo "$sys $w $out"
     done
   done
-done | awk '
-{ sys=$1; w=$2; ns="";cpu="";chk="none"; for(i=3;i<=NF;i++){split($i,kv,"="); if(kv[1]=="ns_per_op")ns=kv[2]; if(kv[1]=="cpu_ns_per_op")cpu=kv[2]; if(kv[1]=="check")chk=kv[2]}
+done | awk "$(cat "$(dirname "$0")/results.awk")"'
+{ sys=$1; w=$2; parse_result(3)
   k=w" "sys; ws[w]=1; if(chk!="ok"){bad[k]=1; next} n[k]++; v[k,n[k]]=ns; c[k,n[k]]=cpu }
-function med(k,arr,   m,i,j,t,a){m=n[k]; if(m==0)return 0; for(i=1;i<=m;i++)a[i]=arr[k,i]; for(i=1;i<=m;i++)for(j=i+1;j<=m;j++)if(a[j]<a[i]){t=a[i];a[i]=a[j];a[j]=t}; return (m%2)?a[(m+1)/2]:(a[m/2]+a[m/2+1])/2}
 END { printf "%-22s %16s %16s %16s %8s %8s %8s\n","workload","before wall/cpu","after wall/cpu","go wall/cpu","aft/bef","bef/Go","aft/Go";
   for(w in ws){b=med(w" before",v);a=med(w" after",v);g=med(w" go",v);
     printf "%-22s %8.4g/%-7.4g %8.4g/%-7.4g %8.4g/%-7.4g %8.2f %8.2f %8.2f  n=%d/%d/%d%s%s\n",w,b,med(w" before",c),a,med(w" after",c),g,med(w" go",c),(b?a/b:0),(g?b/g:0),(g?a/g:0),n[w" before"],n[w" after"],n[w" go"],((w" after") in bad)?" AFTER-CHECK-FAIL":"",((w" go") in bad)?" (go check fail)":"" } }'

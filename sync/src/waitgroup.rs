@@ -276,9 +276,9 @@ impl fmt::Debug for WaitGroup {
 /// futures::executor::block_on(w);
 /// ```
 #[must_use = "futures do nothing unless polled"]
+// `repr(C)` with the node last, as `mutex::Lock` (see there).
 #[repr(C)]
 pub struct Wait<'a> {
-    // `repr(C)` with the node last, as `mutex::Lock` (see there).
     wg: &'a WaitGroup,
     at: &'static Location<'static>,
     _pin: PhantomPinned,
