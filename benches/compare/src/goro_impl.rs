@@ -5,7 +5,6 @@
 //! (select!). Without them the runner marks goro "not available".
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use goro::chan::{make, Chan};
@@ -212,14 +211,8 @@ async fn spawn_join(n: u64) -> Measurement {
     m.expect(sum == triangle(n), || format!("sum={sum}"))
 }
 
-fn skynet_node(
-    c: Chan<u64>,
-    num: u64,
-    size: u64,
-    div: u64,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    // Boxed: a future that spawns itself has no finite type otherwise.
-    Box::pin(async move {
+fn skynet_node(c: Chan<u64>, num: u64, size: u64, div: u64) -> impl Future<Output = ()> + Send {
+    async move {
         if size == 1 {
             c.send(num).await;
             return;
@@ -234,7 +227,7 @@ fn skynet_node(
             sum += rc.recv().await.unwrap_or(0);
         }
         c.send(sum).await;
-    })
+    }
 }
 
 async fn skynet(leaves: u64) -> Measurement {

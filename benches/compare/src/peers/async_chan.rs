@@ -9,7 +9,6 @@
 //! workloads use the same way ([`AsyncChan::close`]).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::measure::{current_rss_kib, nth_prime, triangle, Measurement, Stopwatch};
@@ -272,9 +271,8 @@ fn skynet_node<C: AsyncChan>(
     num: u64,
     size: u64,
     div: u64,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    // Boxed: a future that spawns itself has no finite type otherwise.
-    Box::pin(async move {
+) -> impl Future<Output = ()> + Send {
+    async move {
         if size == 1 {
             C::send(&tx, num).await;
             return;
@@ -289,7 +287,7 @@ fn skynet_node<C: AsyncChan>(
             sum += C::recv(&mut rrx).await.unwrap_or(0);
         }
         C::send(&tx, sum).await;
-    })
+    }
 }
 
 /// Skynet with a channel per node, as in Go.

@@ -1,7 +1,6 @@
 //! tokio's task primitives: `spawn` + `JoinHandle`, `JoinSet`, `oneshot`.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
 use tokio::task::JoinSet;
@@ -39,9 +38,8 @@ pub async fn spawn_join_set(n: u64) -> Measurement {
     m.expect(sum == triangle(n), || format!("sum={sum}"))
 }
 
-fn skynet_node(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
-    // Boxed: a future that spawns itself has no finite type otherwise.
-    Box::pin(async move {
+fn skynet_node(num: u64, size: u64, div: u64) -> impl Future<Output = u64> + Send {
+    async move {
         if size == 1 {
             return num;
         }
@@ -54,7 +52,7 @@ fn skynet_node(num: u64, size: u64, div: u64) -> Pin<Box<dyn Future<Output = u64
             sum += c.await.expect("task panicked");
         }
         sum
-    })
+    }
 }
 
 /// Skynet with results returned through `JoinHandle`s (idiomatic tokio).
