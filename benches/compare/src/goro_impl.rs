@@ -594,7 +594,7 @@ mod go_shaped {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
-    use goro::chan::make;
+    use goro::chan::{make, Chan};
 
     use crate::measure::{triangle, Measurement, Stopwatch};
 
@@ -700,26 +700,29 @@ mod go_shaped {
     /// Go's `wg.Add(n)`; each goroutine `wg.Done()`; main `wg.Wait()`: a
     /// counter, and the goroutine that brings it to zero sends on `done`.
     async fn spawn_wg(n: u64) -> Measurement {
+        // One shared reference per goroutine (Go's closure shares `wg`
+        // and `res` by pointer; tokio's version shares one `Arc` too).
         struct Group {
             sum: AtomicU64,
             left: AtomicU64,
+            done: Chan<()>,
         }
         let g = Arc::new(Group {
             sum: AtomicU64::new(0),
             left: AtomicU64::new(n),
+            done: make::<()>(1),
         });
-        let done = make::<()>(1);
         let sw = Stopwatch::start();
         for i in 0..n {
-            let (g, done) = (g.clone(), done.clone());
+            let g = g.clone();
             drop(go!(async move {
                 g.sum.fetch_add(i, Ordering::Relaxed);
                 if g.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    done.send(()).await;
+                    g.done.send(()).await;
                 }
             }));
         }
-        done.recv().await;
+        g.done.recv().await;
         let m = sw.stop(n);
         let sum = g.sum.load(Ordering::Relaxed);
         m.expect(sum == triangle(n), || format!("sum={sum}"))
