@@ -10,7 +10,7 @@
 //! A FIFO of jobs under one mutex and a condvar. Submitting a job wakes an
 //! idle thread if one is not already claimed by an earlier submission, else
 //! starts a new thread (up to [`MAX_THREADS`]). A thread that stays idle for
-//! the keep-alive period exits. Jobs are async-task tasks, so a job's result
+//! the keep-alive period exits. Jobs are task cells like goroutines, so a job's result
 //! reaches its `JoinHandle` like a goroutine's.
 //!
 //! # Invariants

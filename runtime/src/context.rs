@@ -72,6 +72,8 @@ pub(crate) struct WorkerGuard {
     prev: *const WorkerCtx,
     _driver: Option<Box<dyn Any>>,
     _runtime_thread: goro_hook::RuntimeThreadGuard,
+    /// The thread keeps freed task cells for its next spawns meanwhile.
+    _cells: crate::task::CellCacheGuard,
 }
 
 impl Drop for WorkerGuard {
@@ -88,6 +90,7 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
         prev,
         _driver: ctx.shared.driver.enter_thread(),
         _runtime_thread: goro_hook::enter_runtime_thread(),
+        _cells: crate::task::enter_cell_cache(),
     }
 }
 

@@ -23,7 +23,8 @@
 //!   resolved configuration, [`runtime::RuntimeError`].
 //! - `registry/`: goroutine ids, spawn sites, wait states (a lock-free wait
 //!   cell per goroutine); the dump.
-//! - `task/`: the task cell (async-task's header + future in one allocation),
+//! - `task/`: the task cell (header + future in one allocation, its state
+//!   machine, the per-worker cache of freed cells),
 //!   the goroutine wrapper and its goro-hook poll scope, [`JoinHandle`].
 //! - `scheduler/`: worker cores, `runnext`, stealing, idle/parking, the
 //!   park `Driver` trait, spawning; with `context.rs` (a worker thread's

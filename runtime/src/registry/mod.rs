@@ -247,9 +247,9 @@ pub(crate) struct GoroutineRecord {
 /// A goroutine task's reference to its runtime (an `StdArc<H>` of its
 /// `task::Host` type, type-erased), kept in its record
 /// (`GoroutineRecord::host`), so the task's schedule function captures
-/// nothing (see `task::spawn`). Released when the record is dropped, in
-/// async-task's `destroy`, as a reference held by the schedule function
-/// would be.
+/// nothing (see `task::spawn`). Released when the record is dropped, as the
+/// task cell is freed, as a reference held by the schedule function would
+/// be.
 pub(crate) struct HostRef {
     ptr: NonNull<()>,
     /// Releases `ptr` as the `StdArc<H>` it came from.

@@ -68,7 +68,7 @@
 //!
 //! # Invariants
 //!
-//! - A `Task` (async-task `Runnable`) is in at most one place: a run queue,
+//! - A `Task` (a task cell's `Runnable`) is in at most one place: a run queue,
 //!   a `runnext` slot, the injector, or the hands of the thread running it.
 //! - After `stop` returns, no thread runs a core, every queue is empty and
 //!   every goroutine's future has been dropped.

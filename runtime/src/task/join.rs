@@ -25,7 +25,7 @@ use crate::registry::{GoroutineId, GoroutineRecord};
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    task: Option<async_task::FallibleTask<Result<T, Panic>, GoroutineRecord>>,
+    task: Option<super::cell::Handle<Result<T, Panic>, GoroutineRecord>>,
     id: GoroutineId,
     /// Identity (address of its `Shared`) of the runtime the task runs on:
     /// a goroutine awaiting a task of its own runtime parks in `join wait`,
@@ -36,12 +36,12 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(
-        task: async_task::Task<Result<T, Panic>, GoroutineRecord>,
+        task: super::cell::Handle<Result<T, Panic>, GoroutineRecord>,
         id: GoroutineId,
         rt: usize,
     ) -> Self {
         JoinHandle {
-            task: Some(task.fallible()),
+            task: Some(task),
             id,
             rt,
         }
@@ -108,9 +108,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.detach();
-        }
+        // Detaches the goroutine (its result, when it comes, is dropped).
+        drop(self.task.take());
     }
 }
 

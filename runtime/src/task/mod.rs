@@ -5,10 +5,11 @@
 //!
 //! # Design
 //!
-//! The task cell is `async-task`'s: one allocation holding the header (state
-//! word, awaiter, vtable), our metadata — the goroutine's
-//! [`GoroutineRecord`] — and the future; its state machine and waker vtable
-//! are async-task's (model-checked and fuzzed upstream). On top of it:
+//! The task cell is goro's own ([`cell`], loom-modelled): one allocation
+//! holding the header (state word, vtable, the joiner's waker), our
+//! metadata — the goroutine's [`GoroutineRecord`] — and the future, then
+//! its output; freed cells are kept per worker thread for the next spawns
+//! (Go's `g` free lists). On top of it:
 //!
 //! - [`Goroutine`] wraps the user's future: it polls it inside a goro-hook
 //!   poll scope for the record ([`poll_scoped`]), records the wait state when the poll returns
@@ -26,6 +27,7 @@
 //!   and retired in the wrapper's destructor; the registry's waker keeps the
 //!   allocation (and the record in it) alive until a sweep unregisters it.
 
+mod cell;
 mod join;
 
 use std::any::Any;
@@ -40,6 +42,15 @@ use goro_hook::{ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
+
+/// Keeps freed task cells on this thread for its next spawns (see
+/// `cell::cache`): held while the thread runs a worker.
+pub(crate) type CellCacheGuard = cell::cache::Guard;
+
+/// See [`CellCacheGuard`].
+pub(crate) fn enter_cell_cache() -> CellCacheGuard {
+    cell::cache::enter()
+}
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, HostRef, Private, Registry, WaitRecord};
@@ -77,7 +88,7 @@ pub(crate) trait Host: Send + Sync + 'static {
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 
 /// A runnable goroutine (or blocking job): the scheduler's unit of work.
-pub(crate) type Task = async_task::Runnable<GoroutineRecord>;
+pub(crate) type Task = cell::Runnable<GoroutineRecord>;
 
 /// A pointer to the record in the task header, carried by the future that
 /// lives in the same allocation.
@@ -107,7 +118,7 @@ pin_project! {
     ///
     /// The user's future is dropped by the wrapper, under `catch_unwind`:
     /// right after it completes (or panics), and on cancellation in the
-    /// wrapper's destructor. async-task drops the wrapper under an
+    /// wrapper's destructor. The task cell drops the wrapper under an
     /// abort-on-unwind guard, so a panicking destructor must never reach it;
     /// such a panic follows the runtime's `PanicPolicy` instead.
     pub(crate) struct Goroutine<F, H: Host> {
@@ -128,7 +139,7 @@ pin_project! {
             if this.fut.is_some() {
                 // Cancelled (the runtime stopped, or the task was dropped
                 // unfinished): drop the user's future here, not under
-                // async-task's abort guard.
+                // the task cell's abort guard.
                 let mut fut = this.fut.as_mut();
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
                     host_of::<H>(record)
@@ -166,7 +177,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         record.set_running();
         let host = std::ptr::from_ref(host_of::<H>(record)).cast::<()>() as usize;
         // SAFETY: the watch lies in the task header, which every clone of
-        // the task's waker keeps alive; async-task's wakers all share the
+        // the task's waker keeps alive; a task's wakers all share the
         // task's data pointer and vtable.
         let waker = unsafe { record.watch.watched(cx.waker()) };
         let mut cx = Context::from_waker(&waker);
@@ -187,7 +198,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
                     Err(payload) => Err(payload),
                 };
                 // Finished: drop the user's future now, inside `catch_unwind`
-                // (async-task would drop it under its abort-on-unwind guard).
+                // (the task cell would drop it under its abort-on-unwind guard).
                 let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
                 Poll::Ready((out, dropped))
             },
@@ -389,11 +400,10 @@ fn wait_record(scope: &PollScope<'_>, future: (usize, usize), since: Instant) ->
 /// what the schedule function and the future shrink). A spawn costs one
 /// reference-count increment, and a wake hands the waker's reference to
 /// the task it schedules instead of taking a new one and then dropping the
-/// waker's (async-task does so only for a schedule function of size
-/// zero): one atomic read-modify-write less per wake.
+/// waker's: one atomic read-modify-write less per wake.
 ///
 /// Inlined (as is `scheduler::spawn`), so the record is built where it is
-/// moved into async-task's builder: out of line, its 136 bytes were copied
+/// moved into the task cell: out of line, its 136 bytes were copied
 /// three times per spawn (callgrind, `spawn_wg`: 3 memcpy calls, ~87
 /// instructions, and store-forwarding stalls on the freshly written words);
 /// inlined, once, into the allocation.
@@ -412,13 +422,14 @@ where
     let host = HostRef::new(host);
     let rt = host.addr();
     record.host = Some(host);
-    let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
+    let (runnable, task) = cell::spawn(
+        record,
         |record: &GoroutineRecord| Goroutine::<F, H> {
             fut: Some(fut),
             host: std::marker::PhantomData,
             record: RecordPtr(NonNull::from(record)),
         },
-        async_task::WithInfo(schedule_goroutine::<H>),
+        schedule_goroutine::<H>,
     );
     // SAFETY: the record lives in the task header until the allocation is
     // freed, which happens only after the future (whose destructor calls
@@ -434,7 +445,7 @@ where
 
 /// The schedule function of the goroutine tasks of runtime type `H`: a
 /// function item, of size zero (see [`spawn`]).
-fn schedule_goroutine<H: Host>(t: Task, info: async_task::ScheduleInfo) {
+fn schedule_goroutine<H: Host>(t: Task, info: cell::ScheduleInfo) {
     let host = t
         .metadata()
         .host
@@ -492,14 +503,15 @@ where
     S: Fn(Task) + Send + Sync + 'static,
 {
     let (id, at) = (record.id, record.spawned_at);
-    let (runnable, task) = async_task::Builder::new().metadata(record).spawn(
+    let (runnable, task) = cell::spawn(
+        record,
         |_: &GoroutineRecord| BlockingJob {
             f: Some(f),
             host: host.clone(),
             id,
             at,
         },
-        schedule,
+        move |t: Task, _: cell::ScheduleInfo| schedule(t),
     );
     runnable.schedule();
     JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize)
