@@ -249,22 +249,15 @@ where
                     Self::drop_future(ptr);
                     (*cell.stage.get()).output = ManuallyDrop::new(out);
                 }
-                loop {
-                    let mut new = (state & !RUNNING & !SCHEDULED) | COMPLETED;
-                    if state & HANDLE == 0 {
-                        // Nobody will take the output: drop it below.
-                        new |= CLOSED;
+                state = update(&h.state, state, |s| {
+                    let done = (s & !RUNNING & !SCHEDULED) | COMPLETED;
+                    // Nobody will take the output: drop it below.
+                    if s & HANDLE == 0 {
+                        done | CLOSED
+                    } else {
+                        done
                     }
-                    match h.state.compare_exchange_weak(
-                        state,
-                        new,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => break,
-                        Err(s) => state = s,
-                    }
-                }
+                });
                 if state & HANDLE == 0 {
                     // SAFETY: we set `CLOSED` on the completed cell: the
                     // output is ours to drop.
@@ -278,22 +271,13 @@ where
                 drop_ref::<M>(ptr);
             }
             Poll::Pending => {
-                loop {
-                    let new = if state & CLOSED != 0 {
-                        state & !RUNNING & !SCHEDULED
+                state = update(&h.state, state, |s| {
+                    if s & CLOSED != 0 {
+                        s & !RUNNING & !SCHEDULED
                     } else {
-                        state & !RUNNING
-                    };
-                    match h.state.compare_exchange_weak(
-                        state,
-                        new,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => break,
-                        Err(s) => state = s,
+                        s & !RUNNING
                     }
-                }
+                });
                 if state & CLOSED != 0 {
                     // SAFETY: closed during the poll: we still own the
                     // future (we held `RUNNING`).
@@ -432,6 +416,19 @@ where
     unsafe fn drop_waker(ptr: *const ()) {
         let ptr = NonNull::new(ptr.cast_mut()).expect("a task waker's pointer");
         drop_ref::<M>(ptr);
+    }
+}
+
+/// Replaces the state word `state` (its last value seen) by `f` of it,
+/// atomically (`AcqRel`), retrying from the current value if it changed;
+/// returns the value replaced.
+#[inline]
+fn update(word: &AtomicUsize, mut state: usize, f: impl Fn(usize) -> usize) -> usize {
+    loop {
+        match word.compare_exchange_weak(state, f(state), Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return state,
+            Err(s) => state = s,
+        }
     }
 }
 
@@ -649,12 +646,9 @@ impl<M> Drop for Runnable<M> {
         // We hold `SCHEDULED`: the future is ours to drop (closed or not).
         // SAFETY: see above.
         unsafe { (h.vtable.drop_future)(ptr) };
-        let old = h
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                Some((s & !SCHEDULED) | CLOSED)
-            });
-        let old = old.unwrap_or_else(|s| s);
+        let old = update(&h.state, h.state.load(Ordering::Acquire), |s| {
+            (s & !SCHEDULED) | CLOSED
+        });
         if old & AWAITER != 0 {
             notify::<M>(ptr);
         }
@@ -689,16 +683,24 @@ impl<T, M> Handle<T, M> {
         header::<M>(self.ptr).state.load(Ordering::Acquire) & (COMPLETED | CLOSED) != 0
     }
 
-    /// Moves the output out of a completed cell on which the caller set
-    /// `CLOSED`.
-    fn take_output(&self) -> T {
+    /// Takes the output of the completed, unclosed cell whose state word
+    /// the caller saw as `state`: sets `CLOSED` and moves the output out;
+    /// or gives back the state word if it changed meanwhile.
+    fn take_output(&self, state: usize) -> Result<T, usize> {
         let h = header::<M>(self.ptr);
-        // SAFETY: completed, and `CLOSED` was set by the caller: the output
-        // is present and ours; the vtable's output is a `T` (the handle's
-        // type is the future's output type).
-        ManuallyDrop::into_inner(unsafe {
+        debug_assert!(state & COMPLETED != 0 && state & CLOSED == 0);
+        h.state.compare_exchange_weak(
+            state,
+            state | CLOSED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )?;
+        // SAFETY: completed, and we set `CLOSED`: the output is present and
+        // ours; the vtable's output is a `T` (the handle's type is the
+        // future's output type).
+        Ok(ManuallyDrop::into_inner(unsafe {
             (h.vtable.output)(self.ptr).cast::<ManuallyDrop<T>>().read()
-        })
+        }))
     }
 }
 
@@ -710,40 +712,34 @@ impl<T, M> Future for Handle<T, M> {
         let mut state = h.state.load(Ordering::Acquire);
         let mut registered = false;
         loop {
-            if state & CLOSED != 0 {
-                if state & (SCHEDULED | RUNNING) != 0 {
-                    // Closed, and the future is being dropped: wait for it.
-                    if !registered {
-                        register::<M>(self.ptr, cx.waker());
-                        registered = true;
-                        state = h.state.load(Ordering::Acquire);
-                        continue;
-                    }
+            let closed = state & CLOSED != 0;
+            // Unfinished, or closed with its future still being dropped.
+            let wait = if closed {
+                state & (SCHEDULED | RUNNING) != 0
+            } else {
+                state & COMPLETED == 0
+            };
+            if wait {
+                if registered {
                     return Poll::Pending;
                 }
+                // Register, then look again: a completion after the first
+                // look sees the awaiter, or the second look sees it.
+                register::<M>(self.ptr, cx.waker());
+                registered = true;
+                state = h.state.load(Ordering::Acquire);
+                continue;
+            }
+            if closed {
                 return Poll::Ready(None);
             }
-            if state & COMPLETED == 0 {
-                if !registered {
-                    register::<M>(self.ptr, cx.waker());
-                    registered = true;
-                    state = h.state.load(Ordering::Acquire);
-                    continue;
-                }
-                return Poll::Pending;
-            }
-            match h.state.compare_exchange_weak(
-                state,
-                state | CLOSED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
+            match self.take_output(state) {
+                Ok(out) => {
                     if state & AWAITER != 0 {
                         // Our own waker, left from an earlier poll.
                         drop(take_awaiter::<M>(self.ptr));
                     }
-                    return Poll::Ready(Some(self.take_output()));
+                    return Poll::Ready(Some(out));
                 }
                 Err(s) => state = s,
             }
@@ -762,15 +758,10 @@ impl<T, M> Drop for Handle<T, M> {
                 // A finished output nobody will take: move it out (dropped
                 // last, outside the state updates). Checked on every turn:
                 // the task may complete while this loop runs.
-                match h.state.compare_exchange_weak(
-                    state,
-                    state | CLOSED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
+                match self.take_output(state) {
+                    Ok(out) => {
                         state |= CLOSED;
-                        output = Some(self.take_output());
+                        output = Some(out);
                     }
                     Err(s) => state = s,
                 }
@@ -1001,26 +992,31 @@ pub(crate) mod cache {
     }
 }
 
-#[cfg(all(test, not(goro_loom)))]
-mod tests {
+/// What the unit tests and the loom models share: a counted metadata and
+/// output, a future that waits a given number of polls, a FIFO run queue
+/// standing in for a scheduler. Built on `crate::loom`, so the same code
+/// runs under the model checker.
+#[cfg(test)]
+mod fixture {
     use std::collections::VecDeque;
     use std::future::Future;
     use std::pin::Pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
     use std::task::{Context, Poll, Waker};
+
+    use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
 
     use super::{spawn, Handle, Runnable, ScheduleInfo};
 
     /// Counts its drops.
-    struct Counted(Arc<AtomicUsize>);
+    pub(super) struct Counted(pub(super) Arc<AtomicUsize>);
     impl Drop for Counted {
         fn drop(&mut self) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// Pending `left` times (keeping its waker in `slot`), then its output.
+    /// Pending `left` times (waking itself, or keeping its waker in
+    /// `slot`), then ready with `out`.
     struct Steps {
         left: usize,
         slot: Arc<Mutex<Option<Waker>>>,
@@ -1044,49 +1040,66 @@ mod tests {
         }
     }
 
-    type Queue = Arc<Mutex<VecDeque<(Runnable<Counted>, bool)>>>;
+    /// Scheduled runnables, with whether they woke during their own poll.
+    pub(super) type Queue = Arc<Mutex<VecDeque<(Runnable<Counted>, bool)>>>;
 
-    struct Fixture {
-        queue: Queue,
-        slot: Arc<Mutex<Option<Waker>>>,
-        meta: Arc<AtomicUsize>,
-        futs: Arc<AtomicUsize>,
-        outs: Arc<AtomicUsize>,
+    /// One task's surroundings and counters: `meta` (cells freed), `futs`
+    /// (futures dropped), `outs` (outputs dropped).
+    pub(super) struct Fixture {
+        pub(super) queue: Queue,
+        pub(super) slot: Arc<Mutex<Option<Waker>>>,
+        pub(super) meta: Arc<AtomicUsize>,
+        pub(super) futs: Arc<AtomicUsize>,
+        pub(super) outs: Arc<AtomicUsize>,
     }
 
-    fn fixture() -> Fixture {
+    pub(super) fn fixture() -> Fixture {
         Fixture {
-            queue: Arc::default(),
-            slot: Arc::default(),
-            meta: Arc::default(),
-            futs: Arc::default(),
-            outs: Arc::default(),
+            queue: Arc::new(Mutex::new(VecDeque::new())),
+            slot: Arc::new(Mutex::new(None)),
+            meta: Arc::new(AtomicUsize::new(0)),
+            futs: Arc::new(AtomicUsize::new(0)),
+            outs: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    fn start(f: &Fixture, left: usize, wake_self: bool) -> Handle<Counted, Counted> {
-        let q = f.queue.clone();
-        let (r, h) = spawn(
-            Counted(f.meta.clone()),
-            |_| Steps {
-                left,
-                slot: f.slot.clone(),
-                wake_self,
-                out: Some(Counted(f.outs.clone())),
-                _alive: Counted(f.futs.clone()),
-            },
-            move |r: Runnable<Counted>, info: ScheduleInfo| {
-                q.lock().unwrap().push_back((r, info.woken_while_running));
-            },
-        );
-        r.schedule();
-        h
+    impl Fixture {
+        /// Spawns a `Steps` task and schedules it.
+        pub(super) fn start(&self, left: usize, wake_self: bool) -> Handle<Counted, Counted> {
+            let q = self.queue.clone();
+            let (r, h) = spawn(
+                Counted(self.meta.clone()),
+                |_| Steps {
+                    left,
+                    slot: self.slot.clone(),
+                    wake_self,
+                    out: Some(Counted(self.outs.clone())),
+                    _alive: Counted(self.futs.clone()),
+                },
+                move |r: Runnable<Counted>, info: ScheduleInfo| {
+                    q.lock().unwrap().push_back((r, info.woken_while_running));
+                },
+            );
+            r.schedule();
+            h
+        }
+
+        /// The parked task's waker.
+        pub(super) fn parked(&self) -> Waker {
+            self.slot.lock().unwrap().take().expect("parked")
+        }
+
+        pub(super) fn count(n: &Arc<AtomicUsize>) -> usize {
+            n.load(Ordering::SeqCst)
+        }
     }
 
-    fn run_all(f: &Fixture) -> Vec<bool> {
+    /// Runs what `queue` holds, in order, until it is empty; returns each
+    /// run's "woken while running".
+    pub(super) fn run_queue(queue: &Queue) -> Vec<bool> {
         let mut infos = Vec::new();
         loop {
-            let next = f.queue.lock().unwrap().pop_front();
+            let next = queue.lock().unwrap().pop_front();
             match next {
                 Some((r, info)) => {
                     infos.push(info);
@@ -1095,6 +1108,22 @@ mod tests {
                 None => return infos,
             }
         }
+    }
+}
+
+#[cfg(all(test, not(goro_loom)))]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::fixture::{fixture, run_queue, Counted, Fixture};
+    use super::Handle;
+
+    fn run_all(f: &Fixture) -> Vec<bool> {
+        run_queue(&f.queue)
     }
 
     fn poll_handle(h: &mut Handle<Counted, Counted>) -> Poll<Option<Counted>> {
@@ -1105,87 +1134,79 @@ mod tests {
     #[test]
     fn runs_to_completion_and_hands_over_the_output_once() {
         let f = fixture();
-        let mut h = start(&f, 1, false);
+        let mut h = f.start(1, false);
         assert!(poll_handle(&mut h).is_pending());
         assert_eq!(run_all(&f), [false]);
         assert!(!h.is_finished());
-        f.slot.lock().unwrap().take().unwrap().wake();
+        f.parked().wake();
         assert_eq!(run_all(&f), [false]);
         assert!(h.is_finished());
-        assert_eq!(
-            f.futs.load(Ordering::SeqCst),
-            1,
-            "future dropped on completion"
-        );
+        assert_eq!(Fixture::count(&f.futs), 1, "future dropped on completion");
         let out = match poll_handle(&mut h) {
             Poll::Ready(Some(out)) => out,
             other => panic!("expected the output, got {:?}", other.map(|o| o.is_some())),
         };
         drop(out);
         drop(h);
-        assert_eq!(f.outs.load(Ordering::SeqCst), 1);
-        assert_eq!(f.meta.load(Ordering::SeqCst), 1, "cell freed");
+        assert_eq!(Fixture::count(&f.outs), 1);
+        assert_eq!(Fixture::count(&f.meta), 1, "cell freed");
     }
 
     #[test]
     fn a_wake_during_the_poll_reschedules_as_woken_while_running() {
         let f = fixture();
-        let h = start(&f, 2, true);
+        let h = f.start(2, true);
         assert_eq!(run_all(&f), [false, true, true]);
         assert!(h.is_finished());
         drop(h);
-        assert_eq!(f.outs.load(Ordering::SeqCst), 1, "detached output dropped");
-        assert_eq!(f.meta.load(Ordering::SeqCst), 1);
+        assert_eq!(Fixture::count(&f.outs), 1, "detached output dropped");
+        assert_eq!(Fixture::count(&f.meta), 1);
     }
 
     #[test]
     fn dropping_the_runnable_cancels() {
         let f = fixture();
-        let mut h = start(&f, 1, false);
+        let mut h = f.start(1, false);
         drop(f.queue.lock().unwrap().pop_front());
-        assert_eq!(f.futs.load(Ordering::SeqCst), 1, "future dropped");
+        assert_eq!(Fixture::count(&f.futs), 1, "future dropped");
         assert!(h.is_finished());
         assert!(matches!(poll_handle(&mut h), Poll::Ready(None)));
         drop(h);
         assert_eq!(
-            f.outs.load(Ordering::SeqCst),
+            Fixture::count(&f.outs),
             1,
             "the unproduced output was in the future"
         );
-        assert_eq!(f.meta.load(Ordering::SeqCst), 1);
+        assert_eq!(Fixture::count(&f.meta), 1);
+    }
+
+    /// A task whose handle was dropped, parked (its waker in the slot).
+    fn detached_and_parked() -> Fixture {
+        let f = fixture();
+        drop(f.start(1, false));
+        run_all(&f);
+        assert_eq!(Fixture::count(&f.meta), 0, "the waker in the slot keeps it");
+        f
     }
 
     #[test]
     fn a_detached_task_finishes_and_drops_its_output() {
-        let f = fixture();
-        drop(start(&f, 1, false));
+        let f = detached_and_parked();
+        f.parked().wake();
         run_all(&f);
-        assert_eq!(
-            f.meta.load(Ordering::SeqCst),
-            0,
-            "the waker in the slot keeps it"
-        );
-        f.slot.lock().unwrap().take().unwrap().wake();
-        run_all(&f);
-        assert_eq!(f.outs.load(Ordering::SeqCst), 1);
-        assert_eq!(f.meta.load(Ordering::SeqCst), 1);
+        assert_eq!(Fixture::count(&f.outs), 1);
+        assert_eq!(Fixture::count(&f.meta), 1);
     }
 
     #[test]
     fn an_unreachable_task_is_scheduled_once_to_be_dropped() {
-        let f = fixture();
-        drop(start(&f, 1, false));
-        run_all(&f);
+        let f = detached_and_parked();
         // The last waker goes: nobody can wake or join the task.
-        drop(f.slot.lock().unwrap().take());
-        assert_eq!(f.futs.load(Ordering::SeqCst), 0);
+        drop(f.parked());
+        assert_eq!(Fixture::count(&f.futs), 0);
         assert_eq!(run_all(&f), [false]);
-        assert_eq!(
-            f.futs.load(Ordering::SeqCst),
-            1,
-            "future dropped by the runnable"
-        );
-        assert_eq!(f.meta.load(Ordering::SeqCst), 1);
+        assert_eq!(Fixture::count(&f.futs), 1, "future dropped by the runnable");
+        assert_eq!(Fixture::count(&f.meta), 1);
     }
 
     #[test]
@@ -1197,7 +1218,7 @@ mod tests {
             }
         }
         let f = fixture();
-        let mut h = start(&f, 1, false);
+        let mut h = f.start(1, false);
         let flag = Arc::new(Flag(AtomicUsize::new(0)));
         let w = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&w);
@@ -1208,7 +1229,7 @@ mod tests {
         );
         run_all(&f);
         assert_eq!(flag.0.load(Ordering::SeqCst), 0);
-        f.slot.lock().unwrap().take().unwrap().wake();
+        f.parked().wake();
         run_all(&f);
         assert_eq!(flag.0.load(Ordering::SeqCst), 1, "woken once");
         assert!(matches!(
@@ -1242,70 +1263,27 @@ mod tests {
 /// different threads, in every interleaving (up to the preemption bound).
 #[cfg(all(test, goro_loom))]
 mod loom_cell {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll, Waker};
+    use super::fixture::{fixture, run_queue, Counted, Fixture};
+    use super::Handle;
 
-    use loom::sync::atomic::{AtomicUsize, Ordering};
-    use loom::sync::{Arc, Mutex};
-
-    use super::{spawn, Handle, Runnable, ScheduleInfo};
-
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Pending once (its waker goes to `slot`), then ready with `out`.
-    struct Once {
-        waited: bool,
-        slot: Arc<Mutex<Option<Waker>>>,
-        out: Option<Counted>,
-    }
-    impl Future for Once {
-        type Output = Counted;
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Counted> {
-            if self.waited {
-                return Poll::Ready(self.out.take().expect("polled after completion"));
-            }
-            self.waited = true;
-            *self.slot.lock().unwrap() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    }
-
-    type Queue = Arc<Mutex<Vec<Runnable<Counted>>>>;
-
-    fn start(
-        queue: &Queue,
-        slot: &Arc<Mutex<Option<Waker>>>,
-        meta: &Arc<AtomicUsize>,
-        outs: &Arc<AtomicUsize>,
-    ) -> Handle<Counted, Counted> {
-        let q = queue.clone();
-        let (r, h) = spawn(
-            Counted(meta.clone()),
-            |_| Once {
-                waited: false,
-                slot: slot.clone(),
-                out: Some(Counted(outs.clone())),
-            },
-            move |r: Runnable<Counted>, _: ScheduleInfo| q.lock().unwrap().push(r),
-        );
-        r.schedule();
-        h
-    }
-
-    fn run_queued(queue: &Queue) {
-        loop {
-            let r = queue.lock().unwrap().pop();
-            match r {
-                Some(r) => r.run(),
-                None => return,
-            }
-        }
+    /// Parks the task, then races a thread that wakes and runs it to
+    /// completion against `with_handle` on this thread; then checks that
+    /// the output and the cell were each dropped exactly once.
+    fn completion_races(with_handle: impl FnOnce(Handle<Counted, Counted>)) {
+        let f = fixture();
+        let h = f.start(1, false);
+        run_queue(&f.queue);
+        let w = f.parked();
+        let queue = f.queue.clone();
+        let worker = loom::thread::spawn(move || {
+            w.wake();
+            run_queue(&queue);
+        });
+        with_handle(h);
+        worker.join().unwrap();
+        run_queue(&f.queue);
+        assert_eq!(Fixture::count(&f.outs), 1);
+        assert_eq!(Fixture::count(&f.meta), 1);
     }
 
     /// A thread wakes and polls the task while another joins it: the
@@ -1313,54 +1291,17 @@ mod loom_cell {
     #[test]
     fn wake_run_and_join_race() {
         loom::model(|| {
-            let queue: Queue = Arc::new(Mutex::new(Vec::new()));
-            let slot = Arc::new(Mutex::new(None));
-            let (meta, outs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let h = start(&queue, &slot, &meta, &outs);
-            run_queued(&queue);
-            // Another thread wakes the parked task and runs it, while this
-            // one joins.
-            let worker = {
-                let (slot, queue) = (slot.clone(), queue.clone());
-                loom::thread::spawn(move || {
-                    let w = slot.lock().unwrap().take().expect("parked");
-                    w.wake();
-                    run_queued(&queue);
-                })
-            };
-            let out = loom::future::block_on(h);
-            assert!(out.is_some());
-            drop(out);
-            worker.join().unwrap();
-            assert_eq!(outs.load(Ordering::SeqCst), 1);
-            assert_eq!(meta.load(Ordering::SeqCst), 1);
+            completion_races(|h| {
+                let out = loom::future::block_on(h);
+                assert!(out.is_some());
+            })
         });
     }
 
-    /// The handle is dropped while the task completes on another thread:
-    /// the output is dropped exactly once and the cell freed once.
+    /// The handle is dropped while the task completes on another thread.
     #[test]
     fn detach_races_completion() {
-        loom::model(|| {
-            let queue: Queue = Arc::new(Mutex::new(Vec::new()));
-            let slot = Arc::new(Mutex::new(None));
-            let (meta, outs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let h = start(&queue, &slot, &meta, &outs);
-            run_queued(&queue);
-            let w = slot.lock().unwrap().take().expect("parked");
-            let worker = {
-                let queue = queue.clone();
-                loom::thread::spawn(move || {
-                    w.wake();
-                    run_queued(&queue);
-                })
-            };
-            drop(h);
-            worker.join().unwrap();
-            run_queued(&queue);
-            assert_eq!(outs.load(Ordering::SeqCst), 1);
-            assert_eq!(meta.load(Ordering::SeqCst), 1);
-        });
+        loom::model(|| completion_races(drop));
     }
 
     /// The task is cancelled (its `Runnable` dropped unrun, as a stopping
@@ -1369,31 +1310,26 @@ mod loom_cell {
     #[test]
     fn cancel_races_join() {
         loom::model(|| {
-            let queue: Queue = Arc::new(Mutex::new(Vec::new()));
-            let slot = Arc::new(Mutex::new(None));
-            let (meta, outs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let h = start(&queue, &slot, &meta, &outs);
-            run_queued(&queue);
-            let canceller = {
-                let (slot, queue, outs) = (slot.clone(), queue.clone(), outs.clone());
-                loom::thread::spawn(move || {
-                    let w = slot.lock().unwrap().take().expect("parked");
-                    w.wake();
-                    let r = queue.lock().unwrap().pop().expect("scheduled");
-                    drop(r);
-                    // The future (holding the output) is gone.
-                    assert_eq!(outs.load(Ordering::SeqCst), 1);
-                })
-            };
+            let f = fixture();
+            let h = f.start(1, false);
+            run_queue(&f.queue);
+            let w = f.parked();
+            let (queue, futs) = (f.queue.clone(), f.futs.clone());
+            let canceller = loom::thread::spawn(move || {
+                w.wake();
+                let r = queue.lock().unwrap().pop_front().expect("scheduled");
+                drop(r);
+                assert_eq!(Fixture::count(&futs), 1, "future dropped");
+            });
             let out = loom::future::block_on(h);
             assert!(out.is_none(), "cancelled");
             assert_eq!(
-                outs.load(Ordering::SeqCst),
+                Fixture::count(&f.futs),
                 1,
                 "future dropped before the join ends"
             );
             canceller.join().unwrap();
-            assert_eq!(meta.load(Ordering::SeqCst), 1);
+            assert_eq!(Fixture::count(&f.meta), 1);
         });
     }
 
@@ -1403,21 +1339,19 @@ mod loom_cell {
     #[test]
     fn concurrent_wakes_schedule_once() {
         loom::model(|| {
-            let queue: Queue = Arc::new(Mutex::new(Vec::new()));
-            let slot = Arc::new(Mutex::new(None));
-            let (meta, outs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let h = start(&queue, &slot, &meta, &outs);
-            run_queued(&queue);
-            let w1 = slot.lock().unwrap().take().expect("parked");
+            let f = fixture();
+            let h = f.start(1, false);
+            run_queue(&f.queue);
+            let w1 = f.parked();
             let w2 = w1.clone();
             let t = loom::thread::spawn(move || w2.wake_by_ref());
             w1.wake();
             t.join().unwrap();
-            assert_eq!(queue.lock().unwrap().len(), 1, "scheduled once");
-            run_queued(&queue);
+            assert_eq!(f.queue.lock().unwrap().len(), 1, "scheduled once");
+            run_queue(&f.queue);
             drop(h);
-            assert_eq!(outs.load(Ordering::SeqCst), 1);
-            assert_eq!(meta.load(Ordering::SeqCst), 1);
+            assert_eq!(Fixture::count(&f.outs), 1);
+            assert_eq!(Fixture::count(&f.meta), 1);
         });
     }
 }
