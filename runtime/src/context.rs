@@ -73,7 +73,7 @@ pub(crate) struct WorkerGuard {
     _driver: Option<Box<dyn Any>>,
     _runtime_thread: goro_hook::RuntimeThreadGuard,
     /// The thread keeps freed task cells for its next spawns meanwhile.
-    _cells: crate::task::CellCacheGuard,
+    _cells: crate::task::cell::cache::Guard,
 }
 
 impl Drop for WorkerGuard {
@@ -90,7 +90,7 @@ pub(crate) fn enter_worker(ctx: &WorkerCtx) -> WorkerGuard {
         prev,
         _driver: ctx.shared.driver.enter_thread(),
         _runtime_thread: goro_hook::enter_runtime_thread(),
-        _cells: crate::task::enter_cell_cache(),
+        _cells: crate::task::cell::cache::enter(),
     }
 }
 

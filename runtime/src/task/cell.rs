@@ -56,6 +56,12 @@
 //!   is not; whoever sets `CLOSED` on a completed cell moves it out.
 //! - `SCHEDULED` without `RUNNING` means one `Runnable` exists, holding
 //!   one reference.
+//! - Nothing sets `CLOSED` on a running cell, and `CLOSED` with `SCHEDULED`
+//!   arises only when the last reference and the handle are gone
+//!   (`last_ref`, the handle's drop), which schedule the cell once so that
+//!   its future is dropped: a handle never sees a closed cell whose future
+//!   is still there. (Dropping a `Runnable` unrun drops the future first,
+//!   then sets `CLOSED`.)
 //!
 //! # Memory ordering
 //!
@@ -206,14 +212,12 @@ where
         loop {
             debug_assert!(state & SCHEDULED != 0 && state & RUNNING == 0);
             if state & CLOSED != 0 {
-                // Closed while queued: this `Runnable` drops the future.
-                // SAFETY: we hold `SCHEDULED`, so the future is ours.
-                unsafe { Self::drop_future(ptr) };
-                let old = h.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
-                if old & AWAITER != 0 {
-                    notify::<M>(ptr);
-                }
-                drop_ref::<M>(ptr);
+                // Closed while queued (scheduled only to drop its future):
+                // what dropping the `Runnable` unrun does.
+                drop(Runnable::<M> {
+                    ptr,
+                    _m: PhantomData,
+                });
                 return;
             }
             match h.state.compare_exchange_weak(
@@ -271,22 +275,10 @@ where
                 drop_ref::<M>(ptr);
             }
             Poll::Pending => {
-                state = update(&h.state, state, |s| {
-                    if s & CLOSED != 0 {
-                        s & !RUNNING & !SCHEDULED
-                    } else {
-                        s & !RUNNING
-                    }
-                });
-                if state & CLOSED != 0 {
-                    // SAFETY: closed during the poll: we still own the
-                    // future (we held `RUNNING`).
-                    unsafe { Self::drop_future(ptr) };
-                    if state & AWAITER != 0 {
-                        notify::<M>(ptr);
-                    }
-                    drop_ref::<M>(ptr);
-                } else if state & SCHEDULED != 0 {
+                state = update(&h.state, state, |s| s & !RUNNING);
+                // Nothing closes a running cell (see the invariants).
+                debug_assert!(state & CLOSED == 0);
+                if state & SCHEDULED != 0 {
                     // Woken during the poll: the `Runnable`'s reference
                     // goes to the new `Runnable`.
                     // SAFETY: `SCHEDULED` is set and we hold a reference.
@@ -518,9 +510,11 @@ fn register<M>(ptr: NonNull<()>, waker: &Waker) {
         Some(w) if w.will_wake(waker) => None,
         _ => slot.replace(waker.clone()),
     };
-    // The flag first, then the unlock: a notifier that locks next sees it.
-    h.state.fetch_or(AWAITER, Ordering::Release);
-    h.state.fetch_and(!LOCKED, Ordering::Release);
+    // The flag and the unlock in one step: a notifier that locks next sees
+    // the flag.
+    update(&h.state, h.state.load(Ordering::Relaxed), |s| {
+        (s | AWAITER) & !LOCKED
+    });
     drop(old);
 }
 
@@ -713,13 +707,10 @@ impl<T, M> Future for Handle<T, M> {
         let mut registered = false;
         loop {
             let closed = state & CLOSED != 0;
-            // Unfinished, or closed with its future still being dropped.
-            let wait = if closed {
-                state & (SCHEDULED | RUNNING) != 0
-            } else {
-                state & COMPLETED == 0
-            };
-            if wait {
+            // A handle never sees `CLOSED` with the future still there
+            // (see the invariants): closed means finished.
+            debug_assert!(!closed || state & (SCHEDULED | RUNNING) == 0);
+            if !closed && state & COMPLETED == 0 {
                 if registered {
                     return Poll::Pending;
                 }
@@ -802,7 +793,7 @@ impl<T, M> Drop for Handle<T, M> {
 /// Per-thread caches of freed cells, by size class. Go: `gfput`/`gfget`.
 ///
 /// A cell of at most [`cache::MAX`] bytes (alignment at most 16) is
-/// allocated with its size rounded up to a multiple of 16. Freed on a
+/// allocated with the size of its class (`class_layout`). Freed on a
 /// thread that runs a worker (between [`cache::enter`] and the drop of its
 /// guard), it goes to that thread's list for its size (at most
 /// [`cache::KEEP`] bytes of cells per size), to be handed to that thread's

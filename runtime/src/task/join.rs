@@ -25,6 +25,8 @@ use crate::registry::{GoroutineId, GoroutineRecord};
 /// });
 /// ```
 pub struct JoinHandle<T> {
+    /// `None` once joined. Dropping the cell's handle detaches the
+    /// goroutine (its result, when it comes, is dropped).
     task: Option<super::cell::Handle<Result<T, Panic>, GoroutineRecord>>,
     id: GoroutineId,
     /// Identity (address of its `Shared`) of the runtime the task runs on:
@@ -103,13 +105,6 @@ impl<T> Future for JoinHandle<T> {
         };
         self.task = None;
         Poll::Ready(out)
-    }
-}
-
-impl<T> Drop for JoinHandle<T> {
-    fn drop(&mut self) {
-        // Detaches the goroutine (its result, when it comes, is dropped).
-        drop(self.task.take());
     }
 }
 

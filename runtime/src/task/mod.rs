@@ -27,7 +27,7 @@
 //!   and retired in the wrapper's destructor; the registry's waker keeps the
 //!   allocation (and the record in it) alive until a sweep unregisters it.
 
-mod cell;
+pub(crate) mod cell;
 mod join;
 
 use std::any::Any;
@@ -42,15 +42,6 @@ use goro_hook::{ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
-
-/// Keeps freed task cells on this thread for its next spawns (see
-/// `cell::cache`): held while the thread runs a worker.
-pub(crate) type CellCacheGuard = cell::cache::Guard;
-
-/// See [`CellCacheGuard`].
-pub(crate) fn enter_cell_cache() -> CellCacheGuard {
-    cell::cache::enter()
-}
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, HostRef, Private, Registry, WaitRecord};
