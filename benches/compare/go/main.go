@@ -726,7 +726,9 @@ func run(workload string, n int) measurement {
 	case "ctx_cancel_fanout":
 		return ctxCancelFanout(n)
 	case "http_hello":
-		return httpHello(n)
+		return httpHello(n, false)
+	case "http_hello_raw":
+		return httpHello(n, true)
 	}
 	fmt.Fprintf(os.Stderr, "unknown workload %q\n", workload)
 	os.Exit(2)
@@ -738,9 +740,10 @@ func main() {
 	n := flag.Int("n", 0, "measured size")
 	warmup := flag.Int("warmup", 0, "warm-up size (0: none)")
 	load := flag.String("load", "", "run the HTTP load generator against this address")
+	raw := flag.Bool("raw", false, "with -load: send the requests over raw TCP instead of net/http's client")
 	flag.Parse()
 	if *load != "" {
-		httpLoad(*load, *n)
+		httpLoad(*load, *n, *raw)
 		return
 	}
 	if *workload == "" || *n <= 0 {

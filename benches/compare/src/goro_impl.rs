@@ -76,15 +76,15 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "rwmutex_read_mostly" => sync_w::rwmutex_read_mostly(n, 8).await,
         // context (issue 10).
         "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
-        "http_hello" => http_hello(n).await,
+        "http_hello" | "http_hello_raw" => http_hello(workload, n).await,
         other => go_shaped::dispatch(crate::workloads::program_of(other), n).await,
     }
 }
 
 /// goro+hyper: `goro::http::Server` (default timeouts) serving hello world
-/// while the Go load generator runs (in a blocking job: it waits for a
-/// child process).
-async fn http_hello(n: u64) -> Measurement {
+/// while the Go load generator of `workload` runs (in a blocking job: it
+/// waits for a child process).
+async fn http_hello(workload: &str, n: u64) -> Measurement {
     let listener = goro::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -98,7 +98,8 @@ async fn http_hello(n: u64) -> Measurement {
             stopped.recv().await;
         }
     ));
-    let m = goro::spawn_blocking(move || crate::http_load::measure(addr, n))
+    let workload = workload.to_owned();
+    let m = goro::spawn_blocking(move || crate::http_load::measure(&workload, addr, n))
         .await
         .expect("load generator job");
     stop.close();

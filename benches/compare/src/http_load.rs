@@ -1,8 +1,9 @@
-//! The `http_hello` workload's shared parts: the Go load generator (the Go
+//! The `http_hello` workloads' shared parts: the Go load generator (the Go
 //! program with `-load ADDR`, Go's standard HTTP client over 32 keep-alive
-//! connections, bounded in count and time), run as a child process so the
-//! server's CPU time is the server's only, and the hello-world service the
-//! Rust servers share.
+//! connections, bounded in count and time; with `-raw`, for
+//! `http_hello_raw`, the same connections driven by a minimal raw-TCP
+//! client instead), run as a child process so the server's CPU time is the
+//! server's only, and the hello-world service the Rust servers share.
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
@@ -36,11 +37,20 @@ pub fn available() -> bool {
     std::env::var_os(GO_BIN_ENV).is_some()
 }
 
-/// Runs the load generator against `addr` (blocking) while measuring this
-/// process: requests completed, wall and CPU time, latency percentiles.
-pub fn measure(addr: SocketAddr, n: u64) -> Measurement {
+/// Whether `workload` is one of the HTTP workloads (served the same way,
+/// loaded by the Go program).
+pub fn is_http(workload: &str) -> bool {
+    matches!(workload, "http_hello" | "http_hello_raw")
+}
+
+/// Runs the load generator for `workload` (`http_hello`: Go's HTTP client;
+/// `http_hello_raw`: its raw-TCP client) against `addr` (blocking) while
+/// measuring this process: requests completed, wall and CPU time, latency
+/// percentiles.
+pub fn measure(workload: &str, addr: SocketAddr, n: u64) -> Measurement {
+    let raw = workload == "http_hello_raw";
     let sw = Stopwatch::start();
-    let load = run_load(addr, n);
+    let load = run_load(addr, n, raw);
     match load {
         Ok(load) => {
             let mut m = sw.stop(load.ok);
@@ -53,12 +63,14 @@ pub fn measure(addr: SocketAddr, n: u64) -> Measurement {
     }
 }
 
-fn run_load(addr: SocketAddr, n: u64) -> Result<Load, String> {
+fn run_load(addr: SocketAddr, n: u64, raw: bool) -> Result<Load, String> {
     let bin = std::env::var_os(GO_BIN_ENV).ok_or("GORO_BENCH_GO_BIN not set")?;
-    let out = Command::new(bin)
-        .args(["-load", &addr.to_string(), "-n", &n.to_string()])
-        .output()
-        .map_err(|e| format!("spawn: {e}"))?;
+    let mut cmd = Command::new(bin);
+    cmd.args(["-load", &addr.to_string(), "-n", &n.to_string()]);
+    if raw {
+        cmd.arg("-raw");
+    }
+    let out = cmd.output().map_err(|e| format!("spawn: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()

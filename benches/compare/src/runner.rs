@@ -74,8 +74,11 @@ pub fn run_all(opts: &Options) -> RunResults {
     let loadavg_start = loadavg();
     let exe = std::env::current_exe().expect("current_exe");
     // The HTTP workload's load generator is the Go program, for every system.
-    let needs_go =
-        opts.systems.contains(&GO) || opts.workloads.iter().any(|w| w.name == "http_hello");
+    let needs_go = opts.systems.contains(&GO)
+        || opts
+            .workloads
+            .iter()
+            .any(|w| crate::http_load::is_http(w.name));
     let go = if needs_go {
         eprintln!("building the Go program ...");
         build_go(&exe)

@@ -43,7 +43,8 @@ pub const NOTES: &[(&str, &str)] = &[
         "goro::go!, goro::chan::make, goro::select!; JoinHandles for spawn+join; \
          goro::time::sleep for timers_100k_sleep; goro::net::{TcpListener, TcpStream} \
          (nodelay, a goroutine per connection) for tcp_echo_rtt; goro::http::serve \
-         (hyper-util's auto builder, a goroutine per connection, goro's default timeouts) for http_hello",
+         (hyper-util's auto builder, a goroutine per connection, goro's default timeouts) for http_hello \
+         and http_hello_raw",
     ),
     (
         "go",
@@ -51,7 +52,7 @@ pub const NOTES: &[(&str, &str)] = &[
          sync.WaitGroup for timers_100k_sleep; net.Listen/net.Dial (TCP_NODELAY is Go's \
          default) for tcp_echo_rtt; net/http with ReadHeaderTimeout 10 s, IdleTimeout 120 s, \
          WriteTimeout 60 s (goro's defaults) for http_hello; every http_hello server is loaded by \
-         this program's Go HTTP client in its own process",
+         this program's Go HTTP client in its own process (http_hello_raw: by its raw-TCP client)",
     ),
     (
         "goro-chan-on-tokio",
@@ -66,7 +67,7 @@ pub const NOTES: &[(&str, &str)] = &[
         "tokio's timers and sockets: tokio::time::sleep in tokio::spawn'ed tasks joined by \
          JoinHandle (timers_100k_sleep); tokio::net with nodelay, a task per connection \
          (tcp_echo_rtt); hyper-util's auto builder on tokio, a task per connection, tokio's \
-         timer so hyper's header-read timeout is on (http_hello)",
+         timer so hyper's header-read timeout is on (http_hello, http_hello_raw)",
     ),
     ("tokio-spawn", "tokio::spawn + JoinHandle (skynet returns sums through JoinHandles)"),
     ("tokio-joinset", "tokio::task::JoinSet"),
@@ -125,7 +126,7 @@ pub fn fits(system: &str, workload: &str) -> bool {
         GORO | GO => true,
         "tokio" => matches!(
             workload,
-            "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello"
+            "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello" | "http_hello_raw"
         ),
         "tokio-mpsc" => chan_common,
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
@@ -183,7 +184,7 @@ fn is_sync_workload(workload: &str) -> bool {
 
 /// Why this build cannot run `system` on `workload`, when it fits but cannot.
 pub fn unavailable(system: &str, workload: &str) -> Option<&'static str> {
-    if workload == "http_hello" && !crate::http_load::available() {
+    if crate::http_load::is_http(workload) && !crate::http_load::available() {
         return Some("needs the Go load generator (run through `all`, which builds it)");
     }
     if system == GORO_CHAN_ON_TOKIO && !cfg!(feature = "goro-chan") {
@@ -303,7 +304,7 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio" => match workload {
             "timers_100k_sleep" => Some(tokio_io::timers_sleep(n).await),
             "tcp_echo_rtt" => Some(tokio_io::tcp_echo_rtt(n).await),
-            "http_hello" => Some(tokio_http::http_hello(n).await),
+            "http_hello" | "http_hello_raw" => Some(tokio_http::http_hello(workload, n).await),
             _ => None,
         },
         "tokio-joinset" if workload == "spawn_join" => Some(tokio_tasks::spawn_join_set(n).await),

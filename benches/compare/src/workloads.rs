@@ -319,6 +319,17 @@ pub const WORKLOADS: &[Workload] = &[
         what: "hello-world HTTP/1.1 server under Go's HTTP client (another process, 32 keep-alive \
                connections, at most 20 s): wall ns per request = 1/throughput, server CPU per request",
     },
+    Workload {
+        name: "http_hello_raw",
+        full_n: 400_000,
+        quick_n: 5_000,
+        metric: Metric::NsPerOp("request"),
+        target: None,
+        target_rss_mib: None,
+        what: "http_hello under a minimal raw-TCP client (the Go program's -raw: a write, a read and \
+               a scan of the headers per request) instead of net/http's, so that the client, which \
+               shares the 2 cores, weighs less than the server in the throughput",
+    },
     // Go-shaped variants (issue 15): every producer and consumer is a
     // goroutine; main only starts them and waits. The channel rows come at 1
     // and 2 workers.

@@ -8,8 +8,9 @@ use hyper_util::server::conn::auto;
 use crate::http_load::{self, Hello};
 use crate::measure::Measurement;
 
-/// Serves hello world while the Go load generator sends `n` requests.
-pub async fn http_hello(n: u64) -> Measurement {
+/// Serves hello world while the Go load generator of `workload` sends `n`
+/// requests.
+pub async fn http_hello(workload: &str, n: u64) -> Measurement {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -32,7 +33,8 @@ pub async fn http_hello(n: u64) -> Measurement {
             });
         }
     });
-    let m = tokio::task::spawn_blocking(move || http_load::measure(addr, n))
+    let workload = workload.to_owned();
+    let m = tokio::task::spawn_blocking(move || http_load::measure(&workload, addr, n))
         .await
         .expect("load generator thread");
     server.abort();
