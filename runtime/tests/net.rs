@@ -186,3 +186,66 @@ fn tokio_io_traits_under_tokio() {
         server.await.unwrap();
     });
 }
+
+/// A read that returns fewer bytes than its buffer holds drained the socket,
+/// so goro skips the next read's syscall until the reactor reports new data
+/// (`IoSource::poll_read_stream`). That must not lose what comes after: more
+/// data later, a hang-up that arrived with the data, a hang-up later.
+#[test]
+fn partial_reads_see_later_data_and_the_hang_up() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (step_tx, step_rx) = std::sync::mpsc::channel::<()>();
+            // Client 1: data, then (after the server read it) more data,
+            // then the hang-up.
+            let client = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(b"abc").unwrap();
+                step_rx.recv().unwrap();
+                c.write_all(b"defg").unwrap();
+                step_rx.recv().unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                step_rx.recv().unwrap();
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 64];
+            assert_eq!(s.read(&mut buf).await.unwrap(), 3);
+            assert_eq!(&buf[..3], b"abc");
+            step_tx.send(()).unwrap();
+            assert_eq!(s.read(&mut buf).await.unwrap(), 4);
+            assert_eq!(&buf[..4], b"defg");
+            step_tx.send(()).unwrap();
+            assert_eq!(s.read(&mut buf).await.unwrap(), 0);
+            step_tx.send(()).unwrap();
+            client.join().unwrap();
+
+            // Client 2: data and the hang-up together, both sent before the
+            // server's first read.
+            let client = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(b"xyz").unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                c
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            let _c = client.join().unwrap();
+            let mut n = 0;
+            loop {
+                let k = s.read(&mut buf[n..]).await.unwrap();
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            assert_eq!(&buf[..n], b"xyz");
+        });
+        done_tx.send(()).unwrap();
+    });
+    // A lost wake-up would hang the reads above: fail instead.
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("a read after a partial read never completed");
+}

@@ -103,6 +103,41 @@ impl<E: mio::event::Source> IoSource<E> {
         }
     }
 
+    /// [`IoSource::poll_io`] for a read of `len` bytes from a stream socket
+    /// (`op` returns the count read): a read that returned some bytes but
+    /// fewer than `len` drained the socket's receive buffer, so the
+    /// read readiness it observed is cleared (not a hang-up or an error:
+    /// those stay for the next read to return), and the next
+    /// read waits for the reactor's next event instead of making a syscall
+    /// that would fail with `EAGAIN` (one per request of a keep-alive HTTP
+    /// connection). The registration is edge-triggered (mio's epoll), so
+    /// data that arrives after the read raises a new event; if the reactor
+    /// saw one since the readiness was observed, the tick moved and the
+    /// clear does nothing. tokio's `PollEvented` does the same.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        at: &'static Location<'static>,
+        mut op: impl FnMut(&E) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let ev = match self.poll_ready(cx, Direction::Read, at) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.sched.clear_readiness(ev),
+                Ok(n) if n > 0 && n < len => {
+                    self.sched.clear_readable(ev);
+                    return Poll::Ready(Ok(n));
+                }
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
     /// Clears observed readiness (for operations that detect "not yet"
     /// some other way than `WouldBlock`, like a connect in progress).
     pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {

@@ -184,6 +184,18 @@ impl ScheduledIo {
         })
     }
 
+    /// After a read that drained a stream socket's receive buffer (see
+    /// `IoSource::poll_read_stream`): clears `READABLE` only, unless the
+    /// reactor reported new readiness since. The closed and error bits
+    /// stay: they are final, and the next read must return them (EOF, the
+    /// error) instead of waiting for an event that will not come.
+    pub(crate) fn clear_readable(&self, ev: ReadyEvent) {
+        self.clear_readiness(ReadyEvent {
+            tick: ev.tick,
+            ready: ev.ready & READABLE,
+        });
+    }
+
     /// After `WouldBlock`: clears the readiness `ev` observed, unless the
     /// reactor reported new readiness since (the tick moved). `SHUTDOWN`
     /// is never cleared.

@@ -180,8 +180,8 @@ impl TcpStream {
         buf: &mut [u8],
         at: &'static Location<'static>,
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Read, at, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io.poll_read_stream(cx, len, at, |mut s| s.read(buf))
     }
 
     /// Reads into possibly uninitialised memory (hyper's and tokio's read
