@@ -86,7 +86,10 @@ pub(crate) struct CancelCtx {
 struct Inner {
     /// The done channel, made on the first `done()` (Go makes it lazily too).
     done: Option<Chan<()>>,
-    /// Set once, when cancelled.
+    /// The cause given when cancelled, if any; `None` after a cancel without
+    /// one, whose cause is the error itself (made when asked for, in
+    /// [`CancelCtx::cause`], so that a cancel allocates nothing for it: an
+    /// HTTP request's context is cancelled once per request).
     cause: Option<Cause>,
     children: Children,
     /// Our slot in the nearest cancellable ancestor's `children`.
@@ -236,8 +239,20 @@ impl CancelCtx {
         rx
     }
 
+    /// Go's `Cause`: the cause given when cancelled, else the error; `None`
+    /// while active.
     pub(super) fn cause(&self) -> Option<Cause> {
-        self.lock().cause.clone()
+        let inner = self.lock();
+        if let Some(c) = &inner.cause {
+            return Some(c.clone());
+        }
+        // Relaxed: `inner` orders it (written under it).
+        let err = match self.state.load(Ordering::Relaxed) {
+            ACTIVE => return None,
+            CANCELED => Error::Canceled,
+            _ => Error::DeadlineExceeded,
+        };
+        Some(Arc::new(err))
     }
 
     /// Arms the deadline timer (unless already cancelled).
@@ -257,9 +272,9 @@ impl CancelCtx {
 
     /// Cancels this context and every descendant, and removes it from its
     /// parent's child set (Go: `cancel(true, err, cause)`). The cause
-    /// defaults to `err`. A no-op when already done.
+    /// defaults to `err` (see [`CancelCtx::cause`]). A no-op when already
+    /// done.
     pub(super) fn cancel(self: &Arc<Self>, err: Error, cause: Option<Cause>) {
-        let cause = cause.unwrap_or_else(|| Arc::new(err));
         let Some((children, slot)) = self.mark(err, &cause) else {
             return;
         };
@@ -271,7 +286,7 @@ impl CancelCtx {
 
     /// Marks this context done; returns its children (to cancel next) and
     /// its slot in the parent, or `None` if it was done already.
-    fn mark(&self, err: Error, cause: &Cause) -> Option<(Children, Option<usize>)> {
+    fn mark(&self, err: Error, cause: &Option<Cause>) -> Option<(Children, Option<usize>)> {
         let timer;
         let taken;
         {
@@ -279,7 +294,7 @@ impl CancelCtx {
             if self.state.load(Ordering::Relaxed) != ACTIVE {
                 return None;
             }
-            inner.cause = Some(cause.clone());
+            inner.cause.clone_from(cause);
             let code = match err {
                 Error::Canceled => CANCELED,
                 Error::DeadlineExceeded => DEADLINE,
@@ -309,8 +324,9 @@ impl CancelCtx {
     }
 }
 
-/// Cancels `children` and all their descendants with `err` and `cause`.
-fn cancel_all(children: Children, err: Error, cause: &Cause) {
+/// Cancels `children` and all their descendants with `err` and `cause`
+/// (`None`: the error is the cause).
+fn cancel_all(children: Children, err: Error, cause: &Option<Cause>) {
     let mut work: Vec<Child> = children.drain().collect();
     while let Some(child) = work.pop() {
         match child {
