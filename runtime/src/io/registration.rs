@@ -88,7 +88,46 @@ impl<E: mio::event::Source> IoSource<E> {
         cx: &mut Context<'_>,
         dir: Direction,
         at: &'static Location<'static>,
+        op: impl FnMut(&E) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_then(cx, dir, at, op, |_, _| {})
+    }
+
+    /// [`IoSource::poll_io`] for a read of `len` bytes from a stream socket
+    /// (`op` returns the count read): a read that returned some bytes but
+    /// fewer than `len` drained the socket's receive buffer, so the read
+    /// readiness it observed is cleared (not a hang-up or an error: those
+    /// stay for the next read to return), and the next read waits for the
+    /// reactor's next event instead of making a syscall that would fail
+    /// with `EAGAIN` (one per request of a keep-alive HTTP connection). The
+    /// registration is edge-triggered (mio's epoll), so data that arrives
+    /// after the read raises a new event; if the reactor saw one since the
+    /// readiness was observed, the tick moved and the clear does nothing.
+    /// tokio's `PollEvented` does the same.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        at: &'static Location<'static>,
+        op: impl FnMut(&E) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io_then(cx, Direction::Read, at, op, |&n, ev| {
+            if n > 0 && n < len {
+                self.sched.clear_readable(ev);
+            }
+        })
+    }
+
+    /// The loop of [`IoSource::poll_io`]; `done` sees a successful result
+    /// with the readiness it was obtained under.
+    #[inline]
+    fn poll_io_then<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        at: &'static Location<'static>,
         mut op: impl FnMut(&E) -> io::Result<R>,
+        done: impl FnOnce(&R, ReadyEvent),
     ) -> Poll<io::Result<R>> {
         loop {
             let ev = match self.poll_ready(cx, dir, at) {
@@ -98,42 +137,11 @@ impl<E: mio::event::Source> IoSource<E> {
             };
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.sched.clear_readiness(ev),
-                r => return Poll::Ready(r),
-            }
-        }
-    }
-
-    /// [`IoSource::poll_io`] for a read of `len` bytes from a stream socket
-    /// (`op` returns the count read): a read that returned some bytes but
-    /// fewer than `len` drained the socket's receive buffer, so the
-    /// read readiness it observed is cleared (not a hang-up or an error:
-    /// those stay for the next read to return), and the next
-    /// read waits for the reactor's next event instead of making a syscall
-    /// that would fail with `EAGAIN` (one per request of a keep-alive HTTP
-    /// connection). The registration is edge-triggered (mio's epoll), so
-    /// data that arrives after the read raises a new event; if the reactor
-    /// saw one since the readiness was observed, the tick moved and the
-    /// clear does nothing. tokio's `PollEvented` does the same.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        at: &'static Location<'static>,
-        mut op: impl FnMut(&E) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let ev = match self.poll_ready(cx, Direction::Read, at) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.sched.clear_readiness(ev),
-                Ok(n) if n > 0 && n < len => {
-                    self.sched.clear_readable(ev);
-                    return Poll::Ready(Ok(n));
+                Ok(r) => {
+                    done(&r, ev);
+                    return Poll::Ready(Ok(r));
                 }
-                r => return Poll::Ready(r),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
