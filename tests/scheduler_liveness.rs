@@ -118,10 +118,14 @@ fn outside_spawns_racing_stop_are_dropped() {
             for s in spawners {
                 s.join().unwrap();
             }
+            let left = rt.handle().num_goroutine();
+            // The dump says what a leftover goroutine was doing (runnable:
+            // a queue `stop` did not drain; waiting: a park it did not cancel).
             assert_eq!(
-                rt.handle().num_goroutine(),
+                left,
                 0,
-                "round {round}: goroutines left"
+                "round {round}: goroutines left:\n{}",
+                rt.handle().dump()
             );
             assert_eq!(
                 dropped.load(Ordering::SeqCst),
