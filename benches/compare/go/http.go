@@ -45,7 +45,7 @@ type loadResult struct {
 // net/http's client.
 func httpLoad(addr string, n int, raw bool) {
 	if raw {
-		runLoadWith(n, func(c int, next func() bool, ok func(time.Duration), fail func()) {
+		runLoadWith(n, func(next func() bool, ok func(time.Duration), fail func()) {
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				fail()
@@ -73,7 +73,7 @@ func httpLoad(addr string, n int, raw bool) {
 	}
 	client := &http.Client{Transport: tr}
 	url := "http://" + addr + "/"
-	runLoadWith(n, func(c int, next func() bool, ok func(time.Duration), fail func()) {
+	runLoadWith(n, func(next func() bool, ok func(time.Duration), fail func()) {
 		for next() {
 			s := time.Now()
 			resp, err := client.Get(url)
@@ -145,11 +145,10 @@ func rawGet(conn net.Conn, r *bufio.Reader) error {
 	return nil
 }
 
-// runLoadWith runs conn on loadConns goroutines (c is the connection's
-// number): conn takes requests while next() says so (n in all, at most
-// loadLimit), reporting each with ok(latency) or fail(); then prints the
-// LOAD line.
-func runLoadWith(n int, conn func(c int, next func() bool, ok func(time.Duration), fail func())) {
+// runLoadWith runs conn on loadConns goroutines: conn takes requests while
+// next() says so (n in all, at most loadLimit), reporting each with
+// ok(latency) or fail(); then prints the LOAD line.
+func runLoadWith(n int, conn func(next func() bool, ok func(time.Duration), fail func())) {
 	var taken, failed atomic.Int64
 	lat := make([][]time.Duration, loadConns)
 	deadline := time.Now().Add(loadLimit)
@@ -159,8 +158,7 @@ func runLoadWith(n int, conn func(c int, next func() bool, ok func(time.Duration
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			conn(c,
-				func() bool { return taken.Add(1) <= int64(n) && time.Now().Before(deadline) },
+			conn(func() bool { return taken.Add(1) <= int64(n) && time.Now().Before(deadline) },
 				func(d time.Duration) { lat[c] = append(lat[c], d) },
 				func() { failed.Add(1) })
 		}(c)

@@ -210,11 +210,7 @@ impl CancelCtx {
 
     /// Go's `Err()`.
     pub(super) fn err(&self) -> Option<Error> {
-        let err = match self.state.load(Ordering::Acquire) {
-            ACTIVE => return None,
-            CANCELED => Error::Canceled,
-            _ => Error::DeadlineExceeded,
-        };
+        let err = error_of(self.state.load(Ordering::Acquire))?;
         // The canceller may still hold `inner` between storing the state
         // and closing the done channel: wait for it, so that `err()` being
         // `Some` implies `done()` is closed (as Go's `Err` takes the lock).
@@ -247,11 +243,7 @@ impl CancelCtx {
             return Some(c.clone());
         }
         // Relaxed: `inner` orders it (written under it).
-        let err = match self.state.load(Ordering::Relaxed) {
-            ACTIVE => return None,
-            CANCELED => Error::Canceled,
-            _ => Error::DeadlineExceeded,
-        };
+        let err = error_of(self.state.load(Ordering::Relaxed))?;
         Some(Arc::new(err))
     }
 
@@ -321,6 +313,15 @@ impl CancelCtx {
     pub(super) fn child_count(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.children.len, inner.children.slots.len())
+    }
+}
+
+/// The error of a context in `state` (`None` while active).
+fn error_of(state: u8) -> Option<Error> {
+    match state {
+        ACTIVE => None,
+        CANCELED => Some(Error::Canceled),
+        _ => Some(Error::DeadlineExceeded),
     }
 }
 
