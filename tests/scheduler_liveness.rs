@@ -71,22 +71,30 @@ fn blocking_call_after_budget_exhausted_returns() {
 
 /// Goroutines scheduled from outside threads while the runtime stops
 /// are never left in the drained injector: once `block_on` has returned and
-/// the spawners are done, no goroutine is alive and every future was
+/// the spawners are done, every goroutine is gone and every future was
 /// dropped (a task left in the injector would keep its future, and its
 /// registry entry, alive).
+///
+/// One exception, as documented on `Runtime::block_on`: `stop` leaves a
+/// worker thread behind when it stays in one goroutine poll for over a
+/// millisecond, which a loaded machine's scheduler can cause even for the
+/// instant poll here. That goroutine is still `[running]` when `block_on`
+/// returns and is dropped when the poll ends; the test waits for it (bounded).
 #[test]
 fn outside_spawns_racing_stop_are_dropped() {
     within(Duration::from_secs(60), "spawn vs stop", || {
         let rt = goro::Runtime::builder().workers(2).build().unwrap();
-        struct Counted(Arc<AtomicUsize>);
+        let dropped = Arc::new(Dropped::default());
+        struct Counted(Arc<Dropped>);
         impl Drop for Counted {
             fn drop(&mut self) {
-                self.0.fetch_add(1, Ordering::SeqCst);
+                *self.0.count.lock().unwrap() += 1;
+                self.0.cvar.notify_all();
             }
         }
         for round in 0..200 {
             let made = Arc::new(AtomicUsize::new(0));
-            let dropped = Arc::new(AtomicUsize::new(0));
+            *dropped.count.lock().unwrap() = 0;
             let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let spawners: Vec<_> = (0..2)
                 .map(|_| {
@@ -118,20 +126,46 @@ fn outside_spawns_racing_stop_are_dropped() {
             for s in spawners {
                 s.join().unwrap();
             }
-            let left = rt.handle().num_goroutine();
-            // The dump says what a leftover goroutine was doing (runnable:
-            // a queue `stop` did not drain; waiting: a park it did not cancel).
-            assert_eq!(
-                left,
-                0,
-                "round {round}: goroutines left:\n{}",
-                rt.handle().dump()
+            // Only a goroutine held by a thread `stop` left behind in its
+            // poll may be left (runnable: a queue `stop` did not drain;
+            // waiting: a park it did not cancel).
+            let dump = rt.handle().dump();
+            assert!(
+                dump.lines()
+                    .filter(|l| l.starts_with("goroutine "))
+                    .all(|l| l.contains("[running]")),
+                "round {round}: goroutines left:\n{dump}"
             );
-            assert_eq!(
-                dropped.load(Ordering::SeqCst),
-                made.load(Ordering::SeqCst),
-                "round {round}: futures not dropped"
+            let made = made.load(Ordering::SeqCst);
+            let count = dropped.count.lock().unwrap();
+            let (count, timeout) = dropped
+                .cvar
+                .wait_timeout_while(count, Duration::from_secs(30), |c| *c < made)
+                .unwrap();
+            assert!(
+                !timeout.timed_out(),
+                "round {round}: {} of {made} futures not dropped:\n{dump}",
+                made - *count
             );
+            drop(count);
+            // The future is dropped just before its record leaves the
+            // registry, on the same thread: a short, bounded wait.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while rt.handle().num_goroutine() != 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: goroutines left:\n{}",
+                    rt.handle().dump()
+                );
+                std::thread::yield_now();
+            }
         }
     });
+}
+
+/// Counts dropped futures; the test waits on `cvar` for the count.
+#[derive(Default)]
+struct Dropped {
+    count: std::sync::Mutex<usize>,
+    cvar: std::sync::Condvar,
 }

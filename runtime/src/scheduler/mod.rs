@@ -531,7 +531,10 @@ impl Shared {
         self.drain_injector(&mut dropped);
         drop(dropped);
         // Cancel the parked goroutines: waking one schedules it, and
-        // `schedule` drops it because the runtime is stopping.
+        // `schedule` drops it because the runtime is stopping. (A goroutine
+        // that a thread left behind above has taken to run is already
+        // scheduled, so this wake does nothing: its poll, seeing the
+        // runtime stopping, cancels it; see `task::Goroutine::poll`.)
         let mut before = usize::MAX;
         loop {
             let wakers = self.registry.wakers();

@@ -304,3 +304,58 @@ fn park_timeout_consumes_an_earlier_unpark_once() {
         assert!(t.elapsed() >= Duration::from_millis(5));
     });
 }
+
+/// `stop` cancels the parked goroutines by waking them, but a wake finds a
+/// goroutine that a worker has just taken from a queue (scheduled, not yet
+/// running) already scheduled and does nothing. If that worker's thread
+/// is held there longer than `stop` waits (the OS descheduled it), `stop`
+/// retakes its core and leaves it behind; the poll that follows must
+/// cancel the goroutine, or it stays registered for good (a leak seen in
+/// `tests/scheduler_liveness.rs` under AddressSanitizer). The seam holds
+/// the worker in exactly that window until `stop` has returned.
+#[test]
+fn a_goroutine_taken_to_run_when_stop_cancels_is_dropped_by_its_poll() {
+    use std::sync::mpsc;
+    const BOUND: Duration = Duration::from_secs(30);
+    struct Dropped(mpsc::Sender<()>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (in_window_tx, in_window_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    super::worker::seam::arm(&rt.handle().shared, move || {
+        in_window_tx.send(()).unwrap();
+        release_rx
+            .recv_timeout(BOUND)
+            .expect("the test releases the worker");
+    });
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let h = rt.handle().clone();
+    rt.block_on(async move {
+        // Spawned from outside the runtime: it goes to the injector, and a
+        // worker thread takes it (this thread is busy in main's poll).
+        let d = Dropped(dropped_tx);
+        std::thread::spawn(move || {
+            drop(h.spawn(async move {
+                let _d = d;
+                std::future::pending::<()>().await
+            }))
+        })
+        .join()
+        .unwrap();
+        in_window_rx
+            .recv_timeout(BOUND)
+            .expect("a worker takes the goroutine");
+    })
+    .unwrap();
+    // `stop` has run; the goroutine is still the left-behind thread's.
+    assert_eq!(rt.handle().num_goroutine(), 1);
+    assert!(dropped_rx.try_recv().is_err());
+    release_tx.send(()).unwrap();
+    dropped_rx
+        .recv_timeout(BOUND)
+        .expect("the goroutine's poll after stop cancels it");
+}

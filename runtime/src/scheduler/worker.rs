@@ -279,7 +279,7 @@ pub(crate) fn run(
         }
         if let Some(task) = next_task(&ctx) {
             main_wait = main_wait.saturating_sub(1);
-            if !poll(&ctx, lease, || task.run()).1 {
+            if !poll(&ctx, lease, || run_task(shared, task)).1 {
                 break;
             }
             continue;
@@ -291,7 +291,7 @@ pub(crate) fn run(
             continue;
         }
         if let Some(task) = search(&ctx, main.is_some()) {
-            if !poll(&ctx, lease, || task.run()).1 {
+            if !poll(&ctx, lease, || run_task(shared, task)).1 {
                 break;
             }
             continue;
@@ -304,6 +304,48 @@ pub(crate) fn run(
     let mut core = ctx.core.take()?;
     stop_searching(shared, &mut core);
     Some(core)
+}
+
+/// Runs `task` (a goroutine poll, or a job's run).
+#[inline(always)]
+fn run_task(shared: &Shared, task: Task) {
+    #[cfg(all(test, not(goro_loom)))]
+    seam::before_run(shared);
+    #[cfg(not(all(test, not(goro_loom))))]
+    let _ = shared;
+    task.run();
+}
+
+/// A seam for the scheduler's unit tests: a hook that runs on a worker
+/// thread after it took a task from a queue and entered its poll, before
+/// the task is marked running.
+#[cfg(all(test, not(goro_loom)))]
+pub(super) mod seam {
+    use std::sync::Mutex;
+
+    use super::Shared;
+
+    /// The runtime (its address) whose next task run calls the hook.
+    #[allow(clippy::type_complexity)]
+    static BEFORE_RUN: Mutex<Option<(usize, Box<dyn FnOnce() + Send>)>> = Mutex::new(None);
+
+    /// Makes the next task run on `shared`'s workers call `hook` first.
+    pub(crate) fn arm(shared: &Shared, hook: impl FnOnce() + Send + 'static) {
+        *BEFORE_RUN.lock().unwrap() = Some((std::ptr::from_ref(shared) as usize, Box::new(hook)));
+    }
+
+    pub(super) fn before_run(shared: &Shared) {
+        let mut armed = BEFORE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+        let hook = match armed.take() {
+            Some((at, hook)) if at == std::ptr::from_ref(shared) as usize => hook,
+            other => {
+                *armed = other;
+                return;
+            }
+        };
+        drop(armed);
+        hook();
+    }
 }
 
 /// Runs one goroutine poll (`f`) with the core open to retaking (see
