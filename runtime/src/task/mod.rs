@@ -166,7 +166,8 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let _entered = span.enter();
         record.set_running();
-        let host = std::ptr::from_ref(host_of::<H>(record)).cast::<()>() as usize;
+        let h = host_of::<H>(record);
+        let host = std::ptr::from_ref(h).cast::<()>() as usize;
         let task_waker = cx.waker();
         // SAFETY: the watch lies in the task header, which every clone of
         // the task's waker keeps alive; a task's wakers all share the
@@ -197,7 +198,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             |polled| {
                 polled
                     .is_pending()
-                    .then(|| host_of::<H>(record).park_time())
+                    .then(|| h.park_time())
             },
             |w| {
                 tracing::trace!(
@@ -210,7 +211,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let (out, dropped) = match polled {
             Poll::Pending => {
-                if host_of::<H>(record).stopping() {
+                if h.stopping() {
                     // The runtime began stopping before this poll marked
                     // the task running: its cancel pass (which wakes every
                     // parked goroutine) may have found the task scheduled
