@@ -530,11 +530,25 @@ impl Shared {
         }
         self.drain_injector(&mut dropped);
         drop(dropped);
-        // Cancel the parked goroutines: waking one schedules it, and
-        // `schedule` drops it because the runtime is stopping. (A goroutine
-        // that a thread left behind above has taken to run is already
-        // scheduled, so this wake does nothing: its poll, seeing the
-        // runtime stopping, cancels it; see `task::Goroutine::poll`.)
+        self.cancel_registered();
+        // The finished goroutines' records wait for a sweep, and their
+        // registry wakers keep their tasks (and through them this runtime)
+        // alive until then.
+        self.registry.sweep_all();
+        *running = false;
+    }
+
+    /// Cancels the parked goroutines of a stopping runtime: waking one
+    /// schedules it, and `schedule` drops it because the runtime is
+    /// stopping.
+    ///
+    /// `stop` does it, and again a thread `stop` left behind in a poll,
+    /// once its poll is over (see `worker_thread`): a goroutine that thread
+    /// had taken to run (scheduled, not yet running) was passed over by
+    /// `stop`'s wake, and nothing else would ever wake it. If the runtime
+    /// was started again meanwhile, the wakes are spurious ones, which
+    /// every future tolerates.
+    fn cancel_registered(&self) {
         let mut before = usize::MAX;
         loop {
             let wakers = self.registry.wakers();
@@ -546,11 +560,6 @@ impl Shared {
                 w.wake();
             }
         }
-        // The finished goroutines' records wait for a sweep, and their
-        // registry wakers keep their tasks (and through them this runtime)
-        // alive until then.
-        self.registry.sweep_all();
-        *running = false;
     }
 
     /// Schedules `task`. `yielded`: it woke itself while running.
@@ -918,6 +927,9 @@ fn worker_thread(shared: StdArc<Shared>, i: usize) {
             // The monitor took the core while this thread was stuck in a
             // poll; the poll has returned.
             Ok(None) => {
+                if shared.is_stopping() {
+                    shared.cancel_registered();
+                }
                 if !shared.rejoin_as_spare(i) {
                     break;
                 }

@@ -309,10 +309,11 @@ fn park_timeout_consumes_an_earlier_unpark_once() {
 /// goroutine that a worker has just taken from a queue (scheduled, not yet
 /// running) already scheduled and does nothing. If that worker's thread
 /// is held there longer than `stop` waits (the OS descheduled it), `stop`
-/// retakes its core and leaves it behind; the poll that follows must
-/// cancel the goroutine, or it stays registered for good (a leak seen in
-/// `tests/scheduler_liveness.rs` under AddressSanitizer). The seam holds
-/// the worker in exactly that window until `stop` has returned.
+/// retakes its core and leaves it behind; that thread, once the poll that
+/// follows is over, must cancel the goroutine, or it stays registered for
+/// good (a leak seen in `tests/scheduler_liveness.rs` under
+/// AddressSanitizer). The seam holds the worker in exactly that window
+/// until `stop` has returned.
 #[test]
 fn a_goroutine_taken_to_run_when_stop_cancels_is_dropped_by_its_poll() {
     use std::sync::mpsc;

@@ -166,13 +166,11 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         );
         let _entered = span.enter();
         record.set_running();
-        let h = host_of::<H>(record);
-        let host = std::ptr::from_ref(h).cast::<()>() as usize;
-        let task_waker = cx.waker();
+        let host = std::ptr::from_ref(host_of::<H>(record)).cast::<()>() as usize;
         // SAFETY: the watch lies in the task header, which every clone of
         // the task's waker keeps alive; a task's wakers all share the
         // task's data pointer and vtable.
-        let waker = unsafe { record.watch.watched(task_waker) };
+        let waker = unsafe { record.watch.watched(cx.waker()) };
         let mut cx = Context::from_waker(&waker);
         let polled = poll_scoped(
             record,
@@ -198,7 +196,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             |polled| {
                 polled
                     .is_pending()
-                    .then(|| h.park_time())
+                    .then(|| host_of::<H>(record).park_time())
             },
             |w| {
                 tracing::trace!(
@@ -210,20 +208,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             },
         );
         let (out, dropped) = match polled {
-            Poll::Pending => {
-                if h.stopping() {
-                    // The runtime began stopping before this poll marked
-                    // the task running: its cancel pass (which wakes every
-                    // parked goroutine) may have found the task scheduled
-                    // and left it to this poll, and nothing would wake it
-                    // again. Cancel it here: the wake schedules it when the
-                    // poll ends, and a stopping runtime drops what it is
-                    // given to schedule. (A thread `stop` left behind in a
-                    // poll ends it this way.)
-                    task_waker.wake_by_ref();
-                }
-                return Poll::Pending;
-            }
+            Poll::Pending => return Poll::Pending,
             Poll::Ready(finished) => finished,
         };
         let out = match (out, dropped) {
