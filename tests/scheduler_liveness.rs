@@ -78,8 +78,9 @@ fn blocking_call_after_budget_exhausted_returns() {
 /// One exception, as documented on `Runtime::block_on`: `stop` leaves a
 /// worker thread behind when it stays in one goroutine poll for over a
 /// millisecond, which a loaded machine's scheduler can cause even for the
-/// instant poll here. That goroutine is still `[running]` when `block_on`
-/// returns and is dropped when the poll ends; the test waits for it (bounded).
+/// instant poll here. That goroutine may still be alive when `block_on`
+/// returns and is dropped when the poll ends; the test waits for it
+/// (bounded), so a leak fails it after 30 s, with the dump.
 #[test]
 fn outside_spawns_racing_stop_are_dropped() {
     within(Duration::from_secs(60), "spawn vs stop", || {
@@ -126,16 +127,10 @@ fn outside_spawns_racing_stop_are_dropped() {
             for s in spawners {
                 s.join().unwrap();
             }
-            // Only a goroutine held by a thread `stop` left behind in its
-            // poll may be left (runnable: a queue `stop` did not drain;
-            // waiting: a park it did not cancel).
+            // A goroutine still alive now is one a thread `stop` left
+            // behind in a poll has yet to drop; every other one is gone
+            // (one left in a queue or parked would keep its future).
             let dump = rt.handle().dump();
-            assert!(
-                dump.lines()
-                    .filter(|l| l.starts_with("goroutine "))
-                    .all(|l| l.contains("[running]")),
-                "round {round}: goroutines left:\n{dump}"
-            );
             let made = made.load(Ordering::SeqCst);
             let count = dropped.count.lock().unwrap();
             let (count, timeout) = dropped
