@@ -14,7 +14,7 @@
 //! - keeps the connection's timeout clocks (`conn::ConnState`).
 
 use std::error::Error as StdError;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -118,7 +118,7 @@ where
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<S> {
     type Response = Response<ResponseBody<S::ResBody>>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+    type Future = HandlerFuture<S>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.conn.request_started();
@@ -127,34 +127,91 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<
             conn: self.conn.clone(),
             _scope: scope,
         };
-        let mut svc = self.inner.clone();
-        let log = self.log.clone();
-        let peer = self.peer;
-        let handler = async move {
-            poll_fn(|cx| svc.poll_ready(cx)).await.map_err(Into::into)?;
-            svc.call(req).await.map_err(Into::into)
-        };
-        let mut handler = Box::pin(handler);
-        let mut guard = Some(guard);
-        Box::pin(poll_fn(move |cx| {
-            match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(Ok(resp))) => Poll::Ready(Ok(resp.map(|body| ResponseBody {
-                    inner: body,
-                    guard: guard.take(),
-                    peer,
-                    log: log.clone(),
-                }))),
-                Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(e)),
-                Err(p) => {
-                    log(&format!(
-                        "http: panic serving {peer}: {}",
-                        panic_message(&*p)
-                    ));
-                    Poll::Ready(Err(HandlerPanic.into()))
+        HandlerFuture {
+            stage: Stage::Ready {
+                svc: self.inner.clone(),
+                req: Some(req),
+            },
+            guard: Some(guard),
+            peer: self.peer,
+            log: self.log.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One request's handling: the user's service made ready and called
+    /// (`poll_ready`, then `call`), then its future, every step under the
+    /// panic catch. Named, not boxed: hyper keeps it in the connection's
+    /// in-flight slot, so a request costs no allocation of its own here.
+    pub(crate) struct HandlerFuture<S: HttpService> {
+        #[pin]
+        stage: Stage<S>,
+        guard: Option<RequestGuard>,
+        peer: SocketAddr,
+        log: ErrorLog,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<S: HttpService> {
+        /// Waiting for the service to be ready; `req` is taken by `call`.
+        Ready { svc: S, req: Option<Request<Incoming>> },
+        /// The service's future for this request.
+        Calling { #[pin] fut: S::Future },
+        /// Finished (or panicked): never polled again.
+        Done,
+    }
+}
+
+impl<S: HttpService> Future for HandlerFuture<S> {
+    type Output = Result<Response<ResponseBody<S::ResBody>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let polled = catch_unwind(AssertUnwindSafe(|| loop {
+            match this.stage.as_mut().project() {
+                StageProj::Ready { svc, req } => {
+                    match svc.poll_ready(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    let req = req.take().expect("a ready stage holds its request");
+                    let fut = svc.call(req);
+                    this.stage.set(Stage::Calling { fut });
                 }
+                StageProj::Calling { fut } => {
+                    let Poll::Ready(r) = fut.poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    // The service's future is dropped here, under the catch.
+                    this.stage.set(Stage::Done);
+                    return Poll::Ready(r.map_err(Into::into));
+                }
+                StageProj::Done => panic!("goro-http: request future polled after it finished"),
             }
-        }))
+        }));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(r)) => Poll::Ready(r.map(|resp| {
+                resp.map(|body| ResponseBody {
+                    inner: body,
+                    guard: this.guard.take(),
+                    peer: *this.peer,
+                    log: this.log.clone(),
+                })
+            })),
+            Err(p) => {
+                (this.log)(&format!(
+                    "http: panic serving {}: {}",
+                    this.peer,
+                    panic_message(&*p)
+                ));
+                Poll::Ready(Err(HandlerPanic.into()))
+            }
+        }
     }
 }
 
