@@ -924,8 +924,8 @@ fn worker_thread(shared: StdArc<Shared>, i: usize) {
         }));
         match run {
             Ok(Some(core)) => shared.release_core(i, core, false),
-            // The monitor took the core while this thread was stuck in a
-            // poll; the poll has returned.
+            // The monitor (or `stop`) took the core while this thread was
+            // stuck in a poll; the poll has returned.
             Ok(None) => {
                 if shared.is_stopping() {
                     shared.cancel_registered();

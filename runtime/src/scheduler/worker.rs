@@ -321,6 +321,7 @@ fn run_task(shared: &Shared, task: Task) {
 /// the task is marked running.
 #[cfg(all(test, not(goro_loom)))]
 pub(super) mod seam {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
 
     use super::Shared;
@@ -328,13 +329,19 @@ pub(super) mod seam {
     /// The runtime (its address) whose next task run calls the hook.
     #[allow(clippy::type_complexity)]
     static BEFORE_RUN: Mutex<Option<(usize, Box<dyn FnOnce() + Send>)>> = Mutex::new(None);
+    /// A hook is armed (spares the other tests' task runs the lock).
+    static ARMED: AtomicBool = AtomicBool::new(false);
 
     /// Makes the next task run on `shared`'s workers call `hook` first.
     pub(crate) fn arm(shared: &Shared, hook: impl FnOnce() + Send + 'static) {
         *BEFORE_RUN.lock().unwrap() = Some((std::ptr::from_ref(shared) as usize, Box::new(hook)));
+        ARMED.store(true, Ordering::SeqCst);
     }
 
     pub(super) fn before_run(shared: &Shared) {
+        if !ARMED.load(Ordering::SeqCst) {
+            return;
+        }
         let mut armed = BEFORE_RUN.lock().unwrap_or_else(|e| e.into_inner());
         let hook = match armed.take() {
             Some((at, hook)) if at == std::ptr::from_ref(shared) as usize => hook,
@@ -343,6 +350,7 @@ pub(super) mod seam {
                 return;
             }
         };
+        ARMED.store(false, Ordering::SeqCst);
         drop(armed);
         hook();
     }
