@@ -22,6 +22,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -265,7 +266,10 @@ impl Server {
             builder,
         } = self;
         let builder = Arc::new(builder);
-        let stop = goro_chan::make::<()>(0);
+        let stop = Arc::new(Stop {
+            chan: goro_chan::make::<()>(0),
+            begun: AtomicBool::new(false),
+        });
         let tracker = Arc::new(Tracker {
             done: goro_chan::make(0),
         });
@@ -317,7 +321,9 @@ impl Server {
         // Stop accepting (Go closes the listeners first), tell every
         // connection to finish, wait for the last one.
         drop(listener);
-        stop.close();
+        // Release: pairs with the connections' Acquire load (see `Stop`).
+        stop.begun.store(true, Ordering::Release);
+        stop.chan.close();
         drop(tracker);
         all_done.recv().await;
         result
@@ -368,12 +374,26 @@ impl Drop for Tracker {
     }
 }
 
+/// The server's stop signal to its connections: `chan` is closed when the
+/// server stops, after `begun` is set.
+///
+/// A connection goroutine polls its receive on `chan` once, which queues
+/// its waker there, and again only once `begun` is set: polling a waiting
+/// receive again takes the channel's lock, one lock for every connection
+/// of the server, on every poll of every connection (two cores would pass
+/// its cache line back and forth once per request). The goroutine's waker
+/// does not change from poll to poll, so the one queued stays good.
+struct Stop {
+    chan: Chan<()>,
+    begun: AtomicBool,
+}
+
 /// One accepted connection, moved into its goroutine.
 struct Connection {
     builder: Arc<auto::Builder<Executor>>,
     stream: TcpStream,
     state: Arc<ConnState>,
-    stop: Chan<()>,
+    stop: Arc<Stop>,
     log: ErrorLog,
     _tracker: Arc<Tracker>,
 }
@@ -395,13 +415,18 @@ impl Connection {
         let peer = svc.peer;
         let io = ConnIo::new(stream, state.clone());
         let mut conn = pin!(builder.serve_connection_with_upgrades(io, svc));
-        let mut stopped = pin!(stop.recv());
+        let mut stopped = pin!(stop.chan.recv());
+        let mut watching = false;
         let mut stopping = false;
         let mut timer: Option<goro_time::Sleep> = None;
         poll_fn(|cx| {
-            if !stopping && stopped.as_mut().poll(cx).is_ready() {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
+            // Acquire: pairs with the server's Release store (see `Stop`).
+            if !stopping && (!watching || stop.begun.load(Ordering::Acquire)) {
+                watching = true;
+                if stopped.as_mut().poll(cx).is_ready() {
+                    stopping = true;
+                    conn.as_mut().graceful_shutdown();
+                }
             }
             match catch_unwind(AssertUnwindSafe(|| conn.as_mut().poll(cx))) {
                 // Connection errors (a client that went away, a malformed
