@@ -160,7 +160,8 @@ pin_project_lite::pin_project! {
         Ready { svc: S, req: Option<Request<Incoming>> },
         /// The service's future for this request.
         Calling { #[pin] fut: S::Future },
-        /// Finished (or panicked): never polled again.
+        /// Finished: never polled again (after a panic the stage is left as
+        /// it was; hyper drops the future after the error).
         Done,
     }
 }

@@ -170,7 +170,7 @@ impl Builder {
     /// Replaces the driver (timer wheel + IO reactor) that the last idle
     /// worker blocks in; by default `build` creates `io::driver::Driver`.
     /// For scheduler tests with a stand-in driver.
-    #[cfg(test)]
+    #[cfg(all(test, not(goro_loom)))]
     pub(crate) fn driver(mut self, driver: StdArc<dyn Driver>) -> Self {
         self.driver = Some(driver);
         self

@@ -199,7 +199,7 @@ impl Handle {
     }
 
     /// A weak reference to the driver, to check that it is freed.
-    #[cfg(test)]
+    #[cfg(all(test, not(goro_loom)))]
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
         Arc::downgrade(&self.inner)
     }

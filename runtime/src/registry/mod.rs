@@ -162,7 +162,7 @@ impl Private {
     }
 
     /// [`Private::of_bits`] of `keys`.
-    #[cfg(test)]
+    #[cfg(all(test, not(goro_loom)))]
     pub(crate) fn of(keys: impl IntoIterator<Item = RecordKey>) -> Self {
         Private::of_bits(&keys.into_iter().map(RecordKey::to_bits).collect::<Vec<_>>())
     }

@@ -152,7 +152,7 @@ mod loom_tests {
                 ran[*t.0].fetch_add(1, Ordering::Relaxed);
             }
             stealer.join().unwrap();
-            for t in slot.take() {
+            if let Some(t) = slot.take() {
                 ran[*t.0].fetch_add(1, Ordering::Relaxed);
             }
             assert_eq!(ran[0].load(Ordering::Relaxed), 1);
