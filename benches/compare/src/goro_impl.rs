@@ -76,7 +76,7 @@ async fn dispatch(workload: &str, n: u64) -> Measurement {
         "rwmutex_read_mostly" => sync_w::rwmutex_read_mostly(n, 8).await,
         // context (issue 10).
         "ctx_cancel_fanout" => ctx::cancel_fanout(n).await,
-        "http_hello" | "http_hello_raw" => http_hello(workload, n).await,
+        w if crate::http_load::is_http(w) => http_hello(workload, n).await,
         other => go_shaped::dispatch(crate::workloads::program_of(other), n).await,
     }
 }

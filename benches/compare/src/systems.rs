@@ -124,10 +124,10 @@ pub fn fits(system: &str, workload: &str) -> bool {
     let mpmc = matches!(workload, "mpmc_cap1" | "mpmc_cap1024" | "parked_goroutine");
     match system {
         GORO | GO => true,
-        "tokio" => matches!(
-            workload,
-            "timers_100k_sleep" | "tcp_echo_rtt" | "http_hello" | "http_hello_raw"
-        ),
+        "tokio" => {
+            matches!(workload, "timers_100k_sleep" | "tcp_echo_rtt")
+                || crate::http_load::is_http(workload)
+        }
         "tokio-mpsc" => chan_common,
         "tokio-spawn" => matches!(workload, "spawn_join" | "skynet"),
         "tokio-joinset" => workload == "spawn_join",
@@ -304,7 +304,7 @@ async fn run_tokio(system: &str, workload: &str, n: u64) -> Result<Measurement, 
         "tokio" => match workload {
             "timers_100k_sleep" => Some(tokio_io::timers_sleep(n).await),
             "tcp_echo_rtt" => Some(tokio_io::tcp_echo_rtt(n).await),
-            "http_hello" | "http_hello_raw" => Some(tokio_http::http_hello(workload, n).await),
+            w if crate::http_load::is_http(w) => Some(tokio_http::http_hello(workload, n).await),
             _ => None,
         },
         "tokio-joinset" if workload == "spawn_join" => Some(tokio_tasks::spawn_join_set(n).await),
