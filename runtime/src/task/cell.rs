@@ -111,8 +111,6 @@ struct TaskVtable {
     schedule: unsafe fn(NonNull<()>, bool),
     /// Drops the metadata and the schedule function, frees the cell.
     destroy: unsafe fn(NonNull<()>),
-    /// The wakers' vtable.
-    waker: &'static RawWakerVTable,
 }
 
 /// The start of every cell.
@@ -184,7 +182,6 @@ where
         output: Self::output,
         schedule: Self::schedule,
         destroy: Self::destroy,
-        waker: &Self::WAKER_VTABLE,
     };
 
     const WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(
@@ -536,6 +533,67 @@ where
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
+    let ptr = build::<F, S, M>(metadata, make_future, schedule, REFERENCE);
+    (
+        Runnable {
+            ptr,
+            _m: PhantomData,
+        },
+        Handle {
+            ptr,
+            _t: PhantomData,
+        },
+    )
+}
+
+/// [`spawn`], and a waker of the new task: its reference is counted in the
+/// initial state word, so the spawn makes no read-modify-write on it (the
+/// cell's memory may come warm from another core's cache, where such an
+/// instruction waits for the line).
+pub(crate) fn spawn_with_waker<F, S, M>(
+    metadata: M,
+    make_future: impl FnOnce(&M) -> F,
+    schedule: S,
+) -> (Runnable<M>, Handle<F::Output, M>, Waker)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
+    M: Send + Sync + 'static,
+{
+    let ptr = build::<F, S, M>(metadata, make_future, schedule, 2 * REFERENCE);
+    // SAFETY: `WAKER_VTABLE`'s functions take this cell's pointer, and the
+    // waker owns the second of the two references the state starts with.
+    let waker =
+        unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr(), &Cell::<F, S, M>::WAKER_VTABLE)) };
+    (
+        Runnable {
+            ptr,
+            _m: PhantomData,
+        },
+        Handle {
+            ptr,
+            _t: PhantomData,
+        },
+        waker,
+    )
+}
+
+/// Allocates and fills a cell whose state starts `SCHEDULED | HANDLE` with
+/// `refs` references (`REFERENCE` units: the `Runnable`'s, plus any waker
+/// the caller makes from the pointer).
+fn build<F, S, M>(
+    metadata: M,
+    make_future: impl FnOnce(&M) -> F,
+    schedule: S,
+    refs: usize,
+) -> NonNull<()>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
+    M: Send + Sync + 'static,
+{
     let layout = Cell::<F, S, M>::layout();
     let raw = cache::alloc(layout).cast::<Cell<F, S, M>>();
     // SAFETY: `raw` is fresh memory for a `Cell<F, S, M>`; the header,
@@ -543,7 +601,7 @@ where
     unsafe {
         let c = raw.as_ptr();
         std::ptr::addr_of_mut!((*c).header).write(Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | REFERENCE),
+            state: AtomicUsize::new(SCHEDULED | HANDLE | refs),
             vtable: &Cell::<F, S, M>::VTABLE,
             awaiter: UnsafeCell::new(None),
             metadata,
@@ -555,17 +613,7 @@ where
             future: ManuallyDrop::new(fut),
         }));
     }
-    let ptr = raw.cast::<()>();
-    (
-        Runnable {
-            ptr,
-            _m: PhantomData,
-        },
-        Handle {
-            ptr,
-            _t: PhantomData,
-        },
-    )
+    raw.cast::<()>()
 }
 
 /// The right to poll a task once (holds `SCHEDULED` and one reference).
@@ -603,15 +651,6 @@ impl<M> Runnable<M> {
     /// The task's metadata.
     pub(crate) fn metadata(&self) -> &M {
         &header::<M>(self.ptr).metadata
-    }
-
-    /// A waker of the task (one new reference).
-    pub(crate) fn waker(&self) -> Waker {
-        let h = header::<M>(self.ptr);
-        add_ref::<M>(self.ptr);
-        // SAFETY: the vtable's functions take this cell's pointer, and the
-        // waker owns the reference just taken.
-        unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr(), h.vtable.waker)) }
     }
 
     /// The cell's pointer, for a queue slot; `from_raw` takes it back.

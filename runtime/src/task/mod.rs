@@ -413,7 +413,7 @@ where
     let host = HostRef::new(host);
     let rt = host.addr();
     record.host = Some(host);
-    let (runnable, task) = cell::spawn(
+    let (runnable, task, waker) = cell::spawn_with_waker(
         record,
         |record: &GoroutineRecord| Goroutine::<F, H> {
             fut: Some(fut),
@@ -429,7 +429,7 @@ where
     unsafe {
         host_of::<H>(runnable.metadata())
             .registry()
-            .insert(runnable.metadata(), Some(runnable.waker()))
+            .insert(runnable.metadata(), Some(waker))
     };
     (runnable, JoinHandle::new(task, id, rt))
 }
