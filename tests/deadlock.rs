@@ -306,6 +306,32 @@ fn no_report_while_a_plain_thread_holds_a_mutex() {
 }
 
 #[test]
+fn no_report_while_a_plain_thread_holds_a_lock_it_waited_for() {
+    // As above, but the thread takes the locks by polling their futures on
+    // a foreign executor (which notes nothing itself): the use is noted by
+    // the lock futures' first poll.
+    let rt = rt();
+    let m = std::sync::Arc::new(goro::sync::Mutex::new(0));
+    let rw = std::sync::Arc::new(goro::sync::RwMutex::new(0));
+    let (m2, rw2) = (m.clone(), rw.clone());
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let mut g = futures::executor::block_on(m2.lock());
+        let mut w = futures::executor::block_on(rw2.write());
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        *g = 7;
+        *w = 8;
+    });
+    locked.recv().unwrap();
+    let v = rt
+        .block_on(async move { (*m.lock().await, *rw.read().await) })
+        .unwrap();
+    assert_eq!(v, (7, 8));
+    t.join().unwrap();
+}
+
+#[test]
 fn no_report_while_a_plain_thread_owes_a_waitgroup_done() {
     // The thread adds its own count (its first use), then works and calls
     // done; main waits for the group.

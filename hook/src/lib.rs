@@ -81,7 +81,8 @@ pub use reason::WaitReason;
 pub use record::{inspect, Inspection, RecordKey, RecordSlot};
 pub use scope::{
     current_goroutine, note_chan_park, note_chan_use, note_handle_use, note_park, note_select_park,
-    poll_budget, rand_below, HandleNote, ParkNote, PollScope, SelectNote, SELECT_NOTE_CASES,
+    poll_budget, poll_budget_noting_use, rand_below, HandleNote, ParkNote, PollScope, SelectNote,
+    SELECT_NOTE_CASES,
 };
 pub use timer::{
     enter_timer_driver, spawn_at, spawn_detached, BoxFuture, TimerAction, TimerDriver,

@@ -620,17 +620,43 @@ where
 #[inline]
 pub fn poll_budget(cx: &Context<'_>) -> Poll<()> {
     with_current(|s| match s {
-        Some(s) if cx.waker().will_wake(s.waker) => {
-            let left = s.budget.get();
-            if left == 0 {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            } else {
-                s.budget.set(left - 1);
-                Poll::Ready(())
-            }
-        }
+        Some(s) if cx.waker().will_wake(s.waker) => charge(s, cx),
         _ => Poll::Ready(()),
+    })
+}
+
+/// One ready operation of the goroutine `s` polls, charged to its budget
+/// (see [`poll_budget`]).
+#[inline]
+fn charge(s: &PollScope<'_>, cx: &Context<'_>) -> Poll<()> {
+    let left = s.budget.get();
+    if left == 0 {
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    } else {
+        s.budget.set(left - 1);
+        Poll::Ready(())
+    }
+}
+
+/// [`poll_budget`], and off a goroutine what
+/// [`note_primitive_use`](crate::note_primitive_use) does, with one look at
+/// the current scope: for an operation whose first poll is where the
+/// calling thread uses the primitive (a lock's).
+///
+/// ```
+/// let cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(goro_hook::poll_budget_noting_use(&cx).is_ready());
+/// ```
+#[inline]
+pub fn poll_budget_noting_use(cx: &Context<'_>) -> Poll<()> {
+    with_current(|s| match s {
+        Some(s) if cx.waker().will_wake(s.waker) => charge(s, cx),
+        Some(_) => Poll::Ready(()),
+        None => {
+            crate::outside::note_use_off_goroutine();
+            Poll::Ready(())
+        }
     })
 }
 

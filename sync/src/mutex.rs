@@ -167,7 +167,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn lock(&self) -> Lock<'_, T> {
-        crate::note_use();
+        // The use is noted by the first poll (`poll_budget_noting_use`).
         self.lock_at(Location::caller())
     }
 
@@ -249,6 +249,16 @@ impl<T: ?Sized> Mutex<T> {
     /// One acquisition attempt in either mode's rules: takes the lock if it
     /// is free and not in starvation mode, clearing `WOKEN` if `woken`.
     fn try_acquire(&self, woken: bool) -> bool {
+        // The uncontended case in one instruction, as Go's `Lock` does.
+        // Acquire: pairs with the Release of the previous unlock.
+        if !woken
+            && self
+                .state
+                .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return true;
+        }
         let mut s = self.state.load(Ordering::Relaxed);
         while s & (LOCKED | STARVING) == 0 {
             let mut new = s | LOCKED;
@@ -427,7 +437,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
             // The first poll: nothing was queued (a node is queued only
             // after `started`) and no wake-up was passed to it.
             debug_assert_eq!(this.node.status(), Status::Idle);
-            if hook::poll_budget(cx).is_pending() {
+            if hook::poll_budget_noting_use(cx).is_pending() {
                 return Poll::Pending;
             }
             this.started = true;

@@ -149,7 +149,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// ```
     #[track_caller]
     pub fn read(&self) -> ReadLock<'_, T> {
-        crate::note_use();
+        // The use is noted by the first poll (`poll_budget_noting_use`).
         ReadLock(Acquire::new(self, Side::Read))
     }
 
@@ -163,7 +163,7 @@ impl<T: ?Sized> RwMutex<T> {
     /// ```
     #[track_caller]
     pub fn write(&self) -> WriteLock<'_, T> {
-        crate::note_use();
+        // The use is noted by the first poll (`poll_budget_noting_use`).
         WriteLock(Acquire::new(self, Side::Write))
     }
 
@@ -426,7 +426,7 @@ impl<'a, T: ?Sized> Acquire<'a, T> {
             // The first poll: nothing was queued (a node is queued only
             // after `started`).
             debug_assert_eq!(this.node.status(), Status::Idle);
-            if hook::poll_budget(cx).is_pending() {
+            if hook::poll_budget_noting_use(cx).is_pending() {
                 return Poll::Pending;
             }
             this.started = true;
