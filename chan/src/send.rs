@@ -83,7 +83,9 @@ impl<'a, T> Send<'a, T> {
 impl<T> Future for Send<'_, T> {
     type Output = ();
 
-    #[inline]
+    // Always inlined, with the ring's fast path in it (`LazyOp::poll_op`):
+    // a buffered operation that need not wait makes no call.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `op` is structurally pinned; the other fields are not moved.
         let this = unsafe { self.get_unchecked_mut() };
