@@ -144,6 +144,15 @@ pub(crate) struct Op<T> {
     _pin: PhantomPinned,
 }
 
+/// A send or receive polled on a nil channel: parks forever (out of line:
+/// the futures' polls are inlined into their callers).
+#[cold]
+#[inline(never)]
+pub(crate) fn nil_park<R>(reason: WaitReason, at: &'static Location<'static>) -> Poll<R> {
+    hook::note_park(reason, at, None);
+    Poll::Pending
+}
+
 /// Where an operation runs: the user's call site and the address of the
 /// handle it goes through (noted when it parks, for the executor's proof of
 /// "parked forever"; see `hook::note_chan_park`).

@@ -8,11 +8,11 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use goro_hook::{self as hook, WaitReason};
+use goro_hook::WaitReason;
 
 use crate::chan::Chan;
 use crate::hchan::Dir;
-use crate::op::{LazyOp, Outcome, Site};
+use crate::op::{nil_park, LazyOp, Outcome, Site};
 
 /// Future of [`Chan::recv`](crate::Chan::recv): `Some(v)` for a value, `None`
 /// once the channel is closed and drained.
@@ -70,10 +70,7 @@ impl<T> Future for Recv<'_, T> {
         // SAFETY: `op` is structurally pinned; the other fields are not moved.
         let this = unsafe { self.get_unchecked_mut() };
         match this.handle.inner.as_deref() {
-            None => {
-                hook::note_park(WaitReason::ChanReceiveNilChan, this.at, None);
-                Poll::Pending
-            }
+            None => nil_park(WaitReason::ChanReceiveNilChan, this.at),
             // SAFETY: `op` is structurally pinned (never moved out of a pinned `Recv`).
             Some(chan) => match unsafe { Pin::new_unchecked(&mut this.op) }.poll_op(
                 chan,
