@@ -486,7 +486,10 @@ impl<T> LazyOp<T> {
     /// buffered channel whose ring end is unmarked (nobody waits; see
     /// `src/ring.rs`); the rest is [`LazyOp::poll_slow`] (the fast path
     /// paid that function's register saves and restores: a fifth of a
-    /// buffered send's instructions).
+    /// buffered send's instructions). Unbuffered operations pay a little
+    /// for it: 0.8 % more instructions in unbuffered ping-pong (a
+    /// non-inlined fast path kept that at 0.3 % but gave back most of the
+    /// buffered gain; BENCHMARKS.md).
     ///
     /// Panics "`Send` polled after completion" for a send without a value.
     #[inline(always)]
