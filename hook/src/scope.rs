@@ -620,9 +620,20 @@ where
 #[inline]
 pub fn poll_budget(cx: &Context<'_>) -> Poll<()> {
     with_current(|s| match s {
-        Some(s) if cx.waker().will_wake(s.waker) => charge(s, cx),
+        Some(s) if polled_with_own_waker(s, cx) => charge(s, cx),
         _ => Poll::Ready(()),
     })
+}
+
+/// Whether `cx` is the goroutine's own poll context (see [`poll_budget`]):
+/// its waker has the data pointer of the scope's. The data pointer alone
+/// decides: another executor's waker has its own data; a waker with the
+/// same data and another vtable is a copy of the goroutine's own (the waker
+/// watch's foreign clones share the data), whose wake reaches the goroutine
+/// just the same. One comparison instead of `will_wake`'s two.
+#[inline]
+fn polled_with_own_waker(s: &PollScope<'_>, cx: &Context<'_>) -> bool {
+    cx.waker().data() == s.waker.data()
 }
 
 /// One ready operation of the goroutine `s` polls, charged to its budget
@@ -651,7 +662,7 @@ fn charge(s: &PollScope<'_>, cx: &Context<'_>) -> Poll<()> {
 #[inline]
 pub fn poll_budget_noting_use(cx: &Context<'_>) -> Poll<()> {
     with_current(|s| match s {
-        Some(s) if cx.waker().will_wake(s.waker) => charge(s, cx),
+        Some(s) if polled_with_own_waker(s, cx) => charge(s, cx),
         Some(_) => Poll::Ready(()),
         None => {
             crate::outside::note_use_off_goroutine();
