@@ -517,40 +517,15 @@ fn register<M>(ptr: NonNull<()>, waker: &Waker) {
 
 /// Creates a cell running the future `make_future` builds (given the
 /// metadata at its final address), scheduled with `schedule`. The returned
-/// `Runnable` is not scheduled yet.
+/// `Runnable` is not scheduled yet; the waker holds a reference of its own,
+/// counted in the initial state word, so the spawn makes no read-modify-write
+/// on the cell (whose memory may come warm from another core's cache, where
+/// such an instruction waits for the line).
 ///
 /// The bounds are what makes `Runnable` and `Handle` `Send`: the future and
 /// the schedule function may run on any thread, the output moves to the
 /// joiner's.
 pub(crate) fn spawn<F, S, M>(
-    metadata: M,
-    make_future: impl FnOnce(&M) -> F,
-    schedule: S,
-) -> (Runnable<M>, Handle<F::Output, M>)
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-    S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
-    M: Send + Sync + 'static,
-{
-    let ptr = build::<F, S, M>(metadata, make_future, schedule, REFERENCE);
-    (
-        Runnable {
-            ptr,
-            _m: PhantomData,
-        },
-        Handle {
-            ptr,
-            _t: PhantomData,
-        },
-    )
-}
-
-/// [`spawn`], and a waker of the new task: its reference is counted in the
-/// initial state word, so the spawn makes no read-modify-write on it (the
-/// cell's memory may come warm from another core's cache, where such an
-/// instruction waits for the line).
-pub(crate) fn spawn_with_waker<F, S, M>(
     metadata: M,
     make_future: impl FnOnce(&M) -> F,
     schedule: S,
@@ -561,7 +536,7 @@ where
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
-    let ptr = build::<F, S, M>(metadata, make_future, schedule, 2 * REFERENCE);
+    let ptr = build::<F, S, M>(metadata, make_future, schedule);
     // SAFETY: `WAKER_VTABLE`'s functions take this cell's pointer, and the
     // waker owns the second of the two references the state starts with.
     let waker =
@@ -580,14 +555,8 @@ where
 }
 
 /// Allocates and fills a cell whose state starts `SCHEDULED | HANDLE` with
-/// `refs` references (`REFERENCE` units: the `Runnable`'s, plus any waker
-/// the caller makes from the pointer).
-fn build<F, S, M>(
-    metadata: M,
-    make_future: impl FnOnce(&M) -> F,
-    schedule: S,
-    refs: usize,
-) -> NonNull<()>
+/// two references (the `Runnable`'s and the waker's `spawn` makes).
+fn build<F, S, M>(metadata: M, make_future: impl FnOnce(&M) -> F, schedule: S) -> NonNull<()>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -601,7 +570,7 @@ where
     unsafe {
         let c = raw.as_ptr();
         std::ptr::addr_of_mut!((*c).header).write(Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | refs),
+            state: AtomicUsize::new(SCHEDULED | HANDLE | (2 * REFERENCE)),
             vtable: &Cell::<F, S, M>::VTABLE,
             awaiter: UnsafeCell::new(None),
             metadata,
@@ -1097,7 +1066,7 @@ mod fixture {
         /// Spawns a `Steps` task and schedules it.
         pub(super) fn start(&self, left: usize, wake_self: bool) -> Handle<Counted, Counted> {
             let q = self.queue.clone();
-            let (r, h) = spawn(
+            let (r, h, _) = spawn(
                 Counted(self.meta.clone()),
                 |_| Steps {
                     left,

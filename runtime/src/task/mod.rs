@@ -413,7 +413,7 @@ where
     let host = HostRef::new(host);
     let rt = host.addr();
     record.host = Some(host);
-    let (runnable, task, waker) = cell::spawn_with_waker(
+    let (runnable, task, waker) = cell::spawn(
         record,
         |record: &GoroutineRecord| Goroutine::<F, H> {
             fut: Some(fut),
@@ -494,7 +494,8 @@ where
     S: Fn(Task) + Send + Sync + 'static,
 {
     let (id, at) = (record.id, record.spawned_at);
-    let (runnable, task) = cell::spawn(
+    // A blocking job is not registered: the spawn's waker is not needed.
+    let (runnable, task, _) = cell::spawn(
         record,
         |_: &GoroutineRecord| BlockingJob {
             f: Some(f),
