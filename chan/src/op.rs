@@ -527,7 +527,12 @@ impl<T> LazyOp<T> {
         self.poll_after_ring(chan, cx, dir, site)
     }
 
-    /// [`LazyOp::poll_locked`] after the ring's fast path failed.
+    /// [`LazyOp::poll_locked`] after the ring's fast path failed. Its own
+    /// function, with `poll_locked` inlined into it and into `poll_slow`,
+    /// so that neither the futures' polls nor an unbuffered operation pay
+    /// for the lock path's frame twice (`poll_slow` calling `poll_locked`
+    /// out of line instead cost unbuffered ping-pong 3.5 % more
+    /// instructions).
     #[inline(never)]
     fn poll_after_ring(
         self: Pin<&mut Self>,
