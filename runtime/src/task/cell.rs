@@ -1,8 +1,9 @@
-//! The task cell: one allocation per goroutine holding its state word, the
-//! waker of the goroutine joining it, its metadata (the goroutine record),
-//! its schedule function and its future, then its output; and the three
-//! handles onto it: [`Runnable`] (the right to poll it once), the wakers,
-//! and [`Handle`] (the join handle's end).
+//! The task cell: one allocation per goroutine holding its state word, its
+//! metadata (the goroutine record), its schedule function and its future;
+//! and the two kinds of handle onto it: [`Runnable`] (the right to poll it
+//! once) and the wakers. The future's result does not live here: a
+//! goroutine leaves it in its join slot (`slot`), so that the cell is
+//! freed when the goroutine finishes, whoever holds its `JoinHandle`.
 //!
 //! Go: the `g` struct and its free lists (`gfget`/`gfput` in
 //! `runtime/proc.go`).
@@ -25,26 +26,22 @@
 //!   cell freed by the worker that did not allocate it took an arena lock.
 //! - **Fit.** The schedule function learns whether the task woke itself
 //!   during its own poll, and a wake hands the waker's reference to the
-//!   `Runnable` it schedules (no extra reference-count traffic).
+//!   `Runnable` it schedules (no extra reference-count traffic). A task
+//!   has no output and no joiner: both are the join slot's, which a
+//!   goroutine's future fills.
 //!
 //! # State word
 //!
 //! Flags in the low byte, the reference count above it. References are
-//! held by the `Runnable` (at most one) and by every waker; the join
-//! handle is the `HANDLE` flag. The allocation is freed when the count is
-//! zero and `HANDLE` is clear.
+//! held by the `Runnable` (at most one) and by every waker. The allocation
+//! is freed when the count is zero.
 //!
 //! - `SCHEDULED`: a `Runnable` exists (queued), or the running poll must
 //!   make one when it returns (a wake during the poll).
 //! - `RUNNING`: a `Runnable` is polling the future.
-//! - `COMPLETED`: the future finished; its output is in the cell until
-//!   `CLOSED` is set (by whoever takes or drops it).
-//! - `CLOSED`: the future has been dropped (or is about to be, by the
-//!   holder of `SCHEDULED`/`RUNNING`) and the output, if any, taken.
-//! - `AWAITER`: the awaiter slot holds a waker to wake on completion or
-//!   cancellation; `LOCKED` guards that slot (a spin lock held for a
-//!   waker clone or take, never across user code other than a waker's
-//!   `clone`/`drop`).
+//! - `COMPLETED`: the future finished (and was dropped).
+//! - `CLOSED`: the future was dropped unfinished (or is about to be, by the
+//!   holder of `SCHEDULED`).
 //!
 //! # Invariants
 //!
@@ -52,25 +49,20 @@
 //!   (a `Runnable`) or `RUNNING` drops it: on completion, on finding
 //!   `CLOSED` set, or when the `Runnable` is dropped unrun (which sets
 //!   `CLOSED` after dropping it). Nobody else touches it.
-//! - The output is present exactly while `COMPLETED` is set and `CLOSED`
-//!   is not; whoever sets `CLOSED` on a completed cell moves it out.
 //! - `SCHEDULED` without `RUNNING` means one `Runnable` exists, holding
 //!   one reference.
 //! - Nothing sets `CLOSED` on a running cell, and `CLOSED` with `SCHEDULED`
-//!   arises only when the last reference and the handle are gone
-//!   (`last_ref`, the handle's drop), which schedule the cell once so that
-//!   its future is dropped: a handle never sees a closed cell whose future
-//!   is still there. (Dropping a `Runnable` unrun drops the future first,
-//!   then sets `CLOSED`.)
+//!   arises only when the last reference is gone with the future still
+//!   there (`last_ref`), which schedules the cell once so that its future
+//!   is dropped. (Dropping a `Runnable` unrun drops the future first, then
+//!   sets `CLOSED`.)
 //!
 //! # Memory ordering
 //!
 //! Every change of the flags is an `AcqRel` read-modify-write on the state
 //! word (taking a reference is `Relaxed`, as in `Arc`):
 //! a waker's writes before `wake` happen before the poll it causes (the
-//! run's transition to `RUNNING` reads the wake's value or a later one); the
-//! output written before `COMPLETED` is visible to the handle that reads
-//! `COMPLETED`. The last reference's decrement is `AcqRel`, as in `Arc`,
+//! run's transition to `RUNNING` reads the wake's value or a later one). The last reference's decrement is `AcqRel`, as in `Arc`,
 //! so the destruction sees every other holder's accesses.
 //!
 //! Loom models at the bottom of this file:
@@ -85,28 +77,23 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::loom::{spin_wait, AtomicUsize, Ordering};
+use crate::loom::{AtomicUsize, Ordering};
 
 const SCHEDULED: usize = 1 << 0;
 const RUNNING: usize = 1 << 1;
 const COMPLETED: usize = 1 << 2;
 const CLOSED: usize = 1 << 3;
-const HANDLE: usize = 1 << 4;
-const AWAITER: usize = 1 << 5;
-const LOCKED: usize = 1 << 6;
 const REFERENCE: usize = 1 << 8;
 const FLAGS: usize = REFERENCE - 1;
 
-/// The functions of one cell type, shared by its `Runnable`, wakers and
-/// handle (which do not know the future's type).
+/// The functions of one cell type, shared by its `Runnable` and wakers
+/// (which do not know the future's type).
 struct TaskVtable {
     /// Polls the future (the caller holds the `Runnable`'s reference and
     /// `SCHEDULED`, passed on to the call).
     run: unsafe fn(NonNull<()>),
     /// Drops the future in place.
     drop_future: unsafe fn(NonNull<()>),
-    /// Where the output lies (valid only under the invariants above).
-    output: unsafe fn(NonNull<()>) -> *mut (),
     /// Hands a `Runnable` (one reference) to the schedule function.
     schedule: unsafe fn(NonNull<()>, bool),
     /// Drops the metadata and the schedule function, frees the cell.
@@ -118,22 +105,15 @@ struct TaskVtable {
 struct Header<M> {
     state: AtomicUsize,
     vtable: &'static TaskVtable,
-    /// The joiner's waker (see `AWAITER`, `LOCKED`).
-    awaiter: UnsafeCell<Option<Waker>>,
     metadata: M,
 }
 
-/// The future, then its output.
-union Stage<F, T> {
-    future: ManuallyDrop<F>,
-    output: ManuallyDrop<T>,
-}
-
 #[repr(C)]
-struct Cell<F: Future, S, M> {
+struct Cell<F, S, M> {
     header: Header<M>,
     schedule: S,
-    stage: UnsafeCell<Stage<F, F::Output>>,
+    /// Present as the invariants say.
+    future: UnsafeCell<ManuallyDrop<F>>,
 }
 
 /// Aborts if dropped: held across code that must not unwind through a
@@ -173,13 +153,12 @@ pub(crate) struct ScheduleInfo {
 
 impl<F, S, M> Cell<F, S, M>
 where
-    F: Future,
+    F: Future<Output = ()>,
     S: Fn(Runnable<M>, ScheduleInfo),
 {
     const VTABLE: TaskVtable = TaskVtable {
         run: Self::run,
         drop_future: Self::drop_future,
-        output: Self::output,
         schedule: Self::schedule,
         destroy: Self::destroy,
     };
@@ -239,36 +218,13 @@ where
         let mut cx = Context::from_waker(&waker);
         // SAFETY: we hold `RUNNING`: the future is present and ours; the
         // cell never moves, so pinning it in place is sound.
-        let polled = guarded(|| unsafe {
-            let stage = &mut *cell.stage.get();
-            Pin::new_unchecked(&mut *stage.future).poll(&mut cx)
-        });
+        let polled =
+            guarded(|| unsafe { Pin::new_unchecked(&mut **cell.future.get()).poll(&mut cx) });
         match polled {
-            Poll::Ready(out) => {
-                // SAFETY: as above; then the output takes the future's place.
-                unsafe {
-                    Self::drop_future(ptr);
-                    (*cell.stage.get()).output = ManuallyDrop::new(out);
-                }
-                state = update(&h.state, state, |s| {
-                    let done = (s & !RUNNING & !SCHEDULED) | COMPLETED;
-                    // Nobody will take the output: drop it below.
-                    if s & HANDLE == 0 {
-                        done | CLOSED
-                    } else {
-                        done
-                    }
-                });
-                if state & HANDLE == 0 {
-                    // SAFETY: we set `CLOSED` on the completed cell: the
-                    // output is ours to drop.
-                    guarded(|| unsafe {
-                        ManuallyDrop::drop(&mut (*cell.stage.get()).output);
-                    });
-                }
-                if state & AWAITER != 0 {
-                    notify::<M>(ptr);
-                }
+            Poll::Ready(()) => {
+                // SAFETY: as above.
+                unsafe { Self::drop_future(ptr) };
+                update(&h.state, state, |s| (s & !RUNNING & !SCHEDULED) | COMPLETED);
                 drop_ref::<M>(ptr);
             }
             Poll::Pending => {
@@ -290,14 +246,7 @@ where
     unsafe fn drop_future(ptr: NonNull<()>) {
         let cell = Self::from_ptr(ptr);
         // SAFETY: the caller owns the present future.
-        guarded(|| unsafe { ManuallyDrop::drop(&mut (*cell.stage.get()).future) });
-    }
-
-    unsafe fn output(ptr: NonNull<()>) -> *mut () {
-        let cell = Self::from_ptr(ptr);
-        // SAFETY: a pointer into the live cell; the caller reads it only
-        // while the output is present.
-        unsafe { std::ptr::addr_of_mut!((*cell.stage.get()).output).cast() }
+        guarded(|| unsafe { ManuallyDrop::drop(&mut *cell.future.get()) });
     }
 
     unsafe fn schedule(ptr: NonNull<()>, woken_while_running: bool) {
@@ -317,14 +266,12 @@ where
     unsafe fn destroy(ptr: NonNull<()>) {
         let cell = ptr.cast::<Self>();
         // SAFETY: the last holder destroys the cell once: the metadata and
-        // the schedule function are dropped, the stage holds nothing (the
-        // future and output were dropped or moved out before), and the
-        // memory goes back where `spawn` got it.
+        // the schedule function are dropped, the future was dropped
+        // before, and the memory goes back where `spawn` got it.
         unsafe {
             let c = cell.as_ptr();
             guarded(|| {
                 std::ptr::drop_in_place(std::ptr::addr_of_mut!((*c).header.metadata));
-                std::ptr::drop_in_place(std::ptr::addr_of_mut!((*c).header.awaiter));
                 std::ptr::drop_in_place(std::ptr::addr_of_mut!((*c).schedule));
             });
             cache::dealloc(cell.cast(), Self::layout());
@@ -437,14 +384,14 @@ fn add_ref<M>(ptr: NonNull<()>) {
     check_count(old);
 }
 
-/// Gives up one reference; the last one (with the handle gone) frees the
-/// cell, or, if the future is still there (nobody can wake or join it
-/// any more), schedules it once to be dropped by a worker.
+/// Gives up one reference; the last one frees the cell, or, if the future
+/// is still there (nobody can wake it any more), schedules it once to be
+/// dropped by a worker.
 #[inline]
 fn drop_ref<M>(ptr: NonNull<()>) {
     let h = header::<M>(ptr);
     let old = h.state.fetch_sub(REFERENCE, Ordering::AcqRel);
-    if old & !FLAGS == REFERENCE && old & HANDLE == 0 {
+    if old & !FLAGS == REFERENCE {
         last_ref::<M>(ptr, old - REFERENCE);
     }
 }
@@ -460,59 +407,9 @@ fn last_ref<M>(ptr: NonNull<()>, state: usize) {
         // SAFETY: `SCHEDULED` and the one reference are the new `Runnable`'s.
         unsafe { (h.vtable.schedule)(ptr, false) };
     } else {
-        // SAFETY: no reference and no handle are left.
+        // SAFETY: no reference is left.
         unsafe { (h.vtable.destroy)(ptr) };
     }
-}
-
-/// Takes the awaiter's waker (if any) and wakes it.
-fn notify<M>(ptr: NonNull<()>) {
-    if let Some(w) = take_awaiter::<M>(ptr) {
-        w.wake();
-    }
-}
-
-fn lock_awaiter<M>(h: &Header<M>) -> usize {
-    loop {
-        let old = h.state.fetch_or(LOCKED, Ordering::Acquire);
-        if old & LOCKED == 0 {
-            return old;
-        }
-        while h.state.load(Ordering::Relaxed) & LOCKED != 0 {
-            spin_wait();
-        }
-    }
-}
-
-fn take_awaiter<M>(ptr: NonNull<()>) -> Option<Waker> {
-    let h = header::<M>(ptr);
-    let state = lock_awaiter(h);
-    let w = if state & AWAITER != 0 {
-        // SAFETY: `LOCKED` is ours: the slot is ours.
-        unsafe { (*h.awaiter.get()).take() }
-    } else {
-        None
-    };
-    h.state.fetch_and(!(LOCKED | AWAITER), Ordering::Release);
-    w
-}
-
-/// Stores `waker` as the awaiter (keeping an equivalent one in place).
-fn register<M>(ptr: NonNull<()>, waker: &Waker) {
-    let h = header::<M>(ptr);
-    lock_awaiter(h);
-    // SAFETY: `LOCKED` is ours: the slot is ours.
-    let slot = unsafe { &mut *h.awaiter.get() };
-    let old = match slot {
-        Some(w) if w.will_wake(waker) => None,
-        _ => slot.replace(waker.clone()),
-    };
-    // The flag and the unlock in one step: a notifier that locks next sees
-    // the flag.
-    update(&h.state, h.state.load(Ordering::Relaxed), |s| {
-        (s | AWAITER) & !LOCKED
-    });
-    drop(old);
 }
 
 /// Creates a cell running the future `make_future` builds (given the
@@ -522,17 +419,15 @@ fn register<M>(ptr: NonNull<()>, waker: &Waker) {
 /// on the cell (whose memory may come warm from another core's cache, where
 /// such an instruction waits for the line).
 ///
-/// The bounds are what makes `Runnable` and `Handle` `Send`: the future and
-/// the schedule function may run on any thread, the output moves to the
-/// joiner's.
+/// The bounds are what makes `Runnable` `Send`: the future and the
+/// schedule function may run on any thread.
 pub(crate) fn spawn<F, S, M>(
     metadata: M,
     make_future: impl FnOnce(&M) -> F,
     schedule: S,
-) -> (Runnable<M>, Handle<F::Output, M>, Waker)
+) -> (Runnable<M>, Waker)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
@@ -546,20 +441,15 @@ where
             ptr,
             _m: PhantomData,
         },
-        Handle {
-            ptr,
-            _t: PhantomData,
-        },
         waker,
     )
 }
 
-/// Allocates and fills a cell whose state starts `SCHEDULED | HANDLE` with
-/// two references (the `Runnable`'s and the waker's `spawn` makes).
+/// Allocates and fills a cell whose state starts `SCHEDULED` with two
+/// references (the `Runnable`'s and the waker's `spawn` makes).
 fn build<F, S, M>(metadata: M, make_future: impl FnOnce(&M) -> F, schedule: S) -> NonNull<()>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
@@ -570,17 +460,14 @@ where
     unsafe {
         let c = raw.as_ptr();
         std::ptr::addr_of_mut!((*c).header).write(Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | (2 * REFERENCE)),
+            state: AtomicUsize::new(SCHEDULED | (2 * REFERENCE)),
             vtable: &Cell::<F, S, M>::VTABLE,
-            awaiter: UnsafeCell::new(None),
             metadata,
         });
         std::ptr::addr_of_mut!((*c).schedule).write(schedule);
         // Must not unwind: the cell is half built.
         let fut = guarded(|| make_future(&(*c).header.metadata));
-        std::ptr::addr_of_mut!((*c).stage).write(UnsafeCell::new(Stage {
-            future: ManuallyDrop::new(fut),
-        }));
+        std::ptr::addr_of_mut!((*c).future).write(UnsafeCell::new(ManuallyDrop::new(fut)));
     }
     raw.cast::<()>()
 }
@@ -593,7 +480,7 @@ pub(crate) struct Runnable<M> {
 }
 
 // SAFETY: a `Runnable` may be run on any thread: `spawn`, the only maker of
-// cells, requires the future, output and schedule function to be `Send`
+// cells, requires the future and the schedule function to be `Send`
 // (and the schedule function `Sync`), the metadata `Send + Sync`.
 unsafe impl<M: Send + Sync> Send for Runnable<M> {}
 // SAFETY: `&Runnable` only reads the metadata.
@@ -648,12 +535,9 @@ impl<M> Drop for Runnable<M> {
         // We hold `SCHEDULED`: the future is ours to drop (closed or not).
         // SAFETY: see above.
         unsafe { (h.vtable.drop_future)(ptr) };
-        let old = update(&h.state, h.state.load(Ordering::Acquire), |s| {
+        update(&h.state, h.state.load(Ordering::Acquire), |s| {
             (s & !SCHEDULED) | CLOSED
         });
-        if old & AWAITER != 0 {
-            notify::<M>(ptr);
-        }
         drop_ref::<M>(ptr);
     }
 }
@@ -661,140 +545,6 @@ impl<M> Drop for Runnable<M> {
 impl<M> std::fmt::Debug for Runnable<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runnable").finish_non_exhaustive()
-    }
-}
-
-/// The join handle's end of a task: its output (`Some`), or `None` if the
-/// task was cancelled (its future dropped unfinished). Dropping it detaches
-/// the task (the output, when it comes, is dropped).
-pub(crate) struct Handle<T, M> {
-    ptr: NonNull<()>,
-    _t: PhantomData<(T, M)>,
-}
-
-// SAFETY: the handle moves the output (`T: Send`) to its thread.
-unsafe impl<T: Send, M: Send + Sync> Send for Handle<T, M> {}
-// SAFETY: `&Handle` only reads the state word.
-unsafe impl<T, M: Send + Sync> Sync for Handle<T, M> {}
-
-impl<T, M> Unpin for Handle<T, M> {}
-
-impl<T, M> Handle<T, M> {
-    /// The task completed or was cancelled.
-    pub(crate) fn is_finished(&self) -> bool {
-        header::<M>(self.ptr).state.load(Ordering::Acquire) & (COMPLETED | CLOSED) != 0
-    }
-
-    /// Takes the output of the completed, unclosed cell whose state word
-    /// the caller saw as `state`: sets `CLOSED` and moves the output out;
-    /// or gives back the state word if it changed meanwhile.
-    fn take_output(&self, state: usize) -> Result<T, usize> {
-        let h = header::<M>(self.ptr);
-        debug_assert!(state & COMPLETED != 0 && state & CLOSED == 0);
-        h.state.compare_exchange_weak(
-            state,
-            state | CLOSED,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )?;
-        // SAFETY: completed, and we set `CLOSED`: the output is present and
-        // ours; the vtable's output is a `T` (the handle's type is the
-        // future's output type).
-        Ok(ManuallyDrop::into_inner(unsafe {
-            (h.vtable.output)(self.ptr).cast::<ManuallyDrop<T>>().read()
-        }))
-    }
-}
-
-impl<T, M> Future for Handle<T, M> {
-    type Output = Option<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let h = header::<M>(self.ptr);
-        let mut state = h.state.load(Ordering::Acquire);
-        let mut registered = false;
-        loop {
-            let closed = state & CLOSED != 0;
-            // A handle never sees `CLOSED` with the future still there
-            // (see the invariants): closed means finished.
-            debug_assert!(!closed || state & (SCHEDULED | RUNNING) == 0);
-            if !closed && state & COMPLETED == 0 {
-                if registered {
-                    return Poll::Pending;
-                }
-                // Register, then look again: a completion after the first
-                // look sees the awaiter, or the second look sees it.
-                register::<M>(self.ptr, cx.waker());
-                registered = true;
-                state = h.state.load(Ordering::Acquire);
-                continue;
-            }
-            if closed {
-                return Poll::Ready(None);
-            }
-            match self.take_output(state) {
-                Ok(out) => {
-                    if state & AWAITER != 0 {
-                        // Our own waker, left from an earlier poll.
-                        drop(take_awaiter::<M>(self.ptr));
-                    }
-                    return Poll::Ready(Some(out));
-                }
-                Err(s) => state = s,
-            }
-        }
-    }
-}
-
-impl<T, M> Drop for Handle<T, M> {
-    fn drop(&mut self) {
-        let ptr = self.ptr;
-        let h = header::<M>(ptr);
-        let mut output = None;
-        let mut state = h.state.load(Ordering::Acquire);
-        loop {
-            if state & COMPLETED != 0 && state & CLOSED == 0 {
-                // A finished output nobody will take: move it out (dropped
-                // last, outside the state updates). Checked on every turn:
-                // the task may complete while this loop runs.
-                match self.take_output(state) {
-                    Ok(out) => {
-                        state |= CLOSED;
-                        output = Some(out);
-                    }
-                    Err(s) => state = s,
-                }
-                continue;
-            }
-            let last = state & !FLAGS == 0;
-            // No reference left and the future unfinished: nobody can wake
-            // it; schedule it once so that it is dropped.
-            let new = if last && state & (CLOSED | COMPLETED) == 0 {
-                SCHEDULED | CLOSED | REFERENCE
-            } else {
-                state & !HANDLE
-            };
-            match h
-                .state
-                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    if last {
-                        if new & SCHEDULED != 0 {
-                            // SAFETY: `SCHEDULED` and the reference are the
-                            // new `Runnable`'s.
-                            unsafe { (h.vtable.schedule)(ptr, false) };
-                        } else {
-                            // SAFETY: no reference, no handle left.
-                            unsafe { (h.vtable.destroy)(ptr) };
-                        }
-                    }
-                    break;
-                }
-                Err(s) => state = s,
-            }
-        }
-        drop(output);
     }
 }
 
@@ -953,7 +703,7 @@ pub(crate) mod cache {
 
     /// Memory for a cell of `layout`.
     #[inline]
-    pub(super) fn alloc(layout: Layout) -> NonNull<u8> {
+    pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
         let layout = match class(layout) {
             Some((_class, rounded)) => {
                 #[cfg(not(any(goro_loom, goro_asan)))]
@@ -975,7 +725,7 @@ pub(crate) mod cache {
     ///
     /// `p` came from `alloc(layout)` and nothing uses it any more.
     #[inline]
-    pub(super) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
+    pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
         let layout = match class(layout) {
             Some((_class, rounded)) => {
                 #[cfg(not(any(goro_loom, goro_asan)))]
@@ -992,8 +742,9 @@ pub(crate) mod cache {
 }
 
 /// What the unit tests and the loom models share: a counted metadata and
-/// output, a future that waits a given number of polls, a FIFO run queue
-/// standing in for a scheduler. Built on `crate::loom`, so the same code
+/// output, a future that waits a given number of polls and leaves its
+/// output in a join slot (as a goroutine does), a FIFO run queue standing
+/// in for a scheduler. Built on `crate::loom`, so the same code
 /// runs under the model checker.
 #[cfg(test)]
 mod fixture {
@@ -1004,7 +755,8 @@ mod fixture {
 
     use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
 
-    use super::{spawn, Handle, Runnable, ScheduleInfo};
+    use super::super::slot::{self, Reader, Writer};
+    use super::{spawn, Runnable, ScheduleInfo};
 
     /// Counts its drops.
     pub(super) struct Counted(pub(super) Arc<AtomicUsize>);
@@ -1015,19 +767,23 @@ mod fixture {
     }
 
     /// Pending `left` times (waking itself, or keeping its waker in
-    /// `slot`), then ready with `out`.
+    /// `slot`), then ready, leaving `out` in its join slot (`writer`:
+    /// dropped last, so a cancelled task's joiner sees the future gone).
     struct Steps {
         left: usize,
         slot: Arc<Mutex<Option<Waker>>>,
         wake_self: bool,
         out: Option<Counted>,
         _alive: Counted,
+        writer: Option<Writer<Counted>>,
     }
     impl Future for Steps {
-        type Output = Counted;
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Counted> {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
             if self.left == 0 {
-                return Poll::Ready(self.out.take().expect("polled after completion"));
+                let out = self.out.take().expect("polled after completion");
+                self.writer.take().expect("one result").finish(out);
+                return Poll::Ready(());
             }
             self.left -= 1;
             if self.wake_self {
@@ -1036,6 +792,30 @@ mod fixture {
                 *self.slot.lock().unwrap() = Some(cx.waker().clone());
             }
             Poll::Pending
+        }
+    }
+
+    /// The join end of a fixture task: a future of its output (`None`:
+    /// cancelled), as `JoinHandle` is.
+    pub(super) struct Join(Option<Reader<Counted>>);
+
+    impl Join {
+        pub(super) fn is_finished(&self) -> bool {
+            self.0.as_ref().is_none_or(Reader::is_finished)
+        }
+    }
+
+    impl Future for Join {
+        type Output = Option<Counted>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Counted>> {
+            let r = self.0.take().expect("polled after completion");
+            match r.poll_take(cx) {
+                Ok(out) => Poll::Ready(out),
+                Err(r) => {
+                    self.0 = Some(r);
+                    Poll::Pending
+                }
+            }
         }
     }
 
@@ -1064,9 +844,10 @@ mod fixture {
 
     impl Fixture {
         /// Spawns a `Steps` task and schedules it.
-        pub(super) fn start(&self, left: usize, wake_self: bool) -> Handle<Counted, Counted> {
+        pub(super) fn start(&self, left: usize, wake_self: bool) -> Join {
             let q = self.queue.clone();
-            let (r, h, _) = spawn(
+            let (writer, reader) = slot::new();
+            let (r, _) = spawn(
                 Counted(self.meta.clone()),
                 |_| Steps {
                     left,
@@ -1074,13 +855,14 @@ mod fixture {
                     wake_self,
                     out: Some(Counted(self.outs.clone())),
                     _alive: Counted(self.futs.clone()),
+                    writer: Some(writer),
                 },
                 move |r: Runnable<Counted>, info: ScheduleInfo| {
                     q.lock().unwrap().push_back((r, info.woken_while_running));
                 },
             );
             r.schedule();
-            h
+            Join(Some(reader))
         }
 
         /// The parked task's waker.
@@ -1118,14 +900,13 @@ mod tests {
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
 
-    use super::fixture::{fixture, run_queue, Counted, Fixture};
-    use super::Handle;
+    use super::fixture::{fixture, run_queue, Counted, Fixture, Join};
 
     fn run_all(f: &Fixture) -> Vec<bool> {
         run_queue(&f.queue)
     }
 
-    fn poll_handle(h: &mut Handle<Counted, Counted>) -> Poll<Option<Counted>> {
+    fn poll_handle(h: &mut Join) -> Poll<Option<Counted>> {
         let mut cx = Context::from_waker(Waker::noop());
         Pin::new(h).poll(&mut cx)
     }
@@ -1262,13 +1043,12 @@ mod tests {
 /// different threads, in every interleaving (up to the preemption bound).
 #[cfg(all(test, goro_loom))]
 mod loom_cell {
-    use super::fixture::{fixture, run_queue, Counted, Fixture};
-    use super::Handle;
+    use super::fixture::{fixture, run_queue, Fixture, Join};
 
     /// Parks the task, then races a thread that wakes and runs it to
     /// completion against `with_handle` on this thread; then checks that
     /// the output and the cell were each dropped exactly once.
-    fn completion_races(with_handle: impl FnOnce(Handle<Counted, Counted>)) {
+    fn completion_races(with_handle: impl FnOnce(Join)) {
         let f = fixture();
         let h = f.start(1, false);
         run_queue(&f.queue);

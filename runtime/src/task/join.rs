@@ -9,8 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::slot::Reader;
 use super::Panic;
-use crate::registry::{GoroutineId, GoroutineRecord};
+use crate::registry::GoroutineId;
 
 /// An owned permission to await a goroutine's result.
 ///
@@ -25,9 +26,9 @@ use crate::registry::{GoroutineId, GoroutineRecord};
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    /// `None` once joined. Dropping the cell's handle detaches the
-    /// goroutine (its result, when it comes, is dropped).
-    task: Option<super::cell::Handle<Result<T, Panic>, GoroutineRecord>>,
+    /// The goroutine's join slot; `None` once joined. Dropping it detaches
+    /// the goroutine (its result, when it comes, is dropped).
+    task: Option<Reader<Result<T, Panic>>>,
     id: GoroutineId,
     /// Identity (address of its `Shared`) of the runtime the task runs on:
     /// a goroutine awaiting a task of its own runtime parks in `join wait`,
@@ -37,11 +38,7 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(
-        task: super::cell::Handle<Result<T, Panic>, GoroutineRecord>,
-        id: GoroutineId,
-        rt: usize,
-    ) -> Self {
+    pub(crate) fn new(task: Reader<Result<T, Panic>>, id: GoroutineId, rt: usize) -> Self {
         JoinHandle {
             task: Some(task),
             id,
@@ -74,7 +71,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
+        self.task.as_ref().is_none_or(Reader::is_finished)
     }
 }
 
@@ -85,11 +82,12 @@ impl<T> Future for JoinHandle<T> {
         let (id, rt) = (self.id, self.rt);
         let task = self
             .task
-            .as_mut()
+            .take()
             .expect("JoinHandle polled after completion");
         // The awaited task keeps a clone of the waker: goro's own.
-        let out = match goro_hook::own_clones(|| Pin::new(task).poll(cx)) {
-            Poll::Pending => {
+        let out = match goro_hook::own_clones(|| task.poll_take(cx)) {
+            Err(task) => {
+                self.task = Some(task);
                 if rt != 0 && super::current_host() == rt {
                     goro_hook::note_park(
                         goro_hook::WaitReason::JoinWait,
@@ -99,11 +97,10 @@ impl<T> Future for JoinHandle<T> {
                 }
                 return Poll::Pending;
             }
-            Poll::Ready(Some(Ok(v))) => Ok(v),
-            Poll::Ready(Some(Err(p))) => Err(JoinError::panic(id, p)),
-            Poll::Ready(None) => Err(JoinError::cancelled(id)),
+            Ok(Some(Ok(v))) => Ok(v),
+            Ok(Some(Err(p))) => Err(JoinError::panic(id, p)),
+            Ok(None) => Err(JoinError::cancelled(id)),
         };
-        self.task = None;
         Poll::Ready(out)
     }
 }

@@ -6,15 +6,18 @@
 //! # Design
 //!
 //! The task cell is goro's own ([`cell`], loom-modelled): one allocation
-//! holding the header (state word, vtable, the joiner's waker), our
-//! metadata — the goroutine's [`GoroutineRecord`] — and the future, then
-//! its output; freed cells are kept per worker thread for the next spawns
-//! (Go's `g` free lists). On top of it:
+//! holding the header (state word, vtable), our metadata — the
+//! goroutine's [`GoroutineRecord`] — and the future; freed cells are kept
+//! per worker thread for the next spawns (Go's `g` free lists). The result
+//! goes to a join slot ([`slot`], loom-modelled) apart from the cell, which
+//! the `JoinHandle` reads: a finished goroutine's cell is freed whether or
+//! not its handle is held. On top of it:
 //!
 //! - [`Goroutine`] wraps the user's future: it polls it inside a goro-hook
 //!   poll scope for the record ([`poll_scoped`]), records the wait state when the poll returns
 //!   `Pending`, catches panics (so they become a `JoinError` and follow the
-//!   runtime's `PanicPolicy`), and unregisters the record when dropped.
+//!   runtime's `PanicPolicy`), unregisters the record when it finishes (or
+//!   is dropped unfinished), and then leaves its result in the join slot.
 //! - The task knows no scheduler: [`spawn`] and [`spawn_blocking`] take the
 //!   schedule function, and what a goroutine needs from its runtime (its
 //!   registry, the panic policy, a clock) comes through the [`Host`] trait,
@@ -24,11 +27,14 @@
 //! # Invariants
 //!
 //! - A goroutine's record is registered before its task is first scheduled
-//!   and retired in the wrapper's destructor; the registry's waker keeps the
-//!   allocation (and the record in it) alive until a sweep unregisters it.
+//!   and retired when the wrapper finishes or is dropped unfinished, before
+//!   the join slot is filled (a joiner that wakes sees the goroutine gone
+//!   from the count); the registry's waker keeps the allocation (and the
+//!   record in it) alive until a sweep unregisters it.
 
 pub(crate) mod cell;
 mod join;
+mod slot;
 
 use std::any::Any;
 use std::future::Future;
@@ -45,6 +51,7 @@ pub use join::{JoinError, JoinHandle};
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, HostRef, Private, Registry, WaitRecord};
+use slot::Writer;
 
 /// Ready operations a goroutine may do per poll before `poll_budget` makes it
 /// yield. Go preempts a goroutine after 10 ms; an async task can only be
@@ -112,16 +119,20 @@ pin_project! {
     /// wrapper's destructor. The task cell drops the wrapper under an
     /// abort-on-unwind guard, so a panicking destructor must never reach it;
     /// such a panic follows the runtime's `PanicPolicy` instead.
-    pub(crate) struct Goroutine<F, H: Host> {
+    pub(crate) struct Goroutine<F: Future, H: Host> {
         #[pin]
         fut: Option<F>,
         // The runtime: the record's (`GoroutineRecord::host`, see
         // `host_of`).
         host: std::marker::PhantomData<fn(&H)>,
         record: RecordPtr,
+        // The join slot's end; `None` once the result is in it. Dropped
+        // unfinished (after the destructor's body: the user's future is
+        // gone by then), it tells the joiner the goroutine was cancelled.
+        slot: Option<Writer<Result<F::Output, Panic>>>,
     }
 
-    impl<F, H: Host> PinnedDrop for Goroutine<F, H> {
+    impl<F: Future, H: Host> PinnedDrop for Goroutine<F, H> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             // SAFETY: the record lives in the task header, which outlives
@@ -137,16 +148,24 @@ pin_project! {
                         .goroutine_panicked(record.id, record.spawned_at, &payload);
                 }
             }
-            let host = host_of::<H>(record);
-            host.registry().retire(record, host.stopping());
+            if this.slot.is_some() {
+                // Not finished: retire here (a finished one did in `poll`).
+                retire::<H>(record);
+            }
         }
     }
 }
 
-impl<F: Future, H: Host> Future for Goroutine<F, H> {
-    type Output = Result<F::Output, Panic>;
+/// Takes goroutine `record` (of a runtime of type `H`) out of the count.
+fn retire<H: Host>(record: &GoroutineRecord) {
+    let host = host_of::<H>(record);
+    host.registry().retire(record, host.stopping());
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<F: Future, H: Host> Future for Goroutine<F, H> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // The future's place: pinned, so a handle inside it stays there.
         let future = (
             std::ptr::from_ref::<Self>(&self) as usize,
@@ -157,6 +176,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         // future being polled.
         let record = unsafe { this.record.0.as_ref() };
         let mut fut = this.fut;
+        let slot = this.slot;
         // One span per goroutine poll (id, spawn site), so subscribers can
         // follow goroutines; free when no subscriber wants trace level.
         let span = tracing::trace_span!(
@@ -212,18 +232,23 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             Poll::Ready(finished) => finished,
         };
         let out = match (out, dropped) {
-            (Ok(v), Ok(())) => return Poll::Ready(Ok(v)),
+            (Ok(v), Ok(())) => Ok(v),
             // The destructor panicked: the goroutine panicked.
             (Ok(v), Err(payload)) => {
                 drop(v);
-                payload
+                Err(payload)
             }
             // A destructor panicking after a poll panic is dropped; the
             // first panic is the goroutine's.
-            (Err(payload), _) => payload,
+            (Err(payload), _) => Err(payload),
         };
-        host_of::<H>(record).goroutine_panicked(record.id, record.spawned_at, &out);
-        Poll::Ready(Err(out))
+        if let Err(payload) = &out {
+            host_of::<H>(record).goroutine_panicked(record.id, record.spawned_at, payload);
+        }
+        let slot = slot.take().expect("goroutine finished twice");
+        retire::<H>(record);
+        slot.finish(out);
+        Poll::Ready(())
     }
 }
 
@@ -413,12 +438,14 @@ where
     let host = HostRef::new(host);
     let rt = host.addr();
     record.host = Some(host);
-    let (runnable, task, waker) = cell::spawn(
+    let (writer, reader) = slot::new();
+    let (runnable, waker) = cell::spawn(
         record,
         |record: &GoroutineRecord| Goroutine::<F, H> {
             fut: Some(fut),
             host: std::marker::PhantomData,
             record: RecordPtr(NonNull::from(record)),
+            slot: Some(writer),
         },
         schedule_goroutine::<H>,
     );
@@ -431,7 +458,7 @@ where
             .registry()
             .insert(runnable.metadata(), Some(waker))
     };
-    (runnable, JoinHandle::new(task, id, rt))
+    (runnable, JoinHandle::new(reader, id, rt))
 }
 
 /// The schedule function of the goroutine tasks of runtime type `H`: a
@@ -454,28 +481,31 @@ fn schedule_goroutine<H: Host>(t: Task, info: cell::ScheduleInfo) {
 }
 
 pin_project! {
-    /// A `spawn_blocking` job as a future that completes on its first poll.
-    pub(crate) struct BlockingJob<F, H> {
+    /// A `spawn_blocking` job as a future that completes on its first poll,
+    /// leaving its result in its join slot (dropped unrun, the slot tells
+    /// the joiner it was cancelled).
+    pub(crate) struct BlockingJob<F, R, H> {
         f: Option<F>,
         host: StdArc<H>,
         id: GoroutineId,
         at: &'static Location<'static>,
+        slot: Option<Writer<Result<R, Panic>>>,
     }
 }
 
-impl<F: FnOnce() -> R, R, H: Host> Future for BlockingJob<F, H> {
-    type Output = Result<R, Panic>;
+impl<F: FnOnce() -> R, R, H: Host> Future for BlockingJob<F, R, H> {
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         let f = this.f.take().expect("blocking job polled after completion");
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(v) => Poll::Ready(Ok(v)),
-            Err(payload) => {
-                this.host.goroutine_panicked(*this.id, this.at, &payload);
-                Poll::Ready(Err(payload))
-            }
+        let out = catch_unwind(AssertUnwindSafe(f));
+        if let Err(payload) = &out {
+            this.host.goroutine_panicked(*this.id, this.at, payload);
         }
+        let slot = this.slot.take().expect("blocking job finished twice");
+        slot.finish(out);
+        Poll::Ready(())
     }
 }
 
@@ -494,17 +524,19 @@ where
     S: Fn(Task) + Send + Sync + 'static,
 {
     let (id, at) = (record.id, record.spawned_at);
+    let (writer, reader) = slot::new();
     // A blocking job is not registered: the spawn's waker is not needed.
-    let (runnable, task, _) = cell::spawn(
+    let (runnable, _) = cell::spawn(
         record,
         |_: &GoroutineRecord| BlockingJob {
             f: Some(f),
             host: host.clone(),
             id,
             at,
+            slot: Some(writer),
         },
         move |t: Task, _: cell::ScheduleInfo| schedule(t),
     );
     runnable.schedule();
-    JoinHandle::new(task, id, StdArc::as_ptr(host).cast::<()>() as usize)
+    JoinHandle::new(reader, id, StdArc::as_ptr(host).cast::<()>() as usize)
 }
