@@ -92,8 +92,9 @@ struct TaskVtable {
     /// Polls the future (the caller holds the `Runnable`'s reference and
     /// `SCHEDULED`, passed on to the call).
     run: unsafe fn(NonNull<()>),
-    /// Drops the future in place.
-    drop_future: unsafe fn(NonNull<()>),
+    /// Cancels the unfinished future ([`Body::cancel`]) and drops it in
+    /// place.
+    cancel: unsafe fn(NonNull<()>),
     /// Hands a `Runnable` (one reference) to the schedule function.
     schedule: unsafe fn(NonNull<()>, bool),
     /// Drops the metadata and the schedule function, frees the cell.
@@ -114,6 +115,28 @@ struct Cell<F, S, M> {
     schedule: S,
     /// Present as the invariants say.
     future: UnsafeCell<ManuallyDrop<F>>,
+}
+
+/// What a cell runs: a future that is handed the cell's metadata when it
+/// is polled and when it is cancelled, so that it need not keep a pointer
+/// to it (a goroutine's wrapper reaches its record so; any
+/// `Future<Output = ()>` is a body that ignores the metadata).
+pub(crate) trait Body<M> {
+    /// Polls the body, as `Future::poll`.
+    fn poll(self: Pin<&mut Self>, metadata: &M, cx: &mut Context<'_>) -> Poll<()>;
+    /// The task is cancelled unfinished: the body is dropped in place right
+    /// after this returns. Must not unwind.
+    fn cancel(self: Pin<&mut Self>, metadata: &M);
+}
+
+impl<M, F: Future<Output = ()>> Body<M> for F {
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _: &M, cx: &mut Context<'_>) -> Poll<()> {
+        Future::poll(self, cx)
+    }
+
+    #[inline]
+    fn cancel(self: Pin<&mut Self>, _: &M) {}
 }
 
 /// Aborts if dropped: held across code that must not unwind through a
@@ -153,12 +176,12 @@ pub(crate) struct ScheduleInfo {
 
 impl<F, S, M> Cell<F, S, M>
 where
-    F: Future<Output = ()>,
+    F: Body<M>,
     S: Fn(Runnable<M>, ScheduleInfo),
 {
     const VTABLE: TaskVtable = TaskVtable {
         run: Self::run,
-        drop_future: Self::drop_future,
+        cancel: Self::cancel,
         schedule: Self::schedule,
         destroy: Self::destroy,
     };
@@ -218,8 +241,13 @@ where
         let mut cx = Context::from_waker(&waker);
         // SAFETY: we hold `RUNNING`: the future is present and ours; the
         // cell never moves, so pinning it in place is sound.
-        let polled =
-            guarded(|| unsafe { Pin::new_unchecked(&mut **cell.future.get()).poll(&mut cx) });
+        let polled = guarded(|| unsafe {
+            Body::poll(
+                Pin::new_unchecked(&mut **cell.future.get()),
+                &h.metadata,
+                &mut cx,
+            )
+        });
         match polled {
             Poll::Ready(()) => {
                 // SAFETY: as above.
@@ -247,6 +275,20 @@ where
         let cell = Self::from_ptr(ptr);
         // SAFETY: the caller owns the present future.
         guarded(|| unsafe { ManuallyDrop::drop(&mut *cell.future.get()) });
+    }
+
+    unsafe fn cancel(ptr: NonNull<()>) {
+        let cell = Self::from_ptr(ptr);
+        // SAFETY: the caller owns the present, unfinished future; the cell
+        // never moves, so pinning it in place is sound.
+        guarded(|| unsafe {
+            Body::cancel(
+                Pin::new_unchecked(&mut **cell.future.get()),
+                &cell.header.metadata,
+            );
+        });
+        // SAFETY: as above.
+        unsafe { Self::drop_future(ptr) };
     }
 
     unsafe fn schedule(ptr: NonNull<()>, woken_while_running: bool) {
@@ -427,7 +469,7 @@ pub(crate) fn spawn<F, S, M>(
     schedule: S,
 ) -> (Runnable<M>, Waker)
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Body<M> + Send + 'static,
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
@@ -449,7 +491,7 @@ where
 /// references (the `Runnable`'s and the waker's `spawn` makes).
 fn build<F, S, M>(metadata: M, make_future: impl FnOnce(&M) -> F, schedule: S) -> NonNull<()>
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Body<M> + Send + 'static,
     S: Fn(Runnable<M>, ScheduleInfo) + Send + Sync + 'static,
     M: Send + Sync + 'static,
 {
@@ -532,9 +574,10 @@ impl<M> Drop for Runnable<M> {
     fn drop(&mut self) {
         let ptr = self.ptr;
         let h = header::<M>(ptr);
-        // We hold `SCHEDULED`: the future is ours to drop (closed or not).
+        // We hold `SCHEDULED`: the future is ours to cancel and drop
+        // (closed or not).
         // SAFETY: see above.
-        unsafe { (h.vtable.drop_future)(ptr) };
+        unsafe { (h.vtable.cancel)(ptr) };
         update(&h.state, h.state.load(Ordering::Acquire), |s| {
             (s & !SCHEDULED) | CLOSED
         });

@@ -38,9 +38,9 @@ mod slot;
 
 use std::any::Any;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -88,16 +88,6 @@ pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 /// A runnable goroutine (or blocking job): the scheduler's unit of work.
 pub(crate) type Task = cell::Runnable<GoroutineRecord>;
 
-/// A pointer to the record in the task header, carried by the future that
-/// lives in the same allocation.
-#[derive(Clone, Copy)]
-struct RecordPtr(NonNull<GoroutineRecord>);
-
-// SAFETY: `GoroutineRecord` is `Sync`; the pointer is only dereferenced as
-// `&GoroutineRecord` while the task allocation (which holds both the record
-// and the future carrying this pointer) is alive.
-unsafe impl Send for RecordPtr {}
-
 /// The runtime of goroutine `record`, of type `H`: for the goroutine's own
 /// future (a `Goroutine<_, H>`), which only `spawn::<_, H>` makes, with a
 /// record that holds an `StdArc<H>` and outlives the future.
@@ -111,47 +101,64 @@ fn host_of<H: Host>(record: &GoroutineRecord) -> &H {
     unsafe { host.get::<H>() }
 }
 
-pin_project! {
-    /// A goroutine's future as stored in its task. Go: the `g` running `fn`.
-    ///
-    /// The user's future is dropped by the wrapper, under `catch_unwind`:
-    /// right after it completes (or panics), and on cancellation in the
-    /// wrapper's destructor. The task cell drops the wrapper under an
-    /// abort-on-unwind guard, so a panicking destructor must never reach it;
-    /// such a panic follows the runtime's `PanicPolicy` instead.
-    pub(crate) struct Goroutine<F: Future, H: Host> {
-        #[pin]
-        fut: Option<F>,
-        // The runtime: the record's (`GoroutineRecord::host`, see
-        // `host_of`).
-        host: std::marker::PhantomData<fn(&H)>,
-        record: RecordPtr,
-        // The join slot's end; `None` once the result is in it. Dropped
-        // unfinished (after the destructor's body: the user's future is
-        // gone by then), it tells the joiner the goroutine was cancelled.
-        slot: Option<Writer<Result<F::Output, Panic>>>,
+/// A goroutine's future as stored in its task: the body of its task cell
+/// ([`cell::Body`]), which hands it the goroutine's record at every poll
+/// and at cancellation. Go: the `g` running `fn`.
+///
+/// The user's future is dropped by the wrapper, under `catch_unwind`:
+/// right after it completes (or panics), and on cancellation. The task
+/// cell drops the wrapper under an abort-on-unwind guard, so a panicking
+/// destructor must never reach it; such a panic follows the runtime's
+/// `PanicPolicy` instead.
+pub(crate) struct Goroutine<F: Future, H: Host> {
+    /// The user's future: present exactly while `slot` is `Some` (it is
+    /// dropped in place, pinned, as the slot's writer is taken). Not an
+    /// `Option`: an async block has no spare value for `None`, and the tag
+    /// would be a word in every goroutine.
+    fut: ManuallyDrop<F>,
+    /// The join slot's end; `None` once the result is in it or the
+    /// goroutine was cancelled (dropped, it tells the joiner so).
+    slot: Option<Writer<Result<F::Output, Panic>>>,
+    /// The runtime: the record's (`GoroutineRecord::host`, see `host_of`).
+    host: std::marker::PhantomData<fn(&H)>,
+}
+
+impl<F: Future, H: Host> Goroutine<F, H> {
+    fn new(fut: F, slot: Writer<Result<F::Output, Panic>>) -> Self {
+        Goroutine {
+            fut: ManuallyDrop::new(fut),
+            slot: Some(slot),
+            host: std::marker::PhantomData,
+        }
     }
 
-    impl<F: Future, H: Host> PinnedDrop for Goroutine<F, H> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            // SAFETY: the record lives in the task header, which outlives
-            // the future being dropped here.
-            let record = unsafe { this.record.0.as_ref() };
-            if this.fut.is_some() {
-                // Cancelled (the runtime stopped, or the task was dropped
-                // unfinished): drop the user's future here, not under
-                // the task cell's abort guard.
-                let mut fut = this.fut.as_mut();
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
-                    host_of::<H>(record)
-                        .goroutine_panicked(record.id, record.spawned_at, &payload);
-                }
-            }
-            if this.slot.is_some() {
-                // Not finished: retire here (a finished one did in `poll`).
-                retire::<H>(record);
-            }
+    /// Takes the slot's writer and drops the user's future in place (under
+    /// `catch_unwind`: a panicking destructor comes back as `Err`).
+    ///
+    /// # Safety
+    ///
+    /// `self` is pinned and the future present (`slot` is `Some`).
+    unsafe fn finish_future(
+        &mut self,
+    ) -> (Writer<Result<F::Output, Panic>>, std::thread::Result<()>) {
+        let slot = self.slot.take().expect("the goroutine's future is present");
+        let fut = &mut self.fut;
+        // SAFETY: the caller's contract: the future is present; it is
+        // dropped in place (as pinning requires) and never touched again
+        // (`slot` is `None` from now on).
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(fut) }));
+        (slot, dropped)
+    }
+}
+
+impl<F: Future, H: Host> Drop for Goroutine<F, H> {
+    fn drop(&mut self) {
+        // The cell cancels an unfinished body before dropping it, and a
+        // finished one has dropped its future: nothing is left here.
+        debug_assert!(self.slot.is_none(), "a goroutine dropped uncancelled");
+        if self.slot.is_some() {
+            // SAFETY: present (`slot` is `Some`); dropped in place.
+            unsafe { ManuallyDrop::drop(&mut self.fut) };
         }
     }
 }
@@ -162,21 +169,16 @@ fn retire<H: Host>(record: &GoroutineRecord) {
     host.registry().retire(record, host.stopping());
 }
 
-impl<F: Future, H: Host> Future for Goroutine<F, H> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+impl<F: Future, H: Host> cell::Body<GoroutineRecord> for Goroutine<F, H> {
+    fn poll(self: Pin<&mut Self>, record: &GoroutineRecord, cx: &mut Context<'_>) -> Poll<()> {
         // The future's place: pinned, so a handle inside it stays there.
         let future = (
             std::ptr::from_ref::<Self>(&self) as usize,
             std::mem::size_of::<Self>(),
         );
-        let this = self.project();
-        // SAFETY: the record lives in the task header, which outlives the
-        // future being polled.
-        let record = unsafe { this.record.0.as_ref() };
-        let mut fut = this.fut;
-        let slot = this.slot;
+        // SAFETY: the user's future is only reached pinned (below) or
+        // dropped in place (`finish_future`); nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
         // One span per goroutine poll (id, spawn site), so subscribers can
         // follow goroutines; free when no subscriber wants trace level.
         let span = tracing::trace_span!(
@@ -198,11 +200,11 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
             host,
             future,
             || {
+                assert!(this.slot.is_some(), "goroutine polled after completion");
                 let out = match catch_unwind(AssertUnwindSafe(|| {
-                    fut.as_mut()
-                        .as_pin_mut()
-                        .expect("goroutine polled after completion")
-                        .poll(&mut cx)
+                    // SAFETY: present (`slot` is `Some`), and pinned: the
+                    // wrapper is, and the future is never moved out of it.
+                    unsafe { Pin::new_unchecked(&mut *this.fut) }.poll(&mut cx)
                 })) {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(v)) => Ok(v),
@@ -210,8 +212,9 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
                 };
                 // Finished: drop the user's future now, inside `catch_unwind`
                 // (the task cell would drop it under its abort-on-unwind guard).
-                let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
-                Poll::Ready((out, dropped))
+                // SAFETY: pinned, and present (checked above).
+                let (slot, dropped) = unsafe { this.finish_future() };
+                Poll::Ready((out, slot, dropped))
             },
             |polled| {
                 polled
@@ -227,7 +230,7 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
                 );
             },
         );
-        let (out, dropped) = match polled {
+        let (out, slot, dropped) = match polled {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(finished) => finished,
         };
@@ -245,10 +248,27 @@ impl<F: Future, H: Host> Future for Goroutine<F, H> {
         if let Err(payload) = &out {
             host_of::<H>(record).goroutine_panicked(record.id, record.spawned_at, payload);
         }
-        let slot = slot.take().expect("goroutine finished twice");
         retire::<H>(record);
         slot.finish(out);
         Poll::Ready(())
+    }
+
+    fn cancel(self: Pin<&mut Self>, record: &GoroutineRecord) {
+        // SAFETY: as in `poll`.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.slot.is_none() {
+            return;
+        }
+        // Cancelled (the runtime stopped, or the task was dropped
+        // unfinished): drop the user's future here, not under the task
+        // cell's abort guard; then retire, then tell the joiner.
+        // SAFETY: pinned, and present (`slot` is `Some`).
+        let (slot, dropped) = unsafe { this.finish_future() };
+        if let Err(payload) = dropped {
+            host_of::<H>(record).goroutine_panicked(record.id, record.spawned_at, &payload);
+        }
+        retire::<H>(record);
+        drop(slot);
     }
 }
 
@@ -419,7 +439,7 @@ fn wait_record(scope: &PollScope<'_>, future: (usize, usize), since: Instant) ->
 /// waker's: one atomic read-modify-write less per wake.
 ///
 /// Inlined (as is `scheduler::spawn`), so the record is built where it is
-/// moved into the task cell: out of line, its 136 bytes were copied
+/// moved into the task cell: out of line, its 136 bytes (then) were copied
 /// three times per spawn (callgrind, `spawn_wg`: 3 memcpy calls, ~87
 /// instructions, and store-forwarding stalls on the freshly written words);
 /// inlined, once, into the allocation.
@@ -441,12 +461,7 @@ where
     let (writer, reader) = slot::new();
     let (runnable, waker) = cell::spawn(
         record,
-        |record: &GoroutineRecord| Goroutine::<F, H> {
-            fut: Some(fut),
-            host: std::marker::PhantomData,
-            record: RecordPtr(NonNull::from(record)),
-            slot: Some(writer),
-        },
+        |_: &GoroutineRecord| Goroutine::<F, H>::new(fut, writer),
         schedule_goroutine::<H>,
     );
     // SAFETY: the record lives in the task header until the allocation is
