@@ -206,7 +206,7 @@ impl Private {
 /// One goroutine's entry. Go: the diagnostic fields of `g` (`goid`,
 /// `gopc`, `parentGoid`, `waitreason`, `waitsince`).
 ///
-/// 136 bytes, in the task header (see the `record_size` test): it is most
+/// 128 bytes, in the task header (see the `record_size` test): it is most
 /// of what a parked goroutine costs beyond its own future.
 pub(crate) struct GoroutineRecord {
     /// Set once.
@@ -247,13 +247,16 @@ pub(crate) struct GoroutineRecord {
 /// A goroutine task's reference to its runtime (an `StdArc<H>` of its
 /// `task::Host` type, type-erased), kept in its record
 /// (`GoroutineRecord::host`), so the task's schedule function captures
-/// nothing (see `task::spawn`). Released when the record is dropped, as the
-/// task cell is freed, as a reference held by the schedule function would
-/// be.
+/// nothing (see `task::spawn`).
+///
+/// One word, and not released by a destructor (which would need a function
+/// pointer beside it to know `H`: a word in every goroutine): the task
+/// cell releases it as it frees the cell, through its body's type, which
+/// knows `H` (`cell::Body::destroyed`, see `task::Goroutine`), as a
+/// reference held by the schedule function would be. Dropped unreleased,
+/// it leaks the reference.
 pub(crate) struct HostRef {
     ptr: NonNull<()>,
-    /// Releases `ptr` as the `StdArc<H>` it came from.
-    release: unsafe fn(NonNull<()>),
 }
 
 // SAFETY: a `HostRef` is an `StdArc<H>` with `H: Send + Sync`; it is only
@@ -264,18 +267,8 @@ unsafe impl Sync for HostRef {}
 
 impl HostRef {
     pub(crate) fn new<H: Send + Sync + 'static>(host: StdArc<H>) -> Self {
-        /// Gives back the reference `new` took.
-        ///
-        /// # Safety
-        ///
-        /// `ptr` comes from `StdArc::<H>::into_raw`, given back once.
-        unsafe fn release<H>(ptr: NonNull<()>) {
-            // SAFETY: the caller's contract.
-            drop(unsafe { StdArc::from_raw(ptr.as_ptr().cast::<H>().cast_const()) });
-        }
         HostRef {
             ptr: NonNull::new(StdArc::into_raw(host).cast_mut().cast()).expect("an Arc's pointer"),
-            release: release::<H>,
         }
     }
 
@@ -295,13 +288,16 @@ impl HostRef {
         // alive while borrowed.
         unsafe { self.ptr.cast::<H>().as_ref() }
     }
-}
 
-impl Drop for HostRef {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` came from `into_raw` in `new` with the `H` that
-        // chose `release`; dropped once.
-        unsafe { (self.release)(self.ptr) }
+    /// Gives the reference back.
+    ///
+    /// # Safety
+    ///
+    /// `H` is the type this reference was made with.
+    pub(crate) unsafe fn release<H>(self) {
+        // SAFETY: `ptr` came from `StdArc::<H>::into_raw` in `new`
+        // (caller), and `self` is consumed: released once.
+        drop(unsafe { StdArc::from_raw(self.ptr.as_ptr().cast::<H>().cast_const()) });
     }
 }
 
@@ -851,9 +847,9 @@ mod tests {
         // 88 plus the wait cell's private-handle key (one word,
         // `RecordKey::to_bits`: the stuck analysis' `WaitRecord::private`),
         // plus the waker watch (24 bytes: foreign futures, `WakerWatch`),
-        // plus the task's reference to its runtime (`task::HostRef`, which
-        // the task's schedule function held before).
-        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 136);
+        // plus the task's reference to its runtime (`task::HostRef`, one
+        // word, which the task's schedule function held before).
+        assert_eq!(std::mem::size_of::<GoroutineRecord>(), 128);
     }
 
     /// Stands for a task: its strong count shows the registry's wakers.

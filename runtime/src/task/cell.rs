@@ -127,6 +127,9 @@ pub(crate) trait Body<M> {
     /// The task is cancelled unfinished: the body is dropped in place right
     /// after this returns. Must not unwind.
     fn cancel(self: Pin<&mut Self>, metadata: &M);
+    /// The cell is being freed (its body dropped long before): the last
+    /// look at the metadata, before it is dropped. Must not unwind.
+    fn destroyed(_metadata: &mut M) {}
 }
 
 impl<M, F: Future<Output = ()>> Body<M> for F {
@@ -313,6 +316,7 @@ where
         unsafe {
             let c = cell.as_ptr();
             guarded(|| {
+                F::destroyed(&mut (*c).header.metadata);
                 std::ptr::drop_in_place(std::ptr::addr_of_mut!((*c).header.metadata));
                 std::ptr::drop_in_place(std::ptr::addr_of_mut!((*c).schedule));
             });

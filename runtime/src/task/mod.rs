@@ -270,6 +270,13 @@ impl<F: Future, H: Host> cell::Body<GoroutineRecord> for Goroutine<F, H> {
         retire::<H>(record);
         drop(slot);
     }
+
+    fn destroyed(record: &mut GoroutineRecord) {
+        if let Some(host) = record.host.take() {
+            // SAFETY: `spawn::<_, H>` made it from an `StdArc<H>`.
+            unsafe { host.release::<H>() };
+        }
+    }
 }
 
 /// The text of a panic payload, as Go prints a panic value.
