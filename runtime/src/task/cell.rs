@@ -893,7 +893,7 @@ mod fixture {
         /// Spawns a `Steps` task and schedules it.
         pub(super) fn start(&self, left: usize, wake_self: bool) -> Join {
             let q = self.queue.clone();
-            let (writer, reader) = slot::new();
+            let (writer, reader) = slot::new(0);
             let (r, _) = spawn(
                 Counted(self.meta.clone()),
                 |_| Steps {

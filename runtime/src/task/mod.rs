@@ -48,6 +48,7 @@ use goro_hook::{ParkNote, PollScope, WaitReason};
 use pin_project_lite::pin_project;
 
 pub use join::{JoinError, JoinHandle};
+pub(crate) use slot::pooled_bytes as join_slot_pool_bytes;
 
 use crate::loom::StdArc;
 use crate::registry::{GoroutineId, GoroutineRecord, HostRef, Private, Registry, WaitRecord};
@@ -465,7 +466,7 @@ where
     let host = HostRef::new(host);
     let rt = host.addr();
     record.host = Some(host);
-    let (writer, reader) = slot::new();
+    let (writer, reader) = slot::new(rt);
     let (runnable, waker) = cell::spawn(
         record,
         |_: &GoroutineRecord| Goroutine::<F, H>::new(fut, writer),
@@ -480,7 +481,7 @@ where
             .registry()
             .insert(runnable.metadata(), Some(waker))
     };
-    (runnable, JoinHandle::new(reader, id, rt))
+    (runnable, JoinHandle::new(reader, id))
 }
 
 /// The schedule function of the goroutine tasks of runtime type `H`: a
@@ -546,7 +547,7 @@ where
     S: Fn(Task) + Send + Sync + 'static,
 {
     let (id, at) = (record.id, record.spawned_at);
-    let (writer, reader) = slot::new();
+    let (writer, reader) = slot::new(StdArc::as_ptr(host).cast::<()>() as usize);
     // A blocking job is not registered: the spawn's waker is not needed.
     let (runnable, _) = cell::spawn(
         record,
@@ -560,5 +561,5 @@ where
         move |t: Task, _: cell::ScheduleInfo| schedule(t),
     );
     runnable.schedule();
-    JoinHandle::new(reader, id, StdArc::as_ptr(host).cast::<()>() as usize)
+    JoinHandle::new(reader, id)
 }
