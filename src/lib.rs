@@ -72,6 +72,7 @@ macro_rules! go {
 #[doc(hidden)]
 pub mod __private {
     pub use goro_chan::select;
+    pub use goro_runtime::__private::join_slot_pool_bytes;
     pub use goro_runtime::{main_entry, main_entry_with, test_entry, test_entry_with};
 }
 

@@ -29,6 +29,9 @@
 //!   store or take its waker, and by the writer to take the waker and write
 //!   the result; never held across user code other than a waker's
 //!   `clone`/`drop`.
+//! - Above the flags, set once: the task's runtime ([`runtime_tag`] of its
+//!   address), which the join handle compares with the runtime it is
+//!   awaited on, so the handle itself is two words.
 //!
 //! # Invariants
 //!
@@ -66,6 +69,16 @@ const DONE: usize = 1 << 2;
 const VALUE: usize = 1 << 3;
 const AWAITER: usize = 1 << 4;
 const LOCKED: usize = 1 << 5;
+const FLAGS: usize = (1 << 6) - 1;
+
+/// The bits of a runtime's address (its `Host`'s) that a slot keeps: all
+/// but the flags'. Two runtimes alive at once are told apart by them: each
+/// is an allocation of more than `FLAGS + 1` bytes, so their addresses
+/// differ above the flag bits.
+#[inline]
+pub(crate) fn runtime_tag(addr: usize) -> usize {
+    addr & !FLAGS
+}
 
 /// The joiner's waker, then the result.
 union Place<T> {
@@ -178,13 +191,14 @@ impl<T> Slot<T> {
     }
 }
 
-/// A new slot: its writer and its reader.
-pub(crate) fn new<T>() -> (Writer<T>, Reader<T>) {
+/// A new slot for a task of the runtime at `runtime` (its address; 0:
+/// none): its writer and its reader.
+pub(crate) fn new<T>(runtime: usize) -> (Writer<T>, Reader<T>) {
     let ptr = Slot::<T>::alloc();
     // SAFETY: fresh memory for a `Slot<T>`, written before either end exists.
     unsafe {
         ptr.as_ptr().write(Slot {
-            state: AtomicUsize::new(WRITER | READER),
+            state: AtomicUsize::new(runtime_tag(runtime) | WRITER | READER),
             place: UnsafeCell::new(Place {
                 awaiter: ManuallyDrop::new(None),
             }),
@@ -296,6 +310,11 @@ impl<T> Reader<T> {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// The task's runtime ([`runtime_tag`] of its address; 0: none).
+    pub(crate) fn runtime(&self) -> usize {
+        self.slot().state.load(Ordering::Relaxed) & !FLAGS
+    }
+
     /// The task finished (with a result or cancelled).
     pub(crate) fn is_finished(&self) -> bool {
         self.slot().state.load(Ordering::Acquire) & DONE != 0
@@ -385,7 +404,7 @@ impl<T> Drop for Reader<T> {
 
 /// Where slots come from. A slot of at most `pool::SIZE` bytes (the
 /// usual one: a result of up to 16 bytes, such as `()`, a number or a
-/// `Box`) comes from a pool of such slots, carved out of 64 KiB blocks;
+/// `Box`) comes from a pool of such slots, carved out of 16 KiB blocks;
 /// a larger one from the task cells' cache (`cell::cache`).
 ///
 /// Through `malloc`, 24-byte slots freed between 264-byte task cells
@@ -405,6 +424,19 @@ impl<T> Drop for Reader<T> {
 /// (as Go keeps its `g`s): the pool keeps them reachable. Under loom and
 /// AddressSanitizer every slot goes to the allocator instead (a pooled
 /// slot would hide a use after free from ASan).
+/// Bytes the pool of join slots holds (carved blocks, in use or free):
+/// never given back, bounded by the most slots alive at once.
+pub(crate) fn pooled_bytes() -> usize {
+    #[cfg(not(any(goro_loom, goro_asan)))]
+    {
+        pool::imp::blocks() * pool::imp::BLOCK
+    }
+    #[cfg(any(goro_loom, goro_asan))]
+    {
+        0
+    }
+}
+
 mod pool {
     use std::alloc::Layout;
     #[cfg(any(goro_loom, goro_asan))]
@@ -443,8 +475,8 @@ mod pool {
 
         use super::SIZE;
 
-        /// Bytes of a block slots are carved from.
-        const BLOCK: usize = 64 * 1024;
+        /// Bytes of a block slots are carved from (682 slots).
+        pub(in super::super) const BLOCK: usize = 16 * 1024;
         /// Free slots a thread keeps before it gives them to the pool.
         const LOCAL_MAX: usize = 4096;
 
@@ -669,7 +701,6 @@ mod pool {
         }
 
         /// Blocks carved so far (by every thread).
-        #[cfg(test)]
         pub(in super::super) fn blocks() -> usize {
             global().blocks.len()
         }
@@ -729,7 +760,7 @@ mod tests {
     #[test]
     fn the_result_reaches_a_waiting_reader_once_and_wakes_it() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (w, r) = super::new::<Counted>();
+        let (w, r) = super::new::<Counted>(0);
         let mut join = Join(Some(r));
         let flag = Arc::new(Flag(AtomicUsize::new(0)));
         let waker = Waker::from(flag.clone());
@@ -751,11 +782,11 @@ mod tests {
     #[test]
     fn a_result_nobody_reads_is_dropped_whichever_end_goes_last() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (w, r) = super::new::<Counted>();
+        let (w, r) = super::new::<Counted>(0);
         drop(r);
         w.finish(Counted(drops.clone()));
         assert_eq!(drops.load(Ordering::SeqCst), 1, "writer last");
-        let (w, r) = super::new::<Counted>();
+        let (w, r) = super::new::<Counted>(0);
         w.finish(Counted(drops.clone()));
         assert_eq!(drops.load(Ordering::SeqCst), 1);
         drop(r);
@@ -795,7 +826,7 @@ mod tests {
             .join()
             .unwrap();
         }
-        let per_round = ROUND * super::pool::SIZE / (64 * 1024) + 1;
+        let per_round = ROUND * super::pool::SIZE / super::pool::imp::BLOCK + 1;
         let carved = super::pool::imp::blocks() - start;
         // Other tests in this process spawn goroutines meanwhile: allow
         // them a few rounds' worth.
@@ -811,7 +842,7 @@ mod tests {
         let flag = Arc::new(Flag(AtomicUsize::new(0)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
-        let (w, r) = super::new::<u64>();
+        let (w, r) = super::new::<u64>(0);
         let mut join = Join(Some(r));
         assert!(Pin::new(&mut join).poll(&mut cx).is_pending());
         drop(w);
@@ -821,7 +852,7 @@ mod tests {
             Poll::Ready(None)
         ));
         // A reader that leaves with its waker stored gives the waker back.
-        let (w, r) = super::new::<u64>();
+        let (w, r) = super::new::<u64>(0);
         let mut join = Join(Some(r));
         assert!(Pin::new(&mut join).poll(&mut cx).is_pending());
         assert_eq!(Arc::strong_count(&flag), 3);
@@ -851,7 +882,7 @@ mod loom_slot {
     fn finish_races_a_waiting_reader() {
         loom::model(|| {
             let drops = Arc::new(AtomicUsize::new(0));
-            let (w, r) = super::new::<Counted>();
+            let (w, r) = super::new::<Counted>(0);
             let d = drops.clone();
             let t = loom::thread::spawn(move || w.finish(Counted(d)));
             let out = loom::future::block_on(Join(Some(r)));
@@ -870,7 +901,7 @@ mod loom_slot {
         for poll_first in [false, true] {
             loom::model(move || {
                 let drops = Arc::new(AtomicUsize::new(0));
-                let (w, r) = super::new::<Counted>();
+                let (w, r) = super::new::<Counted>(0);
                 let mut join = Join(Some(r));
                 if poll_first {
                     let waker = futures_noop_waker();
@@ -892,7 +923,7 @@ mod loom_slot {
     #[test]
     fn cancel_races_a_waiting_reader() {
         loom::model(|| {
-            let (w, r) = super::new::<Counted>();
+            let (w, r) = super::new::<Counted>(0);
             let t = loom::thread::spawn(move || drop(w));
             assert!(loom::future::block_on(Join(Some(r))).is_none());
             t.join().unwrap();
