@@ -802,16 +802,9 @@ mod fixture {
 
     use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
 
-    use super::super::slot::{self, Reader, Writer};
+    pub(super) use super::super::slot::fixture::{Counted, Join};
+    use super::super::slot::{self, Writer};
     use super::{spawn, Runnable, ScheduleInfo};
-
-    /// Counts its drops.
-    pub(super) struct Counted(pub(super) Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     /// Pending `left` times (waking itself, or keeping its waker in
     /// `slot`), then ready, leaving `out` in its join slot (`writer`:
@@ -842,30 +835,6 @@ mod fixture {
         }
     }
 
-    /// The join end of a fixture task: a future of its output (`None`:
-    /// cancelled), as `JoinHandle` is.
-    pub(super) struct Join(Option<Reader<Counted>>);
-
-    impl Join {
-        pub(super) fn is_finished(&self) -> bool {
-            self.0.as_ref().is_none_or(Reader::is_finished)
-        }
-    }
-
-    impl Future for Join {
-        type Output = Option<Counted>;
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Counted>> {
-            let r = self.0.take().expect("polled after completion");
-            match r.poll_take(cx) {
-                Ok(out) => Poll::Ready(out),
-                Err(r) => {
-                    self.0 = Some(r);
-                    Poll::Pending
-                }
-            }
-        }
-    }
-
     /// Scheduled runnables, with whether they woke during their own poll.
     pub(super) type Queue = Arc<Mutex<VecDeque<(Runnable<Counted>, bool)>>>;
 
@@ -891,7 +860,7 @@ mod fixture {
 
     impl Fixture {
         /// Spawns a `Steps` task and schedules it.
-        pub(super) fn start(&self, left: usize, wake_self: bool) -> Join {
+        pub(super) fn start(&self, left: usize, wake_self: bool) -> Join<Counted> {
             let q = self.queue.clone();
             let (writer, reader) = slot::new(0);
             let (r, _) = spawn(
@@ -953,7 +922,7 @@ mod tests {
         run_queue(&f.queue)
     }
 
-    fn poll_handle(h: &mut Join) -> Poll<Option<Counted>> {
+    fn poll_handle(h: &mut Join<Counted>) -> Poll<Option<Counted>> {
         let mut cx = Context::from_waker(Waker::noop());
         Pin::new(h).poll(&mut cx)
     }
@@ -1090,12 +1059,12 @@ mod tests {
 /// different threads, in every interleaving (up to the preemption bound).
 #[cfg(all(test, goro_loom))]
 mod loom_cell {
-    use super::fixture::{fixture, run_queue, Fixture, Join};
+    use super::fixture::{fixture, run_queue, Counted, Fixture, Join};
 
     /// Parks the task, then races a thread that wakes and runs it to
     /// completion against `with_handle` on this thread; then checks that
     /// the output and the cell were each dropped exactly once.
-    fn completion_races(with_handle: impl FnOnce(Join)) {
+    fn completion_races(with_handle: impl FnOnce(Join<Counted>)) {
         let f = fixture();
         let h = f.start(1, false);
         run_queue(&f.queue);

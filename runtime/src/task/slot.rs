@@ -707,8 +707,10 @@ mod pool {
     }
 }
 
+/// What the slot's tests and the task cell's share: a counted value and the
+/// reader as a future.
 #[cfg(test)]
-mod fixture {
+pub(super) mod fixture {
     use std::future::Future;
     use std::pin::Pin;
     use std::task::{Context, Poll};
@@ -717,15 +719,24 @@ mod fixture {
     use crate::loom::{Arc, AtomicUsize, Ordering};
 
     /// Counts its drops.
-    pub(super) struct Counted(pub(super) Arc<AtomicUsize>);
+    pub(in crate::task) struct Counted(pub(in crate::task) Arc<AtomicUsize>);
     impl Drop for Counted {
         fn drop(&mut self) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// The reader as a future, as `JoinHandle` uses it.
-    pub(super) struct Join<T>(pub(super) Option<Reader<T>>);
+    /// The reader as a future (`None`: cancelled), as `JoinHandle` uses
+    /// it.
+    pub(in crate::task) struct Join<T>(pub(in crate::task) Option<Reader<T>>);
+
+    impl<T> Join<T> {
+        #[cfg_attr(goro_loom, allow(dead_code))]
+        pub(in crate::task) fn is_finished(&self) -> bool {
+            self.0.as_ref().is_none_or(Reader::is_finished)
+        }
+    }
+
     impl<T> Future for Join<T> {
         type Output = Option<T>;
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
