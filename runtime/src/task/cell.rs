@@ -822,7 +822,7 @@ mod fixture {
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
             if self.left == 0 {
                 let out = self.out.take().expect("polled after completion");
-                self.writer.take().expect("one result").finish(out);
+                self.writer.take().expect("one result").finish(Ok(out));
                 return Poll::Ready(());
             }
             self.left -= 1;

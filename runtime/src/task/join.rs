@@ -28,12 +28,12 @@ use crate::registry::GoroutineId;
 pub struct JoinHandle<T> {
     /// The goroutine's join slot; `None` once joined. Dropping it detaches
     /// the goroutine (its result, when it comes, is dropped).
-    task: Option<Reader<Result<T, Panic>>>,
+    task: Option<Reader<T>>,
     id: GoroutineId,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: Reader<Result<T, Panic>>, id: GoroutineId) -> Self {
+    pub(crate) fn new(task: Reader<T>, id: GoroutineId) -> Self {
         JoinHandle {
             task: Some(task),
             id,

@@ -119,13 +119,13 @@ pub(crate) struct Goroutine<F: Future, H: Host> {
     fut: ManuallyDrop<F>,
     /// The join slot's end; `None` once the result is in it or the
     /// goroutine was cancelled (dropped, it tells the joiner so).
-    slot: Option<Writer<Result<F::Output, Panic>>>,
+    slot: Option<Writer<F::Output>>,
     /// The runtime: the record's (`GoroutineRecord::host`, see `host_of`).
     host: std::marker::PhantomData<fn(&H)>,
 }
 
 impl<F: Future, H: Host> Goroutine<F, H> {
-    fn new(fut: F, slot: Writer<Result<F::Output, Panic>>) -> Self {
+    fn new(fut: F, slot: Writer<F::Output>) -> Self {
         Goroutine {
             fut: ManuallyDrop::new(fut),
             slot: Some(slot),
@@ -139,9 +139,7 @@ impl<F: Future, H: Host> Goroutine<F, H> {
     /// # Safety
     ///
     /// `self` is pinned and the future present (`slot` is `Some`).
-    unsafe fn finish_future(
-        &mut self,
-    ) -> (Writer<Result<F::Output, Panic>>, std::thread::Result<()>) {
+    unsafe fn finish_future(&mut self) -> (Writer<F::Output>, std::thread::Result<()>) {
         let slot = self.slot.take().expect("the goroutine's future is present");
         let fut = &mut self.fut;
         // SAFETY: the caller's contract: the future is present; it is
@@ -512,7 +510,7 @@ pin_project! {
         host: StdArc<H>,
         id: GoroutineId,
         at: &'static Location<'static>,
-        slot: Option<Writer<Result<R, Panic>>>,
+        slot: Option<Writer<R>>,
     }
 }
 

@@ -1,9 +1,8 @@
 //! The join slot: where a goroutine's result waits for its `JoinHandle`,
 //! apart from the task cell, so that a finished goroutine's cell (its
 //! future's memory, its record) is freed when it finishes even while its
-//! handle is held; what stays is this slot, the size of a state word and
-//! the larger of the result and the joiner's waker (24 bytes for a
-//! `JoinHandle<u64>`).
+//! handle is held; what stays is this slot: a state word and one word or
+//! the result, whichever is larger (16 bytes for a `JoinHandle<u64>`).
 //!
 //! Go has no join handle (a goroutine's result goes over a channel, and a
 //! finished goroutine keeps nothing); this is what keeps a million held
@@ -15,15 +14,25 @@
 //! goroutine wrapper, or a blocking job) and the [`Reader`] (the join
 //! handle). One allocation (from the task cells' per-thread cache, see
 //! `cell::cache`): a state word and one place that holds the joiner's
-//! waker until the writer finishes, and the result after.
+//! waker (boxed: one word) until the writer finishes, and the result after
+//! (the goroutine's output, or its panic payload, boxed).
+//!
+//! The waker is kept out of line (`StoredWaker`, 16 bytes from the slots'
+//! pool) so that the place is as small as the result: a million held
+//! handles of `u64` results keep 16 bytes each, not 24; it is allocated
+//! only by a joiner that waits before the result comes (and reused while
+//! it keeps waiting). From the pool, not `Box`: a joiner that waits on each
+//! of many handles in turn made `malloc` a tenth of spawn_join's
+//! instructions.
 //!
 //! # State word
 //!
 //! - `WRITER`, `READER`: that end still holds the slot. Whoever clears the
 //!   last one frees it.
 //! - `DONE`: the writer finished (it cleared `WRITER` in the same step);
-//!   `VALUE`: it left a result (else the task was cancelled). From `DONE`
-//!   on only the reader touches the slot.
+//!   `VALUE`: it left a result (else the task was cancelled), `ERR`: the
+//!   result is the panic payload. From `DONE` on only the reader touches
+//!   the slot.
 //! - `AWAITER`: the place holds the reader's waker (before `DONE`).
 //! - `LOCKED`: a spin lock on the place before `DONE`, held by the reader to
 //!   store or take its waker, and by the writer to take the waker and write
@@ -35,9 +44,10 @@
 //!
 //! # Invariants
 //!
-//! - Before `DONE` the place holds an `Option<Waker>` (`Some` exactly when
-//!   `AWAITER` is set), read or written only under `LOCKED`; from `DONE`
-//!   on it holds the result exactly while `VALUE` is set.
+//! - Before `DONE` the place holds an `Option<StoredWaker>` (`Some` exactly
+//!   when `AWAITER` is set), read or written only under `LOCKED`; from
+//!   `DONE` on it holds the result exactly while `VALUE` is set (the output
+//!   if `ERR` is clear, the boxed panic payload if set).
 //! - `READER` cleared means no reader will look again: a writer that sees
 //!   it (with an `Acquire` load or the read-modify-write that ends its
 //!   lock) owns the slot alone. A reader that sees `DONE` owns it alone.
@@ -61,6 +71,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Waker};
 
 use super::cell::cache;
+use super::Panic;
 use crate::loom::{spin_wait, AtomicUsize, Ordering};
 
 const WRITER: usize = 1 << 0;
@@ -69,7 +80,8 @@ const DONE: usize = 1 << 2;
 const VALUE: usize = 1 << 3;
 const AWAITER: usize = 1 << 4;
 const LOCKED: usize = 1 << 5;
-const FLAGS: usize = (1 << 6) - 1;
+const ERR: usize = 1 << 6;
+const FLAGS: usize = (1 << 7) - 1;
 
 /// The bits of a runtime's address (its `Host`'s) that a slot keeps: all
 /// but the flags'. Two runtimes alive at once are told apart by them: each
@@ -80,10 +92,63 @@ pub(crate) fn runtime_tag(addr: usize) -> usize {
     addr & !FLAGS
 }
 
+/// A waker in memory of its own (one word where it is kept), from the
+/// slots' pool.
+struct StoredWaker(NonNull<Waker>);
+
+// SAFETY: it owns a `Waker`, which is `Send + Sync`.
+unsafe impl Send for StoredWaker {}
+
+impl StoredWaker {
+    const LAYOUT: Layout = Layout::new::<Waker>();
+
+    fn new(w: &Waker) -> Self {
+        let class = pool::class(Self::LAYOUT).expect("a waker fits a pooled slot");
+        let p = pool::alloc(class).cast::<Waker>();
+        // SAFETY: fresh memory for a `Waker` (16 bytes, 8-aligned).
+        unsafe { p.as_ptr().write(w.clone()) };
+        StoredWaker(p)
+    }
+
+    fn get(&self) -> &Waker {
+        // SAFETY: we own the waker at `self.0`.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn get_mut(&mut self) -> &mut Waker {
+        // SAFETY: we own the waker at `self.0`.
+        unsafe { self.0.as_mut() }
+    }
+
+    fn into_waker(self) -> Waker {
+        let p = self.0;
+        std::mem::forget(self);
+        // SAFETY: we own the waker at `p`: moved out once, then its memory
+        // goes back to the pool it came from.
+        unsafe {
+            let w = p.as_ptr().read();
+            pool::free(pool::class(Self::LAYOUT).expect("pooled"), p.cast());
+            w
+        }
+    }
+}
+
+impl Drop for StoredWaker {
+    fn drop(&mut self) {
+        let p = self.0;
+        // SAFETY: as in `into_waker`, dropping the waker in place.
+        unsafe {
+            std::ptr::drop_in_place(p.as_ptr());
+            pool::free(pool::class(Self::LAYOUT).expect("pooled"), p.cast());
+        }
+    }
+}
+
 /// The joiner's waker, then the result.
 union Place<T> {
-    awaiter: ManuallyDrop<Option<Waker>>,
-    value: ManuallyDrop<T>,
+    awaiter: ManuallyDrop<Option<StoredWaker>>,
+    ok: ManuallyDrop<T>,
+    err: ManuallyDrop<Box<Panic>>,
 }
 
 #[repr(C)]
@@ -145,27 +210,34 @@ impl<T> Slot<T> {
     /// # Safety
     ///
     /// The caller holds `LOCKED` before `DONE`.
-    unsafe fn take_awaiter(&self) -> Option<Waker> {
+    unsafe fn take_awaiter(&self) -> Option<StoredWaker> {
         // SAFETY: see above: the place holds the waker, and it is ours.
         unsafe { (*(*self.place.get()).awaiter).take() }
     }
 
-    /// Moves the result out.
+    /// Moves the result out of the slot whose state is `state`.
     ///
     /// # Safety
     ///
-    /// `DONE` and `VALUE` are set and the caller owns the slot alone; it
-    /// reads the result once.
-    unsafe fn take_value(&self) -> T {
-        // SAFETY: see above.
-        unsafe { ManuallyDrop::take(&mut (*self.place.get()).value) }
+    /// `DONE` and `VALUE` are set in `state` and the caller owns the slot
+    /// alone; it reads the result once.
+    unsafe fn take_value(&self, state: usize) -> Result<T, Panic> {
+        // SAFETY: see above; `ERR` tells which the place holds.
+        unsafe {
+            let place = &mut *self.place.get();
+            if state & ERR != 0 {
+                Err(*ManuallyDrop::take(&mut place.err))
+            } else {
+                Ok(ManuallyDrop::take(&mut place.ok))
+            }
+        }
     }
 
     /// Memory for a slot.
     #[inline]
     fn alloc() -> NonNull<Self> {
-        if pool::fits(Self::layout()) {
-            pool::alloc().cast()
+        if let Some(class) = pool::class(Self::layout()) {
+            pool::alloc(class).cast()
         } else {
             cache::alloc(Self::layout()).cast()
         }
@@ -182,8 +254,8 @@ impl<T> Slot<T> {
         // SAFETY: see above; the memory came from `alloc`, which chose the
         // same way by the same layout.
         unsafe {
-            if pool::fits(Self::layout()) {
-                pool::free(this.cast());
+            if let Some(class) = pool::class(Self::layout()) {
+                pool::free(class, this.cast());
             } else {
                 cache::dealloc(this.cast(), Self::layout());
             }
@@ -216,8 +288,9 @@ pub(crate) fn new<T>(runtime: usize) -> (Writer<T>, Reader<T>) {
     )
 }
 
-/// The task's end: [`Writer::finish`] leaves the result; dropped
-/// unfinished, it tells the reader the task was cancelled.
+/// The task's end: [`Writer::finish`] leaves the result (its output or
+/// its panic); dropped unfinished, it tells the reader the task was
+/// cancelled.
 pub(crate) struct Writer<T> {
     ptr: NonNull<Slot<T>>,
     _t: PhantomData<T>,
@@ -231,7 +304,7 @@ unsafe impl<T> Sync for Writer<T> {}
 impl<T> Writer<T> {
     /// Leaves `value` for the reader and wakes it; drops `value` if the
     /// reader is gone.
-    pub(crate) fn finish(self, value: T) {
+    pub(crate) fn finish(self, value: Result<T, Panic>) {
         let ptr = self.ptr;
         std::mem::forget(self);
         finish(ptr, Some(value));
@@ -244,7 +317,9 @@ impl<T> Drop for Writer<T> {
     }
 }
 
-fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<T>) {
+fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<Result<T, Panic>>) {
+    // A panic payload is boxed (one word in the place) before the lock.
+    let value = value.map(|v| v.map_err(Box::new));
     // SAFETY: the writer's share keeps the slot allocated.
     let slot = unsafe { ptr.as_ref() };
     let Ok(state) = slot.lock_if(|s| s & READER != 0) else {
@@ -262,13 +337,16 @@ fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<T>) {
         None
     };
     let set = match value {
-        Some(v) => {
+        Some(Ok(v)) => {
             // SAFETY: we hold the lock; the place's waker (if any) was
             // taken: the result may take its place.
-            unsafe {
-                (*slot.place.get()).value = ManuallyDrop::new(v);
-            }
+            unsafe { (*slot.place.get()).ok = ManuallyDrop::new(v) };
             DONE | VALUE
+        }
+        Some(Err(p)) => {
+            // SAFETY: as above.
+            unsafe { (*slot.place.get()).err = ManuallyDrop::new(p) };
+            DONE | VALUE | ERR
         }
         None => DONE,
     };
@@ -278,18 +356,18 @@ fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<T>) {
         // lock when it has no waker stored): the slot is ours alone.
         if set & VALUE != 0 {
             // SAFETY: we wrote it above; nobody else reads it.
-            drop(unsafe { slot.take_value() });
+            drop(unsafe { slot.take_value(set) });
         }
         // SAFETY: no reader; the result is gone, the waker taken.
         unsafe { Slot::free(ptr) };
     }
     if let Some(w) = waker {
-        w.wake();
+        w.into_waker().wake();
     }
 }
 
-/// The join handle's end: the result (`Some`), or `None` if the task was
-/// cancelled ([`Reader::poll_take`]). Dropping it detaches the task (the result,
+/// The join handle's end: the result (`Some`: the output, or the panic
+/// payload), or `None` if the task was cancelled ([`Reader::poll_take`]). Dropping it detaches the task (the result,
 /// when it comes, is dropped).
 pub(crate) struct Reader<T> {
     ptr: NonNull<Slot<T>>,
@@ -322,14 +400,14 @@ impl<T> Reader<T> {
 
     /// The result of the finished task whose state word the caller saw
     /// as `state` (with `DONE`): frees the slot, which is ours alone.
-    fn take(self, state: usize) -> Option<T> {
+    fn take(self, state: usize) -> Option<Result<T, Panic>> {
         debug_assert!(state & DONE != 0 && state & WRITER == 0);
         let ptr = self.ptr;
         std::mem::forget(self);
         // SAFETY: `DONE`: the writer is gone and only we touch the slot;
         // the result (if `VALUE`) is read once, then the slot is freed.
         unsafe {
-            let v = (state & VALUE != 0).then(|| ptr.as_ref().take_value());
+            let v = (state & VALUE != 0).then(|| ptr.as_ref().take_value(state));
             Slot::free(ptr);
             v
         }
@@ -339,19 +417,33 @@ impl<T> Reader<T> {
 impl<T> Reader<T> {
     /// Polls for the result: `Ready` consumes the reader (its slot is
     /// freed), `Pending` gives it back with `cx`'s waker stored.
-    pub(crate) fn poll_take(self, cx: &mut Context<'_>) -> Result<Option<T>, Self> {
+    pub(crate) fn poll_take(self, cx: &mut Context<'_>) -> Result<Option<Result<T, Panic>>, Self> {
         let slot = self.slot();
+        let state = slot.state.load(Ordering::Acquire);
+        if state & DONE != 0 {
+            return Ok(self.take(state));
+        }
+        // No waker stored yet (only we set `AWAITER`): box ours before
+        // taking the lock, not under it.
+        let mut fresh = (state & AWAITER == 0).then(|| StoredWaker::new(cx.waker()));
         if let Err(done) = slot.lock_if(|s| s & DONE == 0) {
+            drop(fresh);
             return Ok(self.take(done));
         }
         // SAFETY: we hold `LOCKED` before `DONE`: the place holds the waker.
         let place = unsafe { &mut *(*slot.place.get()).awaiter };
         let old = match place {
-            Some(w) if w.will_wake(cx.waker()) => None,
-            _ => place.replace(cx.waker().clone()),
+            Some(w) if w.get().will_wake(cx.waker()) => None,
+            Some(w) => Some(std::mem::replace(w.get_mut(), cx.waker().clone())),
+            None => {
+                *place = fresh.take();
+                debug_assert!(place.is_some(), "no waker stored without `AWAITER`");
+                None
+            }
         };
         slot.unlock(0, AWAITER);
         drop(old);
+        drop(fresh);
         Err(self)
     }
 }
@@ -367,7 +459,7 @@ impl<T> Drop for Reader<T> {
                 // SAFETY: `DONE`: the slot is ours alone.
                 unsafe {
                     if state & VALUE != 0 {
-                        drop(slot.take_value());
+                        drop(slot.take_value(state));
                     }
                     Slot::free(ptr);
                 }
@@ -402,28 +494,6 @@ impl<T> Drop for Reader<T> {
     }
 }
 
-/// Where slots come from. A slot of at most `pool::SIZE` bytes (the
-/// usual one: a result of up to 16 bytes, such as `()`, a number or a
-/// `Box`) comes from a pool of such slots, carved out of 16 KiB blocks;
-/// a larger one from the task cells' cache (`cell::cache`).
-///
-/// Through `malloc`, 24-byte slots freed between 264-byte task cells
-/// fragmented glibc's free lists: `spawn_wg` took 380 more instructions
-/// per goroutine (callgrind: `_int_malloc`, `_int_free`,
-/// `malloc_consolidate`), and each slot paid malloc's 8-byte chunk header.
-///
-/// # Design
-///
-/// Each thread keeps a list of free slots (and the unused rest of the
-/// block it last carved). A thread gives its list to a global pool when the
-/// list grows past `LOCAL_MAX` slots, and when it exits; a thread
-/// whose list is empty takes the global pool's, or carves a new block. So a
-/// thread that only frees (a worker finishing goroutines that another
-/// thread spawned) hands its slots on, and memory stays bounded by the
-/// most slots alive at once. Blocks are never given back to the allocator
-/// (as Go keeps its `g`s): the pool keeps them reachable. Under loom and
-/// AddressSanitizer every slot goes to the allocator instead (a pooled
-/// slot would hide a use after free from ASan).
 /// Bytes the pool of join slots holds (carved blocks, in use or free):
 /// never given back, bounded by the most slots alive at once.
 pub(crate) fn pooled_bytes() -> usize {
@@ -437,31 +507,67 @@ pub(crate) fn pooled_bytes() -> usize {
     }
 }
 
+/// Where slots come from. A slot of 16 or 24 bytes (a result of up to 16
+/// bytes: `()`, a number, a `Box`, a pair of words) comes from a pool of
+/// slots of its size, carved out of 16 KiB blocks; a larger one from the
+/// task cells' cache (`cell::cache`).
+///
+/// Through `malloc`, 24-byte slots freed between 264-byte task cells
+/// fragmented glibc's free lists: `spawn_wg` took 380 more instructions
+/// per goroutine (callgrind: `_int_malloc`, `_int_free`,
+/// `malloc_consolidate`), and each slot paid malloc's 8-byte chunk header.
+///
+/// # Design
+///
+/// Each thread keeps, per size, a list of free slots (and the unused rest
+/// of the block it last carved). A thread gives its list to a global pool
+/// when the list grows past `LOCAL_MAX` slots, and when it exits; a thread
+/// whose list is empty takes the global pool's, or carves a new block. So
+/// a thread that only frees (a worker finishing goroutines that another
+/// thread spawned) hands its slots on, and memory stays bounded by the
+/// most slots alive at once. Blocks are never given back to the allocator
+/// (as Go keeps its `g`s): the pool keeps them reachable. Under loom and
+/// AddressSanitizer every slot goes to the allocator instead (a pooled
+/// slot would hide a use after free from ASan).
 mod pool {
     use std::alloc::Layout;
     #[cfg(any(goro_loom, goro_asan))]
     use std::ptr::NonNull;
 
-    /// Bytes of a pooled slot (and its alignment: 8).
-    pub(super) const SIZE: usize = 24;
-    /// Whether slots of `layout` are pooled.
+    /// Bytes of a pooled slot, by class (alignment: 8).
+    pub(super) const SIZES: [usize; 2] = [16, 24];
+
+    /// The class of slots of `layout`, if they are pooled.
     #[inline]
-    pub(super) const fn fits(layout: Layout) -> bool {
-        layout.size() <= SIZE && layout.align() <= 8
+    pub(super) const fn class(layout: Layout) -> Option<usize> {
+        if layout.align() > 8 {
+            None
+        } else if layout.size() <= SIZES[0] {
+            Some(0)
+        } else if layout.size() <= SIZES[1] {
+            Some(1)
+        } else {
+            None
+        }
     }
 
     #[cfg(any(goro_loom, goro_asan))]
-    pub(super) fn alloc() -> NonNull<u8> {
-        super::cache::alloc(Layout::new::<[usize; SIZE / 8]>())
+    fn layout(class: usize) -> Layout {
+        Layout::from_size_align(SIZES[class], 8).expect("a slot layout")
+    }
+
+    #[cfg(any(goro_loom, goro_asan))]
+    pub(super) fn alloc(class: usize) -> NonNull<u8> {
+        super::cache::alloc(layout(class))
     }
 
     /// # Safety
     ///
-    /// `p` came from [`alloc`] and nothing uses it any more.
+    /// `p` came from [`alloc`] of `class` and nothing uses it any more.
     #[cfg(any(goro_loom, goro_asan))]
-    pub(super) unsafe fn free(p: NonNull<u8>) {
+    pub(super) unsafe fn free(class: usize, p: NonNull<u8>) {
         // SAFETY: the caller's contract; `alloc` used this layout.
-        unsafe { super::cache::dealloc(p, Layout::new::<[usize; SIZE / 8]>()) }
+        unsafe { super::cache::dealloc(p, layout(class)) }
     }
 
     #[cfg(not(any(goro_loom, goro_asan)))]
@@ -473,11 +579,12 @@ mod pool {
         use std::ptr::{self, NonNull};
         use std::sync::Mutex;
 
-        use super::SIZE;
+        use super::SIZES;
 
-        /// Bytes of a block slots are carved from (682 slots).
+        /// Bytes of a block slots are carved from.
         pub(in super::super) const BLOCK: usize = 16 * 1024;
-        /// Free slots a thread keeps before it gives them to the pool.
+        /// Free slots of one size a thread keeps before it gives them to
+        /// the pool.
         const LOCAL_MAX: usize = 4096;
 
         /// A free slot's first word: the next free slot of its list.
@@ -504,6 +611,34 @@ mod pool {
                 len: 0,
             };
 
+            /// Puts slot `p` first.
+            ///
+            /// # Safety
+            ///
+            /// `p` is an unused slot (at least 8 bytes, 8-aligned).
+            unsafe fn push(&mut self, p: NonNull<u8>) {
+                let f = p.cast::<Free>().as_ptr();
+                // SAFETY: see above.
+                unsafe { f.write(Free { next: self.head }) };
+                if self.head.is_null() {
+                    self.tail = f;
+                }
+                self.head = f;
+                self.len += 1;
+            }
+
+            fn pop(&mut self) -> Option<NonNull<u8>> {
+                let head = NonNull::new(self.head)?;
+                // SAFETY: a free slot on this list, whose first word `push`
+                // wrote.
+                self.head = unsafe { head.as_ref().next };
+                self.len -= 1;
+                if self.head.is_null() {
+                    self.tail = ptr::null_mut();
+                }
+                Some(head.cast())
+            }
+
             /// Appends `other`, leaving it empty.
             fn append(&mut self, other: &mut List) {
                 if other.head.is_null() {
@@ -522,7 +657,7 @@ mod pool {
         }
 
         struct Global {
-            free: List,
+            free: [List; 2],
             /// Every block carved, kept reachable (never freed).
             blocks: Vec<NonNull<u8>>,
         }
@@ -531,7 +666,7 @@ mod pool {
         unsafe impl Send for Global {}
 
         static GLOBAL: Mutex<Global> = Mutex::new(Global {
-            free: List::EMPTY,
+            free: [List::EMPTY, List::EMPTY],
             blocks: Vec::new(),
         });
 
@@ -539,53 +674,58 @@ mod pool {
             GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
         }
 
-        struct Local {
+        /// One thread's slots of one size.
+        struct Class {
             free: Cell<List>,
-            /// The uncarved rest of this thread's last block.
+            /// The uncarved rest of this thread's last block of this size.
             next: Cell<*mut u8>,
             end: Cell<*mut u8>,
         }
 
-        impl Local {
+        impl Class {
+            const fn new() -> Class {
+                Class {
+                    free: Cell::new(List::EMPTY),
+                    next: Cell::new(ptr::null_mut()),
+                    end: Cell::new(ptr::null_mut()),
+                }
+            }
+
             #[inline]
             fn pop(&self) -> Option<NonNull<u8>> {
                 let mut list = self.free.replace(List::EMPTY);
-                let head = NonNull::new(list.head);
-                if let Some(h) = head {
-                    // SAFETY: a free slot on our list, whose first word
-                    // `push` wrote.
-                    list.head = unsafe { h.as_ref().next };
-                    list.len -= 1;
-                    if list.head.is_null() {
-                        list.tail = ptr::null_mut();
-                    }
-                }
+                let p = list.pop();
                 self.free.set(list);
-                head.map(NonNull::cast)
+                p
             }
 
             #[inline]
-            fn push(&self, p: NonNull<u8>) {
+            fn push(&self, class: usize, p: NonNull<u8>) {
                 let mut list = self.free.replace(List::EMPTY);
-                let f = p.cast::<Free>().as_ptr();
-                // SAFETY: `p` is an unused slot (24 bytes, 8-aligned).
-                unsafe { f.write(Free { next: list.head }) };
-                if list.head.is_null() {
-                    list.tail = f;
-                }
-                list.head = f;
-                list.len += 1;
+                // SAFETY: `p` is an unused slot (caller).
+                unsafe { list.push(p) };
                 if list.len > LOCAL_MAX {
-                    global().free.append(&mut list);
+                    global().free[class].append(&mut list);
                 }
                 self.free.set(list);
             }
 
+            #[inline]
+            fn carve(&self, size: usize) -> Option<NonNull<u8>> {
+                let next = self.next.get();
+                if next.is_null() || (self.end.get() as usize) - (next as usize) < size {
+                    return None;
+                }
+                // SAFETY: `next + size` is within the block (checked).
+                self.next.set(unsafe { next.add(size) });
+                NonNull::new(next)
+            }
+
             #[cold]
-            fn refill(&self) -> NonNull<u8> {
+            fn refill(&self, class: usize) -> NonNull<u8> {
                 let mut g = global();
-                if !g.free.head.is_null() {
-                    let mut list = std::mem::replace(&mut g.free, List::EMPTY);
+                if !g.free[class].head.is_null() {
+                    let mut list = std::mem::replace(&mut g.free[class], List::EMPTY);
                     drop(g);
                     let mut mine = self.free.replace(List::EMPTY);
                     mine.append(&mut list);
@@ -603,71 +743,48 @@ mod pool {
                 let end = unsafe { block.as_ptr().add(BLOCK) };
                 self.next.set(block.as_ptr());
                 self.end.set(end);
-                self.carve().expect("a fresh block")
-            }
-
-            #[inline]
-            fn carve(&self) -> Option<NonNull<u8>> {
-                let next = self.next.get();
-                if next.is_null() || (self.end.get() as usize) - (next as usize) < SIZE {
-                    return None;
-                }
-                // SAFETY: `next + SIZE` is within the block (checked).
-                self.next.set(unsafe { next.add(SIZE) });
-                NonNull::new(next)
+                self.carve(SIZES[class]).expect("a fresh block")
             }
         }
+
+        struct Local([Class; 2]);
 
         impl Drop for Local {
             fn drop(&mut self) {
                 // The thread exits: its free slots (and the uncarved rest of
-                // its block, as free slots) go to the pool.
-                while let Some(p) = self.carve() {
-                    let f = p.cast::<Free>().as_ptr();
-                    let list = self.free.get_mut();
-                    // SAFETY: an unused slot.
-                    unsafe { f.write(Free { next: list.head }) };
-                    if list.head.is_null() {
-                        list.tail = f;
+                // its blocks, as free slots) go to the pool.
+                for (class, c) in self.0.iter_mut().enumerate() {
+                    while let Some(p) = c.carve(SIZES[class]) {
+                        // SAFETY: an unused slot.
+                        unsafe { c.free.get_mut().push(p) };
                     }
-                    list.head = f;
-                    list.len += 1;
+                    global().free[class].append(c.free.get_mut());
                 }
-                global().free.append(self.free.get_mut());
             }
         }
 
         thread_local! {
-            static LOCAL: Local = const {
-                Local {
-                    free: Cell::new(List::EMPTY),
-                    next: Cell::new(ptr::null_mut()),
-                    end: Cell::new(ptr::null_mut()),
-                }
-            };
+            static LOCAL: Local = const { Local([Class::new(), Class::new()]) };
         }
 
-        /// A slot's memory (`SIZE` bytes, 8-aligned).
+        /// A slot's memory (`SIZES[class]` bytes, 8-aligned).
         #[inline]
-        pub(in super::super) fn alloc() -> NonNull<u8> {
+        pub(in super::super) fn alloc(class: usize) -> NonNull<u8> {
             LOCAL
-                .try_with(|l| l.pop().or_else(|| l.carve()).unwrap_or_else(|| l.refill()))
+                .try_with(|l| {
+                    let c = &l.0[class];
+                    c.pop()
+                        .or_else(|| c.carve(SIZES[class]))
+                        .unwrap_or_else(|| c.refill(class))
+                })
                 .unwrap_or_else(|_| {
                     // This thread's pool is gone (it is exiting): take one
-                    // from the global list, or a block of our own.
-                    let mut g = global();
-                    if let Some(h) = NonNull::new(g.free.head) {
-                        // SAFETY: a free slot on the global list.
-                        g.free.head = unsafe { h.as_ref().next };
-                        g.free.len -= 1;
-                        if g.free.head.is_null() {
-                            g.free.tail = ptr::null_mut();
-                        }
-                        return h.cast();
+                    // from the global list, or one of our own.
+                    if let Some(p) = global().free[class].pop() {
+                        return p;
                     }
-                    drop(g);
-                    let layout =
-                        std::alloc::Layout::from_size_align(SIZE, 8).expect("a slot layout");
+                    let layout = std::alloc::Layout::from_size_align(SIZES[class], 8)
+                        .expect("a slot layout");
                     // Freed, it joins the pool as a carved one does (no
                     // pooled slot goes back to the allocator).
                     // SAFETY: non-zero size.
@@ -676,27 +793,16 @@ mod pool {
                 })
         }
 
-        /// Gives slot `p` back.
+        /// Gives slot `p` of `class` back.
         ///
         /// # Safety
         ///
-        /// `p` came from [`alloc`] and nothing uses it any more.
+        /// `p` came from [`alloc`] of `class` and nothing uses it any more.
         #[inline]
-        pub(in super::super) unsafe fn free(p: NonNull<u8>) {
-            if LOCAL.try_with(|l| l.push(p)).is_err() {
-                let mut g = global();
-                let mut one = List::EMPTY;
-                let f = p.cast::<Free>().as_ptr();
+        pub(in super::super) unsafe fn free(class: usize, p: NonNull<u8>) {
+            if LOCAL.try_with(|l| l.0[class].push(class, p)).is_err() {
                 // SAFETY: an unused slot (caller).
-                unsafe {
-                    f.write(Free {
-                        next: ptr::null_mut(),
-                    })
-                };
-                one.head = f;
-                one.tail = f;
-                one.len = 1;
-                g.free.append(&mut one);
+                unsafe { global().free[class].push(p) };
             }
         }
 
@@ -727,7 +833,7 @@ pub(super) mod fixture {
     }
 
     /// The reader as a future (`None`: cancelled), as `JoinHandle` uses
-    /// it.
+    /// it; the fixtures' tasks do not panic.
     pub(in crate::task) struct Join<T>(pub(in crate::task) Option<Reader<T>>);
 
     impl<T> Join<T> {
@@ -741,7 +847,7 @@ pub(super) mod fixture {
         type Output = Option<T>;
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
             match self.0.take().expect("polled after ready").poll_take(cx) {
-                Ok(v) => Poll::Ready(v),
+                Ok(v) => Poll::Ready(v.map(|r| r.unwrap_or_else(|_| panic!("the task panicked")))),
                 Err(r) => {
                     self.0 = Some(r);
                     Poll::Pending
@@ -779,7 +885,7 @@ mod tests {
         assert!(Pin::new(&mut join).poll(&mut cx).is_pending());
         assert!(Pin::new(&mut join).poll(&mut cx).is_pending());
         assert!(!join.0.as_ref().unwrap().is_finished());
-        w.finish(Counted(drops.clone()));
+        w.finish(Ok(Counted(drops.clone())));
         assert_eq!(flag.0.load(Ordering::SeqCst), 1, "woken once");
         assert!(join.0.as_ref().unwrap().is_finished());
         match Pin::new(&mut join).poll(&mut cx) {
@@ -795,10 +901,10 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let (w, r) = super::new::<Counted>(0);
         drop(r);
-        w.finish(Counted(drops.clone()));
+        w.finish(Ok(Counted(drops.clone())));
         assert_eq!(drops.load(Ordering::SeqCst), 1, "writer last");
         let (w, r) = super::new::<Counted>(0);
-        w.finish(Counted(drops.clone()));
+        w.finish(Ok(Counted(drops.clone())));
         assert_eq!(drops.load(Ordering::SeqCst), 1);
         drop(r);
         assert_eq!(drops.load(Ordering::SeqCst), 2, "reader last");
@@ -810,12 +916,12 @@ mod tests {
     fn a_thread_that_only_frees_hands_its_slots_to_one_that_allocates() {
         use std::collections::HashSet;
         // Reuse on one thread.
-        let a = super::pool::alloc();
+        let a = super::pool::alloc(1);
         // SAFETY: `a` came from `alloc` and is not used again.
-        unsafe { super::pool::free(a) };
-        assert_eq!(super::pool::alloc(), a, "the freed slot comes back");
+        unsafe { super::pool::free(1, a) };
+        assert_eq!(super::pool::alloc(1), a, "the freed slot comes back");
         // SAFETY: as above.
-        unsafe { super::pool::free(a) };
+        unsafe { super::pool::free(1, a) };
         // This thread allocates, another frees: the freeing thread's slots
         // come back here (through the global pool) instead of new blocks
         // being carved for every round.
@@ -824,20 +930,20 @@ mod tests {
         let mut seen = HashSet::new();
         for _ in 0..20 {
             let slots: Vec<usize> = (0..ROUND)
-                .map(|_| super::pool::alloc().as_ptr() as usize)
+                .map(|_| super::pool::alloc(1).as_ptr() as usize)
                 .collect();
             seen.extend(slots.iter().copied());
             std::thread::spawn(move || {
                 for p in slots {
                     let p = std::ptr::NonNull::new(p as *mut u8).unwrap();
                     // SAFETY: allocated above, freed once.
-                    unsafe { super::pool::free(p) };
+                    unsafe { super::pool::free(1, p) };
                 }
             })
             .join()
             .unwrap();
         }
-        let per_round = ROUND * super::pool::SIZE / super::pool::imp::BLOCK + 1;
+        let per_round = ROUND * super::pool::SIZES[1] / super::pool::imp::BLOCK + 1;
         let carved = super::pool::imp::blocks() - start;
         // Other tests in this process spawn goroutines meanwhile: allow
         // them a few rounds' worth.
@@ -846,6 +952,34 @@ mod tests {
             "{carved} blocks carved for 20 rounds of {ROUND} slots ({per_round} per round)"
         );
         assert!(seen.len() < 4 * ROUND, "{} distinct slots", seen.len());
+    }
+
+    #[test]
+    fn a_slot_is_a_word_and_its_result_or_a_word() {
+        assert_eq!(std::mem::size_of::<super::Slot<()>>(), 16);
+        assert_eq!(std::mem::size_of::<super::Slot<u64>>(), 16);
+        assert_eq!(std::mem::size_of::<super::Slot<(u64, u64)>>(), 24);
+    }
+
+    #[test]
+    fn a_panic_payload_reaches_the_reader_or_is_dropped() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        let (w, r) = super::new::<u64>(0);
+        w.finish(Err(Box::new(Counted(drops.clone()))));
+        match r.poll_take(&mut cx) {
+            Ok(Some(Err(p))) => assert!(p.downcast_ref::<Counted>().is_some()),
+            _ => panic!("expected the panic payload"),
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        let (w, r) = super::new::<u64>(0);
+        drop(r);
+        w.finish(Err(Box::new(Counted(drops.clone()))));
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "dropped by the writer");
+        let (w, r) = super::new::<u64>(0);
+        w.finish(Err(Box::new(Counted(drops.clone()))));
+        drop(r);
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "dropped by the reader");
     }
 
     #[test]
@@ -869,7 +1003,7 @@ mod tests {
         assert_eq!(Arc::strong_count(&flag), 3);
         drop(join);
         assert_eq!(Arc::strong_count(&flag), 2);
-        w.finish(7);
+        w.finish(Ok(7));
         assert_eq!(flag.0.load(Ordering::SeqCst), 1, "nobody to wake");
     }
 }
@@ -895,7 +1029,7 @@ mod loom_slot {
             let drops = Arc::new(AtomicUsize::new(0));
             let (w, r) = super::new::<Counted>(0);
             let d = drops.clone();
-            let t = loom::thread::spawn(move || w.finish(Counted(d)));
+            let t = loom::thread::spawn(move || w.finish(Ok(Counted(d))));
             let out = loom::future::block_on(Join(Some(r)));
             assert!(out.is_some());
             drop(out);
@@ -921,7 +1055,7 @@ mod loom_slot {
                     assert!(p.is_pending());
                 }
                 let d = drops.clone();
-                let t = loom::thread::spawn(move || w.finish(Counted(d)));
+                let t = loom::thread::spawn(move || w.finish(Ok(Counted(d))));
                 drop(join);
                 t.join().unwrap();
                 assert_eq!(count(&drops), 1);
