@@ -52,7 +52,7 @@ fn finished_goroutines_are_freed_while_their_handles_are_held() {
         sweep().await;
         let held = LIVE.load(Ordering::SeqCst) - before;
         // What stays per handle: the handle (16 bytes, in the vector) and
-        // its result's slot (24 bytes, from a pool that may carve a few
+        // its result's slot (16 bytes, from a pool that may carve a few
         // blocks). Each finished goroutine's cell, had it stayed, would be
         // over 4 KiB: 40 MB for these.
         assert!(

@@ -507,10 +507,10 @@ pub(crate) fn pooled_bytes() -> usize {
     }
 }
 
-/// Where slots come from. A slot of 16 or 24 bytes (a result of up to 16
-/// bytes: `()`, a number, a `Box`, a pair of words) comes from a pool of
-/// slots of its size, carved out of 16 KiB blocks; a larger one from the
-/// task cells' cache (`cell::cache`).
+/// Where slots come from. A slot of 16 or 24 bytes (an output of up to 16
+/// bytes: `()`, a number, a `Box`, a pair of words), and a joiner's stored
+/// waker (16), come from a pool of slots of their size, carved out of 16
+/// KiB blocks; a larger slot from the task cells' cache (`cell::cache`).
 ///
 /// Through `malloc`, 24-byte slots freed between 264-byte task cells
 /// fragmented glibc's free lists: `spawn_wg` took 380 more instructions
