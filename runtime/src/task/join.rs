@@ -78,14 +78,14 @@ impl<T> Future for JoinHandle<T> {
             .task
             .take()
             .expect("JoinHandle polled after completion");
-        // The runtime the task runs on (its slot keeps it): a goroutine
-        // awaiting a task of its own runtime parks in `join wait`, which the
-        // deadlock detector understands; any other await of a handle is a
-        // foreign future to it.
-        let rt = task.runtime();
         // The awaited task keeps a clone of the waker: goro's own.
         let out = match goro_hook::own_clones(|| task.poll_take(cx)) {
             Err(task) => {
+                // The runtime the task runs on (its slot keeps it): a
+                // goroutine awaiting a task of its own runtime parks in
+                // `join wait`, which the deadlock detector understands; any
+                // other await of a handle is a foreign future to it.
+                let rt = task.runtime();
                 self.task = Some(task);
                 if rt != 0 && slot::runtime_tag(super::current_host()) == rt {
                     goro_hook::note_park(

@@ -100,11 +100,14 @@ struct StoredWaker(NonNull<Waker>);
 unsafe impl Send for StoredWaker {}
 
 impl StoredWaker {
-    const LAYOUT: Layout = Layout::new::<Waker>();
+    /// The pool's class of a waker's memory.
+    const CLASS: usize = match pool::class(Layout::new::<Waker>()) {
+        Some(class) => class,
+        None => panic!("a waker fits a pooled slot"),
+    };
 
     fn new(w: &Waker) -> Self {
-        let class = pool::class(Self::LAYOUT).expect("a waker fits a pooled slot");
-        let p = pool::alloc(class).cast::<Waker>();
+        let p = pool::alloc(Self::CLASS).cast::<Waker>();
         // SAFETY: fresh memory for a `Waker` (16 bytes, 8-aligned).
         unsafe { p.as_ptr().write(w.clone()) };
         StoredWaker(p)
@@ -127,7 +130,7 @@ impl StoredWaker {
         // goes back to the pool it came from.
         unsafe {
             let w = p.as_ptr().read();
-            pool::free(pool::class(Self::LAYOUT).expect("pooled"), p.cast());
+            pool::free(Self::CLASS, p.cast());
             w
         }
     }
@@ -139,7 +142,7 @@ impl Drop for StoredWaker {
         // SAFETY: as in `into_waker`, dropping the waker in place.
         unsafe {
             std::ptr::drop_in_place(p.as_ptr());
-            pool::free(pool::class(Self::LAYOUT).expect("pooled"), p.cast());
+            pool::free(Self::CLASS, p.cast());
         }
     }
 }
@@ -230,6 +233,23 @@ impl<T> Slot<T> {
             } else {
                 Ok(ManuallyDrop::take(&mut place.ok))
             }
+        }
+    }
+
+    /// Takes the result (if any) out of the slot whose state is `state`,
+    /// and frees the slot.
+    ///
+    /// # Safety
+    ///
+    /// `DONE` is set in `state` and the caller owns the slot alone (and
+    /// lets go of it: the slot is gone when this returns).
+    unsafe fn drain(this: NonNull<Self>, state: usize) -> Option<Result<T, Panic>> {
+        // SAFETY: see above; the result (if `VALUE`) is read once, then the
+        // slot is freed.
+        unsafe {
+            let v = (state & VALUE != 0).then(|| this.as_ref().take_value(state));
+            Slot::free(this);
+            v
         }
     }
 
@@ -353,13 +373,10 @@ fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<Result<T, Panic>>) {
     let before = slot.unlock(WRITER | AWAITER, set);
     if before & READER == 0 {
         // The reader left while we held the lock (it does not need the
-        // lock when it has no waker stored): the slot is ours alone.
-        if set & VALUE != 0 {
-            // SAFETY: we wrote it above; nobody else reads it.
-            drop(unsafe { slot.take_value(set) });
-        }
-        // SAFETY: no reader; the result is gone, the waker taken.
-        unsafe { Slot::free(ptr) };
+        // lock when it has no waker stored): the slot is ours alone, with
+        // the result we wrote (the waker was taken).
+        // SAFETY: see above; `set` has `DONE`.
+        drop(unsafe { Slot::drain(ptr, set) });
     }
     if let Some(w) = waker {
         w.into_waker().wake();
@@ -367,8 +384,8 @@ fn finish<T>(ptr: NonNull<Slot<T>>, value: Option<Result<T, Panic>>) {
 }
 
 /// The join handle's end: the result (`Some`: the output, or the panic
-/// payload), or `None` if the task was cancelled ([`Reader::poll_take`]). Dropping it detaches the task (the result,
-/// when it comes, is dropped).
+/// payload), or `None` if the task was cancelled ([`Reader::poll_take`]).
+/// Dropping it detaches the task (the result, when it comes, is dropped).
 pub(crate) struct Reader<T> {
     ptr: NonNull<Slot<T>>,
     _t: PhantomData<T>,
@@ -404,17 +421,11 @@ impl<T> Reader<T> {
         debug_assert!(state & DONE != 0 && state & WRITER == 0);
         let ptr = self.ptr;
         std::mem::forget(self);
-        // SAFETY: `DONE`: the writer is gone and only we touch the slot;
-        // the result (if `VALUE`) is read once, then the slot is freed.
-        unsafe {
-            let v = (state & VALUE != 0).then(|| ptr.as_ref().take_value(state));
-            Slot::free(ptr);
-            v
-        }
+        // SAFETY: `DONE`: the writer is gone and only we touch the slot,
+        // which we let go of.
+        unsafe { Slot::drain(ptr, state) }
     }
-}
 
-impl<T> Reader<T> {
     /// Polls for the result: `Ready` consumes the reader (its slot is
     /// freed), `Pending` gives it back with `cx`'s waker stored.
     pub(crate) fn poll_take(self, cx: &mut Context<'_>) -> Result<Option<Result<T, Panic>>, Self> {
@@ -423,7 +434,7 @@ impl<T> Reader<T> {
         if state & DONE != 0 {
             return Ok(self.take(state));
         }
-        // No waker stored yet (only we set `AWAITER`): box ours before
+        // No waker stored yet (only we set `AWAITER`): store ours before
         // taking the lock, not under it.
         let mut fresh = (state & AWAITER == 0).then(|| StoredWaker::new(cx.waker()));
         if let Err(done) = slot.lock_if(|s| s & DONE == 0) {
@@ -457,12 +468,7 @@ impl<T> Drop for Reader<T> {
             if state & DONE != 0 {
                 // The writer is gone: drop the result, free the slot.
                 // SAFETY: `DONE`: the slot is ours alone.
-                unsafe {
-                    if state & VALUE != 0 {
-                        drop(slot.take_value(state));
-                    }
-                    Slot::free(ptr);
-                }
+                drop(unsafe { Slot::drain(ptr, state) });
                 return;
             }
             if state & AWAITER == 0 {
